@@ -1,0 +1,494 @@
+// The emotiondetect element: in-place GstVideoFilter. Models are loaded at NULL->READY; each
+// buffer is analysed, annotated with ROI metas, reported on the bus and drawn on.
+
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
+
+use crate::classification::{ClassifierSpec, Emotion};
+use crate::detection::{self, Face};
+use crate::inference::{DetectParams, Device, EmotionClassifier, FaceDetector};
+use crate::overlay::{self, Overlay};
+use crate::preprocess::{Image, PixelLayout};
+use crate::runtime;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("emotiondetect", gst::DebugColorFlags::empty(), Some("Facial emotion detector"))
+});
+
+const DEFAULT_FACE_MODEL_FILE: &str = "face_detection_yunet.onnx";
+const DEFAULT_EMOTION_MODEL_FILE: &str = "emotion_fer2013_mini_xception.onnx";
+const DEFAULT_DEVICE: &str = "cpu";
+const DEFAULT_THRESHOLD: f64 = 0.6;
+const DEFAULT_NMS_THRESHOLD: f64 = 0.3;
+const DEFAULT_MIN_FACE_SIZE: u32 = 0;
+const DEFAULT_MAX_FACES: u32 = 0;
+const DEFAULT_BATCH_SIZE: u32 = 32;
+const DEFAULT_DRAW: bool = true;
+const DEFAULT_POST_MESSAGES: bool = true;
+const DEFAULT_DETECTOR_SIZE: u32 = 640;
+const DEFAULT_CROP_MARGIN: f64 = 0.1;
+
+/// The formats accepted in and out, listed once.
+const FORMATS: [VideoFormat; 12] = [
+    VideoFormat::Rgb,
+    VideoFormat::Bgr,
+    VideoFormat::Rgbx,
+    VideoFormat::Bgrx,
+    VideoFormat::Xrgb,
+    VideoFormat::Xbgr,
+    VideoFormat::Rgba,
+    VideoFormat::Bgra,
+    VideoFormat::Argb,
+    VideoFormat::Abgr,
+    VideoFormat::I420,
+    VideoFormat::Nv12,
+];
+
+/// Where the channels of each accepted format live.
+fn pixel_layout(format: VideoFormat) -> Option<PixelLayout> {
+    let packed = |bpp, r, g, b| Some(PixelLayout::Packed { bpp, r, g, b });
+    match format {
+        VideoFormat::Rgb => packed(3, 0, 1, 2),
+        VideoFormat::Bgr => packed(3, 2, 1, 0),
+        VideoFormat::Rgbx | VideoFormat::Rgba => packed(4, 0, 1, 2),
+        VideoFormat::Bgrx | VideoFormat::Bgra => packed(4, 2, 1, 0),
+        VideoFormat::Xrgb | VideoFormat::Argb => packed(4, 1, 2, 3),
+        VideoFormat::Xbgr | VideoFormat::Abgr => packed(4, 3, 2, 1),
+        VideoFormat::I420 => Some(PixelLayout::I420),
+        VideoFormat::Nv12 => Some(PixelLayout::Nv12),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Settings {
+    face_model: Option<PathBuf>,
+    emotion_model: Option<PathBuf>,
+    device: String,
+    threshold: f64,
+    nms_threshold: f64,
+    min_face_size: u32,
+    max_faces: u32,
+    batch_size: u32,
+    draw: bool,
+    post_messages: bool,
+    detector_size: u32,
+    crop_margin: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            face_model: None,
+            emotion_model: None,
+            device: DEFAULT_DEVICE.into(),
+            threshold: DEFAULT_THRESHOLD,
+            nms_threshold: DEFAULT_NMS_THRESHOLD,
+            min_face_size: DEFAULT_MIN_FACE_SIZE,
+            max_faces: DEFAULT_MAX_FACES,
+            batch_size: DEFAULT_BATCH_SIZE,
+            draw: DEFAULT_DRAW,
+            post_messages: DEFAULT_POST_MESSAGES,
+            detector_size: DEFAULT_DETECTOR_SIZE,
+            crop_margin: DEFAULT_CROP_MARGIN,
+        }
+    }
+}
+
+impl Settings {
+    fn face_model_path(&self) -> PathBuf {
+        self.face_model.clone().unwrap_or_else(|| runtime::default_model_path(DEFAULT_FACE_MODEL_FILE))
+    }
+
+    fn emotion_model_path(&self) -> PathBuf {
+        self.emotion_model.clone().unwrap_or_else(|| runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE))
+    }
+}
+
+/// Runtime data: built at NULL->READY, dropped at READY->NULL.
+struct State {
+    detector: FaceDetector,
+    classifier: EmotionClassifier,
+    overlay: Overlay,
+    info: Option<VideoInfo>,
+}
+
+/// One face's result.
+struct FaceResult {
+    face: Face,
+    emotion: Emotion,
+}
+
+#[derive(Default)]
+pub struct EmotionDetect {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for EmotionDetect {
+    const NAME: &'static str = "GstEmotionDetect";
+    type Type = super::EmotionDetect;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for EmotionDetect {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let playing = |b: glib::ParamSpecDoubleBuilder<'static>| b.mutable_playing().build();
+            vec![
+                glib::ParamSpecString::builder("face-model")
+                    .nick("Face model")
+                    .blurb(&format!(
+                        "Path of the face detector ONNX model, YuNet or UltraFace (default: the installed {DEFAULT_FACE_MODEL_FILE})"
+                    ))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("emotion-model")
+                    .nick("Emotion model")
+                    .blurb(&format!(
+                        "Path of the emotion classifier ONNX model (default: the installed {DEFAULT_EMOTION_MODEL_FILE})"
+                    ))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("device")
+                    .nick("Device")
+                    .blurb("Where inference runs: cpu, cuda, cuda:N or auto (default: cpu)")
+                    .default_value(Some(DEFAULT_DEVICE))
+                    .mutable_ready()
+                    .build(),
+                playing(
+                    glib::ParamSpecDouble::builder("threshold")
+                        .nick("Face threshold")
+                        .blurb("Minimum face confidence, 0..1 (default: 0.6)")
+                        .minimum(0.0)
+                        .maximum(1.0)
+                        .default_value(DEFAULT_THRESHOLD),
+                ),
+                playing(
+                    glib::ParamSpecDouble::builder("nms-threshold")
+                        .nick("NMS threshold")
+                        .blurb("IoU above which overlapping faces are merged by NMS, 0..1 (default: 0.3)")
+                        .minimum(0.0)
+                        .maximum(1.0)
+                        .default_value(DEFAULT_NMS_THRESHOLD),
+                ),
+                glib::ParamSpecUInt::builder("min-face-size")
+                    .nick("Minimum face size")
+                    .blurb("Faces whose width or height is below this many pixels of the frame are dropped (default: 0, keep all)")
+                    .default_value(DEFAULT_MIN_FACE_SIZE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-faces")
+                    .nick("Maximum faces")
+                    .blurb("Keep at most this many faces per frame, the most confident first (default: 0, no limit)")
+                    .default_value(DEFAULT_MAX_FACES)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("batch-size")
+                    .nick("Batch size")
+                    .blurb("Faces per classifier call; a frame's faces go in batches of this size (default: 32)")
+                    .minimum(1)
+                    .maximum(1024)
+                    .default_value(DEFAULT_BATCH_SIZE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("draw")
+                    .nick("Draw")
+                    .blurb("Draw a box and an emotion label per face on the frame (default: true)")
+                    .default_value(DEFAULT_DRAW)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("post-messages")
+                    .nick("Post messages")
+                    .blurb("Post one 'emotiondetect' element message per frame on the bus (default: true)")
+                    .default_value(DEFAULT_POST_MESSAGES)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("detector-size")
+                    .nick("Detector input size")
+                    .blurb("Long side of the YuNet input in pixels, padded to a multiple of 32; frames are never upscaled; 0 = frame size; UltraFace uses its fixed input (default: 640)")
+                    .maximum(8192)
+                    .default_value(DEFAULT_DETECTOR_SIZE)
+                    .mutable_playing()
+                    .build(),
+                playing(
+                    glib::ParamSpecDouble::builder("crop-margin")
+                        .nick("Crop margin")
+                        .blurb("Margin added on each side of a face before classification, as a fraction of its width and height (default: 0.1)")
+                        .minimum(0.0)
+                        .maximum(1.0)
+                        .default_value(DEFAULT_CROP_MARGIN),
+                ),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        let path = |v: &glib::Value| v.get::<Option<String>>().ok().flatten().filter(|p| !p.is_empty()).map(PathBuf::from);
+        match pspec.name() {
+            "face-model" => s.face_model = path(value),
+            "emotion-model" => s.emotion_model = path(value),
+            "device" => s.device = value.get::<Option<String>>().ok().flatten().unwrap_or_else(|| DEFAULT_DEVICE.into()),
+            "threshold" => s.threshold = value.get().expect("type checked upstream"),
+            "nms-threshold" => s.nms_threshold = value.get().expect("type checked upstream"),
+            "min-face-size" => s.min_face_size = value.get().expect("type checked upstream"),
+            "max-faces" => s.max_faces = value.get().expect("type checked upstream"),
+            "batch-size" => s.batch_size = value.get().expect("type checked upstream"),
+            "draw" => s.draw = value.get().expect("type checked upstream"),
+            "post-messages" => s.post_messages = value.get().expect("type checked upstream"),
+            "detector-size" => s.detector_size = value.get().expect("type checked upstream"),
+            "crop-margin" => s.crop_margin = value.get().expect("type checked upstream"),
+            other => unimplemented!("property {other}"),
+        }
+        gst::debug!(CAT, imp = self, "{} set", pspec.name());
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "face-model" => s.face_model_path().to_string_lossy().to_value(),
+            "emotion-model" => s.emotion_model_path().to_string_lossy().to_value(),
+            "device" => s.device.to_value(),
+            "threshold" => s.threshold.to_value(),
+            "nms-threshold" => s.nms_threshold.to_value(),
+            "min-face-size" => s.min_face_size.to_value(),
+            "max-faces" => s.max_faces.to_value(),
+            "batch-size" => s.batch_size.to_value(),
+            "draw" => s.draw.to_value(),
+            "post-messages" => s.post_messages.to_value(),
+            "detector-size" => s.detector_size.to_value(),
+            "crop-margin" => s.crop_margin.to_value(),
+            other => unimplemented!("property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for EmotionDetect {}
+
+impl ElementImpl for EmotionDetect {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Facial emotion detector",
+                "Filter/Analyzer/Video",
+                "Detects faces (YuNet or UltraFace) and classifies each face's emotion (FER2013) with ONNX Runtime; \
+                 attaches a GstVideoRegionOfInterestMeta per face with detection, emotion and landmarks parameters, \
+                 posts an 'emotiondetect' element message per frame and draws boxes and labels",
+                "emotiondetect developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst_video::VideoCapsBuilder::new().format_list(FORMATS).build();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).unwrap(),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+
+    fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::NullToReady {
+            let state = self.load().map_err(|msg| {
+                self.post_error_message(msg);
+                gst::StateChangeError
+            })?;
+            *self.state.lock().unwrap() = Some(state);
+        }
+        let result = self.parent_change_state(transition);
+        if transition == gst::StateChange::ReadyToNull || (result.is_err() && transition == gst::StateChange::NullToReady) {
+            *self.state.lock().unwrap() = None;
+        }
+        result
+    }
+}
+
+impl BaseTransformImpl for EmotionDetect {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = self.settings.lock().unwrap().clone();
+        let mut guard = self.state.lock().unwrap();
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let results = match self.process_frame(state, buf, &info, &settings) {
+            Ok(results) => results,
+            Err(e) => {
+                // One bad frame must not stop the stream: warn and pass it through untouched.
+                gst::element_imp_warning!(self, gst::StreamError::Failed, ["frame {:?} skipped: {e}", buf.pts()]);
+                return Ok(gst::FlowSuccess::Ok);
+            }
+        };
+        let model_name = state.classifier.spec.name.clone();
+        let labels = state.classifier.spec.labels.clone();
+        drop(guard);
+        attach_metas(buf, &info, &results, &labels, &model_name);
+        if settings.post_messages {
+            self.post_results(buf, &results, &labels);
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl VideoFilterImpl for EmotionDetect {
+    fn set_info(&self, incaps: &gst::Caps, in_info: &VideoInfo, outcaps: &gst::Caps, out_info: &VideoInfo) -> Result<(), gst::LoggableError> {
+        if pixel_layout(in_info.format()).is_none() {
+            return Err(gst::loggable_error!(CAT, "unsupported format {:?}", in_info.format()));
+        }
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.info = Some(in_info.clone());
+        }
+        self.parent_set_info(incaps, in_info, outcaps, out_info)
+    }
+}
+
+impl EmotionDetect {
+    /// Loads ONNX Runtime and both models, checking their shapes.
+    fn load(&self) -> Result<State, gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let device = Device::parse(&settings.device).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{e}"]))?;
+        let env = runtime::environment(std::sync::Arc::new(|level, msg| ort_log(level, msg)))
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ["{e}"]))?;
+        let model_error = |e: String| gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]);
+        let detector = FaceDetector::load(env, &settings.face_model_path(), device).map_err(model_error)?;
+        let classifier = EmotionClassifier::load(env, &settings.emotion_model_path(), ClassifierSpec::fer2013_mini_xception(), device)
+            .map_err(model_error)?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "face model {} ({:?}) and emotion model {} on {:?}",
+            detector.path.display(),
+            detector.family,
+            classifier.path.display(),
+            detector.device
+        );
+        Ok(State { detector, classifier, overlay: Overlay::new(), info: None })
+    }
+
+    /// Detects, classifies and (with `draw`) draws. Returns the faces in frame pixels.
+    fn process_frame(&self, state: &mut State, buf: &mut gst::BufferRef, info: &VideoInfo, settings: &Settings) -> Result<Vec<FaceResult>, String> {
+        let layout = pixel_layout(info.format()).ok_or("unsupported format")?;
+        let mut frame = VideoFrameRef::from_buffer_ref_writable(buf, info).map_err(|e| format!("cannot map the frame: {e}"))?;
+        let strides = frame.plane_stride();
+        let strides = [0, 1, 2].map(|i| strides.get(i).copied().unwrap_or(0).max(0) as usize);
+        let (width, height) = (frame.width() as usize, frame.height() as usize);
+        let [p0, p1, p2, _] = frame.planes_data_mut();
+        let mut image = Image { layout, width, height, planes: [p0, p1, p2], strides };
+
+        let params = DetectParams {
+            threshold: settings.threshold as f32,
+            nms_threshold: settings.nms_threshold as f32,
+            detector_size: settings.detector_size as usize,
+        };
+        let faces = state.detector.detect(&image, &params)?;
+        let faces = detection::filter_faces(faces, width as f32, height as f32, settings.min_face_size as f32, settings.max_faces as usize);
+        let regions: Vec<_> = faces.iter().map(|f| detection::crop_region(f, settings.crop_margin as f32)).collect();
+        let emotions = state.classifier.classify(&image, &regions, settings.batch_size as usize)?;
+        let results: Vec<FaceResult> = faces.into_iter().zip(emotions).map(|(face, emotion)| FaceResult { face, emotion }).collect();
+        if settings.draw {
+            let labels = &state.classifier.spec.labels;
+            for r in &results {
+                let text = format!("{} {:.2}", labels[r.emotion.label_id], r.emotion.confidence);
+                let f = &r.face;
+                let bbox = (f.x0.round() as i64, f.y0.round() as i64, f.x1.round() as i64, f.y1.round() as i64);
+                state.overlay.draw_face(&mut image, bbox, &text, overlay::emotion_colour(r.emotion.label_id));
+            }
+        }
+        Ok(results)
+    }
+
+    /// Posts the frame's `emotiondetect` element message (see docs/conventions.md).
+    fn post_results(&self, buf: &gst::BufferRef, results: &[FaceResult], labels: &[String]) {
+        let segment = self.obj().segment();
+        let segment = segment.downcast_ref::<gst::ClockTime>();
+        let pts = buf.pts();
+        let ns = |t: Option<gst::ClockTime>| t.map_or(u64::MAX, |t| t.nseconds());
+        let faces = gst::List::new(results.iter().map(|r| {
+            let f = &r.face;
+            gst::Structure::builder("face")
+                .field("x", f.x0.round() as u32)
+                .field("y", f.y0.round() as u32)
+                .field("width", f.width().round() as u32)
+                .field("height", f.height().round() as u32)
+                .field("confidence", f.score as f64)
+                .field("emotion", labels[r.emotion.label_id].as_str())
+                .field("emotion-confidence", r.emotion.confidence as f64)
+                .field("scores", gst::List::new(r.emotion.scores.iter().map(|&s| s as f64)))
+                .build()
+        }));
+        let s = gst::Structure::builder("emotiondetect")
+            .field("timestamp", ns(pts))
+            .field("stream-time", ns(segment.and_then(|s| s.to_stream_time(pts?))))
+            .field("running-time", ns(segment.and_then(|s| s.to_running_time(pts?))))
+            .field("duration", ns(buf.duration()))
+            .field("faces", faces)
+            .build();
+        let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+    }
+}
+
+/// Adds one ROI meta per face with its `detection`, `emotion` and `landmarks` parameters.
+fn attach_metas(buf: &mut gst::BufferRef, info: &VideoInfo, results: &[FaceResult], labels: &[String], model_name: &str) {
+    let (w, h) = (info.width() as f64, info.height() as f64);
+    for (i, r) in results.iter().enumerate() {
+        let f = &r.face;
+        let rect = (f.x0.round() as u32, f.y0.round() as u32, f.width().round() as u32, f.height().round() as u32);
+        let mut meta = gst_video::VideoRegionOfInterestMeta::add(buf, "face", rect);
+        meta.set_id(i as i32);
+        meta.add_param(
+            gst::Structure::builder("detection")
+                .field("x_min", f.x0 as f64 / w)
+                .field("y_min", f.y0 as f64 / h)
+                .field("x_max", f.x1 as f64 / w)
+                .field("y_max", f.y1 as f64 / h)
+                .field("confidence", f.score as f64)
+                .field("label_id", 0i32)
+                .field("label", "face")
+                .build(),
+        );
+        meta.add_param(
+            gst::Structure::builder("emotion")
+                .field("label", labels[r.emotion.label_id].as_str())
+                .field("label_id", r.emotion.label_id as i32)
+                .field("confidence", r.emotion.confidence as f64)
+                .field("model_name", model_name)
+                .field("scores", gst::List::new(r.emotion.scores.iter().map(|&s| s as f64)))
+                .build(),
+        );
+        if let Some(points) = f.landmarks {
+            let mut s = gst::Structure::builder("landmarks");
+            for (k, p) in points.iter().enumerate() {
+                s = s.field(format!("x{k}"), p[0] as f64 / w).field(format!("y{k}"), p[1] as f64 / h);
+            }
+            meta.add_param(s.build());
+        }
+    }
+}
+
+/// Routes ONNX Runtime's log into the `emotiondetect` debug category instead of stderr.
+fn ort_log(level: ort::logging::LogLevel, message: &str) {
+    use ort::logging::LogLevel;
+    match level {
+        LogLevel::Verbose => gst::trace!(CAT, "onnxruntime: {message}"),
+        LogLevel::Info => gst::debug!(CAT, "onnxruntime: {message}"),
+        LogLevel::Warning => gst::warning!(CAT, "onnxruntime: {message}"),
+        LogLevel::Error | LogLevel::Fatal => gst::error!(CAT, "onnxruntime: {message}"),
+    }
+}

@@ -1,0 +1,335 @@
+//! ONNX Runtime sessions for the face detector and the emotion classifier: loading and checking
+//! a model, building its input tensor from a frame, running it and decoding its output.
+//!
+//! Errors are `String`s that name the model file and what was expected; the element turns them
+//! into GStreamer error or warning messages.
+
+use std::path::{Path, PathBuf};
+
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::classification::{ClassifierSpec, Emotion};
+use crate::detection::{self, Face, YunetLevel, YUNET_STRIDES};
+use crate::preprocess::{ColourOrder, Image, Normalisation, TensorLayout, TensorTarget};
+
+/// Where inference runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    Cpu,
+    /// CUDA device N; fails when CUDA cannot register, never falls back silently.
+    Cuda(i32),
+    /// CUDA device 0 when it registers, else CPU.
+    Auto,
+}
+
+impl Device {
+    /// Parses `cpu`, `cuda`, `cuda:N` or `auto`.
+    ///
+    /// Errors: the text and the accepted values.
+    pub fn parse(s: &str) -> Result<Device, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "auto" => Ok(Device::Auto),
+            "cuda" => Ok(Device::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse::<i32>().ok())
+                .filter(|n| *n >= 0)
+                .map(Device::Cuda)
+                .ok_or_else(|| format!("device '{s}' is not one of cpu, cuda, cuda:N, auto")),
+        }
+    }
+}
+
+/// Opens `path` as an ONNX Runtime session on `device`. Returns the session and the device
+/// it actually runs on (`auto` resolves to CPU or CUDA).
+///
+/// Errors: the file is missing or not a valid ONNX model, or CUDA was asked for and cannot
+/// register; the message names `what` (for example "face model") and the path.
+pub fn open_session(env: &Environment, what: &str, path: &Path, device: Device) -> Result<(Session, Device), String> {
+    if !path.is_file() {
+        return Err(format!("{what} {}: no such file ({})", path.display(), crate::runtime::SETUP_HINT));
+    }
+    match device {
+        Device::Cpu => build(env, path, None).map(|s| (s, Device::Cpu)),
+        Device::Cuda(n) => build(env, path, Some(n)).map(|s| (s, Device::Cuda(n))),
+        Device::Auto => build(env, path, Some(0))
+            .map(|s| (s, Device::Cuda(0)))
+            .or_else(|_| build(env, path, None).map(|s| (s, Device::Cpu))),
+    }
+    .map_err(|e| format!("{what} {}: {e}", path.display()))
+}
+
+fn build(env: &Environment, path: &Path, cuda: Option<i32>) -> Result<Session, String> {
+    let mut builder = Session::builder(env)
+        .map_err(|e| e.to_string())?
+        .with_log_level(ort::logging::LogLevel::Warning)
+        .map_err(|e| e.to_string())?;
+    if let Some(n) = cuda {
+        let ep = ort::ep::CUDA::default().with_device_id(n).build().error_on_failure();
+        builder = builder.with_execution_providers([ep]).map_err(|e| format!("CUDA device {n} is not usable: {e}"))?;
+    }
+    builder.commit_from_file(path).map_err(|e| format!("not a valid ONNX model: {e}"))
+}
+
+/// Shape of a float32 tensor outlet (-1 for dynamic dimensions), or `None` for other types.
+fn float_shape(t: &ValueType) -> Option<Vec<i64>> {
+    match t {
+        ValueType::Tensor { ty: TensorElementType::Float32, shape, .. } => Some(shape.to_vec()),
+        _ => None,
+    }
+}
+
+fn shape_matches(actual: &[i64], expected: &[i64]) -> bool {
+    actual.len() == expected.len() && actual.iter().zip(expected).all(|(a, e)| *e < 0 || *a < 0 || a == e)
+}
+
+fn outlets(session: &Session) -> String {
+    session
+        .outputs()
+        .iter()
+        .map(|o| format!("{} {:?}", o.name(), float_shape(o.dtype()).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The face detector families we decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DetectorFamily {
+    /// YuNet: input `[1, 3, H, W]` BGR 0..255, H and W multiples of 32; outputs
+    /// `cls_s`, `obj_s`, `bbox_s`, `kps_s` for strides 8, 16, 32.
+    Yunet,
+    /// UltraFace RFB-320/640: input `[1, 3, H, W]` fixed, RGB `(x - 127) / 128`; outputs
+    /// `scores` `[1, N, 2]` and `boxes` `[1, N, 4]`.
+    UltraFace { width: usize, height: usize },
+}
+
+/// Settings of one detection pass.
+#[derive(Clone, Copy, Debug)]
+pub struct DetectParams {
+    /// Face confidence threshold, 0..1.
+    pub threshold: f32,
+    /// NMS IoU threshold, 0..1.
+    pub nms_threshold: f32,
+    /// Long side of the detector input in pixels (YuNet only; 0 = frame size).
+    pub detector_size: usize,
+}
+
+/// A loaded face detector with its reusable input tensor.
+pub struct FaceDetector {
+    session: Session,
+    input_name: String,
+    pub family: DetectorFamily,
+    pub path: PathBuf,
+    pub device: Device,
+    tensor: Vec<f32>,
+}
+
+impl FaceDetector {
+    /// Loads a YuNet or UltraFace model; the family is recognised from its outputs.
+    ///
+    /// Errors: missing or invalid file, or inputs/outputs that match neither family (the
+    /// message lists what the model has and what is expected).
+    pub fn load(env: &Environment, path: &Path, device: Device) -> Result<FaceDetector, String> {
+        let (session, device) = open_session(env, "face model", path, device)?;
+        let family = detector_family(&session)
+            .map_err(|e| format!("face model {}: {e}; it has outputs [{}]", path.display(), outlets(&session)))?;
+        let input_name = session.inputs()[0].name().to_string();
+        Ok(FaceDetector { session, input_name, family, path: path.to_path_buf(), device, tensor: Vec::new() })
+    }
+
+    /// Finds faces in `image`. Returns them in frame pixels, after NMS, best first.
+    ///
+    /// Errors: ONNX Runtime failed on this frame, or returned outputs of an unexpected size.
+    pub fn detect<P: AsRef<[u8]>>(&mut self, image: &Image<P>, params: &DetectParams) -> Result<Vec<Face>, String> {
+        let (w, h) = (image.width, image.height);
+        let faces = match self.family {
+            DetectorFamily::Yunet => {
+                let ((cw, ch), (tw, th)) = detection::detector_geometry(w, h, params.detector_size, 32);
+                let target = input_target(tw, th, cw, ch, ColourOrder::Bgr, Normalisation::IDENTITY);
+                let faces = self.run_yunet(image, &target, params.threshold)?;
+                let (sx, sy) = (w as f32 / cw as f32, h as f32 / ch as f32);
+                faces.into_iter().map(|f| f.scaled(sx, sy)).collect()
+            }
+            DetectorFamily::UltraFace { width, height } => {
+                let norm = Normalisation { scale: 1.0, mean: [127.0; 3], std: [128.0; 3] };
+                let target = input_target(width, height, width, height, ColourOrder::Rgb, norm);
+                let faces = self.run_ultraface(image, &target, params.threshold)?;
+                faces.into_iter().map(|f| f.scaled(w as f32, h as f32)).collect()
+            }
+        };
+        Ok(detection::nms(faces, params.nms_threshold, 5000))
+    }
+
+    fn fill(&mut self, image: &Image<impl AsRef<[u8]>>, target: &TensorTarget) {
+        self.tensor.resize(target.len(), 0.0);
+        image.to_tensor((0.0, 0.0, image.width as f32, image.height as f32), target, &mut self.tensor);
+    }
+
+    fn run_yunet<P: AsRef<[u8]>>(&mut self, image: &Image<P>, target: &TensorTarget, threshold: f32) -> Result<Vec<Face>, String> {
+        self.fill(image, target);
+        let input = TensorRef::from_array_view(([1usize, 3, target.height, target.width], &self.tensor[..])).map_err(|e| e.to_string())?;
+        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
+        let get = |name: String| -> Result<&[f32], String> {
+            let value = outputs.get(&name).ok_or_else(|| format!("YuNet output {name} missing"))?;
+            value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| e.to_string())
+        };
+        let mut levels = Vec::with_capacity(3);
+        for s in YUNET_STRIDES {
+            let level = YunetLevel {
+                stride: s,
+                cls: get(format!("cls_{s}"))?,
+                obj: get(format!("obj_{s}"))?,
+                bbox: get(format!("bbox_{s}"))?,
+                kps: get(format!("kps_{s}"))?,
+            };
+            let cells = (target.width / s) * (target.height / s);
+            if level.cls.len() != cells {
+                return Err(format!("YuNet stride {s} gave {} cells, expected {cells}", level.cls.len()));
+            }
+            levels.push(level);
+        }
+        Ok(detection::decode_yunet(&levels, target.width, threshold))
+    }
+
+    fn run_ultraface<P: AsRef<[u8]>>(&mut self, image: &Image<P>, target: &TensorTarget, threshold: f32) -> Result<Vec<Face>, String> {
+        self.fill(image, target);
+        let input = TensorRef::from_array_view(([1usize, 3, target.height, target.width], &self.tensor[..])).map_err(|e| e.to_string())?;
+        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
+        let get = |name: &str| -> Result<&[f32], String> {
+            let value = outputs.get(name).ok_or_else(|| format!("UltraFace output {name} missing"))?;
+            value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| e.to_string())
+        };
+        Ok(detection::decode_ultraface(get("scores")?, get("boxes")?, threshold))
+    }
+}
+
+fn input_target(width: usize, height: usize, cw: usize, ch: usize, order: ColourOrder, norm: Normalisation) -> TensorTarget {
+    TensorTarget { width, height, content_w: cw, content_h: ch, layout: TensorLayout::Nchw, order, norm }
+}
+
+/// Recognises the detector family from the session's input and outputs.
+fn detector_family(session: &Session) -> Result<DetectorFamily, String> {
+    let inputs = session.inputs();
+    let input = inputs.first().and_then(|i| float_shape(i.dtype())).unwrap_or_default();
+    if inputs.len() != 1 || !shape_matches(&input, &[1, 3, -1, -1]) {
+        return Err(format!("expected one float input [1, 3, H, W], got {} inputs, the first {:?}", inputs.len(), input));
+    }
+    let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+    let yunet = YUNET_STRIDES.iter().all(|s| ["cls", "obj", "bbox", "kps"].iter().all(|k| names.contains(&format!("{k}_{s}").as_str())));
+    if yunet {
+        return Ok(DetectorFamily::Yunet);
+    }
+    if names.contains(&"scores") && names.contains(&"boxes") && input[2] > 0 && input[3] > 0 {
+        return Ok(DetectorFamily::UltraFace { width: input[3] as usize, height: input[2] as usize });
+    }
+    Err("expected YuNet outputs (cls_8, obj_8, bbox_8, kps_8, and the same for strides 16 and 32) \
+         or UltraFace outputs (scores [1, N, 2], boxes [1, N, 4]) with a fixed input size"
+        .into())
+}
+
+/// A loaded emotion classifier with its reusable batch tensor.
+pub struct EmotionClassifier {
+    session: Session,
+    input_name: String,
+    pub spec: ClassifierSpec,
+    pub path: PathBuf,
+    pub device: Device,
+    tensor: Vec<f32>,
+}
+
+impl EmotionClassifier {
+    /// Loads a classifier and checks it against `spec`: one float input of
+    /// `spec.input_shape(N)` and one output `[N, labels]`.
+    ///
+    /// Errors: missing or invalid file, or shapes that differ from the spec (both are named).
+    pub fn load(env: &Environment, path: &Path, spec: ClassifierSpec, device: Device) -> Result<EmotionClassifier, String> {
+        let (session, device) = open_session(env, "emotion model", path, device)?;
+        let expected_in: Vec<i64> = spec.input_shape(1).iter().map(|&d| d as i64).collect::<Vec<_>>();
+        let expected_in = [&[-1i64][..], &expected_in[1..]].concat();
+        let input = session.inputs().first().and_then(|i| float_shape(i.dtype())).unwrap_or_default();
+        let output = session.outputs().first().and_then(|o| float_shape(o.dtype())).unwrap_or_default();
+        let expected_out = [-1, spec.labels.len() as i64];
+        if session.inputs().len() != 1 || !shape_matches(&input, &expected_in) || !shape_matches(&output, &expected_out) {
+            return Err(format!(
+                "emotion model {}: expected input {} of shape {:?} (N = batch) and output {:?} ({}), got input {:?} and output {:?}",
+                path.display(),
+                spec.name,
+                expected_in,
+                expected_out,
+                spec.labels.join(", "),
+                input,
+                output
+            ));
+        }
+        let input_name = session.inputs()[0].name().to_string();
+        Ok(EmotionClassifier { session, input_name, spec, path: path.to_path_buf(), device, tensor: Vec::new() })
+    }
+
+    /// Classifies the `regions` (x0, y0, x1, y1 in frame pixels) of `image` in batches of at
+    /// most `batch_size`, one ONNX Runtime call per batch. Returns one result per region.
+    ///
+    /// Errors: ONNX Runtime failed, or the output had an unexpected size.
+    pub fn classify<P: AsRef<[u8]>>(&mut self, image: &Image<P>, regions: &[(f32, f32, f32, f32)], batch_size: usize) -> Result<Vec<Emotion>, String> {
+        let mut results = Vec::with_capacity(regions.len());
+        for chunk in regions.chunks(batch_size.max(1)) {
+            self.classify_batch(image, chunk, &mut results)?;
+        }
+        Ok(results)
+    }
+
+    fn classify_batch<P: AsRef<[u8]>>(&mut self, image: &Image<P>, regions: &[(f32, f32, f32, f32)], results: &mut Vec<Emotion>) -> Result<(), String> {
+        let spec = &self.spec;
+        let target = TensorTarget {
+            width: spec.width,
+            height: spec.height,
+            content_w: spec.width,
+            content_h: spec.height,
+            layout: spec.layout,
+            order: spec.order,
+            norm: spec.norm,
+        };
+        let per = target.len();
+        self.tensor.resize(per * regions.len(), 0.0);
+        for (region, out) in regions.iter().zip(self.tensor.chunks_mut(per)) {
+            image.to_tensor(*region, &target, out);
+        }
+        let shape = spec.input_shape(regions.len());
+        let input = TensorRef::from_array_view((shape, &self.tensor[..])).map_err(|e| e.to_string())?;
+        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
+        let (_, scores) = outputs[0].try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+        let n_labels = spec.labels.len();
+        if scores.len() != n_labels * regions.len() {
+            return Err(format!("classifier gave {} scores for {} faces x {n_labels} labels", scores.len(), regions.len()));
+        }
+        for row in scores.chunks(n_labels) {
+            results.push(Emotion::from_row(row.to_vec(), spec.output).ok_or("empty score row")?);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_parsing_accepts_the_documented_values() {
+        assert_eq!(Device::parse("cpu"), Ok(Device::Cpu));
+        assert_eq!(Device::parse("CUDA"), Ok(Device::Cuda(0)));
+        assert_eq!(Device::parse("cuda:2"), Ok(Device::Cuda(2)));
+        assert_eq!(Device::parse("auto"), Ok(Device::Auto));
+        assert!(Device::parse("gpu").unwrap_err().contains("cpu, cuda, cuda:N, auto"));
+        assert!(Device::parse("cuda:-1").is_err());
+    }
+
+    #[test]
+    fn shapes_match_with_dynamic_dimensions() {
+        assert!(shape_matches(&[-1, 64, 64, 1], &[-1, 64, 64, 1]));
+        assert!(shape_matches(&[1, 3, 480, 640], &[1, 3, -1, -1]));
+        assert!(!shape_matches(&[-1, 1, 64, 64], &[-1, 64, 64, 1]));
+        assert!(!shape_matches(&[1, 3, 480], &[1, 3, -1, -1]));
+    }
+}

@@ -1,0 +1,334 @@
+//! Pre-processing: views over raw video planes, bilinear scaling and colour conversion straight
+//! into the float tensors the detector and the classifier take.
+//!
+//! Sampling follows OpenCV's `cv::resize(INTER_LINEAR)` (pixel centres aligned, edges clamped)
+//! so that our tensors match what the OpenCV-based peer feeds the same models. YUV input is
+//! BT.601 limited range (what SD/HD decoders produce for these streams without colorimetry).
+
+/// Where the colour channels of a frame live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PixelLayout {
+    /// One plane, `bpp` bytes per pixel, with R, G and B at the given byte offsets.
+    Packed { bpp: usize, r: usize, g: usize, b: usize },
+    /// Three planes: Y full size, U and V at half width and half height.
+    I420,
+    /// Two planes: Y full size, interleaved UV at half width and half height.
+    Nv12,
+}
+
+/// A frame as planes of bytes: `P` is `&[u8]` to read or `&mut [u8]` to draw.
+///
+/// `planes[i]` starts at the first pixel of plane `i`, rows are `strides[i]` bytes apart.
+/// Unused planes are empty.
+pub struct Image<P> {
+    pub layout: PixelLayout,
+    pub width: usize,
+    pub height: usize,
+    pub planes: [P; 3],
+    pub strides: [usize; 3],
+}
+
+/// Channel order of a tensor built from a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColourOrder {
+    Rgb,
+    Bgr,
+    /// One channel, luma as OpenCV's `COLOR_BGR2GRAY` computes it (0.299 R + 0.587 G + 0.114 B).
+    Grey,
+}
+
+impl ColourOrder {
+    /// Number of tensor channels.
+    pub fn channels(self) -> usize {
+        match self {
+            ColourOrder::Grey => 1,
+            _ => 3,
+        }
+    }
+}
+
+/// Memory layout of an image tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorLayout {
+    /// `[N, C, H, W]`
+    Nchw,
+    /// `[N, H, W, C]`
+    Nhwc,
+}
+
+/// Per-channel affine normalisation: `value = (pixel * scale - mean[c]) / std[c]`, with pixel in 0..255.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Normalisation {
+    pub scale: f32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Normalisation {
+    /// Raw 0..255 values (YuNet).
+    pub const IDENTITY: Normalisation = Normalisation { scale: 1.0, mean: [0.0; 3], std: [1.0; 3] };
+
+    fn apply(&self, v: f32, c: usize) -> f32 {
+        (v * self.scale - self.mean[c]) / self.std[c]
+    }
+}
+
+/// Where to write a converted image: a `width` x `height` tensor of `order.channels()` channels.
+/// Pixels outside `content_w` x `content_h` (the scaled frame) are zero padding.
+#[derive(Clone, Copy, Debug)]
+pub struct TensorTarget {
+    pub width: usize,
+    pub height: usize,
+    pub content_w: usize,
+    pub content_h: usize,
+    pub layout: TensorLayout,
+    pub order: ColourOrder,
+    pub norm: Normalisation,
+}
+
+impl TensorTarget {
+    /// Floats one image takes.
+    pub fn len(&self) -> usize {
+        self.width * self.height * self.order.channels()
+    }
+
+    fn index(&self, x: usize, y: usize, c: usize) -> usize {
+        match self.layout {
+            TensorLayout::Nchw => (c * self.height + y) * self.width + x,
+            TensorLayout::Nhwc => (y * self.width + x) * self.order.channels() + c,
+        }
+    }
+}
+
+/// BT.601 limited-range YUV to RGB, clamped to 0..255.
+pub fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [f32; 3] {
+    let c = (y as f32 - 16.0) * 1.164_383;
+    let d = u as f32 - 128.0;
+    let e = v as f32 - 128.0;
+    [
+        (c + 1.596_027 * e).clamp(0.0, 255.0),
+        (c - 0.391_762 * d - 0.812_968 * e).clamp(0.0, 255.0),
+        (c + 2.017_232 * d).clamp(0.0, 255.0),
+    ]
+}
+
+/// RGB to BT.601 limited-range YUV.
+pub fn rgb_to_yuv(rgb: [u8; 3]) -> [u8; 3] {
+    let [r, g, b] = rgb.map(|v| v as f32);
+    let y = 16.0 + 0.256_788 * r + 0.504_129 * g + 0.097_906 * b;
+    let u = 128.0 - 0.148_223 * r - 0.290_993 * g + 0.439_216 * b;
+    let v = 128.0 + 0.439_216 * r - 0.367_788 * g - 0.071_427 * b;
+    [y, u, v].map(|c| c.round().clamp(0.0, 255.0) as u8)
+}
+
+/// OpenCV's grey from RGB.
+fn grey(rgb: [f32; 3]) -> f32 {
+    0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+}
+
+impl<P: AsRef<[u8]>> Image<P> {
+    /// RGB of pixel (x, y), which must be inside the image.
+    #[inline]
+    pub fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
+        match self.layout {
+            PixelLayout::Packed { bpp, r, g, b } => {
+                let p = &self.planes[0].as_ref()[y * self.strides[0] + x * bpp..];
+                [p[r] as f32, p[g] as f32, p[b] as f32]
+            }
+            PixelLayout::I420 => {
+                let yy = self.planes[0].as_ref()[y * self.strides[0] + x];
+                let u = self.planes[1].as_ref()[(y / 2) * self.strides[1] + x / 2];
+                let v = self.planes[2].as_ref()[(y / 2) * self.strides[2] + x / 2];
+                yuv_to_rgb(yy, u, v)
+            }
+            PixelLayout::Nv12 => {
+                let yy = self.planes[0].as_ref()[y * self.strides[0] + x];
+                let uv = &self.planes[1].as_ref()[(y / 2) * self.strides[1] + (x / 2) * 2..];
+                yuv_to_rgb(yy, uv[0], uv[1])
+            }
+        }
+    }
+
+    /// Grey value of pixel (x, y) in 0..255. For YUV it is the luma expanded to full range.
+    #[inline]
+    pub fn grey(&self, x: usize, y: usize) -> f32 {
+        match self.layout {
+            PixelLayout::Packed { .. } => grey(self.rgb(x, y)),
+            PixelLayout::I420 | PixelLayout::Nv12 => {
+                let yy = self.planes[0].as_ref()[y * self.strides[0] + x] as f32;
+                ((yy - 16.0) * 1.164_383).clamp(0.0, 255.0)
+            }
+        }
+    }
+
+    /// Tensor channels of pixel (x, y) in `order`.
+    #[inline]
+    fn channels(&self, x: usize, y: usize, order: ColourOrder) -> [f32; 3] {
+        match order {
+            ColourOrder::Grey => [self.grey(x, y), 0.0, 0.0],
+            ColourOrder::Rgb => self.rgb(x, y),
+            ColourOrder::Bgr => {
+                let [r, g, b] = self.rgb(x, y);
+                [b, g, r]
+            }
+        }
+    }
+
+    /// Scales the region `src` = (x0, y0, x1, y1) of this image (frame pixels, may extend past
+    /// the edges, which are clamped) to `target.content_w` x `target.content_h` with bilinear
+    /// interpolation, converts and normalises it into `out` (`target.len()` floats), and zeroes
+    /// the padding. Panics if `out` is shorter than `target.len()`.
+    pub fn to_tensor(&self, src: (f32, f32, f32, f32), target: &TensorTarget, out: &mut [f32]) {
+        let out = &mut out[..target.len()];
+        if target.content_w < target.width || target.content_h < target.height {
+            out.fill(0.0);
+        }
+        if self.width == 0 || self.height == 0 {
+            return;
+        }
+        let sx = (src.2 - src.0) / target.content_w.max(1) as f32;
+        let sy = (src.3 - src.1) / target.content_h.max(1) as f32;
+        let xs = axis_taps(src.0, sx, target.content_w, self.width);
+        let nc = target.order.channels();
+        for ty in 0..target.content_h {
+            let (y0, y1, wy) = tap(src.1, sy, ty, self.height);
+            for (tx, &(x0, x1, wx)) in xs.iter().enumerate() {
+                let a = self.channels(x0, y0, target.order);
+                let b = self.channels(x1, y0, target.order);
+                let c = self.channels(x0, y1, target.order);
+                let d = self.channels(x1, y1, target.order);
+                for ch in 0..nc {
+                    let top = a[ch] + (b[ch] - a[ch]) * wx;
+                    let bottom = c[ch] + (d[ch] - c[ch]) * wx;
+                    let v = top + (bottom - top) * wy;
+                    out[target.index(tx, ty, ch)] = target.norm.apply(v, ch);
+                }
+            }
+        }
+    }
+}
+
+/// Source taps for every destination column: computed once per call, not per pixel.
+fn axis_taps(origin: f32, step: f32, n: usize, limit: usize) -> Vec<(usize, usize, f32)> {
+    (0..n).map(|i| tap(origin, step, i, limit)).collect()
+}
+
+/// The two source indices and the weight of the second for destination index `i`,
+/// with OpenCV's half-pixel alignment: `src = origin + (i + 0.5) * step - 0.5`.
+#[inline]
+fn tap(origin: f32, step: f32, i: usize, limit: usize) -> (usize, usize, f32) {
+    let s = origin + (i as f32 + 0.5) * step - 0.5;
+    let max = (limit - 1) as f32;
+    let s = s.clamp(0.0, max);
+    let i0 = s.floor();
+    let i1 = (i0 + 1.0).min(max);
+    (i0 as usize, i1 as usize, s - i0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RGB: PixelLayout = PixelLayout::Packed { bpp: 3, r: 0, g: 1, b: 2 };
+
+    fn packed(width: usize, height: usize, f: impl Fn(usize, usize) -> [u8; 3]) -> Image<Vec<u8>> {
+        let mut data = Vec::with_capacity(width * height * 3);
+        for y in 0..height {
+            for x in 0..width {
+                data.extend_from_slice(&f(x, y));
+            }
+        }
+        Image { layout: RGB, width, height, planes: [data, vec![], vec![]], strides: [width * 3, 0, 0] }
+    }
+
+    fn target(w: usize, h: usize, cw: usize, ch: usize, order: ColourOrder, layout: TensorLayout) -> TensorTarget {
+        TensorTarget { width: w, height: h, content_w: cw, content_h: ch, layout, order, norm: Normalisation::IDENTITY }
+    }
+
+    #[test]
+    fn identity_scale_copies_pixels_in_bgr_planar_order() {
+        let img = packed(4, 2, |x, y| [x as u8 * 10, y as u8 * 20, 7]);
+        let t = target(4, 2, 4, 2, ColourOrder::Bgr, TensorLayout::Nchw);
+        let mut out = vec![0.0; t.len()];
+        img.to_tensor((0.0, 0.0, 4.0, 2.0), &t, &mut out);
+        // plane 0 is blue, plane 2 is red
+        assert!(out[..8].iter().all(|&v| v == 7.0));
+        assert_eq!(&out[16..20], &[0.0, 10.0, 20.0, 30.0]);
+        assert_eq!(out[8 + 4], 20.0);
+    }
+
+    #[test]
+    fn downscale_by_two_averages_pairs_like_opencv() {
+        // cv2.resize of [0, 100, 200, 250] to 2 wide with INTER_LINEAR gives [50, 225]
+        let img = packed(4, 1, |x, _| [[0, 100, 200, 250][x]; 3]);
+        let t = target(2, 1, 2, 1, ColourOrder::Grey, TensorLayout::Nhwc);
+        let mut out = vec![0.0; 2];
+        img.to_tensor((0.0, 0.0, 4.0, 1.0), &t, &mut out);
+        assert!((out[0] - 50.0).abs() < 1e-3 && (out[1] - 225.0).abs() < 1e-3, "{out:?}");
+    }
+
+    #[test]
+    fn padding_is_zero_and_normalisation_applies() {
+        let img = packed(2, 2, |_, _| [255, 255, 255]);
+        let mut t = target(4, 4, 2, 2, ColourOrder::Rgb, TensorLayout::Nchw);
+        t.norm = Normalisation { scale: 1.0 / 255.0, mean: [0.5; 3], std: [0.5; 3] };
+        let mut out = vec![9.0; t.len()];
+        img.to_tensor((0.0, 0.0, 2.0, 2.0), &t, &mut out);
+        assert_eq!(out[0], 1.0);
+        assert_eq!(out[3], 0.0, "padding column");
+        assert_eq!(out[12], 0.0, "padding row");
+    }
+
+    #[test]
+    fn grey_matches_opencv_weights_and_yuv_luma() {
+        let img = packed(1, 1, |_, _| [200, 100, 50]);
+        assert!((img.grey(0, 0) - (0.299 * 200.0 + 0.587 * 100.0 + 0.114 * 50.0)).abs() < 1e-3);
+        let yuv = rgb_to_yuv([200, 100, 50]);
+        let i420 = Image {
+            layout: PixelLayout::I420,
+            width: 1,
+            height: 1,
+            planes: [vec![yuv[0]], vec![yuv[1]], vec![yuv[2]]],
+            strides: [1, 1, 1],
+        };
+        assert!((i420.grey(0, 0) - img.grey(0, 0)).abs() < 2.0);
+        let rgb = i420.rgb(0, 0);
+        for (a, b) in rgb.iter().zip([200.0, 100.0, 50.0]) {
+            assert!((a - b).abs() < 3.0, "{rgb:?}");
+        }
+    }
+
+    #[test]
+    fn nv12_and_i420_agree_with_strides() {
+        // 4x2 frame, Y stride 8 and chroma stride 4 (padded rows)
+        let ys: Vec<u8> = (0..16).map(|i| 16 + i as u8 * 10).collect();
+        let i420 = Image {
+            layout: PixelLayout::I420,
+            width: 4,
+            height: 2,
+            planes: [ys.clone(), vec![90, 160, 0, 0], vec![200, 60, 0, 0]],
+            strides: [8, 4, 4],
+        };
+        let nv12 = Image {
+            layout: PixelLayout::Nv12,
+            width: 4,
+            height: 2,
+            planes: [ys, vec![90, 200, 160, 60], vec![]],
+            strides: [8, 4, 0],
+        };
+        for y in 0..2 {
+            for x in 0..4 {
+                assert_eq!(i420.rgb(x, y), nv12.rgb(x, y));
+            }
+        }
+    }
+
+    #[test]
+    fn crop_outside_the_frame_is_clamped_not_a_panic() {
+        let img = packed(3, 3, |x, y| [(x + 3 * y) as u8; 3]);
+        let t = target(5, 5, 5, 5, ColourOrder::Grey, TensorLayout::Nhwc);
+        let mut out = vec![0.0; t.len()];
+        img.to_tensor((-10.0, -10.0, 20.0, 20.0), &t, &mut out);
+        assert!(out.iter().all(|v| (0.0..=8.0).contains(v)));
+    }
+}
