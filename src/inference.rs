@@ -50,7 +50,7 @@ impl Device {
 /// register; the message names `what` (for example "face model") and the path.
 pub fn open_session(env: &Environment, what: &str, path: &Path, device: Device) -> Result<(Session, Device), String> {
     if !path.is_file() {
-        return Err(format!("{what} {}: no such file ({})", path.display(), crate::runtime::SETUP_HINT));
+        return Err(format!("{what} {}: no such file ({})", path.display(), crate::runtime::MODEL_HINT));
     }
     match device {
         Device::Cpu => build(env, path, None).map(|s| (s, Device::Cpu)),
@@ -69,9 +69,24 @@ fn build(env: &Environment, path: &Path, cuda: Option<i32>) -> Result<Session, S
         .map_err(|e| e.to_string())?;
     if let Some(n) = cuda {
         let ep = ort::ep::CUDA::default().with_device_id(n).build().error_on_failure();
-        builder = builder.with_execution_providers([ep]).map_err(|e| format!("CUDA device {n} is not usable: {e}"))?;
+        builder = builder.with_execution_providers([ep]).map_err(|e| {
+            format!("CUDA device {n} is not usable: {e} (CUDA needs the onnxruntime-gpu==1.31.1 library, an NVIDIA GPU and driver >= 580)")
+        })?;
     }
-    builder.commit_from_file(path).map_err(|e| format!("not a valid ONNX model: {e}"))
+    builder.commit_from_file(path).map_err(|e| format!("not a valid ONNX model{}: {e}", text_hint(path)))
+}
+
+/// " (it is a text file, ...)" when the file starts like text, for example an HTML error page
+/// saved as .onnx; ONNX protobufs start with a binary field tag.
+fn text_hint(path: &Path) -> &'static str {
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
+    let text = n > 0 && head[..n].iter().all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    if text {
+        " (it is a text file, perhaps an HTML page saved as .onnx; fetch it again with models/fetch.py)"
+    } else {
+        ""
+    }
 }
 
 /// Shape of a float32 tensor outlet (-1 for dynamic dimensions), or `None` for other types.

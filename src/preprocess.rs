@@ -91,20 +91,17 @@ impl TensorTarget {
     pub fn len(&self) -> usize {
         self.width * self.height * self.order.channels()
     }
-
-    fn index(&self, x: usize, y: usize, c: usize) -> usize {
-        match self.layout {
-            TensorLayout::Nchw => (c * self.height + y) * self.width + x,
-            TensorLayout::Nhwc => (y * self.width + x) * self.order.channels() + c,
-        }
-    }
 }
 
 /// BT.601 limited-range YUV to RGB, clamped to 0..255.
 pub fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [f32; 3] {
-    let c = (y as f32 - 16.0) * 1.164_383;
-    let d = u as f32 - 128.0;
-    let e = v as f32 - 128.0;
+    yuv_to_rgb_f([y as f32, u as f32, v as f32])
+}
+
+fn yuv_to_rgb_f([y, u, v]: [f32; 3]) -> [f32; 3] {
+    let c = (y - 16.0) * 1.164_383;
+    let d = u - 128.0;
+    let e = v - 128.0;
     [
         (c + 1.596_027 * e).clamp(0.0, 255.0),
         (c - 0.391_762 * d - 0.812_968 * e).clamp(0.0, 255.0),
@@ -154,23 +151,7 @@ impl<P: AsRef<[u8]>> Image<P> {
     pub fn grey(&self, x: usize, y: usize) -> f32 {
         match self.layout {
             PixelLayout::Packed { .. } => grey(self.rgb(x, y)),
-            PixelLayout::I420 | PixelLayout::Nv12 => {
-                let yy = self.planes[0].as_ref()[y * self.strides[0] + x] as f32;
-                ((yy - 16.0) * 1.164_383).clamp(0.0, 255.0)
-            }
-        }
-    }
-
-    /// Tensor channels of pixel (x, y) in `order`.
-    #[inline]
-    fn channels(&self, x: usize, y: usize, order: ColourOrder) -> [f32; 3] {
-        match order {
-            ColourOrder::Grey => [self.grey(x, y), 0.0, 0.0],
-            ColourOrder::Rgb => self.rgb(x, y),
-            ColourOrder::Bgr => {
-                let [r, g, b] = self.rgb(x, y);
-                [b, g, r]
-            }
+            PixelLayout::I420 | PixelLayout::Nv12 => luma_to_grey(self.planes[0].as_ref()[y * self.strides[0] + x] as f32),
         }
     }
 
@@ -186,23 +167,141 @@ impl<P: AsRef<[u8]>> Image<P> {
         if self.width == 0 || self.height == 0 {
             return;
         }
-        let sx = (src.2 - src.0) / target.content_w.max(1) as f32;
-        let sy = (src.3 - src.1) / target.content_h.max(1) as f32;
-        let xs = axis_taps(src.0, sx, target.content_w, self.width);
-        let nc = target.order.channels();
-        for ty in 0..target.content_h {
-            let (y0, y1, wy) = tap(src.1, sy, ty, self.height);
-            for (tx, &(x0, x1, wx)) in xs.iter().enumerate() {
-                let a = self.channels(x0, y0, target.order);
-                let b = self.channels(x1, y0, target.order);
-                let c = self.channels(x0, y1, target.order);
-                let d = self.channels(x1, y1, target.order);
-                for ch in 0..nc {
-                    let top = a[ch] + (b[ch] - a[ch]) * wx;
-                    let bottom = c[ch] + (d[ch] - c[ch]) * wx;
-                    let v = top + (bottom - top) * wy;
-                    out[target.index(tx, ty, ch)] = target.norm.apply(v, ch);
+        // One monomorphised loop per layout: the per-pixel work has no format branch.
+        match self.layout {
+            PixelLayout::Packed { bpp, r, g, b } => {
+                let s = PackedSampler { data: self.planes[0].as_ref(), stride: self.strides[0], bpp, r, g, b };
+                resample(&s, self.width, self.height, src, target, out)
+            }
+            PixelLayout::I420 => {
+                let s = I420Sampler { planes: [self.planes[0].as_ref(), self.planes[1].as_ref(), self.planes[2].as_ref()], strides: self.strides };
+                resample(&s, self.width, self.height, src, target, out)
+            }
+            PixelLayout::Nv12 => {
+                let s = Nv12Sampler { y: self.planes[0].as_ref(), uv: self.planes[1].as_ref(), strides: self.strides };
+                resample(&s, self.width, self.height, src, target, out)
+            }
+        }
+    }
+}
+
+/// Reads the native channels of a pixel (RGB for packed formats, YUV for planar ones) and
+/// converts interpolated native values to RGB and grey. Interpolating before the conversion is
+/// exact for YUV (the conversion is affine) and converts once per output pixel instead of four.
+trait Sampler {
+    fn native(&self, x: usize, y: usize) -> [f32; 3];
+    fn to_rgb(native: [f32; 3]) -> [f32; 3];
+    fn to_grey(native: [f32; 3]) -> f32;
+}
+
+struct PackedSampler<'a> {
+    data: &'a [u8],
+    stride: usize,
+    bpp: usize,
+    r: usize,
+    g: usize,
+    b: usize,
+}
+
+impl Sampler for PackedSampler<'_> {
+    #[inline(always)]
+    fn native(&self, x: usize, y: usize) -> [f32; 3] {
+        let i = y * self.stride + x * self.bpp;
+        [self.data[i + self.r] as f32, self.data[i + self.g] as f32, self.data[i + self.b] as f32]
+    }
+    #[inline(always)]
+    fn to_rgb(native: [f32; 3]) -> [f32; 3] {
+        native
+    }
+    #[inline(always)]
+    fn to_grey(native: [f32; 3]) -> f32 {
+        grey(native)
+    }
+}
+
+struct I420Sampler<'a> {
+    planes: [&'a [u8]; 3],
+    strides: [usize; 3],
+}
+
+impl Sampler for I420Sampler<'_> {
+    #[inline(always)]
+    fn native(&self, x: usize, y: usize) -> [f32; 3] {
+        let c = (y / 2, x / 2);
+        [
+            self.planes[0][y * self.strides[0] + x] as f32,
+            self.planes[1][c.0 * self.strides[1] + c.1] as f32,
+            self.planes[2][c.0 * self.strides[2] + c.1] as f32,
+        ]
+    }
+    #[inline(always)]
+    fn to_rgb(native: [f32; 3]) -> [f32; 3] {
+        yuv_to_rgb_f(native)
+    }
+    #[inline(always)]
+    fn to_grey(native: [f32; 3]) -> f32 {
+        luma_to_grey(native[0])
+    }
+}
+
+struct Nv12Sampler<'a> {
+    y: &'a [u8],
+    uv: &'a [u8],
+    strides: [usize; 3],
+}
+
+impl Sampler for Nv12Sampler<'_> {
+    #[inline(always)]
+    fn native(&self, x: usize, y: usize) -> [f32; 3] {
+        let ci = (y / 2) * self.strides[1] + (x / 2) * 2;
+        [self.y[y * self.strides[0] + x] as f32, self.uv[ci] as f32, self.uv[ci + 1] as f32]
+    }
+    #[inline(always)]
+    fn to_rgb(native: [f32; 3]) -> [f32; 3] {
+        yuv_to_rgb_f(native)
+    }
+    #[inline(always)]
+    fn to_grey(native: [f32; 3]) -> f32 {
+        luma_to_grey(native[0])
+    }
+}
+
+fn luma_to_grey(y: f32) -> f32 {
+    ((y - 16.0) * 1.164_383).clamp(0.0, 255.0)
+}
+
+/// The bilinear resampling loop shared by every layout (see [`Image::to_tensor`]).
+fn resample<S: Sampler>(s: &S, width: usize, height: usize, src: (f32, f32, f32, f32), target: &TensorTarget, out: &mut [f32]) {
+    let sx = (src.2 - src.0) / target.content_w.max(1) as f32;
+    let sy = (src.3 - src.1) / target.content_h.max(1) as f32;
+    let xs = axis_taps(src.0, sx, target.content_w, width);
+    let nc = target.order.channels();
+    let norm = target.norm;
+    let plane = target.width * target.height;
+    for ty in 0..target.content_h {
+        let (y0, y1, wy) = tap(src.1, sy, ty, height);
+        for (tx, &(x0, x1, wx)) in xs.iter().enumerate() {
+            let (a, b, c, d) = (s.native(x0, y0), s.native(x1, y0), s.native(x0, y1), s.native(x1, y1));
+            let v: [f32; 3] = std::array::from_fn(|ch| {
+                let top = a[ch] + (b[ch] - a[ch]) * wx;
+                let bottom = c[ch] + (d[ch] - c[ch]) * wx;
+                top + (bottom - top) * wy
+            });
+            let px = match target.order {
+                ColourOrder::Grey => [S::to_grey(v), 0.0, 0.0],
+                ColourOrder::Rgb => S::to_rgb(v),
+                ColourOrder::Bgr => {
+                    let [r, g, b] = S::to_rgb(v);
+                    [b, g, r]
                 }
+            };
+            let pos = ty * target.width + tx;
+            for (ch, &value) in px.iter().enumerate().take(nc) {
+                let i = match target.layout {
+                    TensorLayout::Nchw => ch * plane + pos,
+                    TensorLayout::Nhwc => pos * nc + ch,
+                };
+                out[i] = norm.apply(value, ch);
             }
         }
     }

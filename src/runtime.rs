@@ -19,6 +19,9 @@ pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.31.1";
 /// The command that installs ONNX Runtime and the models.
 pub const SETUP_HINT: &str = "run ./setup.sh from the emotiondetect source tree, or set ORT_DYLIB_PATH to libonnxruntime.so.1.31.1 from the PyPI wheel onnxruntime==1.31.1";
 
+/// How to install the models.
+pub const MODEL_HINT: &str = "run ./setup.sh from the emotiondetect source tree, or models/fetch.py, to install the models";
+
 static PLUGIN_FILE: OnceCell<PathBuf> = OnceCell::new();
 static ENVIRONMENT: OnceCell<Environment> = OnceCell::new();
 
