@@ -11,6 +11,7 @@ pub mod inference;
 pub mod overlay;
 pub mod preprocess;
 pub mod runtime;
+pub mod tracking;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     if let Some(file) = plugin.filename() {
