@@ -332,7 +332,7 @@ impl BaseTransformImpl for EmotionDetect {
             Ok(results) => results,
             Err(e) => {
                 // One bad frame must not stop the stream: warn and pass it through untouched.
-                gst::element_imp_warning!(self, gst::StreamError::Failed, ["frame {:?} skipped: {e}", buf.pts()]);
+                gst::element_imp_warning!(self, gst::StreamError::Failed, ("frame {:?} skipped: {e}", buf.pts()));
                 return Ok(gst::FlowSuccess::Ok);
             }
         };
@@ -363,10 +363,10 @@ impl EmotionDetect {
     /// Loads ONNX Runtime and both models, checking their shapes.
     fn load(&self) -> Result<State, gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let device = Device::parse(&settings.device).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{e}"]))?;
-        let env = runtime::environment(std::sync::Arc::new(|level, msg| ort_log(level, msg)))
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ["{e}"]))?;
-        let model_error = |e: String| gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]);
+        let device = Device::parse(&settings.device).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{e}")))?;
+        let env = runtime::environment(std::sync::Arc::new(ort_log))
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("{e}")))?;
+        let model_error = |e: String| gst::error_msg!(gst::ResourceError::OpenRead, ("{e}"));
         let detector = FaceDetector::load(env, &settings.face_model_path(), device).map_err(model_error)?;
         let classifier = EmotionClassifier::load(env, &settings.emotion_model_path(), ClassifierSpec::fer2013_mini_xception(), device)
             .map_err(model_error)?;

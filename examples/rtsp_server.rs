@@ -1,0 +1,206 @@
+//! RTSP server that streams video annotated by `emotiondetect` (faces boxed, emotions labelled).
+//!
+//! ```text
+//! cargo run --release --example rtsp-server -- [--port 8554] [--mount /emotions] [INPUT] [PROP=VALUE ...]
+//! ```
+//!
+//! INPUT is a video file, `v4l2` or `v4l2:/dev/videoN` (a camera), an `rtsp://` URL, or `test`
+//! (videotestsrc, the default). PROP=VALUE pairs are set on the emotiondetect element, e.g.
+//! `threshold=0.5 detector-size=320`. Watch it with
+//! `gst-launch-1.0 playbin uri=rtsp://127.0.0.1:8554/emotions` or any RTSP player.
+//!
+//! The element is registered from this binary (statically, from the crate it is built with), so
+//! neither an installed plugin nor GST_PLUGIN_PATH is needed; the models and ONNX Runtime are
+//! found as the installed plugin finds them (run ./setup.sh once).
+
+use std::process::ExitCode;
+
+use gst_rtsp_server::prelude::*;
+
+const USAGE: &str = "usage: rtsp-server [--port PORT] [--mount /PATH] [INPUT] [PROP=VALUE ...]
+  INPUT: a video file, v4l2 or v4l2:/dev/videoN (camera), rtsp://... (an RTSP stream),
+         or test (videotestsrc, the default)
+  PROP=VALUE: emotiondetect properties, e.g. threshold=0.5 draw=true";
+
+struct Args {
+    port: u16,
+    mount: String,
+    input: String,
+    props: Vec<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        port: 8554,
+        mount: "/emotions".into(),
+        input: "test".into(),
+        props: Vec::new(),
+    };
+    let mut input_set = false;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-h" | "--help" => return Err(String::new()),
+            "--port" | "-p" => {
+                let v = it.next().ok_or("--port needs a value")?;
+                args.port = v.parse().map_err(|_| format!("bad port {v:?}"))?;
+            }
+            "--mount" | "-m" => {
+                let v = it.next().ok_or("--mount needs a value")?;
+                args.mount = if v.starts_with('/') { v } else { format!("/{v}") };
+            }
+            _ if a.starts_with("--port=") => {
+                let v = &a["--port=".len()..];
+                args.port = v.parse().map_err(|_| format!("bad port {v:?}"))?;
+            }
+            _ if a.starts_with("--mount=") => {
+                let v = &a["--mount=".len()..];
+                args.mount = if v.starts_with('/') { v.into() } else { format!("/{v}") };
+            }
+            _ if a.starts_with('-') && a != "-" => return Err(format!("unknown option {a}")),
+            // PROP=VALUE, but not an rtsp:// URL or a file path that happens to contain '='
+            _ if is_property(&a) => args.props.push(a),
+            _ if !input_set => {
+                args.input = a;
+                input_set = true;
+            }
+            _ => return Err(format!("unexpected argument {a:?}")),
+        }
+    }
+    Ok(args)
+}
+
+fn is_property(a: &str) -> bool {
+    match a.split_once('=') {
+        Some((k, _)) => !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        None => false,
+    }
+}
+
+/// Quotes a value for a gst-launch style description.
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The part of the launch line that ends in decoded raw video.
+fn source(input: &str) -> Result<String, String> {
+    Ok(match input {
+        "test" => "videotestsrc is-live=true pattern=smpte ! video/x-raw,width=640,height=480,framerate=30/1".into(),
+        "v4l2" => "v4l2src ! decodebin".into(),
+        _ if input.starts_with("v4l2:") => format!("v4l2src device={} ! decodebin", quote(&input[5..])),
+        _ if input.starts_with("rtsp://") || input.starts_with("rtsps://") => {
+            format!("rtspsrc location={} latency=200 ! decodebin", quote(input))
+        }
+        _ if input.contains("://") => format!("uridecodebin uri={}", quote(input)),
+        _ => {
+            let path = std::path::Path::new(input);
+            if !path.is_file() {
+                return Err(format!("{input}: no such file (INPUT is a file, v4l2, rtsp://..., or test)"));
+            }
+            let abs = path.canonicalize().map_err(|e| format!("{input}: {e}"))?;
+            // videorate: DivX-style AVI files decode with duplicate timestamps
+            format!("filesrc location={} ! decodebin ! videorate", quote(&abs.to_string_lossy()))
+        }
+    })
+}
+
+fn launch_line(args: &Args) -> Result<String, String> {
+    let mut element = String::from("emotiondetect");
+    for p in &args.props {
+        let (k, v) = p.split_once('=').expect("checked by is_property");
+        element.push_str(&format!(" {k}={}", quote(v)));
+    }
+    Ok(format!(
+        "( {} ! videoconvert ! {element} ! videoconvert ! video/x-raw,format=I420 ! \
+         x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! rtph264pay name=pay0 pt=96 config-interval=1 )",
+        source(&args.input)?
+    ))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("rtsp-server: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(if e.is_empty() { 0 } else { 2 });
+        }
+    };
+    let launch = match launch_line(&args) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("rtsp-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+
+    if let Err(e) = gst::init() {
+        eprintln!("rtsp-server: cannot initialise GStreamer: {e}");
+        return ExitCode::FAILURE;
+    }
+    // Register the element from the crate this example is built with: it replaces an installed
+    // (possibly older) libgstemotiondetect.so for this process.
+    if let Err(e) = gstemotiondetect::plugin_register_static() {
+        eprintln!("rtsp-server: cannot register the emotiondetect element: {e}");
+        return ExitCode::FAILURE;
+    }
+    // Fail early, with the element's own error, rather than when the first client connects.
+    if let Err(e) = check_pipeline(&launch) {
+        eprintln!("rtsp-server: the media pipeline does not build: {e}\n  {launch}");
+        return ExitCode::FAILURE;
+    }
+
+    let main_loop = gst_rtsp_server::glib::MainLoop::new(None, false);
+    let server = gst_rtsp_server::RTSPServer::new();
+    server.set_service(&args.port.to_string());
+    let Some(mounts) = server.mount_points() else {
+        eprintln!("rtsp-server: the server has no mount points");
+        return ExitCode::FAILURE;
+    };
+    let factory = gst_rtsp_server::RTSPMediaFactory::new();
+    factory.set_launch(&launch);
+    // one pipeline (one decode, one inference) for all clients
+    factory.set_shared(true);
+    mounts.add_factory(&args.mount, factory);
+
+    let _source_id = match server.attach(None) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("rtsp-server: cannot listen on port {}: {e}", args.port);
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("pipeline: {launch}");
+    println!("stream ready at rtsp://127.0.0.1:{}{}", server.bound_port(), args.mount);
+    println!("  watch: gst-launch-1.0 playbin uri=rtsp://127.0.0.1:{}{}", server.bound_port(), args.mount);
+    main_loop.run();
+    ExitCode::SUCCESS
+}
+
+/// Builds the media pipeline once and takes it to READY, which loads the models (the element
+/// fails NULL->READY with a clear message when a model or ONNX Runtime is missing).
+fn check_pipeline(launch: &str) -> Result<(), String> {
+    let inner = launch.trim().trim_start_matches('(').trim_end_matches(')');
+    let pipeline = gst::parse::launch(inner).map_err(|e| e.to_string())?;
+    let bus = pipeline.bus().ok_or("pipeline has no bus")?;
+    let res = pipeline.set_state(gst::State::Ready);
+    let mut err = None;
+    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+        if let gst::MessageView::Error(e) = msg.view() {
+            err = Some(format!(
+                "{}{}",
+                e.error(),
+                e.debug().map(|d| format!(" ({d})")).unwrap_or_default()
+            ));
+            break;
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    match (res, err) {
+        (_, Some(e)) => Err(e),
+        (Err(e), None) => Err(e.to_string()),
+        (Ok(_), None) => Ok(()),
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Serve annotated video over RTSP (examples/rtsp_server.rs, gst-rtsp-server).
+#
+#   pipelines/rtsp-serve.sh [--port 8554] [--mount /emotions] [INPUT] [PROP=VALUE ...]
+#
+# INPUT: a video file, v4l2 or v4l2:/dev/videoN (camera), rtsp://... (re-serve an RTSP stream
+# with emotions drawn), or test (videotestsrc). Default: Megamind.avi from ../shared/media/videos
+# or from the data dir where ./setup.sh put it, else test. Watch with pipelines/rtsp-in.sh rtsp://127.0.0.1:8554/emotions, or
+# gst-launch-1.0 playbin uri=rtsp://127.0.0.1:8554/emotions, or VLC.
+# The server registers the element from the crate it is built with (no install needed); the models
+# and ONNX Runtime come from ./setup.sh.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+[ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH"
+args=("$@")
+has_input=0
+skip=0
+for a in "${args[@]}"; do
+  if [ "$skip" = 1 ]; then skip=0; continue; fi
+  case "$a" in
+    --port|--mount|-p|-m) skip=1 ;;
+    -*|*=*) ;;
+    *) has_input=1 ;;
+  esac
+  case "$a" in rtsp://*|rtsps://*) has_input=1 ;; esac
+done
+if [ "$has_input" = 0 ]; then
+  data=${EMOTIONDETECT_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/emotiondetect}
+  demo="test"
+  for f in "$root/../shared/media/videos/Megamind.avi" "$data/media/Megamind.avi"; do
+    if [ -f "$f" ]; then demo=$f; break; fi
+  done
+  args+=("$demo")
+fi
+exec cargo run --release --example rtsp-server -- "${args[@]}"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Run the test suite (README "command 2"): cargo test --release, one test at a time.
+#
+#   scripts/test.sh [CARGO TEST ARGS...]      e.g. scripts/test.sh --test element
+#
+# Needs ./setup.sh once (ONNX Runtime, models, .venv with the OpenCV reference the tests compare
+# against). Tests run with --test-threads=1: each GStreamer pipeline / ONNX session already uses
+# the machine's cores, and parallel tests on a 2-core machine only thrash.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+if [ ! -x .venv/bin/python ]; then
+  echo "scripts/test.sh: .venv not found: run ./setup.sh first (or ./setup.sh --no-run)" >&2
+  exit 1
+fi
+if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null || { echo "scripts/test.sh: cargo not found (see ./setup.sh)" >&2; exit 1; }
+
+# split our args: those before `--` go to cargo, the rest to the test harness
+cargo_args=()
+harness_args=()
+seen_dashes=0
+for a in "$@"; do
+  if [ "$seen_dashes" = 0 ] && [ "$a" = "--" ]; then seen_dashes=1; continue; fi
+  if [ "$seen_dashes" = 1 ]; then harness_args+=("$a"); else cargo_args+=("$a"); fi
+done
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --release "${cargo_args[@]}" -- --test-threads=1 "${harness_args[@]}" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+# one closing line over all test binaries (unit, integration, examples, doc-tests)
+awk '/^test result:/ {
+       for (i = 2; i <= NF; i++) {
+         if ($i ~ /^passed;?$/) p += $(i - 1)
+         if ($i ~ /^failed;?$/) f += $(i - 1)
+         if ($i ~ /^ignored;?$/) s += $(i - 1)
+       }
+     }
+     END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$rc"

