@@ -49,8 +49,11 @@ impl Device {
 /// Errors: the file is missing or not a valid ONNX model, or CUDA was asked for and cannot
 /// register; the message names `what` (for example "face model") and the path.
 pub fn open_session(env: &Environment, what: &str, path: &Path, device: Device) -> Result<(Session, Device), String> {
-    if !path.is_file() {
+    if !path.exists() {
         return Err(format!("{what} {}: no such file ({})", path.display(), crate::runtime::MODEL_HINT));
+    }
+    if !path.is_file() {
+        return Err(format!("{what} {}: not a regular file, expected an .onnx model file", path.display()));
     }
     match device {
         Device::Cpu => build(env, path, None).map(|s| (s, Device::Cpu)),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 
-use crate::preprocess::{rgb_to_yuv, Image, PixelLayout};
+use crate::preprocess::{Image, PixelLayout};
 
 /// One colour per FER2013 emotion, in label order (angry, disgust, fear, happy, sad, surprise,
 /// neutral); other labels cycle through the same list.
@@ -26,8 +26,12 @@ struct Paint {
 }
 
 impl Paint {
-    fn new(rgb: [u8; 3]) -> Paint {
-        Paint { rgb, yuv: rgb_to_yuv(rgb) }
+    fn new(rgb: [u8; 3], layout: PixelLayout) -> Paint {
+        let yuv = match layout {
+            PixelLayout::I420(spec) | PixelLayout::Nv12(spec) => spec.from_rgb(rgb),
+            PixelLayout::Packed { .. } => [0; 3],
+        };
+        Paint { rgb, yuv }
     }
 }
 
@@ -52,14 +56,14 @@ impl<P: AsMut<[u8]> + AsRef<[u8]>> Image<P> {
                     mix(&mut p[c], v, alpha);
                 }
             }
-            PixelLayout::I420 => {
+            PixelLayout::I420(_) => {
                 mix(&mut self.planes[0].as_mut()[y * self.strides[0] + x], paint.yuv[0], alpha);
                 let ci = (y / 2) * self.strides[1] + x / 2;
                 mix(&mut self.planes[1].as_mut()[ci], paint.yuv[1], alpha * 0.25);
                 let ci = (y / 2) * self.strides[2] + x / 2;
                 mix(&mut self.planes[2].as_mut()[ci], paint.yuv[2], alpha * 0.25);
             }
-            PixelLayout::Nv12 => {
+            PixelLayout::Nv12(_) => {
                 mix(&mut self.planes[0].as_mut()[y * self.strides[0] + x], paint.yuv[0], alpha);
                 let ci = (y / 2) * self.strides[1] + (x / 2) * 2;
                 let uv = &mut self.planes[1].as_mut()[ci..ci + 2];
@@ -71,7 +75,7 @@ impl<P: AsMut<[u8]> + AsRef<[u8]>> Image<P> {
 
     /// Fills the rectangle [x0, x1) x [y0, y1) (clipped to the frame) with an opaque colour.
     pub fn fill_rect(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, rgb: [u8; 3]) {
-        let paint = Paint::new(rgb);
+        let paint = Paint::new(rgb, self.layout);
         let (x0, x1) = (x0.max(0), x1.min(self.width as i64));
         let (y0, y1) = (y0.max(0), y1.min(self.height as i64));
         for y in y0..y1 {
@@ -80,7 +84,7 @@ impl<P: AsMut<[u8]> + AsRef<[u8]>> Image<P> {
             }
         }
         // Chroma of the rectangle's own 2x2 blocks is set outright, not blended a quarter at a time.
-        if matches!(self.layout, PixelLayout::I420 | PixelLayout::Nv12) {
+        if matches!(self.layout, PixelLayout::I420(_) | PixelLayout::Nv12(_)) {
             self.fill_chroma(x0, y0, x1, y1, paint);
         }
     }
@@ -91,11 +95,11 @@ impl<P: AsMut<[u8]> + AsRef<[u8]>> Image<P> {
         for cy in cy0.max(0) as usize..cy1.max(0) as usize {
             for cx in cx0.max(0) as usize..cx1.max(0) as usize {
                 match self.layout {
-                    PixelLayout::I420 => {
+                    PixelLayout::I420(_) => {
                         self.planes[1].as_mut()[cy * self.strides[1] + cx] = paint.yuv[1];
                         self.planes[2].as_mut()[cy * self.strides[2] + cx] = paint.yuv[2];
                     }
-                    PixelLayout::Nv12 => {
+                    PixelLayout::Nv12(_) => {
                         let i = cy * self.strides[1] + cx * 2;
                         self.planes[1].as_mut()[i..i + 2].copy_from_slice(&paint.yuv[1..]);
                     }
@@ -165,7 +169,7 @@ impl Overlay {
 
     /// Draws `text` with its top-left corner at (x, y), `size` pixels high, in `rgb`.
     pub fn draw_text<P: AsMut<[u8]> + AsRef<[u8]>>(&mut self, image: &mut Image<P>, x: i64, y: i64, text: &str, size: u32, rgb: [u8; 3]) {
-        let paint = Paint::new(rgb);
+        let paint = Paint::new(rgb, image.layout);
         let ascent = self.font.as_scaled(PxScale::from(size as f32)).ascent();
         let baseline = y + ascent.round() as i64;
         let mut pen = x as f32;
@@ -220,6 +224,7 @@ fn rasterise(font: &FontRef<'static>, c: char, size: u32) -> Glyph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preprocess::YuvSpec;
 
     fn rgbx(w: usize, h: usize) -> Image<Vec<u8>> {
         Image {
@@ -256,7 +261,7 @@ mod tests {
     fn text_leaves_ink_in_the_y_plane_and_tints_chroma_on_i420() {
         let (w, h) = (64, 32);
         let mut img = Image {
-            layout: PixelLayout::I420,
+            layout: PixelLayout::I420(YuvSpec::BT601_LIMITED),
             width: w,
             height: h,
             planes: [vec![16u8; w * h], vec![128u8; w * h / 4], vec![128u8; w * h / 4]],
@@ -267,7 +272,7 @@ mod tests {
         let lit = img.planes[0].iter().filter(|&&v| v > 128).count();
         assert!(lit > 40, "only {lit} bright luma pixels");
         img.fill_rect(0, 0, 8, 8, [255, 0, 0]);
-        let red = rgb_to_yuv([255, 0, 0]);
+        let red = YuvSpec::BT601_LIMITED.from_rgb([255, 0, 0]);
         assert_eq!(img.planes[0][0], red[0]);
         assert_eq!((img.planes[1][0], img.planes[2][0]), (red[1], red[2]));
     }
@@ -276,14 +281,14 @@ mod tests {
     fn nv12_fill_writes_interleaved_chroma() {
         let (w, h) = (8, 4);
         let mut img = Image {
-            layout: PixelLayout::Nv12,
+            layout: PixelLayout::Nv12(YuvSpec::BT601_LIMITED),
             width: w,
             height: h,
             planes: [vec![0u8; w * h], vec![128u8; w * h / 2], vec![]],
             strides: [w, w, 0],
         };
         img.fill_rect(0, 0, 4, 4, [0, 0, 255]);
-        let blue = rgb_to_yuv([0, 0, 255]);
+        let blue = YuvSpec::BT601_LIMITED.from_rgb([0, 0, 255]);
         assert_eq!(&img.planes[1][0..4], &[blue[1], blue[2], blue[1], blue[2]]);
         assert_eq!(&img.planes[1][4..6], &[128, 128]);
     }

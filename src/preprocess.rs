@@ -2,18 +2,75 @@
 //! into the float tensors the detector and the classifier take.
 //!
 //! Sampling follows OpenCV's `cv::resize(INTER_LINEAR)` (pixel centres aligned, edges clamped)
-//! so that our tensors match what the OpenCV-based peer feeds the same models. YUV input is
-//! BT.601 limited range (what SD/HD decoders produce for these streams without colorimetry).
+//! so that our tensors match what the OpenCV-based peer feeds the same models. YUV input follows
+//! the stream's colorimetry: BT.601 or BT.709 matrix, limited or full range.
 
 /// Where the colour channels of a frame live.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum PixelLayout {
     /// One plane, `bpp` bytes per pixel, with R, G and B at the given byte offsets.
     Packed { bpp: usize, r: usize, g: usize, b: usize },
     /// Three planes: Y full size, U and V at half width and half height.
-    I420,
+    I420(YuvSpec),
     /// Two planes: Y full size, interleaved UV at half width and half height.
-    Nv12,
+    Nv12(YuvSpec),
+}
+
+/// How 8-bit YUV maps to RGB: the matrix's luma weights (Kr, Kb) and the range (limited:
+/// Y 16..235, U/V 16..240; full: 0..255). Formulas from ITU-R BT.601 / BT.709.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct YuvSpec {
+    y_offset: f32,
+    y_scale: f32,
+    c_scale: f32,
+    kr: f32,
+    kb: f32,
+}
+
+impl YuvSpec {
+    /// BT.601 limited range, what decoders of SD and most web video give.
+    pub const BT601_LIMITED: YuvSpec = YuvSpec::new(0.299, 0.114, false);
+
+    /// `bt709` picks the BT.709 matrix (else BT.601); `full_range` the 0..255 range.
+    pub fn from_colorimetry(bt709: bool, full_range: bool) -> YuvSpec {
+        if bt709 {
+            YuvSpec::new(0.2126, 0.0722, full_range)
+        } else {
+            YuvSpec::new(0.299, 0.114, full_range)
+        }
+    }
+
+    const fn new(kr: f32, kb: f32, full_range: bool) -> YuvSpec {
+        if full_range {
+            YuvSpec { y_offset: 0.0, y_scale: 1.0, c_scale: 1.0, kr, kb }
+        } else {
+            YuvSpec { y_offset: 16.0, y_scale: 255.0 / 219.0, c_scale: 255.0 / 224.0, kr, kb }
+        }
+    }
+
+    /// YUV (0..255 floats) to RGB, clamped to 0..255.
+    #[inline(always)]
+    pub fn to_rgb(&self, [y, u, v]: [f32; 3]) -> [f32; 3] {
+        let kg = 1.0 - self.kr - self.kb;
+        let y = (y - self.y_offset) * self.y_scale;
+        let u = (u - 128.0) * self.c_scale;
+        let v = (v - 128.0) * self.c_scale;
+        let r = y + 2.0 * (1.0 - self.kr) * v;
+        let b = y + 2.0 * (1.0 - self.kb) * u;
+        let g = y - (2.0 * self.kb * (1.0 - self.kb) * u + 2.0 * self.kr * (1.0 - self.kr) * v) / kg;
+        [r, g, b].map(|c| c.clamp(0.0, 255.0))
+    }
+
+    /// RGB to YUV, rounded to bytes.
+    pub fn from_rgb(&self, rgb: [u8; 3]) -> [u8; 3] {
+        let [r, g, b] = rgb.map(|v| v as f32);
+        let kg = 1.0 - self.kr - self.kb;
+        let luma = self.kr * r + kg * g + self.kb * b;
+        let y = self.y_offset + luma / self.y_scale;
+        let u = 128.0 + (b - luma) / (2.0 * (1.0 - self.kb)) / self.c_scale;
+        let v = 128.0 + (r - luma) / (2.0 * (1.0 - self.kr)) / self.c_scale;
+        [y, u, v].map(|c| c.round().clamp(0.0, 255.0) as u8)
+    }
 }
 
 /// A frame as planes of bytes: `P` is `&[u8]` to read or `&mut [u8]` to draw.
@@ -94,31 +151,6 @@ impl TensorTarget {
     }
 }
 
-/// BT.601 limited-range YUV to RGB, clamped to 0..255.
-pub fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [f32; 3] {
-    yuv_to_rgb_f([y as f32, u as f32, v as f32])
-}
-
-fn yuv_to_rgb_f([y, u, v]: [f32; 3]) -> [f32; 3] {
-    let c = (y - 16.0) * 1.164_383;
-    let d = u - 128.0;
-    let e = v - 128.0;
-    [
-        (c + 1.596_027 * e).clamp(0.0, 255.0),
-        (c - 0.391_762 * d - 0.812_968 * e).clamp(0.0, 255.0),
-        (c + 2.017_232 * d).clamp(0.0, 255.0),
-    ]
-}
-
-/// RGB to BT.601 limited-range YUV.
-pub fn rgb_to_yuv(rgb: [u8; 3]) -> [u8; 3] {
-    let [r, g, b] = rgb.map(|v| v as f32);
-    let y = 16.0 + 0.256_788 * r + 0.504_129 * g + 0.097_906 * b;
-    let u = 128.0 - 0.148_223 * r - 0.290_993 * g + 0.439_216 * b;
-    let v = 128.0 + 0.439_216 * r - 0.367_788 * g - 0.071_427 * b;
-    [y, u, v].map(|c| c.round().clamp(0.0, 255.0) as u8)
-}
-
 /// OpenCV's grey from RGB.
 fn grey(rgb: [f32; 3]) -> f32 {
     0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
@@ -133,27 +165,24 @@ impl<P: AsRef<[u8]>> Image<P> {
                 let p = &self.planes[0].as_ref()[y * self.strides[0] + x * bpp..];
                 [p[r] as f32, p[g] as f32, p[b] as f32]
             }
-            PixelLayout::I420 => {
+            PixelLayout::I420(spec) => {
                 let yy = self.planes[0].as_ref()[y * self.strides[0] + x];
                 let u = self.planes[1].as_ref()[(y / 2) * self.strides[1] + x / 2];
                 let v = self.planes[2].as_ref()[(y / 2) * self.strides[2] + x / 2];
-                yuv_to_rgb(yy, u, v)
+                spec.to_rgb([yy, u, v].map(f32::from))
             }
-            PixelLayout::Nv12 => {
+            PixelLayout::Nv12(spec) => {
                 let yy = self.planes[0].as_ref()[y * self.strides[0] + x];
                 let uv = &self.planes[1].as_ref()[(y / 2) * self.strides[1] + (x / 2) * 2..];
-                yuv_to_rgb(yy, uv[0], uv[1])
+                spec.to_rgb([yy, uv[0], uv[1]].map(f32::from))
             }
         }
     }
 
-    /// Grey value of pixel (x, y) in 0..255. For YUV it is the luma expanded to full range.
+    /// Grey value of pixel (x, y) in 0..255, as OpenCV's `COLOR_BGR2GRAY` of its RGB.
     #[inline]
     pub fn grey(&self, x: usize, y: usize) -> f32 {
-        match self.layout {
-            PixelLayout::Packed { .. } => grey(self.rgb(x, y)),
-            PixelLayout::I420 | PixelLayout::Nv12 => luma_to_grey(self.planes[0].as_ref()[y * self.strides[0] + x] as f32),
-        }
+        grey(self.rgb(x, y))
     }
 
     /// Scales the region `src` = (x0, y0, x1, y1) of this image (frame pixels, may extend past
@@ -174,12 +203,12 @@ impl<P: AsRef<[u8]>> Image<P> {
                 let s = PackedSampler { data: self.planes[0].as_ref(), stride: self.strides[0], bpp, r, g, b };
                 resample(&s, self.width, self.height, src, target, out)
             }
-            PixelLayout::I420 => {
-                let s = I420Sampler { planes: [self.planes[0].as_ref(), self.planes[1].as_ref(), self.planes[2].as_ref()], strides: self.strides };
+            PixelLayout::I420(spec) => {
+                let s = I420Sampler { spec, planes: [self.planes[0].as_ref(), self.planes[1].as_ref(), self.planes[2].as_ref()], strides: self.strides };
                 resample(&s, self.width, self.height, src, target, out)
             }
-            PixelLayout::Nv12 => {
-                let s = Nv12Sampler { y: self.planes[0].as_ref(), uv: self.planes[1].as_ref(), strides: self.strides };
+            PixelLayout::Nv12(spec) => {
+                let s = Nv12Sampler { spec, y: self.planes[0].as_ref(), uv: self.planes[1].as_ref(), strides: self.strides };
                 resample(&s, self.width, self.height, src, target, out)
             }
         }
@@ -191,8 +220,10 @@ impl<P: AsRef<[u8]>> Image<P> {
 /// exact for YUV (the conversion is affine) and converts once per output pixel instead of four.
 trait Sampler {
     fn native(&self, x: usize, y: usize) -> [f32; 3];
-    fn to_rgb(native: [f32; 3]) -> [f32; 3];
-    fn to_grey(native: [f32; 3]) -> f32;
+    fn to_rgb(&self, native: [f32; 3]) -> [f32; 3];
+    fn to_grey(&self, native: [f32; 3]) -> f32 {
+        grey(self.to_rgb(native))
+    }
 }
 
 struct PackedSampler<'a> {
@@ -211,16 +242,13 @@ impl Sampler for PackedSampler<'_> {
         [self.data[i + self.r] as f32, self.data[i + self.g] as f32, self.data[i + self.b] as f32]
     }
     #[inline(always)]
-    fn to_rgb(native: [f32; 3]) -> [f32; 3] {
+    fn to_rgb(&self, native: [f32; 3]) -> [f32; 3] {
         native
-    }
-    #[inline(always)]
-    fn to_grey(native: [f32; 3]) -> f32 {
-        grey(native)
     }
 }
 
 struct I420Sampler<'a> {
+    spec: YuvSpec,
     planes: [&'a [u8]; 3],
     strides: [usize; 3],
 }
@@ -236,16 +264,13 @@ impl Sampler for I420Sampler<'_> {
         ]
     }
     #[inline(always)]
-    fn to_rgb(native: [f32; 3]) -> [f32; 3] {
-        yuv_to_rgb_f(native)
-    }
-    #[inline(always)]
-    fn to_grey(native: [f32; 3]) -> f32 {
-        luma_to_grey(native[0])
+    fn to_rgb(&self, native: [f32; 3]) -> [f32; 3] {
+        self.spec.to_rgb(native)
     }
 }
 
 struct Nv12Sampler<'a> {
+    spec: YuvSpec,
     y: &'a [u8],
     uv: &'a [u8],
     strides: [usize; 3],
@@ -258,17 +283,9 @@ impl Sampler for Nv12Sampler<'_> {
         [self.y[y * self.strides[0] + x] as f32, self.uv[ci] as f32, self.uv[ci + 1] as f32]
     }
     #[inline(always)]
-    fn to_rgb(native: [f32; 3]) -> [f32; 3] {
-        yuv_to_rgb_f(native)
+    fn to_rgb(&self, native: [f32; 3]) -> [f32; 3] {
+        self.spec.to_rgb(native)
     }
-    #[inline(always)]
-    fn to_grey(native: [f32; 3]) -> f32 {
-        luma_to_grey(native[0])
-    }
-}
-
-fn luma_to_grey(y: f32) -> f32 {
-    ((y - 16.0) * 1.164_383).clamp(0.0, 255.0)
 }
 
 /// The bilinear resampling loop shared by every layout (see [`Image::to_tensor`]).
@@ -289,10 +306,10 @@ fn resample<S: Sampler>(s: &S, width: usize, height: usize, src: (f32, f32, f32,
                 top + (bottom - top) * wy
             });
             let px = match target.order {
-                ColourOrder::Grey => [S::to_grey(v), 0.0, 0.0],
-                ColourOrder::Rgb => S::to_rgb(v),
+                ColourOrder::Grey => [s.to_grey(v), 0.0, 0.0],
+                ColourOrder::Rgb => s.to_rgb(v),
                 ColourOrder::Bgr => {
-                    let [r, g, b] = S::to_rgb(v);
+                    let [r, g, b] = s.to_rgb(v);
                     [b, g, r]
                 }
             };
@@ -383,9 +400,9 @@ mod tests {
     fn grey_matches_opencv_weights_and_yuv_luma() {
         let img = packed(1, 1, |_, _| [200, 100, 50]);
         assert!((img.grey(0, 0) - (0.299 * 200.0 + 0.587 * 100.0 + 0.114 * 50.0)).abs() < 1e-3);
-        let yuv = rgb_to_yuv([200, 100, 50]);
+        let yuv = YuvSpec::BT601_LIMITED.from_rgb([200, 100, 50]);
         let i420 = Image {
-            layout: PixelLayout::I420,
+            layout: PixelLayout::I420(YuvSpec::BT601_LIMITED),
             width: 1,
             height: 1,
             planes: [vec![yuv[0]], vec![yuv[1]], vec![yuv[2]]],
@@ -399,18 +416,40 @@ mod tests {
     }
 
     #[test]
+    fn yuv_specs_match_the_standard_coefficients_and_round_trip() {
+        // BT.601 limited: R = 1.164 (Y - 16) + 1.596 (V - 128)
+        let rgb = YuvSpec::BT601_LIMITED.to_rgb([116.0, 128.0, 178.0]);
+        assert!((rgb[0] - (1.164_383 * 100.0 + 1.596_027 * 50.0)).abs() < 0.01, "{rgb:?}");
+        // BT.709 full: B = Y + 1.8556 (U - 128)
+        let bt709_full = YuvSpec::from_colorimetry(true, true);
+        let rgb = bt709_full.to_rgb([100.0, 150.0, 128.0]);
+        assert!((rgb[2] - (100.0 + 1.8556 * 22.0)).abs() < 0.01, "{rgb:?}");
+        for spec in [YuvSpec::BT601_LIMITED, bt709_full, YuvSpec::from_colorimetry(false, true), YuvSpec::from_colorimetry(true, false)] {
+            for c in [[200u8, 100, 50], [0, 0, 0], [255, 255, 255], [30, 200, 90]] {
+                let back = spec.to_rgb(spec.from_rgb(c).map(f32::from));
+                for (a, b) in back.iter().zip(c) {
+                    assert!((a - b as f32).abs() <= 3.0, "{spec:?} {c:?} -> {back:?}");
+                }
+            }
+        }
+        // full-range grey is the luma itself for BT.601
+        let g = Image { layout: PixelLayout::I420(YuvSpec::from_colorimetry(false, true)), width: 1, height: 1, planes: [vec![77u8], vec![128], vec![128]], strides: [1, 1, 1] };
+        assert!((g.grey(0, 0) - 77.0).abs() < 1e-3);
+    }
+
+    #[test]
     fn nv12_and_i420_agree_with_strides() {
         // 4x2 frame, Y stride 8 and chroma stride 4 (padded rows)
         let ys: Vec<u8> = (0..16).map(|i| 16 + i as u8 * 10).collect();
         let i420 = Image {
-            layout: PixelLayout::I420,
+            layout: PixelLayout::I420(YuvSpec::BT601_LIMITED),
             width: 4,
             height: 2,
             planes: [ys.clone(), vec![90, 160, 0, 0], vec![200, 60, 0, 0]],
             strides: [8, 4, 4],
         };
         let nv12 = Image {
-            layout: PixelLayout::Nv12,
+            layout: PixelLayout::Nv12(YuvSpec::BT601_LIMITED),
             width: 4,
             height: 2,
             planes: [ys, vec![90, 200, 160, 60], vec![]],

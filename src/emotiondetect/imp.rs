@@ -16,7 +16,7 @@ use crate::classification::{ClassifierSpec, Emotion};
 use crate::detection::{self, Face};
 use crate::inference::{DetectParams, Device, EmotionClassifier, FaceDetector};
 use crate::overlay::{self, Overlay};
-use crate::preprocess::{Image, PixelLayout};
+use crate::preprocess::{Image, PixelLayout, YuvSpec};
 use crate::runtime;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -52,18 +52,20 @@ const FORMATS: [VideoFormat; 12] = [
     VideoFormat::Nv12,
 ];
 
-/// Where the channels of each accepted format live.
-fn pixel_layout(format: VideoFormat) -> Option<PixelLayout> {
+/// Where the channels of each accepted format live, and for YUV how they map to RGB.
+fn pixel_layout(info: &VideoInfo) -> Option<PixelLayout> {
+    let c = info.colorimetry();
+    let yuv = YuvSpec::from_colorimetry(c.matrix() == gst_video::VideoColorMatrix::Bt709, c.range() == gst_video::VideoColorRange::Range0_255);
     let packed = |bpp, r, g, b| Some(PixelLayout::Packed { bpp, r, g, b });
-    match format {
+    match info.format() {
         VideoFormat::Rgb => packed(3, 0, 1, 2),
         VideoFormat::Bgr => packed(3, 2, 1, 0),
         VideoFormat::Rgbx | VideoFormat::Rgba => packed(4, 0, 1, 2),
         VideoFormat::Bgrx | VideoFormat::Bgra => packed(4, 2, 1, 0),
         VideoFormat::Xrgb | VideoFormat::Argb => packed(4, 1, 2, 3),
         VideoFormat::Xbgr | VideoFormat::Abgr => packed(4, 3, 2, 1),
-        VideoFormat::I420 => Some(PixelLayout::I420),
-        VideoFormat::Nv12 => Some(PixelLayout::Nv12),
+        VideoFormat::I420 => Some(PixelLayout::I420(yuv)),
+        VideoFormat::Nv12 => Some(PixelLayout::Nv12(yuv)),
         _ => None,
     }
 }
@@ -349,7 +351,7 @@ impl BaseTransformImpl for EmotionDetect {
 
 impl VideoFilterImpl for EmotionDetect {
     fn set_info(&self, incaps: &gst::Caps, in_info: &VideoInfo, outcaps: &gst::Caps, out_info: &VideoInfo) -> Result<(), gst::LoggableError> {
-        if pixel_layout(in_info.format()).is_none() {
+        if pixel_layout(in_info).is_none() {
             return Err(gst::loggable_error!(CAT, "unsupported format {:?}", in_info.format()));
         }
         if let Some(state) = self.state.lock().unwrap().as_mut() {
@@ -384,7 +386,7 @@ impl EmotionDetect {
 
     /// Detects, classifies and (with `draw`) draws. Returns the faces in frame pixels.
     fn process_frame(&self, state: &mut State, buf: &mut gst::BufferRef, info: &VideoInfo, settings: &Settings) -> Result<Vec<FaceResult>, String> {
-        let layout = pixel_layout(info.format()).ok_or("unsupported format")?;
+        let layout = pixel_layout(info).ok_or("unsupported format")?;
         let mut frame = VideoFrameRef::from_buffer_ref_writable(buf, info).map_err(|e| format!("cannot map the frame: {e}"))?;
         let strides = frame.plane_stride();
         let strides = [0, 1, 2].map(|i| strides.get(i).copied().unwrap_or(0).max(0) as usize);
