@@ -361,6 +361,9 @@ fn metas_and_messages_agree_on_every_face() {
         assert_eq!(m.emotion, f.emotion, "face {i}: emotion label");
         assert_eq!(m.emotion_confidence, f.emotion_confidence, "face {i}: emotion confidence");
         assert_eq!(m.scores, f.scores, "face {i}: scores");
+        assert_eq!(m.smoothed_scores, f.smoothed_scores, "face {i}: smoothed scores");
+        // One frame: nothing to smooth with, so the smoothed probabilities are the raw ones.
+        assert_eq!(f.smoothed_scores, f.scores, "face {i}: a new face's smoothed scores");
         assert_eq!(m.model_name, "fer2013_mini_xception");
         assert_eq!(FER_LABELS[m.emotion_id as usize], m.emotion, "label_id indexes the FER2013 labels");
         assert_eq!(f.scores.len(), 7);

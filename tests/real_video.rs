@@ -56,9 +56,12 @@ fn megamind_to_mp4_end_to_end() {
             let sum: f64 = f.scores.iter().sum();
             assert!((sum - 1.0).abs() < 1e-3, "scores sum to {sum}");
             assert!(f.scores.iter().all(|s| (0.0..=1.0).contains(s)));
-            let best = f.scores.iter().cloned().fold(f64::MIN, f64::max);
+            // The label is the top of the smoothed probabilities (emotion-smoothing, default 0.5).
+            let sum: f64 = f.smoothed_scores.iter().sum();
+            assert!((sum - 1.0).abs() < 1e-3, "smoothed scores sum to {sum}");
+            let best = f.smoothed_scores.iter().cloned().fold(f64::MIN, f64::max);
             assert_eq!(f.emotion_confidence, best);
-            assert_eq!(f.emotion, FER_LABELS[f.scores.iter().position(|&s| s == best).unwrap()]);
+            assert_eq!(f.emotion, FER_LABELS[f.smoothed_scores.iter().position(|&s| s == best).unwrap()]);
             assert!(f.confidence > 0.6 && f.confidence <= 1.0, "face confidence {}", f.confidence);
             assert!(f.x + f.width <= 720 && f.y + f.height <= 528 && f.width >= 8 && f.height >= 8, "box {f:?}");
         }

@@ -12,12 +12,13 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
 
-use crate::classification::{ClassifierSpec, Emotion};
+use crate::classification::{ClassifierSpec, Emotion, OutputKind};
 use crate::detection::{self, Face};
 use crate::inference::{DetectParams, Device, EmotionClassifier, FaceDetector};
 use crate::overlay::{self, Overlay};
 use crate::preprocess::{Image, PixelLayout, YuvSpec};
 use crate::runtime;
+use crate::tracking::{Track, Tracker, TrackerParams};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("emotiondetect", gst::DebugColorFlags::empty(), Some("Facial emotion detector"))
@@ -35,6 +36,12 @@ const DEFAULT_DRAW: bool = true;
 const DEFAULT_POST_MESSAGES: bool = true;
 const DEFAULT_DETECTOR_SIZE: u32 = 640;
 const DEFAULT_CROP_MARGIN: f64 = 0.1;
+const DEFAULT_INFERENCE_INTERVAL: u32 = 1;
+const DEFAULT_RECLASSIFY_INTERVAL: u32 = 1;
+const DEFAULT_TRACK_MAX_MISSES: u32 = 5;
+const DEFAULT_EMOTION_SMOOTHING: f64 = 0.5;
+/// Minimum IoU between a track's predicted box and a detection to continue the track.
+const TRACK_IOU_THRESHOLD: f32 = 0.3;
 
 /// The formats accepted in and out, listed once.
 const FORMATS: [VideoFormat; 12] = [
@@ -84,6 +91,10 @@ struct Settings {
     post_messages: bool,
     detector_size: u32,
     crop_margin: f64,
+    inference_interval: u32,
+    reclassify_interval: u32,
+    track_max_misses: u32,
+    emotion_smoothing: f64,
 }
 
 impl Default for Settings {
@@ -101,6 +112,10 @@ impl Default for Settings {
             post_messages: DEFAULT_POST_MESSAGES,
             detector_size: DEFAULT_DETECTOR_SIZE,
             crop_margin: DEFAULT_CROP_MARGIN,
+            inference_interval: DEFAULT_INFERENCE_INTERVAL,
+            reclassify_interval: DEFAULT_RECLASSIFY_INTERVAL,
+            track_max_misses: DEFAULT_TRACK_MAX_MISSES,
+            emotion_smoothing: DEFAULT_EMOTION_SMOOTHING,
         }
     }
 }
@@ -120,13 +135,29 @@ struct State {
     detector: FaceDetector,
     classifier: EmotionClassifier,
     overlay: Overlay,
+    tracker: Tracker,
+    /// Frames analysed since READY, for the inference interval.
+    frame_count: u64,
     info: Option<VideoInfo>,
 }
 
 /// One face's result.
 struct FaceResult {
+    /// Track id, stable across frames.
+    id: u64,
     face: Face,
-    emotion: Emotion,
+    /// The last classifier output for this face (this frame's, or cached).
+    raw: Emotion,
+    /// The smoothed probabilities: the label reported and drawn.
+    smoothed: Emotion,
+}
+
+/// The result of a visible track, once it has been classified.
+fn face_result(track: &Track) -> Option<FaceResult> {
+    // Scores are stored as probabilities (softmax already applied), so both rows are read as such.
+    let raw = Emotion::from_row(track.raw_scores.clone()?, OutputKind::Probabilities)?;
+    let smoothed = Emotion::from_row(track.smoothed.clone()?, OutputKind::Probabilities)?;
+    Some(FaceResult { id: track.id, face: track.face.clone(), raw, smoothed })
 }
 
 #[derive(Default)]
@@ -230,6 +261,37 @@ impl ObjectImpl for EmotionDetect {
                         .maximum(1.0)
                         .default_value(DEFAULT_CROP_MARGIN),
                 ),
+                glib::ParamSpecUInt::builder("inference-interval")
+                    .nick("Inference interval")
+                    .blurb("Run the face detector every N frames and carry the tracked boxes in between (default: 1, every frame)")
+                    .minimum(1)
+                    .maximum(1000)
+                    .default_value(DEFAULT_INFERENCE_INTERVAL)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("reclassify-interval")
+                    .nick("Reclassify interval")
+                    .blurb("Classify a tracked face every N frames and reuse its last result in between; new faces are classified at once (default: 1, every frame)")
+                    .minimum(1)
+                    .maximum(1000)
+                    .default_value(DEFAULT_RECLASSIFY_INTERVAL)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("track-max-misses")
+                    .nick("Track maximum misses")
+                    .blurb("Detector runs a face may go unmatched before its track (and id) ends (default: 5)")
+                    .maximum(1000)
+                    .default_value(DEFAULT_TRACK_MAX_MISSES)
+                    .mutable_playing()
+                    .build(),
+                playing(
+                    glib::ParamSpecDouble::builder("emotion-smoothing")
+                        .nick("Emotion smoothing")
+                        .blurb("Weight of a face's past probabilities in the exponential moving average that gives the reported label, 0..0.99; 0 = off (default: 0.5)")
+                        .minimum(0.0)
+                        .maximum(0.99)
+                        .default_value(DEFAULT_EMOTION_SMOOTHING),
+                ),
             ]
         });
         PROPERTIES.as_ref()
@@ -251,6 +313,10 @@ impl ObjectImpl for EmotionDetect {
             "post-messages" => s.post_messages = value.get().expect("type checked upstream"),
             "detector-size" => s.detector_size = value.get().expect("type checked upstream"),
             "crop-margin" => s.crop_margin = value.get().expect("type checked upstream"),
+            "inference-interval" => s.inference_interval = value.get().expect("type checked upstream"),
+            "reclassify-interval" => s.reclassify_interval = value.get().expect("type checked upstream"),
+            "track-max-misses" => s.track_max_misses = value.get().expect("type checked upstream"),
+            "emotion-smoothing" => s.emotion_smoothing = value.get().expect("type checked upstream"),
             other => unimplemented!("property {other}"),
         }
         gst::debug!(CAT, imp = self, "{} set", pspec.name());
@@ -271,6 +337,10 @@ impl ObjectImpl for EmotionDetect {
             "post-messages" => s.post_messages.to_value(),
             "detector-size" => s.detector_size.to_value(),
             "crop-margin" => s.crop_margin.to_value(),
+            "inference-interval" => s.inference_interval.to_value(),
+            "reclassify-interval" => s.reclassify_interval.to_value(),
+            "track-max-misses" => s.track_max_misses.to_value(),
+            "emotion-smoothing" => s.emotion_smoothing.to_value(),
             other => unimplemented!("property {other}"),
         }
     }
@@ -381,7 +451,7 @@ impl EmotionDetect {
             classifier.path.display(),
             detector.device
         );
-        Ok(State { detector, classifier, overlay: Overlay::new(), info: None })
+        Ok(State { detector, classifier, overlay: Overlay::new(), tracker: Tracker::new(), frame_count: 0, info: None })
     }
 
     /// Detects, classifies and (with `draw`) draws. Returns the faces in frame pixels.
@@ -394,26 +464,53 @@ impl EmotionDetect {
         let [p0, p1, p2, _] = frame.planes_data_mut();
         let mut image = Image { layout, width, height, planes: [p0, p1, p2], strides };
 
-        let params = DetectParams {
-            threshold: settings.threshold as f32,
-            nms_threshold: settings.nms_threshold as f32,
-            detector_size: settings.detector_size as usize,
-        };
-        let faces = state.detector.detect(&image, &params)?;
-        let faces = detection::filter_faces(faces, width as f32, height as f32, settings.min_face_size as f32, settings.max_faces as usize);
-        let regions: Vec<_> = faces.iter().map(|f| detection::crop_region(f, settings.crop_margin as f32)).collect();
-        let emotions = state.classifier.classify(&image, &regions, settings.batch_size as usize)?;
-        let results: Vec<FaceResult> = faces.into_iter().zip(emotions).map(|(face, emotion)| FaceResult { face, emotion }).collect();
+        let results = self.analyse(state, &image, settings)?;
         if settings.draw {
             let labels = &state.classifier.spec.labels;
             for r in &results {
-                let text = format!("{} {:.2}", labels[r.emotion.label_id], r.emotion.confidence);
+                let text = format!("#{} {} {:.2}", r.id, labels[r.smoothed.label_id], r.smoothed.confidence);
                 let f = &r.face;
                 let bbox = (f.x0.round() as i64, f.y0.round() as i64, f.x1.round() as i64, f.y1.round() as i64);
-                state.overlay.draw_face(&mut image, bbox, &text, overlay::emotion_colour(r.emotion.label_id));
+                state.overlay.draw_face(&mut image, bbox, &text, overlay::emotion_colour(r.smoothed.label_id));
             }
         }
         Ok(results)
+    }
+
+    /// Detects (every `inference-interval` frames, else carries the tracked boxes), tracks, and
+    /// classifies the faces that are new or due (every `reclassify-interval` frames) in batches.
+    fn analyse<P: AsRef<[u8]>>(&self, state: &mut State, image: &Image<P>, settings: &Settings) -> Result<Vec<FaceResult>, String> {
+        let tracker_params = TrackerParams {
+            iou_threshold: TRACK_IOU_THRESHOLD,
+            max_misses: settings.track_max_misses,
+            smoothing: settings.emotion_smoothing as f32,
+        };
+        let run_detector = state.frame_count % settings.inference_interval.max(1) as u64 == 0;
+        state.frame_count += 1;
+        state.tracker.age_classifications();
+        if run_detector {
+            let params = DetectParams {
+                threshold: settings.threshold as f32,
+                nms_threshold: settings.nms_threshold as f32,
+                detector_size: settings.detector_size as usize,
+            };
+            let faces = state.detector.detect(image, &params)?;
+            let (w, h) = (image.width as f32, image.height as f32);
+            let faces = detection::filter_faces(faces, w, h, settings.min_face_size as f32, settings.max_faces as usize);
+            state.tracker.update(faces, &tracker_params);
+        } else {
+            state.tracker.predict();
+        }
+        // Faces matched on the last detector run are the ones reported; missed tracks wait.
+        let visible: Vec<usize> = (0..state.tracker.tracks().len()).filter(|&i| state.tracker.tracks()[i].misses == 0).collect();
+        let due: Vec<usize> = visible.iter().copied().filter(|&i| state.tracker.tracks()[i].needs_classification(settings.reclassify_interval)).collect();
+        let margin = settings.crop_margin as f32;
+        let regions: Vec<_> = due.iter().map(|&i| detection::crop_region(&state.tracker.tracks()[i].face, margin)).collect();
+        let emotions = state.classifier.classify(image, &regions, settings.batch_size as usize)?;
+        for (&i, e) in due.iter().zip(emotions) {
+            state.tracker.tracks_mut()[i].set_scores(e.scores, tracker_params.smoothing);
+        }
+        Ok(visible.iter().filter_map(|&i| face_result(&state.tracker.tracks()[i])).collect())
     }
 
     /// Posts the frame's `emotiondetect` element message (see docs/conventions.md).
@@ -425,14 +522,16 @@ impl EmotionDetect {
         let faces = gst::List::new(results.iter().map(|r| {
             let f = &r.face;
             gst::Structure::builder("face")
+                .field("id", r.id as i32)
                 .field("x", f.x0.round() as u32)
                 .field("y", f.y0.round() as u32)
                 .field("width", f.width().round() as u32)
                 .field("height", f.height().round() as u32)
                 .field("confidence", f.score as f64)
-                .field("emotion", labels[r.emotion.label_id].as_str())
-                .field("emotion-confidence", r.emotion.confidence as f64)
-                .field("scores", gst::List::new(r.emotion.scores.iter().map(|&s| s as f64)))
+                .field("emotion", labels[r.smoothed.label_id].as_str())
+                .field("emotion-confidence", r.smoothed.confidence as f64)
+                .field("scores", gst::List::new(r.raw.scores.iter().map(|&s| s as f64)))
+                .field("smoothed-scores", gst::List::new(r.smoothed.scores.iter().map(|&s| s as f64)))
                 .build()
         }));
         let s = gst::Structure::builder("emotiondetect")
@@ -449,11 +548,12 @@ impl EmotionDetect {
 /// Adds one ROI meta per face with its `detection`, `emotion` and `landmarks` parameters.
 fn attach_metas(buf: &mut gst::BufferRef, info: &VideoInfo, results: &[FaceResult], labels: &[String], model_name: &str) {
     let (w, h) = (info.width() as f64, info.height() as f64);
-    for (i, r) in results.iter().enumerate() {
+    for r in results {
         let f = &r.face;
         let rect = (f.x0.round() as u32, f.y0.round() as u32, f.width().round() as u32, f.height().round() as u32);
         let mut meta = gst_video::VideoRegionOfInterestMeta::add(buf, "face", rect);
-        meta.set_id(i as i32);
+        meta.set_id(r.id as i32);
+        meta.add_param(gst::Structure::builder("object_id").field("id", r.id as i32).build());
         meta.add_param(
             gst::Structure::builder("detection")
                 .field("x_min", f.x0 as f64 / w)
@@ -467,11 +567,12 @@ fn attach_metas(buf: &mut gst::BufferRef, info: &VideoInfo, results: &[FaceResul
         );
         meta.add_param(
             gst::Structure::builder("emotion")
-                .field("label", labels[r.emotion.label_id].as_str())
-                .field("label_id", r.emotion.label_id as i32)
-                .field("confidence", r.emotion.confidence as f64)
+                .field("label", labels[r.smoothed.label_id].as_str())
+                .field("label_id", r.smoothed.label_id as i32)
+                .field("confidence", r.smoothed.confidence as f64)
                 .field("model_name", model_name)
-                .field("scores", gst::List::new(r.emotion.scores.iter().map(|&s| s as f64)))
+                .field("scores", gst::List::new(r.raw.scores.iter().map(|&s| s as f64)))
+                .field("smoothed_scores", gst::List::new(r.smoothed.scores.iter().map(|&s| s as f64)))
                 .build(),
         );
         if let Some(points) = f.landmarks {

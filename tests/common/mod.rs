@@ -148,6 +148,8 @@ pub fn element(props: &[(&str, &str)]) -> gst::Element {
 /// One face as the `emotiondetect` bus message reports it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MsgFace {
+    /// Track id.
+    pub id: i32,
     pub x: u32,
     pub y: u32,
     pub width: u32,
@@ -155,7 +157,10 @@ pub struct MsgFace {
     pub confidence: f64,
     pub emotion: String,
     pub emotion_confidence: f64,
+    /// The classifier's last output for this face.
     pub scores: Vec<f64>,
+    /// The smoothed probabilities that `emotion` and `emotion_confidence` come from.
+    pub smoothed_scores: Vec<f64>,
 }
 
 impl MsgFace {
@@ -191,6 +196,7 @@ pub fn parse_message(s: &gst::StructureRef) -> FrameMsg {
             let g = |k: &str| f.get::<u32>(k).unwrap_or_else(|e| panic!("face field {k}: {e} in {f}"));
             let d = |k: &str| f.get::<f64>(k).unwrap_or_else(|e| panic!("face field {k}: {e} in {f}"));
             MsgFace {
+                id: f.get::<i32>("id").unwrap_or_else(|e| panic!("face field id: {e} in {f}")),
                 x: g("x"),
                 y: g("y"),
                 width: g("width"),
@@ -199,6 +205,7 @@ pub fn parse_message(s: &gst::StructureRef) -> FrameMsg {
                 emotion: f.get::<String>("emotion").expect("face field emotion"),
                 emotion_confidence: d("emotion-confidence"),
                 scores: f64_list(&f.get::<gst::List>("scores").expect("face field scores")),
+                smoothed_scores: f64_list(&f.get::<gst::List>("smoothed-scores").expect("face field smoothed-scores")),
             }
         })
         .collect();
@@ -209,6 +216,8 @@ pub fn parse_message(s: &gst::StructureRef) -> FrameMsg {
 #[derive(Clone, Debug)]
 pub struct MetaFace {
     pub id: i32,
+    /// `object_id` param's `id` (the track id, as gvatrack writes it).
+    pub object_id: i32,
     pub roi_type: String,
     pub rect: (u32, u32, u32, u32),
     /// `detection`: x_min, y_min, x_max, y_max (normalised), confidence.
@@ -220,6 +229,7 @@ pub struct MetaFace {
     pub emotion_confidence: f64,
     pub model_name: String,
     pub scores: Vec<f64>,
+    pub smoothed_scores: Vec<f64>,
     /// `landmarks` x0, y0 ... x4, y4 (normalised), when present.
     pub landmarks: Option<[f64; 10]>,
 }
@@ -234,8 +244,10 @@ pub fn meta_faces(buffer: &gst::BufferRef) -> Vec<MetaFace> {
             let d = |s: &gst::StructureRef, k: &str| s.get::<f64>(k).unwrap_or_else(|e| panic!("{} field {k}: {e}", s.name()));
             let landmarks =
                 m.param("landmarks").map(|l| std::array::from_fn(|i| d(l, &format!("{}{}", if i % 2 == 0 { "x" } else { "y" }, i / 2))));
+            let object_id = m.param("object_id").expect("ROI meta without an object_id param");
             MetaFace {
                 id: m.id(),
+                object_id: object_id.get::<i32>("id").expect("object_id id"),
                 roi_type: m.roi_type().to_string(),
                 rect: m.rect(),
                 detection: [d(det, "x_min"), d(det, "y_min"), d(det, "x_max"), d(det, "y_max"), d(det, "confidence")],
@@ -246,6 +258,7 @@ pub fn meta_faces(buffer: &gst::BufferRef) -> Vec<MetaFace> {
                 emotion_confidence: d(emo, "confidence"),
                 model_name: emo.get::<String>("model_name").expect("emotion model_name"),
                 scores: f64_list(&emo.get::<gst::List>("scores").expect("emotion scores")),
+                smoothed_scores: f64_list(&emo.get::<gst::List>("smoothed_scores").expect("emotion smoothed_scores")),
                 landmarks,
             }
         })
