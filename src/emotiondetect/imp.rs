@@ -485,7 +485,7 @@ impl EmotionDetect {
             max_misses: settings.track_max_misses,
             smoothing: settings.emotion_smoothing as f32,
         };
-        let run_detector = state.frame_count % settings.inference_interval.max(1) as u64 == 0;
+        let run_detector = state.frame_count.is_multiple_of(settings.inference_interval.max(1) as u64);
         state.frame_count += 1;
         state.tracker.age_classifications();
         if run_detector {
