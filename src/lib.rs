@@ -7,6 +7,7 @@ use gst::glib;
 pub mod classification;
 pub mod detection;
 mod emotiondetect;
+pub mod export;
 pub mod inference;
 pub mod overlay;
 pub mod preprocess;

@@ -17,6 +17,7 @@ use crate::detection::{self, Face};
 use crate::inference::{DetectParams, Device, EmotionClassifier, FaceDetector};
 use crate::overlay::{self, Overlay};
 use crate::preprocess::{Image, PixelLayout, YuvSpec};
+use crate::export::{self, ExportFace, MetadataWriter};
 use crate::runtime;
 use crate::tracking::{Track, Tracker, TrackerParams};
 
@@ -95,6 +96,7 @@ struct Settings {
     reclassify_interval: u32,
     track_max_misses: u32,
     emotion_smoothing: f64,
+    metadata_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -116,6 +118,7 @@ impl Default for Settings {
             reclassify_interval: DEFAULT_RECLASSIFY_INTERVAL,
             track_max_misses: DEFAULT_TRACK_MAX_MISSES,
             emotion_smoothing: DEFAULT_EMOTION_SMOOTHING,
+            metadata_file: None,
         }
     }
 }
@@ -138,6 +141,9 @@ struct State {
     tracker: Tracker,
     /// Frames analysed since READY, for the inference interval.
     frame_count: u64,
+    /// JSON lines output, with the stream's URI once known.
+    writer: Option<MetadataWriter>,
+    source: Option<String>,
     info: Option<VideoInfo>,
 }
 
@@ -284,6 +290,11 @@ impl ObjectImpl for EmotionDetect {
                     .default_value(DEFAULT_TRACK_MAX_MISSES)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecString::builder("metadata-file")
+                    .nick("Metadata file")
+                    .blurb("Write one JSON object per frame, per line (DL Streamer gvametaconvert shape) to this file, or to stdout for '-' (default: none)")
+                    .mutable_ready()
+                    .build(),
                 playing(
                     glib::ParamSpecDouble::builder("emotion-smoothing")
                         .nick("Emotion smoothing")
@@ -317,6 +328,7 @@ impl ObjectImpl for EmotionDetect {
             "reclassify-interval" => s.reclassify_interval = value.get().expect("type checked upstream"),
             "track-max-misses" => s.track_max_misses = value.get().expect("type checked upstream"),
             "emotion-smoothing" => s.emotion_smoothing = value.get().expect("type checked upstream"),
+            "metadata-file" => s.metadata_file = path(value),
             other => unimplemented!("property {other}"),
         }
         gst::debug!(CAT, imp = self, "{} set", pspec.name());
@@ -341,6 +353,7 @@ impl ObjectImpl for EmotionDetect {
             "reclassify-interval" => s.reclassify_interval.to_value(),
             "track-max-misses" => s.track_max_misses.to_value(),
             "emotion-smoothing" => s.emotion_smoothing.to_value(),
+            "metadata-file" => s.metadata_file.as_ref().map(|p| p.to_string_lossy().to_string()).to_value(),
             other => unimplemented!("property {other}"),
         }
     }
@@ -382,6 +395,9 @@ impl ElementImpl for EmotionDetect {
             })?;
             *self.state.lock().unwrap() = Some(state);
         }
+        if transition == gst::StateChange::ReadyToNull {
+            self.flush_metadata();
+        }
         let result = self.parent_change_state(transition);
         if transition == gst::StateChange::ReadyToNull || (result.is_err() && transition == gst::StateChange::NullToReady) {
             *self.state.lock().unwrap() = None;
@@ -394,6 +410,13 @@ impl BaseTransformImpl for EmotionDetect {
     const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Eos(_) = event.view() {
+            self.flush_metadata();
+        }
+        self.parent_sink_event(event)
+    }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = self.settings.lock().unwrap().clone();
@@ -410,6 +433,9 @@ impl BaseTransformImpl for EmotionDetect {
         };
         let model_name = state.classifier.spec.name.clone();
         let labels = state.classifier.spec.labels.clone();
+        if state.writer.is_some() {
+            self.export(state, buf.pts(), &info, &results);
+        }
         drop(guard);
         attach_metas(buf, &info, &results, &labels, &model_name);
         if settings.post_messages {
@@ -451,7 +477,11 @@ impl EmotionDetect {
             classifier.path.display(),
             detector.device
         );
-        Ok(State { detector, classifier, overlay: Overlay::new(), tracker: Tracker::new(), frame_count: 0, info: None })
+        let writer = match &settings.metadata_file {
+            Some(path) => Some(MetadataWriter::create(path).map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ("{e}")))?),
+            None => None,
+        };
+        Ok(State { detector, classifier, overlay: Overlay::new(), tracker: Tracker::new(), frame_count: 0, writer, source: None, info: None })
     }
 
     /// Detects, classifies and (with `draw`) draws. Returns the faces in frame pixels.
@@ -511,6 +541,41 @@ impl EmotionDetect {
             state.tracker.tracks_mut()[i].set_scores(e.scores, tracker_params.smoothing);
         }
         Ok(visible.iter().filter_map(|&i| face_result(&state.tracker.tracks()[i])).collect())
+    }
+
+    /// Appends the frame's JSON line to `metadata-file`; a write error posts a warning.
+    fn export(&self, state: &mut State, pts: Option<gst::ClockTime>, info: &VideoInfo, results: &[FaceResult]) {
+        if state.source.is_none() {
+            // The URI of the stream (filesrc, rtspsrc, ... answer it), asked once.
+            let mut query = gst::query::Uri::new();
+            let found = self.obj().static_pad("sink").is_some_and(|pad| pad.peer_query(&mut query));
+            state.source = Some(if found { query.uri().map(|u| u.to_string()).unwrap_or_default() } else { String::new() });
+        }
+        let labels = &state.classifier.spec.labels;
+        let faces: Vec<ExportFace> = results
+            .iter()
+            .map(|r| ExportFace {
+                id: r.id,
+                bbox: (r.face.x0, r.face.y0, r.face.x1, r.face.y1),
+                confidence: r.face.score,
+                label: &labels[r.smoothed.label_id],
+                label_id: r.smoothed.label_id,
+                emotion_confidence: r.smoothed.confidence,
+                scores: &r.smoothed.scores,
+            })
+            .collect();
+        let json = export::frame_json(info.width(), info.height(), pts.map(|t| t.nseconds()), state.source.as_deref().unwrap_or(""), &state.classifier.spec.name, &faces);
+        if let Some(Err(e)) = state.writer.as_mut().map(|w| w.write_frame(&json)) {
+            gst::element_imp_warning!(self, gst::ResourceError::Write, ("metadata file: {e}"));
+        }
+    }
+
+    /// Pushes buffered JSON lines out (EOS, stop): the last frames are never lost.
+    fn flush_metadata(&self) {
+        let mut guard = self.state.lock().unwrap();
+        if let Some(Err(e)) = guard.as_mut().and_then(|s| s.writer.as_mut()).map(|w| w.flush()) {
+            gst::element_imp_warning!(self, gst::ResourceError::Write, ("metadata file: {e}"));
+        }
     }
 
     /// Posts the frame's `emotiondetect` element message (see docs/conventions.md).
