@@ -43,33 +43,55 @@ impl Device {
     }
 }
 
-/// Opens `path` as an ONNX Runtime session on `device`. Returns the session and the device
+/// How a session is created: where it runs and ONNX Runtime's CPU threading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    pub device: Device,
+    /// Intra-op threads; 0 = ONNX Runtime's default (one per physical core).
+    pub threads: usize,
+    /// Whether idle intra-op threads spin-wait for work (lower latency, burns CPU that other
+    /// pipeline threads could use).
+    pub spinning: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig { device: Device::Cpu, threads: 0, spinning: true }
+    }
+}
+
+/// Opens `path` as an ONNX Runtime session with `config`. Returns the session and the device
 /// it actually runs on (`auto` resolves to CPU or CUDA).
 ///
 /// Errors: the file is missing or not a valid ONNX model, or CUDA was asked for and cannot
 /// register; the message names `what` (for example "face model") and the path.
-pub fn open_session(env: &Environment, what: &str, path: &Path, device: Device) -> Result<(Session, Device), String> {
+pub fn open_session(env: &Environment, what: &str, path: &Path, config: &SessionConfig) -> Result<(Session, Device), String> {
     if !path.exists() {
         return Err(format!("{what} {}: no such file ({})", path.display(), crate::runtime::MODEL_HINT));
     }
     if !path.is_file() {
         return Err(format!("{what} {}: not a regular file, expected an .onnx model file", path.display()));
     }
-    match device {
-        Device::Cpu => build(env, path, None).map(|s| (s, Device::Cpu)),
-        Device::Cuda(n) => build(env, path, Some(n)).map(|s| (s, Device::Cuda(n))),
-        Device::Auto => build(env, path, Some(0))
+    match config.device {
+        Device::Cpu => build(env, path, None, config).map(|s| (s, Device::Cpu)),
+        Device::Cuda(n) => build(env, path, Some(n), config).map(|s| (s, Device::Cuda(n))),
+        Device::Auto => build(env, path, Some(0), config)
             .map(|s| (s, Device::Cuda(0)))
-            .or_else(|_| build(env, path, None).map(|s| (s, Device::Cpu))),
+            .or_else(|_| build(env, path, None, config).map(|s| (s, Device::Cpu))),
     }
     .map_err(|e| format!("{what} {}: {e}", path.display()))
 }
 
-fn build(env: &Environment, path: &Path, cuda: Option<i32>) -> Result<Session, String> {
+fn build(env: &Environment, path: &Path, cuda: Option<i32>, config: &SessionConfig) -> Result<Session, String> {
     let mut builder = Session::builder(env)
         .map_err(|e| e.to_string())?
         .with_log_level(ort::logging::LogLevel::Warning)
+        .map_err(|e| e.to_string())?
+        .with_intra_op_spinning(config.spinning)
         .map_err(|e| e.to_string())?;
+    if config.threads > 0 {
+        builder = builder.with_intra_threads(config.threads).map_err(|e| e.to_string())?;
+    }
     if let Some(n) = cuda {
         let ep = ort::ep::CUDA::default().with_device_id(n).build().error_on_failure();
         builder = builder.with_execution_providers([ep]).map_err(|e| {
@@ -150,8 +172,8 @@ impl FaceDetector {
     ///
     /// Errors: missing or invalid file, or inputs/outputs that match neither family (the
     /// message lists what the model has and what is expected).
-    pub fn load(env: &Environment, path: &Path, device: Device) -> Result<FaceDetector, String> {
-        let (session, device) = open_session(env, "face model", path, device)?;
+    pub fn load(env: &Environment, path: &Path, config: &SessionConfig) -> Result<FaceDetector, String> {
+        let (session, device) = open_session(env, "face model", path, config)?;
         let family = detector_family(&session)
             .map_err(|e| format!("face model {}: {e}; it has outputs [{}]", path.display(), outlets(&session)))?;
         let input_name = session.inputs()[0].name().to_string();
@@ -161,7 +183,7 @@ impl FaceDetector {
     /// Finds faces in `image`. Returns them in frame pixels, after NMS, best first.
     ///
     /// Errors: ONNX Runtime failed on this frame, or returned outputs of an unexpected size.
-    pub fn detect<P: AsRef<[u8]>>(&mut self, image: &Image<P>, params: &DetectParams) -> Result<Vec<Face>, String> {
+    pub fn detect<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, params: &DetectParams) -> Result<Vec<Face>, String> {
         let (w, h) = (image.width, image.height);
         let faces = match self.family {
             DetectorFamily::Yunet => {
@@ -181,12 +203,12 @@ impl FaceDetector {
         Ok(detection::nms(faces, params.nms_threshold, 5000))
     }
 
-    fn fill(&mut self, image: &Image<impl AsRef<[u8]>>, target: &TensorTarget) {
+    fn fill(&mut self, image: &Image<impl AsRef<[u8]> + Sync>, target: &TensorTarget) {
         self.tensor.resize(target.len(), 0.0);
         image.to_tensor((0.0, 0.0, image.width as f32, image.height as f32), target, &mut self.tensor);
     }
 
-    fn run_yunet<P: AsRef<[u8]>>(&mut self, image: &Image<P>, target: &TensorTarget, threshold: f32) -> Result<Vec<Face>, String> {
+    fn run_yunet<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, target: &TensorTarget, threshold: f32) -> Result<Vec<Face>, String> {
         self.fill(image, target);
         let input = TensorRef::from_array_view(([1usize, 3, target.height, target.width], &self.tensor[..])).map_err(|e| e.to_string())?;
         let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
@@ -212,7 +234,7 @@ impl FaceDetector {
         Ok(detection::decode_yunet(&levels, target.width, threshold))
     }
 
-    fn run_ultraface<P: AsRef<[u8]>>(&mut self, image: &Image<P>, target: &TensorTarget, threshold: f32) -> Result<Vec<Face>, String> {
+    fn run_ultraface<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, target: &TensorTarget, threshold: f32) -> Result<Vec<Face>, String> {
         self.fill(image, target);
         let input = TensorRef::from_array_view(([1usize, 3, target.height, target.width], &self.tensor[..])).map_err(|e| e.to_string())?;
         let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
@@ -263,8 +285,8 @@ impl EmotionClassifier {
     /// `spec.input_shape(N)` and one output `[N, labels]`.
     ///
     /// Errors: missing or invalid file, or shapes that differ from the spec (both are named).
-    pub fn load(env: &Environment, path: &Path, spec: ClassifierSpec, device: Device) -> Result<EmotionClassifier, String> {
-        let (session, device) = open_session(env, "emotion model", path, device)?;
+    pub fn load(env: &Environment, path: &Path, spec: ClassifierSpec, config: &SessionConfig) -> Result<EmotionClassifier, String> {
+        let (session, device) = open_session(env, "emotion model", path, config)?;
         let expected_in: Vec<i64> = spec.input_shape(1).iter().map(|&d| d as i64).collect::<Vec<_>>();
         let expected_in = [&[-1i64][..], &expected_in[1..]].concat();
         let input = session.inputs().first().and_then(|i| float_shape(i.dtype())).unwrap_or_default();
@@ -290,7 +312,7 @@ impl EmotionClassifier {
     /// most `batch_size`, one ONNX Runtime call per batch. Returns one result per region.
     ///
     /// Errors: ONNX Runtime failed, or the output had an unexpected size.
-    pub fn classify<P: AsRef<[u8]>>(&mut self, image: &Image<P>, regions: &[(f32, f32, f32, f32)], batch_size: usize) -> Result<Vec<Emotion>, String> {
+    pub fn classify<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, regions: &[(f32, f32, f32, f32)], batch_size: usize) -> Result<Vec<Emotion>, String> {
         let mut results = Vec::with_capacity(regions.len());
         for chunk in regions.chunks(batch_size.max(1)) {
             self.classify_batch(image, chunk, &mut results)?;
@@ -298,7 +320,7 @@ impl EmotionClassifier {
         Ok(results)
     }
 
-    fn classify_batch<P: AsRef<[u8]>>(&mut self, image: &Image<P>, regions: &[(f32, f32, f32, f32)], results: &mut Vec<Emotion>) -> Result<(), String> {
+    fn classify_batch<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, regions: &[(f32, f32, f32, f32)], results: &mut Vec<Emotion>) -> Result<(), String> {
         let spec = &self.spec;
         let target = TensorTarget {
             width: spec.width,

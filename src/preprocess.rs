@@ -156,7 +156,7 @@ fn grey(rgb: [f32; 3]) -> f32 {
     0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
 }
 
-impl<P: AsRef<[u8]>> Image<P> {
+impl<P: AsRef<[u8]> + Sync> Image<P> {
     /// RGB of pixel (x, y), which must be inside the image.
     #[inline]
     pub fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
@@ -197,6 +197,15 @@ impl<P: AsRef<[u8]>> Image<P> {
         if self.width == 0 || self.height == 0 {
             return;
         }
+        if target.layout == TensorLayout::Nchw && target.order != ColourOrder::Grey {
+            self.to_planar_rgb(src, target, out);
+        } else {
+            self.to_tensor_generic(src, target, out);
+        }
+    }
+
+    /// The per-pixel path, for any layout and order.
+    fn to_tensor_generic(&self, src: (f32, f32, f32, f32), target: &TensorTarget, out: &mut [f32]) {
         // One monomorphised loop per layout: the per-pixel work has no format branch.
         match self.layout {
             PixelLayout::Packed { bpp, r, g, b } => {
@@ -212,6 +221,123 @@ impl<P: AsRef<[u8]>> Image<P> {
                 resample(&s, self.width, self.height, src, target, out)
             }
         }
+    }
+}
+
+impl<P: AsRef<[u8]> + Sync> Image<P> {
+    /// Where channel `c` (R, G, B for packed layouts; Y, U, V for YUV) of source row `y` lives:
+    /// the plane, the byte offset of the row, and for column `x` the byte offset in that row.
+    #[inline]
+    fn channel_row(&self, c: usize, y: usize) -> (&[u8], usize) {
+        match self.layout {
+            PixelLayout::Packed { .. } => (self.planes[0].as_ref(), y * self.strides[0]),
+            PixelLayout::I420(_) if c == 0 => (self.planes[0].as_ref(), y * self.strides[0]),
+            PixelLayout::I420(_) => (self.planes[c].as_ref(), (y / 2) * self.strides[c]),
+            PixelLayout::Nv12(_) if c == 0 => (self.planes[0].as_ref(), y * self.strides[0]),
+            PixelLayout::Nv12(_) => (self.planes[1].as_ref(), (y / 2) * self.strides[1]),
+        }
+    }
+
+    fn column_offset(&self, c: usize, x: usize) -> usize {
+        match self.layout {
+            PixelLayout::Packed { bpp, r, g, b } => x * bpp + [r, g, b][c],
+            PixelLayout::I420(_) => if c == 0 { x } else { x / 2 },
+            PixelLayout::Nv12(_) => if c == 0 { x } else { (x / 2) * 2 + c - 1 },
+        }
+    }
+
+    /// The detector's fast path: separable bilinear scaling (each source row is scaled
+    /// horizontally once, then pairs of rows are blended), colour conversion at the output
+    /// resolution, and contiguous writes into the three planes of an NCHW tensor. Same result
+    /// as the generic path: both interpolate the native channels, then convert. Large frames
+    /// are split into two bands of rows converted on two threads.
+    fn to_planar_rgb(&self, src: (f32, f32, f32, f32), target: &TensorTarget, out: &mut [f32])
+    where
+        P: Sync,
+    {
+        let (cw, ch) = (target.content_w, target.content_h);
+        let sx = (src.2 - src.0) / cw.max(1) as f32;
+        let sy = (src.3 - src.1) / ch.max(1) as f32;
+        let xs = axis_taps(src.0, sx, cw, self.width);
+        let offsets: [Vec<(usize, usize, f32)>; 3] =
+            std::array::from_fn(|c| xs.iter().map(|&(x0, x1, w)| (self.column_offset(c, x0), self.column_offset(c, x1), w)).collect());
+        let plane = target.width * target.height;
+        let (p0, rest) = out.split_at_mut(plane);
+        let (p1, p2) = rest.split_at_mut(plane);
+        // Band boundaries at whole tensor rows; below ~64k pixels a thread costs more than it saves.
+        let split = if cw * ch >= 65_536 { ch / 2 } else { ch };
+        let cut = split * target.width;
+        let (top0, bottom0) = p0.split_at_mut(cut);
+        let (top1, bottom1) = p1.split_at_mut(cut);
+        let (top2, bottom2) = p2.split_at_mut(cut);
+        let band = |rows: std::ops::Range<usize>, planes: [&mut [f32]; 3]| self.planar_band(src.1, sy, rows, &offsets, target, planes);
+        if split == ch {
+            band(0..ch, [top0, top1, top2]);
+        } else {
+            std::thread::scope(|scope| {
+                scope.spawn(|| band(split..ch, [bottom0, bottom1, bottom2]));
+                band(0..split, [top0, top1, top2]);
+            });
+        }
+    }
+
+    /// Tensor rows `rows` of [`Image::to_planar_rgb`]; `planes` are the three channel planes
+    /// from the band's first row on.
+    fn planar_band(&self, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &[Vec<(usize, usize, f32)>; 3], target: &TensorTarget, planes: [&mut [f32]; 3]) {
+        let cw = target.content_w;
+        // Two cached horizontally scaled rows, channel-major: [c][x].
+        let mut cache = [(usize::MAX, vec![0f32; 3 * cw]), (usize::MAX, vec![0f32; 3 * cw])];
+        let mut px = vec![0f32; 3 * cw];
+        let [p0, p1, p2] = planes;
+        // Tensor channel of R and of B.
+        let (ri, bi) = if target.order == ColourOrder::Bgr { (2, 0) } else { (0, 2) };
+        let norm = target.norm;
+        for (band_row, ty) in rows.enumerate() {
+            let (y0, y1, wy) = tap(origin_y, sy, ty, self.height);
+            let slot0 = self.cached_row(&mut cache, y0, None, offsets, cw);
+            let slot1 = self.cached_row(&mut cache, y1, Some(slot0), offsets, cw);
+            let (a, b) = (&cache[slot0].1, &cache[slot1].1);
+            for ((p, &a), &b) in px.iter_mut().zip(a).zip(b) {
+                *p = a + (b - a) * wy;
+            }
+            let (n0, rest) = px.split_at(cw);
+            let (n1, n2) = rest.split_at(cw);
+            let base = band_row * target.width;
+            let outs = [&mut p0[base..base + cw], &mut p1[base..base + cw], &mut p2[base..base + cw]];
+            for x in 0..cw {
+                let native = [n0[x], n1[x], n2[x]];
+                let rgb = match self.layout {
+                    PixelLayout::Packed { .. } => native,
+                    PixelLayout::I420(spec) | PixelLayout::Nv12(spec) => spec.to_rgb(native),
+                };
+                outs[ri][x] = norm.apply(rgb[0], ri);
+                outs[1][x] = norm.apply(rgb[1], 1);
+                outs[bi][x] = norm.apply(rgb[2], bi);
+            }
+        }
+    }
+
+    /// Index of the cache slot holding source row `y` scaled horizontally, computing it into a
+    /// slot other than `keep` when it is not cached.
+    fn cached_row(&self, rows: &mut [(usize, Vec<f32>); 2], y: usize, keep: Option<usize>, offsets: &[Vec<(usize, usize, f32)>; 3], cw: usize) -> usize {
+        if let Some(i) = rows.iter().position(|r| r.0 == y) {
+            return i;
+        }
+        let slot = match keep {
+            Some(k) => 1 - k,
+            None => 0,
+        };
+        let row = &mut rows[slot];
+        row.0 = y;
+        for (c, taps) in offsets.iter().enumerate() {
+            let (data, start) = self.channel_row(c, y);
+            let line = &data[start..];
+            for (o, &(i0, i1, w)) in row.1[c * cw..(c + 1) * cw].iter_mut().zip(taps) {
+                let (a, b) = (line[i0] as f32, line[i1] as f32);
+                *o = a + (b - a) * w;
+            }
+        }
+        slot
     }
 }
 
@@ -458,6 +584,34 @@ mod tests {
         for y in 0..2 {
             for x in 0..4 {
                 assert_eq!(i420.rgb(x, y), nv12.rgb(x, y));
+            }
+        }
+    }
+
+    #[test]
+    fn planar_fast_path_equals_the_per_pixel_path() {
+        let (w, h) = (37, 23);
+        let bytes = |n: usize, k: usize| -> Vec<u8> { (0..n).map(|i| ((i * k + 11) % 251) as u8).collect() };
+        let (y, u, v, uv, packed) = (bytes(w * h, 7), bytes(19 * 12, 3), bytes(19 * 12, 5), bytes(38 * 12, 13), bytes(w * h * 4, 17));
+        let spec = YuvSpec::from_colorimetry(true, false);
+        let images = [
+            Image { layout: PixelLayout::I420(spec), width: w, height: h, planes: [&y[..], &u[..], &v[..]], strides: [w, 19, 19] },
+            Image { layout: PixelLayout::Nv12(spec), width: w, height: h, planes: [&y[..], &uv[..], &[][..]], strides: [w, 38, 0] },
+            Image { layout: PixelLayout::Packed { bpp: 4, r: 1, g: 2, b: 3 }, width: w, height: h, planes: [&packed[..], &[][..], &[][..]], strides: [w * 4, 0, 0] },
+        ];
+        for img in &images {
+            for (order, tw, th, region) in [(ColourOrder::Bgr, 32, 32, (0.0, 0.0, 37.0, 23.0)), (ColourOrder::Rgb, 20, 9, (-3.0, 2.5, 30.0, 40.0))] {
+                let mut t = target(tw, th, tw.min(29), th.min(17), order, TensorLayout::Nchw);
+                t.norm = Normalisation { scale: 1.0 / 255.0, mean: [0.1, 0.2, 0.3], std: [0.5, 0.6, 0.7] };
+                let (mut fast, mut slow) = (vec![1.0; t.len()], vec![2.0; t.len()]);
+                img.to_tensor(region, &t, &mut fast);
+                img.to_tensor_generic(region, &t, &mut slow);
+                if t.content_w < t.width || t.content_h < t.height {
+                    slow.iter_mut().zip(&fast).for_each(|(s, f)| if *s == 2.0 { *s = *f });
+                }
+                for (i, (a, b)) in fast.iter().zip(&slow).enumerate() {
+                    assert!((a - b).abs() < 1e-4, "{:?} {order:?} index {i}: {a} vs {b}", img.layout);
+                }
             }
         }
     }

@@ -14,7 +14,7 @@ use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
 
 use crate::classification::{ClassifierSpec, Emotion, OutputKind};
 use crate::detection::{self, Face};
-use crate::inference::{DetectParams, Device, EmotionClassifier, FaceDetector};
+use crate::inference::{DetectParams, Device, EmotionClassifier, FaceDetector, SessionConfig};
 use crate::overlay::{self, Overlay};
 use crate::preprocess::{Image, PixelLayout, YuvSpec};
 use crate::export::{self, ExportFace, MetadataWriter};
@@ -41,6 +41,8 @@ const DEFAULT_INFERENCE_INTERVAL: u32 = 1;
 const DEFAULT_RECLASSIFY_INTERVAL: u32 = 1;
 const DEFAULT_TRACK_MAX_MISSES: u32 = 5;
 const DEFAULT_EMOTION_SMOOTHING: f64 = 0.5;
+const DEFAULT_INFERENCE_THREADS: u32 = 0;
+const DEFAULT_INFERENCE_SPINNING: bool = true;
 /// Minimum IoU between a track's predicted box and a detection to continue the track.
 const TRACK_IOU_THRESHOLD: f32 = 0.3;
 
@@ -97,6 +99,8 @@ struct Settings {
     track_max_misses: u32,
     emotion_smoothing: f64,
     metadata_file: Option<PathBuf>,
+    inference_threads: u32,
+    inference_spinning: bool,
 }
 
 impl Default for Settings {
@@ -119,6 +123,8 @@ impl Default for Settings {
             track_max_misses: DEFAULT_TRACK_MAX_MISSES,
             emotion_smoothing: DEFAULT_EMOTION_SMOOTHING,
             metadata_file: None,
+            inference_threads: DEFAULT_INFERENCE_THREADS,
+            inference_spinning: DEFAULT_INFERENCE_SPINNING,
         }
     }
 }
@@ -290,6 +296,19 @@ impl ObjectImpl for EmotionDetect {
                     .default_value(DEFAULT_TRACK_MAX_MISSES)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("inference-threads")
+                    .nick("Inference threads")
+                    .blurb("ONNX Runtime intra-op threads per model; 0 = one per physical core (default: 0)")
+                    .maximum(256)
+                    .default_value(DEFAULT_INFERENCE_THREADS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("inference-spinning")
+                    .nick("Inference spinning")
+                    .blurb("Let idle ONNX Runtime threads spin-wait for work: lower latency, but CPU other threads could use (default: true)")
+                    .default_value(DEFAULT_INFERENCE_SPINNING)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("metadata-file")
                     .nick("Metadata file")
                     .blurb("Write one JSON object per frame, per line (DL Streamer gvametaconvert shape) to this file, or to stdout for '-' (default: none)")
@@ -329,6 +348,8 @@ impl ObjectImpl for EmotionDetect {
             "track-max-misses" => s.track_max_misses = value.get().expect("type checked upstream"),
             "emotion-smoothing" => s.emotion_smoothing = value.get().expect("type checked upstream"),
             "metadata-file" => s.metadata_file = path(value),
+            "inference-threads" => s.inference_threads = value.get().expect("type checked upstream"),
+            "inference-spinning" => s.inference_spinning = value.get().expect("type checked upstream"),
             other => unimplemented!("property {other}"),
         }
         gst::debug!(CAT, imp = self, "{} set", pspec.name());
@@ -353,6 +374,8 @@ impl ObjectImpl for EmotionDetect {
             "reclassify-interval" => s.reclassify_interval.to_value(),
             "track-max-misses" => s.track_max_misses.to_value(),
             "emotion-smoothing" => s.emotion_smoothing.to_value(),
+            "inference-threads" => s.inference_threads.to_value(),
+            "inference-spinning" => s.inference_spinning.to_value(),
             "metadata-file" => s.metadata_file.as_ref().map(|p| p.to_string_lossy().to_string()).to_value(),
             other => unimplemented!("property {other}"),
         }
@@ -465,8 +488,9 @@ impl EmotionDetect {
         let env = runtime::environment(std::sync::Arc::new(ort_log))
             .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("{e}")))?;
         let model_error = |e: String| gst::error_msg!(gst::ResourceError::OpenRead, ("{e}"));
-        let detector = FaceDetector::load(env, &settings.face_model_path(), device).map_err(model_error)?;
-        let classifier = EmotionClassifier::load(env, &settings.emotion_model_path(), ClassifierSpec::fer2013_mini_xception(), device)
+        let config = SessionConfig { device, threads: settings.inference_threads as usize, spinning: settings.inference_spinning };
+        let detector = FaceDetector::load(env, &settings.face_model_path(), &config).map_err(model_error)?;
+        let classifier = EmotionClassifier::load(env, &settings.emotion_model_path(), ClassifierSpec::fer2013_mini_xception(), &config)
             .map_err(model_error)?;
         gst::info!(
             CAT,
@@ -509,7 +533,7 @@ impl EmotionDetect {
 
     /// Detects (every `inference-interval` frames, else carries the tracked boxes), tracks, and
     /// classifies the faces that are new or due (every `reclassify-interval` frames) in batches.
-    fn analyse<P: AsRef<[u8]>>(&self, state: &mut State, image: &Image<P>, settings: &Settings) -> Result<Vec<FaceResult>, String> {
+    fn analyse<P: AsRef<[u8]> + Sync>(&self, state: &mut State, image: &Image<P>, settings: &Settings) -> Result<Vec<FaceResult>, String> {
         let tracker_params = TrackerParams {
             iou_threshold: TRACK_IOU_THRESHOLD,
             max_misses: settings.track_max_misses,

@@ -1,0 +1,53 @@
+//! The inference-only bound: the ONNX Runtime calls the element makes, on prepared tensors,
+//! without decoding, pre-processing, drawing or GStreamer.
+//!
+//!     cargo run --release --example inference-bound -- WIDTH HEIGHT FACES [ITERATIONS]
+//!
+//! WIDTH x HEIGHT is the padded YuNet input (multiples of 32); FACES the faces per frame, run as
+//! one classifier batch. Prints `bound_ms_per_frame=… detector_ms=… classifier_ms=…`.
+
+use std::time::Instant;
+
+use gstemotiondetect::inference::{open_session, SessionConfig};
+use gstemotiondetect::runtime;
+use ort::value::TensorRef;
+
+fn main() -> Result<(), String> {
+    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().map_err(|e| format!("{a}: {e}"))).collect::<Result<_, _>>()?;
+    let [width, height, faces, rest @ ..] = args.as_slice() else {
+        return Err("usage: inference-bound WIDTH HEIGHT FACES [ITERATIONS]".into());
+    };
+    let iterations = rest.first().copied().unwrap_or(100);
+    let env = runtime::environment(std::sync::Arc::new(|_, _| {}))?;
+    let config = SessionConfig {
+        threads: std::env::var("EMOTIONDETECT_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(0),
+        spinning: std::env::var("EMOTIONDETECT_SPINNING").map(|s| s != "0").unwrap_or(true),
+        ..Default::default()
+    };
+    let (mut detector, _) = open_session(env, "face model", &runtime::default_model_path("face_detection_yunet.onnx"), &config)?;
+    let (mut classifier, _) = open_session(env, "emotion model", &runtime::default_model_path("emotion_fer2013_mini_xception.onnx"), &config)?;
+    let det_input = vec![0.5f32; 3 * width * height];
+    let cls_input = vec![0.1f32; faces * 64 * 64];
+    let time = |f: &mut dyn FnMut() -> Result<(), String>| -> Result<f64, String> {
+        f()?; // warm-up
+        let start = Instant::now();
+        for _ in 0..iterations {
+            f()?;
+        }
+        Ok(start.elapsed().as_secs_f64() * 1000.0 / iterations as f64)
+    };
+    let det_ms = time(&mut || {
+        let t = TensorRef::from_array_view(([1usize, 3, *height, *width], &det_input[..])).map_err(|e| e.to_string())?;
+        detector.run(ort::inputs!["input" => t]).map(|_| ()).map_err(|e| e.to_string())
+    })?;
+    let cls_ms = if *faces == 0 {
+        0.0
+    } else {
+        time(&mut || {
+            let t = TensorRef::from_array_view(([*faces, 64, 64, 1], &cls_input[..])).map_err(|e| e.to_string())?;
+            classifier.run(ort::inputs!["input" => t]).map(|_| ()).map_err(|e| e.to_string())
+        })?
+    };
+    println!("bound_ms_per_frame={:.3} detector_ms={det_ms:.3} classifier_ms={cls_ms:.3} input={width}x{height} faces={faces}", det_ms + cls_ms);
+    Ok(())
+}
