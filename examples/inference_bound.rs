@@ -3,8 +3,9 @@
 //!
 //!     cargo run --release --example inference-bound -- WIDTH HEIGHT FACES [ITERATIONS]
 //!
-//! WIDTH x HEIGHT is the padded YuNet input (multiples of 32); FACES the faces per frame, run as
-//! one classifier batch. Prints `bound_ms_per_frame=… detector_ms=… classifier_ms=…`.
+//! WIDTH x HEIGHT is the padded YuNet input (multiples of 32); FACES the mean faces per frame
+//! (may be fractional: the classifier batch is timed at the two whole sizes around it and
+//! interpolated). Prints `bound_ms_per_frame=… detector_ms=… classifier_ms=…`.
 
 use std::time::Instant;
 
@@ -13,11 +14,12 @@ use gstemotiondetect::runtime;
 use ort::value::TensorRef;
 
 fn main() -> Result<(), String> {
-    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().map_err(|e| format!("{a}: {e}"))).collect::<Result<_, _>>()?;
+    let args: Vec<f64> = std::env::args().skip(1).map(|a| a.parse().map_err(|e| format!("{a}: {e}"))).collect::<Result<_, _>>()?;
     let [width, height, faces, rest @ ..] = args.as_slice() else {
         return Err("usage: inference-bound WIDTH HEIGHT FACES [ITERATIONS]".into());
     };
-    let iterations = rest.first().copied().unwrap_or(100);
+    let (width, height, faces) = (&(*width as usize), &(*height as usize), *faces);
+    let iterations = rest.first().map_or(100, |&n| n as usize);
     let env = runtime::environment(std::sync::Arc::new(|_, _| {}))?;
     let config = SessionConfig {
         threads: std::env::var("EMOTIONDETECT_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(0),
@@ -27,7 +29,8 @@ fn main() -> Result<(), String> {
     let (mut detector, _) = open_session(env, "face model", &runtime::default_model_path("face_detection_yunet.onnx"), &config)?;
     let (mut classifier, _) = open_session(env, "emotion model", &runtime::default_model_path("emotion_fer2013_mini_xception.onnx"), &config)?;
     let det_input = vec![0.5f32; 3 * width * height];
-    let cls_input = vec![0.1f32; faces * 64 * 64];
+    let (lo, hi) = (faces.floor() as usize, faces.ceil() as usize);
+    let cls_input = vec![0.1f32; hi.max(1) * 64 * 64];
     let time = |f: &mut dyn FnMut() -> Result<(), String>| -> Result<f64, String> {
         f()?; // warm-up
         let start = Instant::now();
@@ -40,14 +43,17 @@ fn main() -> Result<(), String> {
         let t = TensorRef::from_array_view(([1usize, 3, *height, *width], &det_input[..])).map_err(|e| e.to_string())?;
         detector.run(ort::inputs!["input" => t]).map(|_| ()).map_err(|e| e.to_string())
     })?;
-    let cls_ms = if *faces == 0 {
-        0.0
-    } else {
+    let mut cls_batch = |n: usize| -> Result<f64, String> {
+        if n == 0 {
+            return Ok(0.0);
+        }
         time(&mut || {
-            let t = TensorRef::from_array_view(([*faces, 64, 64, 1], &cls_input[..])).map_err(|e| e.to_string())?;
+            let t = TensorRef::from_array_view(([n, 64, 64, 1], &cls_input[..n * 64 * 64])).map_err(|e| e.to_string())?;
             classifier.run(ort::inputs!["input" => t]).map(|_| ()).map_err(|e| e.to_string())
-        })?
+        })
     };
+    let (ms_lo, ms_hi) = (cls_batch(lo)?, if hi == lo { 0.0 } else { cls_batch(hi)? });
+    let cls_ms = if hi == lo { ms_lo } else { ms_lo + (ms_hi - ms_lo) * (faces - lo as f64) };
     println!("bound_ms_per_frame={:.3} detector_ms={det_ms:.3} classifier_ms={cls_ms:.3} input={width}x{height} faces={faces}", det_ms + cls_ms);
     Ok(())
 }
