@@ -11,6 +11,7 @@ pub mod export;
 pub mod inference;
 pub mod overlay;
 pub mod preprocess;
+pub mod report;
 pub mod runtime;
 pub mod tracking;
 

@@ -1,0 +1,749 @@
+//! `emotiondetect-video INPUT [-o DIR] [PROP=VALUE ...]`: runs emotiondetect over a video file
+//! and writes, named after the input, into DIR (default `./out`):
+//!
+//! - `<name>-emotions.mp4`: the annotated video (H.264 in MP4);
+//! - `<name>.jsonl`: one JSON object per frame (the element's `metadata-file`);
+//! - `<name>-people.csv`: one row per person (track id), see `gstemotiondetect::report`;
+//! - `<name>-timeline.png`: each person's emotions over time.
+//!
+//! Pipeline: `filesrc ! decodebin ! videorate ! videoconvert ! emotiondetect PROPS ! videoconvert
+//! ! videocrop ! video/x-raw,format=I420 ! x264enc ! h264parse ! mp4mux ! filesink` (videocrop
+//! drops an odd last column or row, which x264 refuses); the first video stream is
+//! analysed, every other stream (audio, subtitles, more video) goes to a fakesink. Everything is
+//! written to hidden `.<file>.partial` names in DIR and renamed when all of it is complete; on
+//! any error the partial files are removed. Ctrl-C (or SIGTERM) sends EOS: the outputs then
+//! cover the part analysed so far (exit status 130); a second one stops at once and removes them.
+//! DIR defaults to `./out` (as `pipelines/file-to-mp4.sh`), not to the input's directory, which
+//! may be read-only or shared. The progress bar is drawn on stderr when both stdout and stderr
+//! are terminals; the one-line summary always goes to stdout.
+//! The element is registered from this crate, so no installed plugin is needed (ONNX Runtime and
+//! the models come from ./setup.sh as for the plugin).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gst::glib;
+use gst::prelude::*;
+use gstemotiondetect::report;
+use indicatif::{ProgressBar, ProgressStyle};
+
+const TOOL: &str = "emotiondetect-video";
+const USAGE: &str = "\
+usage: emotiondetect-video INPUT [-o DIR] [PROP=VALUE ...]
+
+Detects faces and their emotions in the video file INPUT (any format GStreamer decodes) and
+writes into DIR (default: ./out), named after INPUT:
+  <name>-emotions.mp4   the video with boxes and labels (H.264, MP4)
+  <name>.jsonl          one JSON object per frame (DL Streamer gvametaconvert shape)
+  <name>-people.csv     one row per person: track id, first/last seen, frames, dominant
+                        emotion and the share of frames with each of the 7 emotions
+  <name>-timeline.png   each person's emotions over time (people seen < 1 s are left out)
+
+PROP=VALUE pairs set emotiondetect properties, e.g. threshold=0.5 detector-size=320
+inference-interval=3 (`gst-inspect-1.0 emotiondetect` lists them; metadata-file is set by
+this tool). Outputs appear only when complete. Ctrl-C stops early and keeps what was analysed
+(exit status 130); a second Ctrl-C discards it. The progress bar shows on a terminal only.
+
+options:
+  -o, --output-dir DIR   where the outputs go (created if needed; default ./out)
+  -h, --help             this help";
+
+/// People on screen for less than this are listed in the CSV but not plotted.
+const MIN_PLOT_SECONDS: f64 = 1.0;
+/// The progress bar and the Ctrl-C checks run this often.
+const TICK: Duration = Duration::from_millis(200);
+/// After Ctrl-C, how long EOS may take to come through before giving up.
+const EOS_GRACE: Duration = Duration::from_secs(10);
+
+/// A failure: the message to print and the exit status.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    fn new(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), code: 1 }
+    }
+    /// A bad command line: exit status 2, with the usage line.
+    fn usage(message: impl Into<String>) -> Failure {
+        let line = USAGE.lines().next().unwrap_or_default();
+        Failure { message: format!("{}\n{line} (--help for more)", message.into()), code: 2 }
+    }
+    /// A bad PROP=VALUE: exit status 2.
+    fn bad_property(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), code: 2 }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure::new(message)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        Failure::new(message)
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Args {
+    input: PathBuf,
+    out_dir: PathBuf,
+    props: Vec<(String, String)>,
+}
+
+/// Parses the command line (without the program name). `Ok(None)`: help was asked for.
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, Failure> {
+    let mut input = None;
+    let mut out_dir = None;
+    let mut props = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "-o" | "--output-dir" => out_dir = Some(args.next().ok_or_else(|| Failure::usage(format!("{arg} needs a directory")))?),
+            _ if arg.starts_with("--output-dir=") => out_dir = Some(arg["--output-dir=".len()..].to_string()),
+            _ if arg.starts_with('-') && arg.len() > 1 && input.is_none() && !Path::new(&arg).exists() => {
+                return Err(Failure::usage(format!("unknown option {arg}")))
+            }
+            _ if input.is_none() => input = Some(arg),
+            _ => match arg.split_once('=') {
+                Some((k, v)) if !k.is_empty() => props.push((k.to_string(), v.to_string())),
+                _ => return Err(Failure::usage(format!("expected PROP=VALUE, got `{arg}`"))),
+            },
+        }
+    }
+    let input = input.ok_or_else(|| Failure::usage("no INPUT given"))?;
+    let out_dir = match out_dir {
+        Some(d) if d.is_empty() => return Err(Failure::usage("-o needs a directory")),
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from("out"),
+    };
+    Ok(Some(Args { input: PathBuf::from(input), out_dir, props }))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(f) => {
+            eprintln!("{TOOL}: {}", f.message);
+            return ExitCode::from(f.code);
+        }
+    };
+    match run(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("{TOOL}: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// The four outputs: their final paths, the `.partial` names they are written to, and cleanup.
+/// Dropped without [`Outputs::commit`], it removes the partial files (and DIR, if this run
+/// created it and it is empty).
+struct Outputs {
+    dir: PathBuf,
+    created_dir: bool,
+    mp4: PathBuf,
+    jsonl: PathBuf,
+    csv: PathBuf,
+    png: PathBuf,
+    committed: bool,
+}
+
+impl Outputs {
+    fn new(dir: &Path, name: &str) -> Result<Outputs, Failure> {
+        let created_dir = !dir.exists();
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the output directory {}: {e}", dir.display()))?;
+        let file = |suffix: &str| dir.join(format!("{name}{suffix}"));
+        Ok(Outputs {
+            dir: dir.to_path_buf(),
+            created_dir,
+            mp4: file("-emotions.mp4"),
+            jsonl: file(".jsonl"),
+            csv: file("-people.csv"),
+            png: file("-timeline.png"),
+            committed: false,
+        })
+    }
+
+    fn finals(&self) -> [&Path; 4] {
+        [&self.mp4, &self.jsonl, &self.csv, &self.png]
+    }
+
+    /// `DIR/.<file>.partial`, where `path` is written until it is complete.
+    fn partial(path: &Path) -> PathBuf {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        path.with_file_name(format!(".{name}.partial"))
+    }
+
+    /// Renames every partial file to its final name.
+    fn commit(&mut self) -> Result<(), Failure> {
+        for path in self.finals() {
+            std::fs::rename(Outputs::partial(path), path).map_err(|e| format!("cannot move {} into place: {e}", path.display()))?;
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Outputs {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        for path in self.finals() {
+            let _ = std::fs::remove_file(Outputs::partial(path));
+        }
+        if self.created_dir {
+            let _ = std::fs::remove_dir(&self.dir); // only if empty
+        }
+    }
+}
+
+/// Checks a RIFF file (AVI, WAV, ...) against the size its header declares. GStreamer plays a
+/// truncated AVI without a word (avidemux rebuilds the index from what is there), so this is
+/// the only way to notice one. Returns (declared, actual) sizes when the file is shorter.
+fn riff_truncation(path: &Path) -> std::io::Result<Option<(u64, u64)>> {
+    use std::io::Read;
+    let mut header = [0u8; 12];
+    let mut file = std::fs::File::open(path)?;
+    let actual = file.metadata()?.len();
+    if file.read(&mut header)? < 12 || &header[0..4] != b"RIFF" {
+        return Ok(None);
+    }
+    let declared = u32::from_le_bytes(header[4..8].try_into().unwrap()) as u64 + 8;
+    // 0 and 0xffffffff are written by recorders that never finalise the header: no claim.
+    Ok((declared > 8 && declared != u32::MAX as u64 + 8 && declared > actual).then_some((declared, actual)))
+}
+
+/// Makes the element and sets `props` on it, refusing unknown or read-only properties and
+/// values that do not parse or are out of range, with the list of the element's properties.
+fn configured_element(props: &[(String, String)]) -> Result<gst::Element, Failure> {
+    let element =
+        gst::ElementFactory::make("emotiondetect").build().map_err(|e| format!("cannot create the emotiondetect element: {e}"))?;
+    let own: Vec<glib::ParamSpec> = element.list_properties().iter().filter(|p| p.owner_type() == element.type_()).cloned().collect();
+    let names = || own.iter().map(|p| p.name()).filter(|n| *n != "metadata-file").collect::<Vec<_>>().join(", ");
+    for (key, value) in props {
+        if key == "metadata-file" {
+            return Err(Failure::bad_property(format!("metadata-file is set by {TOOL}: it writes DIR/<name>.jsonl")));
+        }
+        let pspec = own
+            .iter()
+            .find(|p| p.name() == key)
+            .ok_or_else(|| Failure::bad_property(format!("emotiondetect has no property `{key}`; its properties are: {}", names())))?;
+        if !pspec.flags().contains(glib::ParamFlags::WRITABLE) {
+            return Err(Failure::bad_property(format!("emotiondetect's property `{key}` is read-only")));
+        }
+        let what = pspec.blurb().unwrap_or_default();
+        let parsed = glib::Value::deserialize_with_pspec(value, pspec)
+            .map_err(|_| Failure::bad_property(format!("`{key}={value}`: not a valid {}; {key}: {what}", pspec.value_type().name())))?;
+        check_range(pspec, &parsed)
+            .map_err(|range| Failure::bad_property(format!("`{key}={value}`: out of range {range}; {key}: {what}")))?;
+        element.set_property_from_value(key, &parsed);
+    }
+    Ok(element)
+}
+
+/// Err(the allowed range) when a numeric value is outside its ParamSpec's range.
+fn check_range(pspec: &glib::ParamSpec, value: &glib::Value) -> Result<(), String> {
+    fn within<T: PartialOrd + std::fmt::Display>(v: T, min: T, max: T) -> Result<(), String> {
+        if v < min || v > max {
+            Err(format!("{min}..{max}"))
+        } else {
+            Ok(())
+        }
+    }
+    if let Some(p) = pspec.downcast_ref::<glib::ParamSpecDouble>() {
+        let v = value.get::<f64>().unwrap_or(f64::NAN);
+        return if v.is_nan() { Err(format!("{}..{}", p.minimum(), p.maximum())) } else { within(v, p.minimum(), p.maximum()) };
+    }
+    if let Some(p) = pspec.downcast_ref::<glib::ParamSpecUInt>() {
+        return within(value.get::<u32>().unwrap_or(0), p.minimum(), p.maximum());
+    }
+    if let Some(p) = pspec.downcast_ref::<glib::ParamSpecInt>() {
+        return within(value.get::<i32>().unwrap_or(0), p.minimum(), p.maximum());
+    }
+    if let Some(p) = pspec.downcast_ref::<glib::ParamSpecUInt64>() {
+        return within(value.get::<u64>().unwrap_or(0), p.minimum(), p.maximum());
+    }
+    if let Some(p) = pspec.downcast_ref::<glib::ParamSpecInt64>() {
+        return within(value.get::<i64>().unwrap_or(0), p.minimum(), p.maximum());
+    }
+    if let Some(p) = pspec.downcast_ref::<glib::ParamSpecFloat>() {
+        return within(value.get::<f32>().unwrap_or(f32::NAN), p.minimum(), p.maximum());
+    }
+    Ok(())
+}
+
+fn make(factory: &str) -> Result<gst::Element, Failure> {
+    gst::ElementFactory::make(factory).build().map_err(|_| {
+        let package = match factory {
+            "x264enc" => "gstreamer1.0-plugins-ugly",
+            "h264parse" => "gstreamer1.0-plugins-bad",
+            "mp4mux" => "gstreamer1.0-plugins-good",
+            _ => "gstreamer1.0-plugins-base",
+        };
+        Failure::new(format!("the GStreamer element {factory} is not installed (apt package {package}; ./setup.sh installs it)"))
+    })
+}
+
+/// What the streaming threads tell the main loop.
+#[derive(Default)]
+struct Shared {
+    /// Frames that went through emotiondetect.
+    frames: AtomicU64,
+    /// End (stream time + duration, ns) of the last frame through emotiondetect.
+    video_end: AtomicU64,
+    /// The latest end (stream time, ns) reached by any decoded stream, audio included.
+    any_end: AtomicU64,
+    video_linked: AtomicBool,
+    /// The caps names of the decoded streams, e.g. `audio/x-raw`.
+    streams: Mutex<Vec<String>>,
+    /// The sink pads of the fakesinks taking the other streams (EOS goes there on Ctrl-C).
+    other_sinks: Mutex<Vec<gst::Pad>>,
+}
+
+fn clock(ns: u64) -> String {
+    format!("{:.1} s", ns as f64 / 1e9)
+}
+
+/// The pipeline, built in code so that only the first video stream is analysed, and the sink pad
+/// that stream is linked to.
+fn build_pipeline(
+    input: &Path,
+    element: &gst::Element,
+    mp4_partial: &Path,
+    shared: &Arc<Shared>,
+) -> Result<(gst::Pipeline, gst::Pad), Failure> {
+    let pipeline = gst::Pipeline::new();
+    let src = make("filesrc")?;
+    src.set_property("location", input.to_str().ok_or("the input path is not UTF-8")?);
+    let decodebin = make("decodebin")?;
+    let rate = make("videorate")?;
+    let convert_in = make("videoconvert")?;
+    let convert_out = make("videoconvert")?;
+    // x264 needs an even width and height in 4:2:0: an odd last column or row is cropped.
+    let crop = make("videocrop")?;
+    let i420 = make("capsfilter")?;
+    i420.set_property("caps", gst::Caps::builder("video/x-raw").field("format", "I420").build());
+    let enc = make("x264enc")?;
+    enc.set_property_from_str("speed-preset", "veryfast");
+    let parse = make("h264parse")?;
+    let mux = make("mp4mux")?;
+    let sink = make("filesink")?;
+    sink.set_property("location", mp4_partial.to_str().ok_or("the output path is not UTF-8")?);
+    let chain = [&rate, &convert_in, element, &convert_out, &crop, &i420, &enc, &parse, &mux, &sink];
+    pipeline.add_many([&src, &decodebin]).map_err(|e| e.to_string())?;
+    pipeline.add_many(chain).map_err(|e| e.to_string())?;
+    src.link(&decodebin).map_err(|e| e.to_string())?;
+    gst::Element::link_many(chain).map_err(|e| format!("cannot link the pipeline: {e}"))?;
+
+    // Count the analysed frames and note how far the video got.
+    let s = shared.clone();
+    element.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        if let Some(buf) = info.buffer() {
+            s.frames.fetch_add(1, Ordering::Relaxed);
+            if let Some(end) = stream_end(pad, buf) {
+                s.video_end.store(end, Ordering::Relaxed);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+
+    // The first raw video stream goes to the analysis; everything else to a fakesink.
+    let rate_sink = rate.static_pad("sink").unwrap();
+    let video_sink = rate_sink.clone();
+    let crop = crop.clone();
+    let pipeline_weak = pipeline.downgrade();
+    let s = shared.clone();
+    decodebin.connect_pad_added(move |decodebin, pad| {
+        let Some(pipeline) = pipeline_weak.upgrade() else { return };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
+        s.streams.lock().unwrap().push(name.clone());
+        let s2 = s.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            if let Some(end) = info.buffer().and_then(|b| stream_end(pad, b)) {
+                s2.any_end.fetch_max(end, Ordering::Relaxed);
+            }
+            gst::PadProbeReturn::Ok
+        });
+        if name == "video/x-raw" && !s.video_linked.swap(true, Ordering::SeqCst) {
+            if let Some(st) = caps.structure(0) {
+                crop.set_property("right", st.get::<i32>("width").unwrap_or(0) % 2);
+                crop.set_property("bottom", st.get::<i32>("height").unwrap_or(0) % 2);
+            }
+            if let Err(e) = pad.link(&rate_sink) {
+                post_error(decodebin, gst::StreamError::Failed, &format!("cannot link the decoded video ({caps}) to videorate: {e:?}"));
+            }
+            return;
+        }
+        let Ok(fakesink) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build() else { return };
+        if pipeline.add(&fakesink).is_ok() {
+            let _ = fakesink.sync_state_with_parent();
+            let sink_pad = fakesink.static_pad("sink").unwrap();
+            let _ = pad.link(&sink_pad);
+            s.other_sinks.lock().unwrap().push(sink_pad);
+        }
+    });
+    let s = shared.clone();
+    decodebin.connect_no_more_pads(move |decodebin| {
+        if !s.video_linked.load(Ordering::SeqCst) {
+            let streams = s.streams.lock().unwrap().clone();
+            let found = if streams.is_empty() { "none".to_string() } else { streams.join(", ") };
+            post_error(
+                decodebin,
+                gst::StreamError::WrongType,
+                &format!("no video stream that GStreamer can decode (decoded streams: {found})"),
+            );
+        }
+    });
+    Ok((pipeline, video_sink))
+}
+
+/// The stream time (ns) at which `buf` ends, from the pad's segment.
+fn stream_end(pad: &gst::Pad, buf: &gst::BufferRef) -> Option<u64> {
+    let pts = buf.pts()?;
+    let seg = pad.sticky_event::<gst::event::Segment>(0)?;
+    let seg = seg.segment().downcast_ref::<gst::ClockTime>()?.clone();
+    let t = seg.to_stream_time(pts)?;
+    Some((t + buf.duration().unwrap_or(gst::ClockTime::ZERO)).nseconds())
+}
+
+fn post_error(element: &gst::Element, kind: gst::StreamError, text: &str) {
+    let _ = element.post_message(gst::message::Error::builder(kind, text).src(element).build());
+}
+
+/// The text of an error message: what GStreamer said, which element, and its debug details.
+fn gst_error_text(msg: &gst::MessageRef, err: &gst::message::Error) -> String {
+    let src = msg.src().map(|s| s.name().to_string()).unwrap_or_else(|| "?".into());
+    let mut text = format!("{} (from {src})", err.error().message().trim_end_matches('.'));
+    // The debug string is "file.c(line): function (): /element/path:\ndetails"; keep the details.
+    if let Some(debug) = err.debug() {
+        let details: Vec<&str> = debug.lines().skip(1).map(str::trim).filter(|l| !l.is_empty()).collect();
+        if !details.is_empty() {
+            text.push_str(&format!("\n  GStreamer details: {}", details.join(" ")));
+        }
+    }
+    text
+}
+
+/// The duration (ns) of the analysed video stream as its demuxer declares it (asked on the
+/// video branch, not of the longest stream), else the pipeline's.
+fn video_duration(pipeline: &gst::Pipeline, video_sink: &gst::Pad) -> Option<u64> {
+    video_sink
+        .peer_query_duration::<gst::ClockTime>()
+        .or_else(|| pipeline.query_duration::<gst::ClockTime>())
+        .map(|d| d.nseconds())
+        .filter(|d| *d > 0)
+}
+
+/// How the run ended.
+enum Ended {
+    Eos,
+    /// Ctrl-C, EOS sent and received: the outputs cover the part analysed.
+    Interrupted,
+}
+
+fn progress_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() || !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap());
+    bar
+}
+
+fn set_bar_length(bar: &ProgressBar, duration_ns: u64) {
+    bar.set_length(duration_ns / 1_000_000);
+    bar.set_style(ProgressStyle::with_template("{spinner} [{wide_bar}] {msg} ETA {eta}").unwrap().progress_chars("=> "));
+}
+
+/// Runs the pipeline to EOS, drawing the progress bar; errors carry what was happening.
+fn run_pipeline(
+    pipeline: &gst::Pipeline,
+    video_sink: &gst::Pad,
+    input: &Path,
+    shared: &Shared,
+    signals: &AtomicUsize,
+    bar: &ProgressBar,
+) -> Result<(Ended, Option<u64>), Failure> {
+    let bus = pipeline.bus().unwrap();
+    let input_name = input.display();
+    let mut duration: Option<u64> = None;
+    let mut missing: Vec<String> = Vec::new();
+    let mut warnings = 0usize;
+    let mut eos_sent: Option<Instant> = None;
+    let mut first_frame: Option<(Instant, u64)> = None;
+    let mut last_tick = Instant::now();
+
+    let phase = |shared: &Shared, duration: Option<u64>| -> String {
+        if shared.frames.load(Ordering::Relaxed) == 0 {
+            format!("opening {input_name} (detecting the format, starting the decoders, loading the models)")
+        } else {
+            let at = clock(shared.video_end.load(Ordering::Relaxed));
+            match duration {
+                Some(d) => format!("analysing {input_name} at {at} of {}", clock(d)),
+                None => format!("analysing {input_name} at {at}"),
+            }
+        }
+    };
+    let fail = |text: String, shared: &Shared, duration: Option<u64>, missing: &[String]| -> Failure {
+        let _ = pipeline.set_state(gst::State::Null);
+        let mut m = format!("error while {}: {text}", phase(shared, duration));
+        if !missing.is_empty() {
+            m.push_str(&format!("\n  missing GStreamer plugins: {}", missing.join("; ")));
+        }
+        Failure::new(m)
+    };
+
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        let text = match bus.timed_pop_filtered(gst::ClockTime::from_seconds(2), &[gst::MessageType::Error]) {
+            Some(msg) => match msg.view() {
+                gst::MessageView::Error(e) => gst_error_text(&msg, e),
+                _ => unreachable!(),
+            },
+            None => "the pipeline refused to start".into(),
+        };
+        return Err(fail(text, shared, None, &missing));
+    }
+    loop {
+        let msg = bus.timed_pop(gst::ClockTime::from_mseconds(TICK.as_millis() as u64));
+        if last_tick.elapsed() >= TICK || msg.is_none() {
+            last_tick = Instant::now();
+            // Ctrl-C: the first sends EOS (the outputs are finished with what was analysed), a
+            // second one, or EOS not coming through in time, gives up.
+            let n = signals.load(Ordering::SeqCst);
+            if n >= 2 || eos_sent.is_some_and(|t| t.elapsed() > EOS_GRACE) {
+                let _ = pipeline.set_state(gst::State::Null);
+                bar.finish_and_clear();
+                return Err(Failure { message: "interrupted: stopped, no outputs written".into(), code: 130 });
+            }
+            if n == 1 && eos_sent.is_none() {
+                if shared.frames.load(Ordering::Relaxed) == 0 {
+                    let _ = pipeline.set_state(gst::State::Null);
+                    bar.finish_and_clear();
+                    return Err(Failure { message: "interrupted before the first frame: no outputs written".into(), code: 130 });
+                }
+                bar.suspend(|| {
+                    eprintln!("{TOOL}: interrupted: finishing the outputs with what was analysed (Ctrl-C again to discard them)")
+                });
+                // EOS into each branch, not to the pipeline: a demuxer working in pull mode
+                // (avidemux, qtdemux) would not see an EOS sent to filesrc. Once every branch
+                // refuses data, the demuxer stops too.
+                video_sink.send_event(gst::event::Eos::new());
+                for pad in shared.other_sinks.lock().unwrap().iter() {
+                    pad.send_event(gst::event::Eos::new());
+                }
+                eos_sent = Some(Instant::now());
+            }
+            let frames = shared.frames.load(Ordering::Relaxed);
+            if frames > 0 && first_frame.is_none() {
+                first_frame = Some((Instant::now(), frames));
+            }
+            if duration.is_none() {
+                duration = video_duration(pipeline, video_sink);
+                if let Some(d) = duration {
+                    set_bar_length(bar, d);
+                }
+            }
+            // The position of the last analysed frame: the pipeline's own position query answers
+            // for its fastest sink, which is the audio fakesink when there is one.
+            let position = shared.video_end.load(Ordering::Relaxed);
+            bar.set_position(position / 1_000_000);
+            let fps = match first_frame {
+                Some((t, n)) if t.elapsed() > Duration::from_millis(500) => {
+                    format!("{:.1} fps", (frames - n) as f64 / t.elapsed().as_secs_f64())
+                }
+                _ => "- fps".into(),
+            };
+            bar.set_message(match duration {
+                Some(d) => format!("{:.1}/{:.1} s  {frames} frames  {fps}", position as f64 / 1e9, d as f64 / 1e9),
+                None => format!("{:.1} s  {frames} frames  {fps}", position as f64 / 1e9),
+            });
+            bar.tick();
+        }
+        let Some(msg) = msg else { continue };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                bar.finish_and_clear();
+                return Err(fail(gst_error_text(&msg, e), shared, duration, &missing));
+            }
+            gst::MessageView::Warning(w) => {
+                warnings += 1;
+                if warnings <= 5 {
+                    let src = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
+                    bar.suspend(|| eprintln!("{TOOL}: warning from {src}: {}", w.error()));
+                } else if warnings == 6 {
+                    bar.suspend(|| eprintln!("{TOOL}: more warnings follow (not shown)"));
+                }
+            }
+            gst::MessageView::DurationChanged(_) => duration = None,
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure().filter(|s| s.name() == "missing-plugin") {
+                    missing.push(s.get::<String>("name").unwrap_or_else(|_| s.to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    // The container's duration, possibly updated at the end (taken before leaving PLAYING).
+    let final_duration = video_duration(pipeline, video_sink).or(duration);
+    bar.finish_and_clear();
+    if pipeline.set_state(gst::State::Null).is_err() {
+        return Err(Failure::new(format!("error while finishing the outputs of {input_name}: the pipeline did not stop")));
+    }
+    let frames = shared.frames.load(Ordering::Relaxed);
+    if frames == 0 {
+        return Err(fail("no video frame could be decoded".into(), shared, final_duration, &missing));
+    }
+    if eos_sent.is_some() {
+        return Ok((Ended::Interrupted, final_duration));
+    }
+    // Truncated files that GStreamer plays without complaint (MP4 with the index first,
+    // Matroska, ...): every stream stops well before the duration the container declares.
+    if let Some(declared) = final_duration {
+        let reached = shared.any_end.load(Ordering::Relaxed).max(shared.video_end.load(Ordering::Relaxed));
+        if (reached as f64) < 0.9 * declared as f64 && declared - reached > 1_000_000_000 {
+            return Err(Failure::new(format!(
+                "error while analysing {input_name}: the streams end at {} but the file declares {}: it is truncated or damaged",
+                clock(reached),
+                clock(declared)
+            )));
+        }
+    }
+    Ok((Ended::Eos, final_duration))
+}
+
+fn run(args: &Args) -> Result<u8, Failure> {
+    let started = Instant::now();
+    let input = &args.input;
+    let meta = std::fs::metadata(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+    if !meta.is_file() {
+        return Err(Failure::new(format!("{} is not a file", input.display())));
+    }
+    if let Some((declared, actual)) = riff_truncation(input).map_err(|e| format!("cannot read {}: {e}", input.display()))? {
+        return Err(Failure::new(format!(
+            "error while checking {}: the file is truncated: its RIFF (AVI/WAV) header declares {declared} bytes, the file has {actual}",
+            input.display()
+        )));
+    }
+    let name = input.file_stem().map(|s| s.to_string_lossy().to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| "video".into());
+
+    gst::init().map_err(|e| format!("cannot initialise GStreamer: {e}"))?;
+    gstemotiondetect::plugin_register_static().map_err(|e| format!("cannot register the emotiondetect element: {e}"))?;
+    let element = configured_element(&args.props)?;
+
+    let signals = Arc::new(AtomicUsize::new(0));
+    {
+        let signals = signals.clone();
+        // SIGINT and SIGTERM: counted here, acted on by the main loop.
+        let _ = ctrlc::set_handler(move || {
+            signals.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+
+    let mut outputs = Outputs::new(&args.out_dir, &name)?;
+    let jsonl_partial = Outputs::partial(&outputs.jsonl);
+    element.set_property("metadata-file", jsonl_partial.to_str().ok_or("the output path is not UTF-8")?);
+    let shared = Arc::new(Shared::default());
+    let (pipeline, video_sink) = build_pipeline(input, &element, &Outputs::partial(&outputs.mp4), &shared)?;
+    let bar = progress_bar();
+    let (ended, duration) = run_pipeline(&pipeline, &video_sink, input, &shared, &signals, &bar)?;
+    let analysed = started.elapsed();
+
+    // The reports, from the JSON lines the element wrote.
+    let file = std::fs::File::open(&jsonl_partial).map_err(|e| format!("cannot read back {}: {e}", jsonl_partial.display()))?;
+    let frames =
+        report::read_jsonl(std::io::BufReader::new(file)).map_err(|e| format!("error while reading {}: {e}", jsonl_partial.display()))?;
+    let people = report::summarize(&frames);
+    let csv_partial = Outputs::partial(&outputs.csv);
+    let csv_file = std::fs::File::create(&csv_partial).map_err(|e| format!("cannot write {}: {e}", csv_partial.display()))?;
+    report::write_csv(std::io::BufWriter::new(csv_file), &people)
+        .map_err(|e| format!("error while writing {}: {e}", csv_partial.display()))?;
+    let title = input.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let opts = report::TimelineOptions { title, min_seconds: MIN_PLOT_SECONDS, ..Default::default() };
+    let png = report::render_timeline(&frames, &people, &opts).map_err(|e| format!("error while drawing the timeline: {e}"))?;
+    let png_partial = Outputs::partial(&outputs.png);
+    std::fs::write(&png_partial, png).map_err(|e| format!("cannot write {}: {e}", png_partial.display()))?;
+    outputs.commit()?;
+
+    let n_frames = shared.frames.load(Ordering::Relaxed);
+    let plotted = report::plotted_people(&people, MIN_PLOT_SECONDS).0.len();
+    let video = report::video_end(&frames);
+    let secs = analysed.as_secs_f64();
+    let files: Vec<String> = outputs.finals().iter().map(|p| p.file_name().unwrap().to_string_lossy().to_string()).collect();
+    let interrupted = match (&ended, duration) {
+        (Ended::Interrupted, Some(d)) => format!(" (interrupted: covers {video:.1} of {:.1} s)", d as f64 / 1e9),
+        (Ended::Interrupted, None) => " (interrupted)".into(),
+        (Ended::Eos, _) => String::new(),
+    };
+    println!(
+        "{}: {n_frames} frames ({video:.1} s) in {secs:.1} s ({:.1} fps), {} people ({plotted} plotted){interrupted}; wrote {} into {}",
+        input.display(),
+        n_frames as f64 / secs.max(1e-3),
+        people.len(),
+        files.join(", "),
+        outputs.dir.display()
+    );
+    Ok(match ended {
+        Ended::Eos => 0,
+        Ended::Interrupted => 130,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Result<Option<Args>, Failure> {
+        parse_args(a.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn command_line() {
+        let a = args(&["v.mp4", "-o", "d", "threshold=0.5", "device=cuda:0"]).ok().unwrap().unwrap();
+        assert_eq!(a.input, PathBuf::from("v.mp4"));
+        assert_eq!(a.out_dir, PathBuf::from("d"));
+        assert_eq!(a.props, [("threshold".to_string(), "0.5".to_string()), ("device".into(), "cuda:0".into())]);
+        assert_eq!(args(&["a=b.mp4"]).ok().unwrap().unwrap().input, PathBuf::from("a=b.mp4"), "the first argument is the input");
+        assert_eq!(args(&["v.mp4"]).ok().unwrap().unwrap().out_dir, PathBuf::from("out"));
+        assert_eq!(args(&["--output-dir=x", "v.mp4"]).ok().unwrap().unwrap().out_dir, PathBuf::from("x"));
+        assert!(args(&["-h"]).ok().unwrap().is_none());
+        for bad in [&[][..], &["v.mp4", "threshold"], &["v.mp4", "=1"], &["v.mp4", "-o"], &["--bogus", "v.mp4"]] {
+            assert_eq!(args(bad).err().map(|f| f.code), Some(2), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn riff_sizes() {
+        let dir = std::env::temp_dir().join(format!("emotiondetect-video-riff-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("a.avi");
+        let mut data = b"RIFF".to_vec();
+        data.extend_from_slice(&100u32.to_le_bytes());
+        data.extend_from_slice(b"AVI ");
+        data.resize(108, 0);
+        std::fs::write(&f, &data).unwrap();
+        assert_eq!(riff_truncation(&f).unwrap(), None, "complete");
+        std::fs::write(&f, &data[..50]).unwrap();
+        assert_eq!(riff_truncation(&f).unwrap(), Some((108, 50)), "truncated");
+        std::fs::write(&f, b"not a riff file at all").unwrap();
+        assert_eq!(riff_truncation(&f).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

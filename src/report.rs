@@ -1,0 +1,590 @@
+//! Per-person reports of a video analysed by `emotiondetect`: reads the element's JSON lines
+//! (`metadata-file`, see [`crate::export`]), groups the faces by track id into one
+//! [`PersonSummary`] per person, writes them as CSV and draws an emotion timeline as a PNG.
+//!
+//! The label of a face is the one the element reported (the top of its smoothed
+//! probabilities, `emotion-smoothing`); the timeline's lines are those smoothed probabilities.
+//! Times are in seconds from the first frame's timestamp; shares are fractions 0..1.
+//! `emotiondetect-video` (src/bin) uses this module; it needs no GStreamer.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use serde_json::Value;
+
+use crate::classification::FER2013_LABELS;
+use crate::overlay::EMOTION_COLOURS;
+
+/// Number of emotion classes (the FER2013 labels, in the classifier's order).
+pub const EMOTIONS: usize = FER2013_LABELS.len();
+
+/// One face of one frame, as the element reported it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaceSample {
+    /// Track id: the same person keeps it while in view.
+    pub id: u64,
+    /// Index in [`FER2013_LABELS`] of the reported (smoothed) label.
+    pub label_id: usize,
+    /// The smoothed probabilities, 0..1 in label order; empty when the line has none.
+    pub scores: Vec<f32>,
+}
+
+/// One frame (one JSON line).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameRecord {
+    /// Presentation timestamp in seconds, from the first frame's (so the first frame is at 0).
+    pub time: f64,
+    pub faces: Vec<FaceSample>,
+}
+
+/// What one person (one track id) did over the video.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PersonSummary {
+    /// Track id.
+    pub id: u64,
+    /// Time of the first frame with this face, seconds.
+    pub first_seen: f64,
+    /// Time of the last frame with this face (its start), seconds.
+    pub last_seen: f64,
+    /// Frames with this face.
+    pub frames: usize,
+    /// Time on screen: `frames` × the frame interval, seconds (gaps are not counted).
+    pub seconds_seen: f64,
+    /// Index in [`FER2013_LABELS`] of the most frequent reported label (ties: the first in label
+    /// order).
+    pub dominant: usize,
+    /// Fraction 0..1 of this person's frames with each reported label, in label order; sums to 1.
+    /// Frames are evenly spaced (the tool runs `videorate`), so this is also the share of time.
+    pub shares: [f64; EMOTIONS],
+}
+
+/// Parses one JSON line of the element's `metadata-file` (the gvametaconvert shape).
+/// `time` is the raw `timestamp` in seconds (`None` when it is `null`).
+pub fn parse_frame(line: &str) -> Result<(Option<f64>, Vec<FaceSample>), String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let time = match &v["timestamp"] {
+        Value::Null => None,
+        t => Some(t.as_u64().ok_or_else(|| format!("`timestamp` is not nanoseconds: {t}"))? as f64 / 1e9),
+    };
+    let objects = v["objects"].as_array().ok_or("no `objects` array")?;
+    let faces = objects
+        .iter()
+        .map(|o| {
+            let id = o["id"].as_u64().ok_or_else(|| format!("an object without a track `id`: {o}"))?;
+            let label = o["emotion"]["label"].as_str().ok_or_else(|| format!("face #{id} has no `emotion.label`"))?;
+            let label_id = FER2013_LABELS
+                .iter()
+                .position(|l| *l == label)
+                .ok_or_else(|| format!("face #{id}: unknown emotion `{label}` (expected one of {})", FER2013_LABELS.join(", ")))?;
+            let scores = match o["emotion"]["scores"].as_array() {
+                Some(a) => {
+                    a.iter()
+                        .map(|s| s.as_f64().map(|s| s as f32).ok_or("`emotion.scores` holds a non-number"))
+                        .collect::<Result<Vec<f32>, _>>()?
+                }
+                None => Vec::new(),
+            };
+            if !scores.is_empty() && scores.len() != EMOTIONS {
+                return Err(format!("face #{id}: {} scores, expected {EMOTIONS}", scores.len()));
+            }
+            Ok(FaceSample { id, label_id, scores })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((time, faces))
+}
+
+/// Reads JSON lines (one frame each; blank lines are skipped). Times become seconds from the
+/// first frame's timestamp; a frame with a `null` timestamp gets the previous frame's time plus
+/// the previous interval. Errors name the line number.
+pub fn read_jsonl(reader: impl BufRead) -> Result<Vec<FrameRecord>, String> {
+    let mut frames: Vec<FrameRecord> = Vec::new();
+    let mut origin = None;
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| format!("line {}: {e}", n + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (time, faces) = parse_frame(&line).map_err(|e| format!("line {}: {e}", n + 1))?;
+        let time = match time {
+            Some(t) => t - *origin.get_or_insert(t),
+            None => match frames.as_slice() {
+                [.., a, b] => b.time + (b.time - a.time),
+                [b] => b.time,
+                [] => 0.0,
+            },
+        };
+        frames.push(FrameRecord { time, faces });
+    }
+    Ok(frames)
+}
+
+/// The typical time between frames: the median of the positive differences between
+/// consecutive frame times, seconds; 0 with fewer than two frames.
+pub fn frame_interval(frames: &[FrameRecord]) -> f64 {
+    let mut d: Vec<f64> = frames.windows(2).map(|w| w[1].time - w[0].time).filter(|d| *d > 0.0).collect();
+    if d.is_empty() {
+        return 0.0;
+    }
+    d.sort_by(f64::total_cmp);
+    d[d.len() / 2]
+}
+
+/// The end of the video: the last frame's time plus one frame interval, seconds.
+pub fn video_end(frames: &[FrameRecord]) -> f64 {
+    frames.last().map_or(0.0, |f| f.time + frame_interval(frames))
+}
+
+/// One summary per track id seen in `frames`, sorted by id.
+pub fn summarize(frames: &[FrameRecord]) -> Vec<PersonSummary> {
+    struct Acc {
+        first: f64,
+        last: f64,
+        frames: usize,
+        counts: [usize; EMOTIONS],
+    }
+    let mut people: BTreeMap<u64, Acc> = BTreeMap::new();
+    for frame in frames {
+        for face in &frame.faces {
+            let acc = people.entry(face.id).or_insert(Acc { first: frame.time, last: frame.time, frames: 0, counts: [0; EMOTIONS] });
+            acc.first = acc.first.min(frame.time);
+            acc.last = acc.last.max(frame.time);
+            acc.frames += 1;
+            acc.counts[face.label_id.min(EMOTIONS - 1)] += 1;
+        }
+    }
+    let interval = frame_interval(frames);
+    people
+        .into_iter()
+        .map(|(id, a)| {
+            // max_by_key keeps the last maximum: search from the end for the first in label order.
+            let dominant = (0..EMOTIONS).rev().max_by_key(|&i| a.counts[i]).unwrap_or(0);
+            PersonSummary {
+                id,
+                first_seen: a.first,
+                last_seen: a.last,
+                frames: a.frames,
+                seconds_seen: a.frames as f64 * interval,
+                dominant,
+                shares: a.counts.map(|c| c as f64 / a.frames.max(1) as f64),
+            }
+        })
+        .collect()
+}
+
+/// The CSV header: `track_id, first_seen_s, last_seen_s, seconds_seen, frames,
+/// dominant_emotion`, then `share_<label>` for each of the 7 labels.
+pub fn csv_header() -> Vec<String> {
+    let mut h: Vec<String> =
+        ["track_id", "first_seen_s", "last_seen_s", "seconds_seen", "frames", "dominant_emotion"].iter().map(|s| s.to_string()).collect();
+    h.extend(FER2013_LABELS.iter().map(|l| format!("share_{l}")));
+    h
+}
+
+/// Writes `people` as CSV ([`csv_header`], then one row per person; times in seconds with
+/// 3 decimals, shares 0..1 with 4).
+pub fn write_csv<W: Write>(out: W, people: &[PersonSummary]) -> Result<(), String> {
+    let mut w = csv::Writer::from_writer(out);
+    let err = |e: csv::Error| format!("writing CSV: {e}");
+    w.write_record(csv_header()).map_err(err)?;
+    for p in people {
+        let mut row = vec![
+            p.id.to_string(),
+            format!("{:.3}", p.first_seen),
+            format!("{:.3}", p.last_seen),
+            format!("{:.3}", p.seconds_seen),
+            p.frames.to_string(),
+            FER2013_LABELS[p.dominant].to_string(),
+        ];
+        row.extend(p.shares.iter().map(|s| format!("{s:.4}")));
+        w.write_record(&row).map_err(err)?;
+    }
+    w.flush().map_err(|e| format!("writing CSV: {e}"))
+}
+
+/// Splits `people` into those seen for at least `min_seconds` (plotted) and the others.
+pub fn plotted_people(people: &[PersonSummary], min_seconds: f64) -> (Vec<&PersonSummary>, Vec<&PersonSummary>) {
+    people.iter().partition(|p| p.seconds_seen + 1e-9 >= min_seconds)
+}
+
+/// How the timeline looks.
+#[derive(Clone, Debug)]
+pub struct TimelineOptions {
+    /// First line of the picture, e.g. the input's file name.
+    pub title: String,
+    /// People on screen for less than this many seconds are left out (and listed as such).
+    pub min_seconds: f64,
+    /// Picture width in pixels; the height follows from the number of people.
+    pub width: u32,
+}
+
+impl Default for TimelineOptions {
+    fn default() -> Self {
+        TimelineOptions { title: String::new(), min_seconds: 1.0, width: 1200 }
+    }
+}
+
+/// Height of the timeline's title and legend, pixels.
+pub const HEADER_HEIGHT: u32 = 112;
+/// Height of one person's panel in the timeline, pixels.
+pub const PANEL_HEIGHT: u32 = 200;
+const FONT: &str = "sans-serif";
+
+/// Registers DejaVu Sans (embedded by the `dejavu` crate) as plotters' `sans-serif`, so no
+/// system font is needed.
+fn register_font() -> Result<(), String> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
+            && plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold()).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err("the embedded DejaVu font cannot be read".into())
+    }
+}
+
+fn colour(label_id: usize) -> RGBColor {
+    let [r, g, b] = EMOTION_COLOURS[label_id % EMOTION_COLOURS.len()];
+    RGBColor(r, g, b)
+}
+
+/// Draws the emotion timeline: one panel per person seen for at least `min_seconds`, sharing
+/// the time axis (seconds). Each panel has a band coloured by the reported label frame by frame
+/// and, below it, the smoothed probability (0..1) of each emotion as a line, broken where the
+/// person is out of view. Colours are [`EMOTION_COLOURS`]. Returns the PNG file's bytes
+/// (RGB, `width` × ([`HEADER_HEIGHT`] + [`PANEL_HEIGHT`] per plotted person, at least one)
+/// pixels).
+pub fn render_timeline(frames: &[FrameRecord], people: &[PersonSummary], opts: &TimelineOptions) -> Result<Vec<u8>, String> {
+    register_font()?;
+    let (shown, skipped) = plotted_people(people, opts.min_seconds);
+    let (w, h) = (opts.width.max(400), HEADER_HEIGHT + PANEL_HEIGHT * shown.len().max(1) as u32);
+    let mut rgb = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        draw_timeline(&root, frames, &shown, &skipped, opts).map_err(|e| format!("drawing the timeline: {e}"))?;
+        root.present().map_err(|e| format!("drawing the timeline: {e}"))?;
+    }
+    let mut png_bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png_bytes, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let err = |e: png::EncodingError| format!("encoding the timeline PNG: {e}");
+    let mut writer = encoder.write_header().map_err(err)?;
+    writer.write_image_data(&rgb).map_err(err)?;
+    writer.finish().map_err(err)?;
+    Ok(png_bytes)
+}
+
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+fn draw_timeline(
+    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    frames: &[FrameRecord],
+    shown: &[&PersonSummary],
+    skipped: &[&PersonSummary],
+    opts: &TimelineOptions,
+) -> DrawResult {
+    root.fill(&WHITE)?;
+    let (header, body) = root.split_vertically(HEADER_HEIGHT);
+    let text = |size: u32| TextStyle::from((FONT, size).into_font()).color(&BLACK);
+    let title = if opts.title.is_empty() { "Emotions over time".to_string() } else { format!("{}: emotions over time", opts.title) };
+    header.draw_text(&title, &TextStyle::from((FONT, 22, FontStyle::Bold).into_font()).color(&BLACK), (12, 8))?;
+    // Legend: one swatch per emotion.
+    let mut x = 12;
+    for (i, label) in FER2013_LABELS.iter().enumerate() {
+        header.draw(&Rectangle::new([(x, 40), (x + 22, 52)], colour(i).filled()))?;
+        header.draw_text(label, &text(15), (x + 28, 38))?;
+        x += 28 + header.estimate_text_size(label, &text(15))?.0 as i32 + 24;
+    }
+    header.draw_text(
+        "Band: the reported (smoothed) label, frame by frame. Lines: the smoothed probability of each emotion.",
+        &text(14),
+        (12, 64),
+    )?;
+    // The people left out, as many as fit on one line.
+    let mut note = format!("Not plotted (seen < {:.1} s, listed in the CSV): ", opts.min_seconds);
+    if skipped.is_empty() {
+        note.push_str("none.");
+    } else {
+        note.push_str(&format!("{} of {} people: ", skipped.len(), skipped.len() + shown.len()));
+        let room = header.dim_in_pixel().0 as i64 - 24;
+        for (i, p) in skipped.iter().enumerate() {
+            let more = format!(" and {} more", skipped.len() - i);
+            let item = format!("{}#{} ({:.1} s)", if i == 0 { "" } else { ", " }, p.id, p.seconds_seen);
+            let width = |t: &str| header.estimate_text_size(t, &text(14)).map(|(w, _)| w as i64).unwrap_or(i64::MAX);
+            if i + 1 < skipped.len() && width(&format!("{note}{item}{more}")) > room || width(&format!("{note}{item}")) > room {
+                note.push_str(&more);
+                break;
+            }
+            note.push_str(&item);
+        }
+    }
+    header.draw_text(&note, &text(14), (12, 84))?;
+
+    let end = video_end(frames).max(1e-3);
+    let interval = frame_interval(frames);
+    if shown.is_empty() {
+        body.draw_text("No person was seen long enough to plot.", &text(18), (12, 80))?;
+        return Ok(());
+    }
+    for (area, person) in body.split_evenly((shown.len(), 1)).iter().zip(shown) {
+        draw_person(area, frames, person, end, interval)?;
+    }
+    Ok(())
+}
+
+fn draw_person(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    frames: &[FrameRecord],
+    p: &PersonSummary,
+    end: f64,
+    interval: f64,
+) -> DrawResult {
+    const LEFT: u32 = 52;
+    const RIGHT: u32 = 20;
+    let (caption, rest) = area.split_vertically(24);
+    let (band_area, chart_area) = rest.split_vertically(16);
+    let mut top: Vec<(usize, f64)> = p.shares.iter().copied().enumerate().filter(|s| s.1 > 0.0).collect();
+    top.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let shares: Vec<String> = top.iter().take(3).map(|(i, s)| format!("{} {:.0} %", FER2013_LABELS[*i], 100.0 * s)).collect();
+    caption.draw_text(
+        &format!(
+            "Person #{}: {} | seen {:.2}-{:.2} s, {} frames ({:.1} s)",
+            p.id,
+            shares.join(", "),
+            p.first_seen,
+            p.last_seen,
+            p.frames,
+            p.seconds_seen
+        ),
+        &TextStyle::from((FONT, 15, FontStyle::Bold).into_font()).color(&BLACK),
+        (12, 6),
+    )?;
+
+    let samples: Vec<(f64, &FaceSample)> =
+        frames.iter().flat_map(|f| f.faces.iter().filter(|s| s.id == p.id).map(move |s| (f.time, s))).collect();
+    let step = if interval > 0.0 { interval } else { end / 100.0 };
+
+    // The band, with the same horizontal layout as the chart below it.
+    let mut band =
+        ChartBuilder::on(&band_area).margin_left(6).margin_right(RIGHT).y_label_area_size(LEFT).build_cartesian_2d(0.0..end, 0.0..1.0)?;
+    band.plotting_area().fill(&RGBColor(245, 245, 245))?;
+    band.draw_series(samples.iter().map(|(t, s)| Rectangle::new([(*t, 0.0), ((*t + step).min(end), 1.0)], colour(s.label_id).filled())))?;
+
+    let mut chart = ChartBuilder::on(&chart_area)
+        .margin_left(6)
+        .margin_right(RIGHT)
+        .margin_bottom(4)
+        .x_label_area_size(32)
+        .y_label_area_size(LEFT)
+        .build_cartesian_2d(0.0..end, 0.0..1.0)?;
+    chart
+        .configure_mesh()
+        .y_labels(3)
+        .x_labels(12)
+        .max_light_lines(1)
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .x_desc("time (s)")
+        .y_desc("probability")
+        .label_style((FONT, 12))
+        .axis_desc_style((FONT, 12))
+        .x_label_formatter(&|v| format!("{v:.1}"))
+        .y_label_formatter(&|v| format!("{v:.1}"))
+        .draw()?;
+    // One line per emotion, broken where the person was not seen for more than 1.5 frames.
+    for e in 0..EMOTIONS {
+        let style = ShapeStyle::from(&colour(e)).stroke_width(2);
+        let mut segment: Vec<(f64, f64)> = Vec::new();
+        let mut last_t = f64::NEG_INFINITY;
+        for (t, s) in &samples {
+            let Some(&v) = s.scores.get(e) else { continue };
+            if *t - last_t > 1.5 * step && !segment.is_empty() {
+                chart.draw_series(std::iter::once(PathElement::new(std::mem::take(&mut segment), style)))?;
+            }
+            segment.push((*t, v as f64));
+            last_t = *t;
+        }
+        if segment.len() == 1 {
+            let (t, v) = segment[0];
+            segment.push(((t + step).min(end), v));
+        }
+        if !segment.is_empty() {
+            chart.draw_series(std::iter::once(PathElement::new(segment, style)))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::{frame_json, ExportFace};
+
+    /// A one-hot probability vector with `p` on `label_id` and the rest spread evenly.
+    fn scores(label_id: usize, p: f32) -> Vec<f32> {
+        (0..EMOTIONS).map(|i| if i == label_id { p } else { (1.0 - p) / (EMOTIONS - 1) as f32 }).collect()
+    }
+
+    /// Synthetic JSON lines written by the element's own export code: 25 fps, starting at 2 s.
+    /// Person 1 is in every frame (happy for 30, then sad for 20); person 2 appears in frames
+    /// 10..20 (angry); frame 25 has nobody.
+    fn lines() -> String {
+        let mut out = String::new();
+        for n in 0..50u64 {
+            let mut faces = Vec::new();
+            let (l1, s1) = if n < 30 { (3, scores(3, 0.8)) } else { (4, scores(4, 0.7)) };
+            let s2 = scores(0, 0.9);
+            if n != 25 {
+                faces.push(ExportFace {
+                    id: 1,
+                    bbox: (10.0, 10.0, 50.0, 60.0),
+                    confidence: 0.9,
+                    label: FER2013_LABELS[l1],
+                    label_id: l1,
+                    emotion_confidence: s1[l1],
+                    scores: &s1,
+                });
+            }
+            if (10..20).contains(&n) {
+                faces.push(ExportFace {
+                    id: 2,
+                    bbox: (60.0, 10.0, 90.0, 50.0),
+                    confidence: 0.8,
+                    label: "angry",
+                    label_id: 0,
+                    emotion_confidence: 0.9,
+                    scores: &s2,
+                });
+            }
+            let pts = 2_000_000_000 + n * 40_000_000;
+            out.push_str(&frame_json(100, 100, Some(pts), "file:///x.avi", "m", &faces).to_string());
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    fn reads_the_element_json_lines() {
+        let frames = read_jsonl(lines().as_bytes()).unwrap();
+        assert_eq!(frames.len(), 50);
+        assert_eq!(frames[0].time, 0.0, "times start at the first frame");
+        assert!((frames[49].time - 1.96).abs() < 1e-9);
+        assert_eq!(frames[10].faces.len(), 2);
+        assert_eq!(frames[10].faces[1], FaceSample { id: 2, label_id: 0, scores: scores(0, 0.9) });
+        assert!(frames[25].faces.is_empty());
+        assert!((frame_interval(&frames) - 0.04).abs() < 1e-9);
+        assert!((video_end(&frames) - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn null_timestamps_continue_the_previous_interval() {
+        let l = |t: Option<u64>| frame_json(1, 1, t, "", "m", &[]).to_string();
+        let text = [l(Some(1_000_000_000)), l(Some(1_040_000_000)), l(None), String::new(), l(Some(1_120_000_000))].join("\n");
+        let times: Vec<f64> = read_jsonl(text.as_bytes()).unwrap().iter().map(|f| f.time).collect();
+        assert_eq!(times.len(), 4, "the blank line is skipped");
+        for (t, want) in times.iter().zip([0.0, 0.04, 0.08, 0.12]) {
+            assert!((t - want).abs() < 1e-9, "{times:?}");
+        }
+    }
+
+    #[test]
+    fn bad_lines_are_reported_with_their_number() {
+        let good = frame_json(1, 1, Some(0), "", "m", &[]).to_string();
+        let err = read_jsonl(format!("{good}\nnot json\n").as_bytes()).unwrap_err();
+        assert!(err.starts_with("line 2: not JSON"), "{err}");
+        let err = read_jsonl(r#"{"timestamp":0,"objects":[{"id":3,"emotion":{"label":"bored"}}]}"#.as_bytes()).unwrap_err();
+        assert!(err.contains("line 1") && err.contains("unknown emotion `bored`"), "{err}");
+        let err = read_jsonl(r#"{"timestamp":0}"#.as_bytes()).unwrap_err();
+        assert!(err.contains("objects"), "{err}");
+    }
+
+    #[test]
+    fn summarizes_each_person() {
+        let frames = read_jsonl(lines().as_bytes()).unwrap();
+        let people = summarize(&frames);
+        assert_eq!(people.len(), 2);
+        let p1 = &people[0];
+        assert_eq!((p1.id, p1.frames, p1.dominant), (1, 49, 3));
+        assert_eq!((p1.first_seen, p1.last_seen), (0.0, frames[49].time));
+        assert!((p1.seconds_seen - 49.0 * 0.04).abs() < 1e-9);
+        assert!((p1.shares[3] - 29.0 / 49.0).abs() < 1e-12 && (p1.shares[4] - 20.0 / 49.0).abs() < 1e-12);
+        assert!((p1.shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        let p2 = &people[1];
+        assert_eq!((p2.id, p2.frames, p2.dominant), (2, 10, 0));
+        assert!((p2.first_seen - 0.4).abs() < 1e-9 && (p2.last_seen - 0.76).abs() < 1e-9);
+        assert_eq!(p2.shares[0], 1.0);
+    }
+
+    #[test]
+    fn ties_go_to_the_first_label() {
+        let face = |label_id| FaceSample { id: 5, label_id, scores: vec![] };
+        let frames: Vec<FrameRecord> =
+            [6, 2, 2, 6].iter().enumerate().map(|(i, &l)| FrameRecord { time: i as f64, faces: vec![face(l)] }).collect();
+        let p = &summarize(&frames)[0];
+        assert_eq!(p.dominant, 2, "fear and neutral tie: fear comes first");
+        assert_eq!((p.shares[2], p.shares[6]), (0.5, 0.5));
+        assert!(summarize(&[]).is_empty());
+    }
+
+    #[test]
+    fn csv_has_one_row_per_person() {
+        let frames = read_jsonl(lines().as_bytes()).unwrap();
+        let mut out = Vec::new();
+        write_csv(&mut out, &summarize(&frames)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            rows[0],
+            "track_id,first_seen_s,last_seen_s,seconds_seen,frames,dominant_emotion,share_angry,share_disgust,share_fear,share_happy,share_sad,share_surprise,share_neutral"
+        );
+        assert_eq!(rows[1], "1,0.000,1.960,1.960,49,happy,0.0000,0.0000,0.0000,0.5918,0.4082,0.0000,0.0000");
+        assert_eq!(rows[2], "2,0.400,0.760,0.400,10,angry,1.0000,0.0000,0.0000,0.0000,0.0000,0.0000,0.0000");
+        assert_eq!(rows.len(), 3);
+    }
+
+    #[test]
+    fn short_appearances_are_not_plotted() {
+        let frames = read_jsonl(lines().as_bytes()).unwrap();
+        let people = summarize(&frames);
+        let (shown, skipped) = plotted_people(&people, 1.0);
+        assert_eq!(shown.iter().map(|p| p.id).collect::<Vec<_>>(), [1]);
+        assert_eq!(skipped.iter().map(|p| p.id).collect::<Vec<_>>(), [2]);
+        assert_eq!(plotted_people(&people, 0.0).0.len(), 2);
+    }
+
+    fn decode_png(bytes: &[u8]) -> (png::OutputInfo, Vec<u8>) {
+        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        buf.truncate(info.buffer_size());
+        (info, buf)
+    }
+
+    #[test]
+    fn timeline_is_a_png_with_the_emotion_colours() {
+        let frames = read_jsonl(lines().as_bytes()).unwrap();
+        let people = summarize(&frames);
+        let opts = TimelineOptions { title: "synthetic.avi".into(), min_seconds: 0.3, width: 800 };
+        let (info, pixels) = decode_png(&render_timeline(&frames, &people, &opts).unwrap());
+        assert_eq!((info.width, info.height), (800, HEADER_HEIGHT + 2 * PANEL_HEIGHT), "two people plotted");
+        let has = |c: [u8; 3]| pixels.chunks(3).any(|p| p == c);
+        for label in [0, 3, 4] {
+            assert!(has(EMOTION_COLOURS[label]), "colour of {} drawn", FER2013_LABELS[label]);
+        }
+        // Text is drawn (dark pixels outside the swatches) with the embedded font.
+        assert!(pixels.chunks(3).filter(|p| p.iter().all(|&v| v < 60)).count() > 500);
+
+        // With a 1 s minimum, person 2 (0.4 s) is left out; nobody plotted still makes a picture.
+        let opts = TimelineOptions { min_seconds: 1.0, ..opts };
+        let (info, _) = decode_png(&render_timeline(&frames, &people, &opts).unwrap());
+        assert_eq!(info.height, HEADER_HEIGHT + PANEL_HEIGHT);
+        let (info, _) = decode_png(&render_timeline(&[], &[], &opts).unwrap());
+        assert_eq!(info.height, HEADER_HEIGHT + PANEL_HEIGHT);
+    }
+}

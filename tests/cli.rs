@@ -1,0 +1,268 @@
+//! The `emotiondetect-video` command-line tool, run as a child process the way a user runs it:
+//! on Megamind.avi it writes the annotated MP4, the JSON lines, the per-person CSV and the
+//! timeline PNG; on corrupt, truncated or audio-only input and on bad properties it fails with
+//! a clear message and leaves nothing behind.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::*;
+use gstemotiondetect::report;
+use serde_json::Value;
+
+const MEGAMIND_FRAMES: usize = 270;
+const TOOL: &str = env!("CARGO_BIN_EXE_emotiondetect-video");
+
+/// Runs the tool with `args`; stdout and stderr are pipes, so no progress bar is drawn.
+fn run_tool(args: &[&str]) -> Output {
+    require_installed();
+    let out = Command::new(TOOL).args(args).output().unwrap_or_else(|e| panic!("running {TOOL}: {e}"));
+    println!(
+        "$ emotiondetect-video {}\n-> {}\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every entry of `dir`, hidden ones (the `.partial` files) included, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn megamind_gives_video_json_csv_and_plot() {
+    let video = megamind();
+    let dir = TempDir::new("cli-megamind");
+    let out_dir = dir.path().join("results"); // created by the tool
+    let out = run_tool(&[s(&video), "-o", s(&out_dir)]);
+    assert!(out.status.success(), "exit status {}: {}", out.status, stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("270 frames") && summary.contains("Megamind-emotions.mp4"), "summary line: {summary}");
+    assert_eq!(
+        entries(&out_dir),
+        ["Megamind-emotions.mp4", "Megamind-people.csv", "Megamind-timeline.png", "Megamind.jsonl"],
+        "the four outputs and nothing else (no partial files)"
+    );
+
+    // The MP4 decodes back to every frame, at the input size.
+    let mp4 = out_dir.join("Megamind-emotions.mp4");
+    let desc = format!("filesrc location={} ! qtdemux ! h264parse ! avdec_h264 ! appsink name=sink", mp4.display());
+    let run = run_pipeline(&desc, Duration::from_secs(120));
+    assert_eq!(run.samples.len(), MEGAMIND_FRAMES, "frames in the MP4");
+    let info = video_info(&run.samples[0]);
+    assert_eq!((info.width(), info.height()), (720, 528));
+
+    // One JSON object per frame in the gvametaconvert shape.
+    let jsonl = std::fs::read_to_string(out_dir.join("Megamind.jsonl")).unwrap();
+    let frames: Vec<Value> =
+        jsonl.lines().enumerate().map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1))).collect();
+    assert_eq!(frames.len(), MEGAMIND_FRAMES, "one line per frame");
+    let uri = gst::glib::filename_to_uri(&video, None).unwrap();
+    let mut per_id: BTreeMap<u64, Vec<(f64, String)>> = BTreeMap::new();
+    let t0 = frames[0]["timestamp"].as_u64().unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        assert_eq!(f["resolution"]["width"], 720, "line {}", i + 1);
+        assert_eq!(f["resolution"]["height"], 528);
+        assert_eq!(f["source"], uri.as_str());
+        let ts = f["timestamp"].as_u64().unwrap_or_else(|| panic!("line {}: timestamp {}", i + 1, f["timestamp"]));
+        for o in f["objects"].as_array().expect("objects") {
+            assert_eq!(o["roi_type"], "face");
+            for k in ["x", "y", "w", "h", "region_id", "id"] {
+                assert!(o[k].is_u64(), "line {}: `{k}` in {o}", i + 1);
+            }
+            let bb = &o["detection"]["bounding_box"];
+            for k in ["x_min", "y_min", "x_max", "y_max"] {
+                assert!(bb[k].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "line {}: {k} in {o}", i + 1);
+            }
+            assert_eq!((&o["detection"]["label"], &o["detection"]["label_id"]), (&Value::from("face"), &Value::from(0)));
+            assert!(o["detection"]["confidence"].as_f64().unwrap() > 0.0);
+            let label = o["emotion"]["label"].as_str().unwrap();
+            assert!(FER_LABELS.contains(&label), "{label}");
+            assert_eq!(FER_LABELS[o["emotion"]["label_id"].as_u64().unwrap() as usize], label);
+            assert!(o["emotion"]["confidence"].as_f64().unwrap() > 0.0);
+            assert!(o["emotion"]["model"]["name"].is_string());
+            per_id.entry(o["id"].as_u64().unwrap()).or_default().push(((ts - t0) as f64 / 1e9, label.to_string()));
+        }
+    }
+    assert!(!per_id.is_empty(), "faces were found");
+
+    // The CSV: one row per track id of the JSON lines, consistent with them.
+    let mut csv = csv::Reader::from_path(out_dir.join("Megamind-people.csv")).unwrap();
+    let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+    let mut expected: Vec<String> =
+        ["track_id", "first_seen_s", "last_seen_s", "seconds_seen", "frames", "dominant_emotion"].iter().map(|h| h.to_string()).collect();
+    expected.extend(FER_LABELS.iter().map(|l| format!("share_{l}")));
+    assert_eq!(header, expected);
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    let ids: BTreeSet<u64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert_eq!(ids.len(), rows.len(), "one row per track id");
+    assert_eq!(ids, per_id.keys().copied().collect(), "the CSV's people are the JSON lines' track ids");
+    let mut plotted = 0;
+    for r in &rows {
+        let f = |i: usize| -> f64 { r[i].parse().unwrap_or_else(|e| panic!("column {i} of {r:?}: {e}")) };
+        let seen = &per_id[&r[0].parse::<u64>().unwrap()];
+        let (first, last, seconds, frames) = (f(1), f(2), f(3), f(4) as usize);
+        assert!(first <= last, "first seen {first} > last seen {last}");
+        assert!((first - seen[0].0).abs() < 1e-3 && (last - seen[seen.len() - 1].0).abs() < 1e-3, "{r:?}");
+        assert_eq!(frames, seen.len(), "frames of {r:?}");
+        let shares: Vec<f64> = (6..13).map(f).collect();
+        assert!(shares.iter().all(|s| (0.0..=1.0).contains(s)));
+        assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-3, "shares of {r:?} sum to 1");
+        for (l, label) in FER_LABELS.iter().enumerate() {
+            let n = seen.iter().filter(|(_, s)| s == label).count();
+            assert!((shares[l] - n as f64 / frames as f64).abs() < 1e-4, "share of {label} in {r:?}");
+        }
+        let top = shares.iter().cloned().fold(0.0, f64::max);
+        assert_eq!(shares[FER_LABELS.iter().position(|l| *l == &r[5]).unwrap()], top, "dominant emotion of {r:?}");
+        if seconds >= 1.0 {
+            plotted += 1;
+        }
+    }
+    println!("{}", std::fs::read_to_string(out_dir.join("Megamind-people.csv")).unwrap());
+
+    // The PNG decodes; one panel per person seen for 1 s or more, under the header, and the
+    // emotion colours are in it.
+    let png = std::fs::read(out_dir.join("Megamind-timeline.png")).unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(&png)).read_info().expect("a PNG");
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).expect("PNG pixels");
+    assert_eq!((info.width, info.height), (1200, report::HEADER_HEIGHT + report::PANEL_HEIGHT * plotted.max(1) as u32), "{plotted} people plotted");
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    let colours = gstemotiondetect::overlay::EMOTION_COLOURS;
+    let used = colours.iter().filter(|c| pixels.chunks(3).any(|p| p == &c[..])).count();
+    assert_eq!(used, colours.len(), "every emotion colour appears (at least in the legend)");
+}
+
+/// A text file named .mp4, the first 100 KB of Megamind.avi, an audio-only file and a
+/// Matroska file cut in half: non-zero exit, a message naming the file and the problem, and no
+/// file left in DIR (nor DIR itself when the tool created it).
+#[test]
+fn corrupt_truncated_and_audio_only_inputs_fail_cleanly() {
+    let dir = TempDir::new("cli-bad");
+    let inputs = dir.path().join("inputs");
+    std::fs::create_dir(&inputs).unwrap();
+
+    let text = inputs.join("x.mp4");
+    std::fs::write(&text, "this is a text file, not a video\n").unwrap();
+
+    let truncated = inputs.join("Megamind-truncated.avi");
+    std::fs::write(&truncated, &std::fs::read(megamind()).unwrap()[..100_000]).unwrap();
+
+    let audio = inputs.join("tone.wav");
+    run_pipeline(
+        &format!("audiotestsrc num-buffers=20 ! audioconvert ! wavenc ! filesink location={}", audio.display()),
+        Duration::from_secs(30),
+    );
+
+    let mkv = inputs.join("full.mkv");
+    run_pipeline(
+        &format!(
+            "videotestsrc num-buffers=100 ! video/x-raw,width=160,height=120,framerate=25/1 ! x264enc ! h264parse ! matroskamux ! filesink location={}",
+            mkv.display()
+        ),
+        Duration::from_secs(60),
+    );
+    let cut = inputs.join("cut.mkv");
+    let bytes = std::fs::read(&mkv).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+
+    let cases: [(&Path, &[&str]); 4] = [
+        (&text, &["Could not determine type of stream"]),
+        (&truncated, &["truncated", "declares 1189270 bytes", "has 100000"]),
+        (&audio, &["no video stream", "audio/x-raw"]),
+        (&cut, &["truncated or damaged", "declares 4.0 s"]),
+    ];
+    for (input, expected) in cases {
+        // An existing, empty DIR stays empty.
+        let out_dir = dir.path().join("out");
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let out = run_tool(&[s(input), "-o", s(&out_dir)]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", input.display());
+        assert!(err.contains(s(input)), "the message names the input: {err}");
+        for e in expected {
+            assert!(err.contains(e), "`{err}` should contain `{e}`");
+        }
+        assert!(err.starts_with("emotiondetect-video: error while "), "says what the tool was doing: {err}");
+        assert_eq!(entries(&out_dir), Vec::<String>::new(), "{}: nothing left in DIR", input.display());
+        assert!(out.stdout.is_empty(), "no summary line on failure");
+
+        // A DIR the tool creates is removed again.
+        let new_dir = dir.path().join("new");
+        let out = run_tool(&[s(input), "-o", s(&new_dir)]);
+        assert!(!out.status.success());
+        assert!(!new_dir.exists(), "{} left behind", new_dir.display());
+    }
+}
+
+#[test]
+fn bad_properties_are_rejected_before_anything_runs() {
+    let video = megamind();
+    let dir = TempDir::new("cli-props");
+    let out_dir: PathBuf = dir.path().join("out");
+    let out = run_tool(&[s(&video), "-o", s(&out_dir), "threshold=0.5", "no-such-property=1"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no property `no-such-property`"), "{err}");
+    for p in ["threshold", "face-model", "inference-interval", "emotion-smoothing", "draw"] {
+        assert!(err.contains(p), "the element's properties are listed: {err}");
+    }
+    assert!(!out_dir.exists(), "nothing is created");
+
+    for (arg, expected) in [
+        ("threshold=2", "out of range 0..1"),
+        ("threshold=high", "not a valid gdouble"),
+        ("draw=maybe", "not a valid gboolean"),
+        ("metadata-file=x.jsonl", "set by emotiondetect-video"),
+        ("threshold", "expected PROP=VALUE"),
+    ] {
+        let out = run_tool(&[s(&video), "-o", s(&out_dir), arg]);
+        assert_eq!(out.status.code(), Some(2), "{arg}");
+        assert!(stderr(&out).contains(expected), "{arg}: {}", stderr(&out));
+        assert!(!out_dir.exists());
+    }
+}
+
+/// PROP=VALUE reaches the element (max-faces=1 on a photo of two faces), and a still image is
+/// a video of one frame.
+#[test]
+fn properties_reach_the_element() {
+    let photo = group_photo("13.jpg");
+    let dir = TempDir::new("cli-photo");
+    // (frames in the JSON lines, faces in them, rows of the CSV)
+    let analyse = |props: &[&str]| -> (usize, usize, usize) {
+        let mut args = vec![s(&photo), "-o", s(dir.path())];
+        args.extend_from_slice(props);
+        let out = run_tool(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let jsonl = std::fs::read_to_string(dir.path().join("13.jsonl")).unwrap();
+        let frames: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let faces = frames.iter().map(|f| f["objects"].as_array().unwrap().len()).sum();
+        let rows = csv::Reader::from_path(dir.path().join("13-people.csv")).unwrap().records().count();
+        (frames.len(), faces, rows)
+    };
+    assert_eq!(analyse(&[]), (1, 2, 2), "13.jpg: one frame, two faces, two people");
+    // The second run replaces the first one's outputs.
+    assert_eq!(analyse(&["max-faces=1", "draw=false"]), (1, 1, 1), "max-faces=1");
+    assert_eq!(entries(dir.path()), ["13-emotions.mp4", "13-people.csv", "13-timeline.png", "13.jsonl"]);
+}

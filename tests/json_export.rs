@@ -1,0 +1,208 @@
+//! The element's JSON lines export (`metadata-file`): one line per frame, the last ones
+//! included (flushed at EOS), the same faces as the bus messages, boxes in pixels and
+//! normalised that agree, `source` = the file's URI, unwritable paths refused at NULL->READY,
+//! and `-` for stdout.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use gst::prelude::*;
+use serde_json::Value;
+
+const MEGAMIND_FRAMES: usize = 270;
+
+/// What a run of a pipeline with an `emotiondetect name=ed` gave.
+struct Export {
+    /// The PTS (ns) of each buffer leaving the element.
+    pts: Vec<u64>,
+    /// The `emotiondetect` bus messages.
+    messages: Vec<FrameMsg>,
+    /// The metadata file as it was when the EOS message arrived, before the state change to
+    /// NULL (which flushes and closes it as well).
+    at_eos: String,
+}
+
+/// Runs `desc` to EOS, recording the element's output PTS and reading `file` at EOS.
+fn run_export(desc: &str, file: &Path) -> Export {
+    init();
+    let pipeline = gst::parse::launch(desc).unwrap_or_else(|e| panic!("cannot build `{desc}`: {e}")).downcast::<gst::Pipeline>().unwrap();
+    let pts = Arc::new(Mutex::new(Vec::new()));
+    let ed = pipeline.by_name("ed").expect("an emotiondetect named ed");
+    let p = pts.clone();
+    ed.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(t) = info.buffer().and_then(|b| b.pts()) {
+            p.lock().unwrap().push(t.nseconds());
+        }
+        gst::PadProbeReturn::Ok
+    });
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap_or_else(|e| panic!("`{desc}` cannot start: {e:?}: {}", first_error(&bus)));
+    let start = Instant::now();
+    let mut messages = Vec::new();
+    loop {
+        let msg = bus.timed_pop(gst::ClockTime::from_seconds(1));
+        assert!(start.elapsed() < Duration::from_secs(300), "`{desc}` did not finish");
+        let Some(msg) = msg else { continue };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                let _ = pipeline.set_state(gst::State::Null);
+                panic!("`{desc}` failed: {} ({:?})", e.error(), e.debug());
+            }
+            gst::MessageView::Warning(w) => panic!("warning: {} ({:?})", w.error(), w.debug()),
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure().filter(|s| s.name() == "emotiondetect") {
+                    messages.push(parse_message(s));
+                }
+            }
+            _ => {}
+        }
+    }
+    let at_eos = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    pipeline.set_state(gst::State::Null).unwrap();
+    let pts = std::mem::take(&mut *pts.lock().unwrap());
+    Export { pts, messages, at_eos }
+}
+
+fn parse_lines(text: &str) -> Vec<Value> {
+    text.lines().enumerate().map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1))).collect()
+}
+
+#[test]
+fn one_line_per_frame_flushed_at_eos_matching_the_messages() {
+    let video = megamind();
+    let dir = TempDir::new("json-megamind");
+    let file = dir.path().join("frames.jsonl");
+    let desc = format!(
+        "filesrc location={} ! decodebin ! videorate ! emotiondetect name=ed metadata-file={} ! fakesink",
+        video.display(),
+        file.display()
+    );
+    let run = run_export(&desc, &file);
+    assert_eq!(run.pts.len(), MEGAMIND_FRAMES, "buffers through the element");
+    assert!(run.at_eos.ends_with('\n'), "the last line is complete");
+    let lines = parse_lines(&run.at_eos);
+    assert_eq!(lines.len(), MEGAMIND_FRAMES, "one line per frame, written out by EOS");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), run.at_eos, "nothing more after EOS");
+    assert_eq!(lines.last().unwrap()["timestamp"].as_u64(), run.pts.last().copied(), "the last line is the last buffer");
+    assert_eq!(run.messages.len(), MEGAMIND_FRAMES);
+
+    let uri = gst::glib::filename_to_uri(&video, None).unwrap();
+    let mut faces = 0;
+    for (i, ((line, pts), msg)) in lines.iter().zip(&run.pts).zip(&run.messages).enumerate() {
+        assert_eq!(line["timestamp"].as_u64(), Some(*pts), "line {}: the buffer's PTS", i + 1);
+        assert_eq!(msg.timestamp, *pts);
+        assert_eq!(line["source"], uri.as_str(), "source is the file's URI");
+        assert_eq!((line["resolution"]["width"].as_f64(), line["resolution"]["height"].as_f64()), (Some(720.0), Some(528.0)));
+        let objects = line["objects"].as_array().unwrap();
+        assert_eq!(objects.len(), msg.faces.len(), "line {}: the message's faces", i + 1);
+        for (region, (o, f)) in objects.iter().zip(&msg.faces).enumerate() {
+            faces += 1;
+            // The same face as the message: id, box in pixels, label, confidences.
+            assert_eq!(o["region_id"], region);
+            assert_eq!(o["id"].as_i64(), Some(f.id as i64));
+            let px = |k: &str| o[k].as_f64().unwrap();
+            assert_eq!((px("x"), px("y"), px("w"), px("h")), (f.x as f64, f.y as f64, f.width as f64, f.height as f64), "line {}", i + 1);
+            assert_eq!(o["emotion"]["label"], f.emotion.as_str());
+            assert!((o["emotion"]["confidence"].as_f64().unwrap() - f.emotion_confidence).abs() < 1e-6);
+            assert!((o["detection"]["confidence"].as_f64().unwrap() - f.confidence).abs() < 1e-6);
+            // Pixels and normalised coordinates agree (to the pixel rounding).
+            let bb = &o["detection"]["bounding_box"];
+            let n = |k: &str| bb[k].as_f64().unwrap();
+            assert!(0.0 <= n("x_min") && n("x_min") < n("x_max") && n("x_max") <= 1.0, "{bb}");
+            assert!(0.0 <= n("y_min") && n("y_min") < n("y_max") && n("y_max") <= 1.0, "{bb}");
+            assert!((px("x") - n("x_min") * 720.0).abs() <= 0.5, "x {} vs x_min {}", px("x"), n("x_min"));
+            assert!((px("y") - n("y_min") * 528.0).abs() <= 0.5, "y {} vs y_min {}", px("y"), n("y_min"));
+            assert!((px("w") - (n("x_max") - n("x_min")) * 720.0).abs() <= 0.5 + 1e-6, "w {} vs {bb}", px("w"));
+            assert!((px("h") - (n("y_max") - n("y_min")) * 528.0).abs() <= 0.5 + 1e-6, "h {} vs {bb}", px("h"));
+        }
+    }
+    println!("{} lines, {faces} faces; last timestamp {}", lines.len(), run.pts.last().unwrap());
+    assert!(faces > 200, "faces found: {faces}");
+}
+
+/// Sets `e` to READY, which must fail; returns the error posted on the bus.
+fn ready_error(e: &gst::Element) -> gst::glib::Error {
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
+    assert!(e.set_state(gst::State::Ready).is_err(), "NULL->READY must fail");
+    let msg = bus.pop_filtered(&[gst::MessageType::Error]).expect("an error message on the bus");
+    let gst::MessageView::Error(err) = msg.view() else { unreachable!() };
+    println!("error: {} ({:?})", err.error(), err.debug());
+    e.set_state(gst::State::Null).unwrap();
+    e.set_bus(None);
+    err.error()
+}
+
+#[test]
+fn unwritable_paths_fail_at_ready_naming_the_path() {
+    let dir = TempDir::new("json-unwritable");
+    let in_missing_dir = dir.path().join("no-such-dir/frames.jsonl");
+    let a_directory = dir.path().to_path_buf();
+    for path in [&in_missing_dir, &a_directory] {
+        let e = element(&[("metadata-file", path.to_str().unwrap())]);
+        let err = ready_error(&e);
+        assert!(err.matches(gst::ResourceError::OpenWrite), "{path:?}: {err}");
+        assert!(err.message().contains(path.to_str().unwrap()), "the message names {}: {}", path.display(), err.message());
+        assert!(err.message().contains("cannot be written"), "{}", err.message());
+    }
+    assert!(!in_missing_dir.parent().unwrap().exists(), "no directory is created");
+
+    // Fixed, the same element starts.
+    let e = element(&[("metadata-file", in_missing_dir.to_str().unwrap())]);
+    ready_error(&e);
+    let ok = dir.path().join("frames.jsonl");
+    e.set_property("metadata-file", ok.to_str().unwrap());
+    e.set_state(gst::State::Ready).expect("READY with a writable path");
+    e.set_state(gst::State::Null).unwrap();
+    assert!(ok.is_file(), "created at NULL->READY");
+}
+
+/// The system plugin directory (where coreelements lives), so that a child process finds the
+/// standard elements and not a copy of emotiondetect installed in ~/.local/share (as in
+/// tests/bad_input.rs).
+fn system_plugin_dir() -> PathBuf {
+    init();
+    let core = gst::Registry::get().find_plugin("coreelements").expect("the coreelements plugin");
+    core.filename().expect("coreelements is loaded from a file").parent().unwrap().to_path_buf()
+}
+
+/// `metadata-file=-`: the lines go to stdout, where nothing else is written (gst-launch-1.0 -q,
+/// in a child process using the plugin this test run built).
+#[test]
+fn dash_writes_the_lines_to_stdout() {
+    let photo = group_photo("13.jpg");
+    let registry = TempDir::new("json-registry");
+    let plugins = plugin_dir_with_built_plugin();
+    let location = format!("location={}", photo.display());
+    let out = Command::new("gst-launch-1.0")
+        .args(["-q", "filesrc", &location, "!", "jpegdec", "!", "imagefreeze", "num-buffers=3", "!", "videoconvert", "!"])
+        .args(["emotiondetect", "metadata-file=-", "!", "fakesink"])
+        .env("GST_PLUGIN_PATH", plugins.path())
+        .env("GST_PLUGIN_SYSTEM_PATH_1_0", system_plugin_dir())
+        .env("GST_REGISTRY", registry.path().join("registry.bin"))
+        .env_remove("GST_PLUGIN_PATH_1_0")
+        .env_remove("GST_REGISTRY_1_0")
+        .output()
+        .expect("gst-launch-1.0 (apt package gstreamer1.0-tools; ./setup.sh installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{}\nstdout:\n{stdout}\nstderr:\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "gst-launch-1.0 failed: {}", String::from_utf8_lossy(&out.stderr));
+    let lines = parse_lines(&stdout);
+    assert_eq!(lines.len(), 3, "one line per frame and nothing else on stdout");
+    let times: Vec<u64> = lines.iter().map(|l| l["timestamp"].as_u64().expect("a timestamp")).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "timestamps increase: {times:?}");
+    for l in &lines {
+        assert!(l["resolution"]["width"].as_u64().unwrap() > 0);
+        let objects = l["objects"].as_array().unwrap();
+        assert_eq!(objects.len(), 2, "13.jpg has two faces");
+        for o in objects {
+            assert!(FER_LABELS.contains(&o["emotion"]["label"].as_str().unwrap()));
+        }
+    }
+}
