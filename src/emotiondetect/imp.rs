@@ -42,7 +42,7 @@ const DEFAULT_RECLASSIFY_INTERVAL: u32 = 1;
 const DEFAULT_TRACK_MAX_MISSES: u32 = 5;
 const DEFAULT_EMOTION_SMOOTHING: f64 = 0.5;
 const DEFAULT_INFERENCE_THREADS: u32 = 0;
-const DEFAULT_INFERENCE_SPINNING: bool = true;
+const DEFAULT_INFERENCE_SPINNING: bool = false;
 /// Minimum IoU between a track's predicted box and a detection to continue the track.
 const TRACK_IOU_THRESHOLD: f32 = 0.3;
 
@@ -305,7 +305,7 @@ impl ObjectImpl for EmotionDetect {
                     .build(),
                 glib::ParamSpecBoolean::builder("inference-spinning")
                     .nick("Inference spinning")
-                    .blurb("Let idle ONNX Runtime threads spin-wait for work: lower latency, but CPU other threads could use (default: true)")
+                    .blurb("Let idle ONNX Runtime threads spin-wait for work: lower latency per call, but it takes CPU the rest of the pipeline needs (default: false)")
                     .default_value(DEFAULT_INFERENCE_SPINNING)
                     .mutable_ready()
                     .build(),
