@@ -117,3 +117,20 @@ fn carried_faces_keep_complete_metadata() {
     println!("{carried} faces carried without detection");
     assert!(carried > 200, "{carried}");
 }
+
+/// `pipelining=true` detects frame N+1 while frame N is finished: the same results, in the
+/// same order, with the last frame drained at EOS.
+#[test]
+fn pipelining_gives_the_same_results_and_drains_at_eos() {
+    let plain = megamind("pipelining=false");
+    let piped = megamind("pipelining=true");
+    assert_eq!(piped.samples.len(), 270, "every frame comes out, the last one at EOS");
+    for (k, (a, b)) in plain.messages.iter().zip(&piped.messages).enumerate() {
+        assert_eq!(a.timestamp, b.timestamp, "frame {k}: order kept");
+        assert_eq!(a.faces, b.faces, "frame {k}: same faces, ids and emotions");
+    }
+    for (a, b) in plain.samples.iter().zip(&piped.samples) {
+        assert_eq!(a.buffer().unwrap().pts(), b.buffer().unwrap().pts());
+        assert_eq!(meta_faces(a.buffer().unwrap()).len(), meta_faces(b.buffer().unwrap()).len());
+    }
+}

@@ -43,6 +43,7 @@ const DEFAULT_TRACK_MAX_MISSES: u32 = 5;
 const DEFAULT_EMOTION_SMOOTHING: f64 = 0.5;
 const DEFAULT_INFERENCE_THREADS: u32 = 0;
 const DEFAULT_INFERENCE_SPINNING: bool = false;
+const DEFAULT_PIPELINING: bool = false;
 /// Minimum IoU between a track's predicted box and a detection to continue the track.
 const TRACK_IOU_THRESHOLD: f32 = 0.3;
 
@@ -101,6 +102,7 @@ struct Settings {
     metadata_file: Option<PathBuf>,
     inference_threads: u32,
     inference_spinning: bool,
+    pipelining: bool,
 }
 
 impl Default for Settings {
@@ -125,6 +127,7 @@ impl Default for Settings {
             metadata_file: None,
             inference_threads: DEFAULT_INFERENCE_THREADS,
             inference_spinning: DEFAULT_INFERENCE_SPINNING,
+            pipelining: DEFAULT_PIPELINING,
         }
     }
 }
@@ -139,18 +142,46 @@ impl Settings {
     }
 }
 
-/// Runtime data: built at NULL->READY, dropped at READY->NULL.
+/// Runtime data: built at NULL->READY, dropped at READY->NULL. The detector is apart from the
+/// rest so that, pipelined, it can run on one frame while the next stage finishes the previous.
 struct State {
     detector: FaceDetector,
+    analysis: Analysis,
+    /// Frames seen since READY, for the inference interval.
+    frame_count: u64,
+    info: Option<VideoInfo>,
+    /// Pipelined: the frame whose detection ran last, waiting for the rest of its analysis.
+    pending: Option<Pending>,
+    /// Pipelined: the finished frame that `generate_output` hands downstream.
+    ready: Option<gst::Buffer>,
+}
+
+impl State {
+    /// Whether the detector runs on the next frame (every `inference-interval` frames).
+    fn next_runs_detector(&mut self, settings: &Settings) -> bool {
+        let run = self.frame_count.is_multiple_of(settings.inference_interval.max(1) as u64);
+        self.frame_count += 1;
+        run
+    }
+}
+
+/// Everything after detection: tracking, classification, drawing and output.
+struct Analysis {
     classifier: EmotionClassifier,
     overlay: Overlay,
     tracker: Tracker,
-    /// Frames analysed since READY, for the inference interval.
-    frame_count: u64,
     /// JSON lines output, with the stream's URI once known.
     writer: Option<MetadataWriter>,
     source: Option<String>,
-    info: Option<VideoInfo>,
+}
+
+/// What the detector gave for one frame: `None` when it did not run (inference-interval).
+type Detection = Result<Option<Vec<Face>>, String>;
+
+/// A frame whose detection is done, waiting for the rest of its analysis.
+struct Pending {
+    buffer: gst::Buffer,
+    detection: Detection,
 }
 
 /// One face's result.
@@ -309,6 +340,12 @@ impl ObjectImpl for EmotionDetect {
                     .default_value(DEFAULT_INFERENCE_SPINNING)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("pipelining")
+                    .nick("Pipelining")
+                    .blurb("Detect faces in frame N+1 while frame N is classified and drawn, on two threads; adds one frame of latency (default: false)")
+                    .default_value(DEFAULT_PIPELINING)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("metadata-file")
                     .nick("Metadata file")
                     .blurb("Write one JSON object per frame, per line (DL Streamer gvametaconvert shape) to this file, or to stdout for '-' (default: none)")
@@ -350,6 +387,7 @@ impl ObjectImpl for EmotionDetect {
             "metadata-file" => s.metadata_file = path(value),
             "inference-threads" => s.inference_threads = value.get().expect("type checked upstream"),
             "inference-spinning" => s.inference_spinning = value.get().expect("type checked upstream"),
+            "pipelining" => s.pipelining = value.get().expect("type checked upstream"),
             other => unimplemented!("property {other}"),
         }
         gst::debug!(CAT, imp = self, "{} set", pspec.name());
@@ -376,6 +414,7 @@ impl ObjectImpl for EmotionDetect {
             "emotion-smoothing" => s.emotion_smoothing.to_value(),
             "inference-threads" => s.inference_threads.to_value(),
             "inference-spinning" => s.inference_spinning.to_value(),
+            "pipelining" => s.pipelining.to_value(),
             "metadata-file" => s.metadata_file.as_ref().map(|p| p.to_string_lossy().to_string()).to_value(),
             other => unimplemented!("property {other}"),
         }
@@ -435,6 +474,12 @@ impl BaseTransformImpl for EmotionDetect {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn sink_event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::FlushStart(_) | gst::EventView::FlushStop(_) => self.discard_pending(),
+            // The pending frame belongs before any later event (caps, segment, EOS, gap...).
+            _ if event.is_serialized() => self.drain_pending(),
+            _ => {}
+        }
         if let gst::EventView::Eos(_) = event.view() {
             self.flush_metadata();
         }
@@ -446,25 +491,59 @@ impl BaseTransformImpl for EmotionDetect {
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
-        let results = match self.process_frame(state, buf, &info, &settings) {
-            Ok(results) => results,
-            Err(e) => {
-                // One bad frame must not stop the stream: warn and pass it through untouched.
-                gst::element_imp_warning!(self, gst::StreamError::Failed, ("frame {:?} skipped: {e}", buf.pts()));
-                return Ok(gst::FlowSuccess::Ok);
-            }
-        };
-        let model_name = state.classifier.spec.name.clone();
-        let labels = state.classifier.spec.labels.clone();
-        if state.writer.is_some() {
-            self.export(state, buf.pts(), &info, &results);
-        }
-        drop(guard);
-        attach_metas(buf, &info, &results, &labels, &model_name);
-        if settings.post_messages {
-            self.post_results(buf, &results, &labels);
-        }
+        let detection = if state.next_runs_detector(&settings) { detect_buffer(&mut state.detector, buf, &info, &settings).map(Some) } else { Ok(None) };
+        self.finish(&mut state.analysis, buf, &info, &settings, detection);
         Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn submit_input_buffer(&self, is_discont: bool, inbuf: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = self.settings.lock().unwrap().clone();
+        if !settings.pipelining {
+            return self.parent_submit_input_buffer(is_discont, inbuf);
+        }
+        let mut guard = self.state.lock().unwrap();
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let run = state.next_runs_detector(&settings);
+        let previous = state.pending.take();
+        let State { detector, analysis, .. } = state;
+        // Detection of this frame overlaps the rest of the previous frame's analysis.
+        let (detection, finished) = std::thread::scope(|scope| {
+            let worker = scope.spawn(|| if run { detect_buffer(detector, &inbuf, &info, &settings).map(Some) } else { Ok(None) });
+            let finished = previous.map(|p| self.finish_pending(analysis, p, &info, &settings));
+            let detection = worker.join().unwrap_or_else(|_| Err("the detector thread panicked".into()));
+            (detection, finished)
+        });
+        state.pending = Some(Pending { buffer: inbuf, detection });
+        state.ready = finished;
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn generate_output(&self) -> Result<gst_base::subclass::base_transform::GenerateOutputSuccess, gst::FlowError> {
+        use gst_base::subclass::base_transform::GenerateOutputSuccess;
+        if !self.settings.lock().unwrap().pipelining {
+            return self.parent_generate_output();
+        }
+        let ready = self.state.lock().unwrap().as_mut().and_then(|s| s.ready.take());
+        Ok(ready.map_or(GenerateOutputSuccess::NoOutput, GenerateOutputSuccess::Buffer))
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        self.discard_pending();
+        self.parent_stop()
+    }
+
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        let ok = BaseTransformImplExt::parent_query(self, direction, query);
+        // Pipelined, each frame leaves one frame later: say so to live pipelines.
+        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            let frame = self.pipelining_delay();
+            if ok && direction == gst::PadDirection::Src && frame > gst::ClockTime::ZERO {
+                let (live, min, max) = q.result();
+                q.set(live, min + frame, max.map(|m| m + frame));
+            }
+        }
+        ok
     }
 }
 
@@ -505,11 +584,73 @@ impl EmotionDetect {
             Some(path) => Some(MetadataWriter::create(path).map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ("{e}")))?),
             None => None,
         };
-        Ok(State { detector, classifier, overlay: Overlay::new(), tracker: Tracker::new(), frame_count: 0, writer, source: None, info: None })
+        let analysis = Analysis { classifier, overlay: Overlay::new(), tracker: Tracker::new(), writer, source: None };
+        Ok(State { detector, analysis, frame_count: 0, info: None, pending: None, ready: None })
     }
 
-    /// Detects, classifies and (with `draw`) draws. Returns the faces in frame pixels.
-    fn process_frame(&self, state: &mut State, buf: &mut gst::BufferRef, info: &VideoInfo, settings: &Settings) -> Result<Vec<FaceResult>, String> {
+    /// Finishes a frame whose detection is done: tracking, classification, drawing, metas,
+    /// message and JSON line. A failure posts a warning and leaves the frame untouched.
+    fn finish(&self, analysis: &mut Analysis, buf: &mut gst::BufferRef, info: &VideoInfo, settings: &Settings, detection: Detection) {
+        let results = match detection.and_then(|faces| self.process_frame(analysis, buf, info, settings, faces)) {
+            Ok(results) => results,
+            Err(e) => {
+                // One bad frame must not stop the stream: warn and pass it through untouched.
+                gst::element_imp_warning!(self, gst::StreamError::Failed, ("frame {:?} skipped: {e}", buf.pts()));
+                return;
+            }
+        };
+        if analysis.writer.is_some() {
+            self.export(analysis, buf.pts(), info, &results);
+        }
+        let spec = &analysis.classifier.spec;
+        attach_metas(buf, info, &results, &spec.labels, &spec.name);
+        if settings.post_messages {
+            self.post_results(buf, &results, &spec.labels);
+        }
+    }
+
+    fn finish_pending(&self, analysis: &mut Analysis, pending: Pending, info: &VideoInfo, settings: &Settings) -> gst::Buffer {
+        let mut buffer = pending.buffer;
+        self.finish(analysis, buffer.make_mut(), info, settings, pending.detection);
+        buffer
+    }
+
+    /// Finishes and pushes the pending frame (before an event that must follow it).
+    fn drain_pending(&self) {
+        let settings = self.settings.lock().unwrap().clone();
+        let finished = {
+            let mut guard = self.state.lock().unwrap();
+            let Some(state) = guard.as_mut() else { return };
+            let (Some(pending), Some(info)) = (state.pending.take(), state.info.clone()) else { return };
+            self.finish_pending(&mut state.analysis, pending, &info, &settings)
+        };
+        if let Err(e) = self.obj().src_pad().push(finished) {
+            gst::debug!(CAT, imp = self, "pushing the last pending frame: {e:?}");
+        }
+    }
+
+    fn discard_pending(&self) {
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.pending = None;
+            state.ready = None;
+        }
+    }
+
+    /// One frame's duration when pipelining (the delay it adds), else zero.
+    fn pipelining_delay(&self) -> gst::ClockTime {
+        if !self.settings.lock().unwrap().pipelining {
+            return gst::ClockTime::ZERO;
+        }
+        let fps = self.state.lock().unwrap().as_ref().and_then(|s| s.info.as_ref().map(|i| i.fps()));
+        match fps {
+            Some(f) if f.numer() > 0 => gst::ClockTime::SECOND.mul_div_floor(f.denom() as u64, f.numer() as u64).unwrap_or(gst::ClockTime::ZERO),
+            _ => gst::ClockTime::ZERO,
+        }
+    }
+
+    /// Tracks, classifies and (with `draw`) draws, given the frame's detection. Returns the
+    /// visible faces in frame pixels.
+    fn process_frame(&self, analysis: &mut Analysis, buf: &mut gst::BufferRef, info: &VideoInfo, settings: &Settings, faces: Option<Vec<Face>>) -> Result<Vec<FaceResult>, String> {
         let layout = pixel_layout(info).ok_or("unsupported format")?;
         let mut frame = VideoFrameRef::from_buffer_ref_writable(buf, info).map_err(|e| format!("cannot map the frame: {e}"))?;
         let strides = frame.plane_stride();
@@ -518,57 +659,21 @@ impl EmotionDetect {
         let [p0, p1, p2, _] = frame.planes_data_mut();
         let mut image = Image { layout, width, height, planes: [p0, p1, p2], strides };
 
-        let results = self.analyse(state, &image, settings)?;
+        let results = track_and_classify(analysis, &image, settings, faces)?;
         if settings.draw {
-            let labels = &state.classifier.spec.labels;
+            let labels = &analysis.classifier.spec.labels;
             for r in &results {
                 let text = format!("#{} {} {:.2}", r.id, labels[r.smoothed.label_id], r.smoothed.confidence);
                 let f = &r.face;
                 let bbox = (f.x0.round() as i64, f.y0.round() as i64, f.x1.round() as i64, f.y1.round() as i64);
-                state.overlay.draw_face(&mut image, bbox, &text, overlay::emotion_colour(r.smoothed.label_id));
+                analysis.overlay.draw_face(&mut image, bbox, &text, overlay::emotion_colour(r.smoothed.label_id));
             }
         }
         Ok(results)
     }
 
-    /// Detects (every `inference-interval` frames, else carries the tracked boxes), tracks, and
-    /// classifies the faces that are new or due (every `reclassify-interval` frames) in batches.
-    fn analyse<P: AsRef<[u8]> + Sync>(&self, state: &mut State, image: &Image<P>, settings: &Settings) -> Result<Vec<FaceResult>, String> {
-        let tracker_params = TrackerParams {
-            iou_threshold: TRACK_IOU_THRESHOLD,
-            max_misses: settings.track_max_misses,
-            smoothing: settings.emotion_smoothing as f32,
-        };
-        let run_detector = state.frame_count.is_multiple_of(settings.inference_interval.max(1) as u64);
-        state.frame_count += 1;
-        state.tracker.age_classifications();
-        if run_detector {
-            let params = DetectParams {
-                threshold: settings.threshold as f32,
-                nms_threshold: settings.nms_threshold as f32,
-                detector_size: settings.detector_size as usize,
-            };
-            let faces = state.detector.detect(image, &params)?;
-            let (w, h) = (image.width as f32, image.height as f32);
-            let faces = detection::filter_faces(faces, w, h, settings.min_face_size as f32, settings.max_faces as usize);
-            state.tracker.update(faces, &tracker_params);
-        } else {
-            state.tracker.predict();
-        }
-        // Faces matched on the last detector run are the ones reported; missed tracks wait.
-        let visible: Vec<usize> = (0..state.tracker.tracks().len()).filter(|&i| state.tracker.tracks()[i].misses == 0).collect();
-        let due: Vec<usize> = visible.iter().copied().filter(|&i| state.tracker.tracks()[i].needs_classification(settings.reclassify_interval)).collect();
-        let margin = settings.crop_margin as f32;
-        let regions: Vec<_> = due.iter().map(|&i| detection::crop_region(&state.tracker.tracks()[i].face, margin)).collect();
-        let emotions = state.classifier.classify(image, &regions, settings.batch_size as usize)?;
-        for (&i, e) in due.iter().zip(emotions) {
-            state.tracker.tracks_mut()[i].set_scores(e.scores, tracker_params.smoothing);
-        }
-        Ok(visible.iter().filter_map(|&i| face_result(&state.tracker.tracks()[i])).collect())
-    }
-
     /// Appends the frame's JSON line to `metadata-file`; a write error posts a warning.
-    fn export(&self, state: &mut State, pts: Option<gst::ClockTime>, info: &VideoInfo, results: &[FaceResult]) {
+    fn export(&self, state: &mut Analysis, pts: Option<gst::ClockTime>, info: &VideoInfo, results: &[FaceResult]) {
         if state.source.is_none() {
             // The URI of the stream (filesrc, rtspsrc, ... answer it), asked once.
             let mut query = gst::query::Uri::new();
@@ -597,7 +702,7 @@ impl EmotionDetect {
     /// Pushes buffered JSON lines out (EOS, stop): the last frames are never lost.
     fn flush_metadata(&self) {
         let mut guard = self.state.lock().unwrap();
-        if let Some(Err(e)) = guard.as_mut().and_then(|s| s.writer.as_mut()).map(|w| w.flush()) {
+        if let Some(Err(e)) = guard.as_mut().and_then(|s| s.analysis.writer.as_mut()).map(|w| w.flush()) {
             gst::element_imp_warning!(self, gst::ResourceError::Write, ("metadata file: {e}"));
         }
     }
@@ -632,6 +737,49 @@ impl EmotionDetect {
             .build();
         let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
     }
+}
+
+/// Runs the face detector on `buf` and keeps the faces the settings allow, in frame pixels.
+fn detect_buffer(detector: &mut FaceDetector, buf: &gst::BufferRef, info: &VideoInfo, settings: &Settings) -> Result<Vec<Face>, String> {
+    let layout = pixel_layout(info).ok_or("unsupported format")?;
+    let frame = VideoFrameRef::from_buffer_ref_readable(buf, info).map_err(|e| format!("cannot map the frame: {e}"))?;
+    let strides = frame.plane_stride();
+    let strides = [0, 1, 2].map(|i| strides.get(i).copied().unwrap_or(0).max(0) as usize);
+    let plane = |i: u32| if i < frame.n_planes() { frame.plane_data(i).unwrap_or(&[]) } else { &[] };
+    let (width, height) = (frame.width() as usize, frame.height() as usize);
+    let image = Image { layout, width, height, planes: [plane(0), plane(1), plane(2)], strides };
+    let params = DetectParams {
+        threshold: settings.threshold as f32,
+        nms_threshold: settings.nms_threshold as f32,
+        detector_size: settings.detector_size as usize,
+    };
+    let faces = detector.detect(&image, &params)?;
+    Ok(detection::filter_faces(faces, width as f32, height as f32, settings.min_face_size as f32, settings.max_faces as usize))
+}
+
+/// Updates the tracks with the frame's detections (or carries them when the detector did not
+/// run), and classifies the faces that are new or due (every `reclassify-interval` frames)
+/// in batches. Returns the faces matched on the last detector run.
+fn track_and_classify<P: AsRef<[u8]> + Sync>(analysis: &mut Analysis, image: &Image<P>, settings: &Settings, faces: Option<Vec<Face>>) -> Result<Vec<FaceResult>, String> {
+    let params = TrackerParams { iou_threshold: TRACK_IOU_THRESHOLD, max_misses: settings.track_max_misses, smoothing: settings.emotion_smoothing as f32 };
+    let tracker = &mut analysis.tracker;
+    tracker.age_classifications();
+    match faces {
+        Some(faces) => {
+            tracker.update(faces, &params);
+        }
+        None => tracker.predict(),
+    }
+    // Faces matched on the last detector run are the ones reported; missed tracks wait.
+    let visible: Vec<usize> = (0..tracker.tracks().len()).filter(|&i| tracker.tracks()[i].misses == 0).collect();
+    let due: Vec<usize> = visible.iter().copied().filter(|&i| tracker.tracks()[i].needs_classification(settings.reclassify_interval)).collect();
+    let margin = settings.crop_margin as f32;
+    let regions: Vec<_> = due.iter().map(|&i| detection::crop_region(&tracker.tracks()[i].face, margin)).collect();
+    let emotions = analysis.classifier.classify(image, &regions, settings.batch_size as usize)?;
+    for (&i, e) in due.iter().zip(emotions) {
+        tracker.tracks_mut()[i].set_scores(e.scores, params.smoothing);
+    }
+    Ok(visible.iter().filter_map(|&i| face_result(&tracker.tracks()[i])).collect())
 }
 
 /// Adds one ROI meta per face with its `detection`, `emotion` and `landmarks` parameters.
