@@ -1,13 +1,21 @@
 //! RTSP server that streams video annotated by `emotiondetect` (faces boxed, emotions labelled).
 //!
 //! ```text
-//! cargo run --release --example rtsp-server -- [--port 8554] [--mount /emotions] [INPUT] [PROP=VALUE ...]
+//! cargo run --release --example rtsp-server -- [--address 0.0.0.0] [--port 8554] [--mount /emotions] [--keep-all-frames]
+//!     [INPUT] [PROP=VALUE ...]
 //! ```
 //!
 //! INPUT is a video file, `v4l2` or `v4l2:/dev/videoN` (a camera), an `rtsp://` URL, or `test`
 //! (videotestsrc, the default). PROP=VALUE pairs are set on the emotiondetect element, e.g.
 //! `threshold=0.5 detector-size=320`. Watch it with
 //! `gst-launch-1.0 playbin uri=rtsp://127.0.0.1:8554/emotions` or any RTSP player.
+//!
+//! Live inputs (a camera, an RTSP stream, `test`) go through `queue leaky=downstream
+//! max-size-buffers=1` before the element: when the element is slower than the camera, the
+//! frames it has no time for are dropped and the stream stays live (latency about one
+//! processing time) instead of falling further and further behind. `--keep-all-frames` removes
+//! that queue. Files are not live (they are read as fast as the stream is sent), so they get no
+//! leaky queue; if the element cannot keep up with a file, raise `inference-interval`.
 //!
 //! The element is registered from this binary (statically, from the crate it is built with), so
 //! neither an installed plugin nor GST_PLUGIN_PATH is needed; the models and ONNX Runtime are
@@ -17,30 +25,40 @@ use std::process::ExitCode;
 
 use gst_rtsp_server::prelude::*;
 
-const USAGE: &str = "usage: rtsp-server [--port PORT] [--mount /PATH] [INPUT] [PROP=VALUE ...]
+const USAGE: &str = "usage: rtsp-server [--address ADDR] [--port PORT] [--mount /PATH] [--keep-all-frames] [INPUT] [PROP=VALUE ...]
+  --address: the address to listen on (default 0.0.0.0, every interface; 127.0.0.1: this machine only)
   INPUT: a video file, v4l2 or v4l2:/dev/videoN (camera), rtsp://... (an RTSP stream),
          or test (videotestsrc, the default)
+  --keep-all-frames: no leaky queue before the element for live inputs (latency then grows
+         when the element is slower than the camera)
   PROP=VALUE: emotiondetect properties, e.g. threshold=0.5 draw=true";
 
 struct Args {
+    address: String,
     port: u16,
     mount: String,
     input: String,
     props: Vec<String>,
+    keep_all_frames: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
+        address: "0.0.0.0".into(),
         port: 8554,
         mount: "/emotions".into(),
         input: "test".into(),
         props: Vec::new(),
+        keep_all_frames: false,
     };
     let mut input_set = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "-h" | "--help" => return Err(String::new()),
+            "--keep-all-frames" => args.keep_all_frames = true,
+            "--address" | "-a" => args.address = it.next().ok_or("--address needs a value")?,
+            _ if a.starts_with("--address=") => args.address = a["--address=".len()..].into(),
             "--port" | "-p" => {
                 let v = it.next().ok_or("--port needs a value")?;
                 args.port = v.parse().map_err(|_| format!("bad port {v:?}"))?;
@@ -82,6 +100,11 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// Whether INPUT is a live source (a camera, an RTSP stream, the live test pattern).
+fn is_live(input: &str) -> bool {
+    input == "test" || input == "v4l2" || input.starts_with("v4l2:") || input.starts_with("rtsp://") || input.starts_with("rtsps://")
+}
+
 /// The part of the launch line that ends in decoded raw video.
 fn source(input: &str) -> Result<String, String> {
     Ok(match input {
@@ -110,8 +133,14 @@ fn launch_line(args: &Args) -> Result<String, String> {
         let (k, v) = p.split_once('=').expect("checked by is_property");
         element.push_str(&format!(" {k}={}", quote(v)));
     }
+    // live input: keep only the newest frame while the element is busy (see the top of the file)
+    let queue = if is_live(&args.input) && !args.keep_all_frames {
+        "queue leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0 ! "
+    } else {
+        ""
+    };
     Ok(format!(
-        "( {} ! videoconvert ! {element} ! videoconvert ! video/x-raw,format=I420 ! \
+        "( {} ! {queue}videoconvert ! {element} ! videoconvert ! video/x-raw,format=I420 ! \
          x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! rtph264pay name=pay0 pt=96 config-interval=1 )",
         source(&args.input)?
     ))
@@ -154,6 +183,7 @@ fn main() -> ExitCode {
 
     let main_loop = gst_rtsp_server::glib::MainLoop::new(None, false);
     let server = gst_rtsp_server::RTSPServer::new();
+    server.set_address(&args.address);
     server.set_service(&args.port.to_string());
     let Some(mounts) = server.mount_points() else {
         eprintln!("rtsp-server: the server has no mount points");
@@ -168,13 +198,16 @@ fn main() -> ExitCode {
     let _source_id = match server.attach(None) {
         Ok(id) => id,
         Err(e) => {
-            eprintln!("rtsp-server: cannot listen on port {}: {e}", args.port);
+            eprintln!("rtsp-server: cannot listen on {}:{}: {e}", args.address, args.port);
             return ExitCode::FAILURE;
         }
     };
     println!("pipeline: {launch}");
-    println!("stream ready at rtsp://127.0.0.1:{}{}", server.bound_port(), args.mount);
-    println!("  watch: gst-launch-1.0 playbin uri=rtsp://127.0.0.1:{}{}", server.bound_port(), args.mount);
+    let host = if args.address == "0.0.0.0" || args.address == "::" { "127.0.0.1" } else { args.address.as_str() };
+    let url = format!("rtsp://{host}:{}{}", server.bound_port(), args.mount);
+    println!("stream ready at {url}");
+    println!("  watch:    gst-launch-1.0 playbin uri={url}   (or pipelines/rtsp-in.sh {url})");
+    println!("  analyse:  SINK=fakesink MESSAGES=1 pipelines/rtsp-in.sh {url}");
     main_loop.run();
     ExitCode::SUCCESS
 }

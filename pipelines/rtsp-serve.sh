@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Serve annotated video over RTSP (examples/rtsp_server.rs, gst-rtsp-server).
 #
-#   pipelines/rtsp-serve.sh [--port 8554] [--mount /emotions] [INPUT] [PROP=VALUE ...]
+#   pipelines/rtsp-serve.sh [--address 0.0.0.0] [--port 8554] [--mount /emotions] [--keep-all-frames]
+#                           [INPUT] [PROP=VALUE ...]
 #
 # INPUT: a video file, v4l2 or v4l2:/dev/videoN (camera), rtsp://... (re-serve an RTSP stream
 # with emotions drawn), or test (videotestsrc). Default: Megamind.avi from ../shared/media/videos
 # or from the data dir where ./setup.sh put it, else test. Watch with pipelines/rtsp-in.sh rtsp://127.0.0.1:8554/emotions, or
 # gst-launch-1.0 playbin uri=rtsp://127.0.0.1:8554/emotions, or VLC.
 # The server registers the element from the crate it is built with (no install needed); the models
-# and ONNX Runtime come from ./setup.sh.
+# and ONNX Runtime come from ./setup.sh. --address 127.0.0.1 serves this machine only (default:
+# every interface). Live inputs (camera, rtsp://, test) get a leaky queue before the element, so a
+# slow element drops frames instead of delaying the stream more and more; --keep-all-frames
+# removes it. A file is served in real time; if the element cannot keep up with it, raise
+# inference-interval (e.g. inference-interval=3).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -19,7 +24,7 @@ skip=0
 for a in "${args[@]}"; do
   if [ "$skip" = 1 ]; then skip=0; continue; fi
   case "$a" in
-    --port|--mount|-p|-m) skip=1 ;;
+    --address|--port|--mount|-a|-p|-m) skip=1 ;;
     -*|*=*) ;;
     *) has_input=1 ;;
   esac
