@@ -73,35 +73,51 @@ impl<P: AsMut<[u8]> + AsRef<[u8]>> Image<P> {
         }
     }
 
-    /// Fills the rectangle [x0, x1) x [y0, y1) (clipped to the frame) with an opaque colour.
+    /// Fills the rectangle [x0, x1) x [y0, y1) (clipped to the frame) with an opaque colour,
+    /// row by row. On YUV frames a chroma sample takes the share of its 2x2 luma block that
+    /// the rectangle covers, so edges on odd pixels blend rather than bleed.
     pub fn fill_rect(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, rgb: [u8; 3]) {
         let paint = Paint::new(rgb, self.layout);
-        let (x0, x1) = (x0.max(0), x1.min(self.width as i64));
-        let (y0, y1) = (y0.max(0), y1.min(self.height as i64));
-        for y in y0..y1 {
-            for x in x0..x1 {
-                self.blend(x, y, paint, 1.0);
-            }
+        let (x0, x1) = (x0.max(0) as usize, x1.clamp(0, self.width as i64) as usize);
+        let (y0, y1) = (y0.max(0) as usize, y1.clamp(0, self.height as i64) as usize);
+        if x0 >= x1 || y0 >= y1 {
+            return;
         }
-        // Chroma of the rectangle's own 2x2 blocks is set outright, not blended a quarter at a time.
-        if matches!(self.layout, PixelLayout::I420(_) | PixelLayout::Nv12(_)) {
-            self.fill_chroma(x0, y0, x1, y1, paint);
+        match self.layout {
+            PixelLayout::Packed { bpp, r, g, b } => {
+                let stride = self.strides[0];
+                let plane = self.planes[0].as_mut();
+                for y in y0..y1 {
+                    for px in plane[y * stride + x0 * bpp..y * stride + x1 * bpp].chunks_exact_mut(bpp) {
+                        (px[r], px[g], px[b]) = (rgb[0], rgb[1], rgb[2]);
+                    }
+                }
+            }
+            PixelLayout::I420(_) | PixelLayout::Nv12(_) => {
+                let stride = self.strides[0];
+                for y in y0..y1 {
+                    self.planes[0].as_mut()[y * stride + x0..y * stride + x1].fill(paint.yuv[0]);
+                }
+                self.fill_chroma(x0, y0, x1, y1, paint);
+            }
         }
     }
 
-    fn fill_chroma(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, paint: Paint) {
-        let (cx0, cy0) = ((x0 + 1) / 2, (y0 + 1) / 2);
-        let (cx1, cy1) = (x1 / 2, y1 / 2);
-        for cy in cy0.max(0) as usize..cy1.max(0) as usize {
-            for cx in cx0.max(0) as usize..cx1.max(0) as usize {
+    fn fill_chroma(&mut self, x0: usize, y0: usize, x1: usize, y1: usize, paint: Paint) {
+        let covered = |c: usize, lo: usize, hi: usize| (2 * c + 2).min(hi).saturating_sub((2 * c).max(lo));
+        for cy in y0 / 2..y1.div_ceil(2) {
+            for cx in x0 / 2..x1.div_ceil(2) {
+                let alpha = (covered(cx, x0, x1) * covered(cy, y0, y1)) as f32 / 4.0;
                 match self.layout {
                     PixelLayout::I420(_) => {
-                        self.planes[1].as_mut()[cy * self.strides[1] + cx] = paint.yuv[1];
-                        self.planes[2].as_mut()[cy * self.strides[2] + cx] = paint.yuv[2];
+                        mix(&mut self.planes[1].as_mut()[cy * self.strides[1] + cx], paint.yuv[1], alpha);
+                        mix(&mut self.planes[2].as_mut()[cy * self.strides[2] + cx], paint.yuv[2], alpha);
                     }
                     PixelLayout::Nv12(_) => {
                         let i = cy * self.strides[1] + cx * 2;
-                        self.planes[1].as_mut()[i..i + 2].copy_from_slice(&paint.yuv[1..]);
+                        let uv = &mut self.planes[1].as_mut()[i..i + 2];
+                        mix(&mut uv[0], paint.yuv[1], alpha);
+                        mix(&mut uv[1], paint.yuv[2], alpha);
                     }
                     PixelLayout::Packed { .. } => {}
                 }

@@ -200,11 +200,12 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         if target.layout == TensorLayout::Nchw && target.order != ColourOrder::Grey {
             self.to_planar_rgb(src, target, out);
         } else {
-            self.to_tensor_generic(src, target, out);
+            self.to_tensor_separable(src, target, out);
         }
     }
 
-    /// The per-pixel path, for any layout and order.
+    /// The per-pixel reference path, for any layout and order: the fast paths must equal it.
+    #[cfg(test)]
     fn to_tensor_generic(&self, src: (f32, f32, f32, f32), target: &TensorTarget, out: &mut [f32]) {
         // One monomorphised loop per layout: the per-pixel work has no format branch.
         match self.layout {
@@ -281,17 +282,11 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         }
     }
 
-    /// Tensor rows `rows` of [`Image::to_planar_rgb`]; `planes` are the three channel planes
-    /// from the band's first row on.
-    fn planar_band(&self, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &[Vec<(usize, usize, f32)>; 3], target: &TensorTarget, planes: [&mut [f32]; 3]) {
-        let cw = target.content_w;
+    /// Scales tensor rows `rows` and hands each pixel's RGB (0..255) to `store(band_row, x, rgb)`.
+    fn separable_band<F: FnMut(usize, usize, [f32; 3])>(&self, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &[Vec<(usize, usize, f32)>; 3], cw: usize, mut store: F) {
         // Two cached horizontally scaled rows, channel-major: [c][x].
         let mut cache = [(usize::MAX, vec![0f32; 3 * cw]), (usize::MAX, vec![0f32; 3 * cw])];
         let mut px = vec![0f32; 3 * cw];
-        let [p0, p1, p2] = planes;
-        // Tensor channel of R and of B.
-        let (ri, bi) = if target.order == ColourOrder::Bgr { (2, 0) } else { (0, 2) };
-        let norm = target.norm;
         for (band_row, ty) in rows.enumerate() {
             let (y0, y1, wy) = tap(origin_y, sy, ty, self.height);
             let slot0 = self.cached_row(&mut cache, y0, None, offsets, cw);
@@ -302,19 +297,58 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
             }
             let (n0, rest) = px.split_at(cw);
             let (n1, n2) = rest.split_at(cw);
-            let base = band_row * target.width;
-            let outs = [&mut p0[base..base + cw], &mut p1[base..base + cw], &mut p2[base..base + cw]];
             for x in 0..cw {
                 let native = [n0[x], n1[x], n2[x]];
                 let rgb = match self.layout {
                     PixelLayout::Packed { .. } => native,
                     PixelLayout::I420(spec) | PixelLayout::Nv12(spec) => spec.to_rgb(native),
                 };
-                outs[ri][x] = norm.apply(rgb[0], ri);
-                outs[1][x] = norm.apply(rgb[1], 1);
-                outs[bi][x] = norm.apply(rgb[2], bi);
+                store(band_row, x, rgb);
             }
         }
+    }
+
+    /// Tensor rows `rows` of [`Image::to_planar_rgb`]; `planes` are the three channel planes
+    /// from the band's first row on.
+    fn planar_band(&self, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &[Vec<(usize, usize, f32)>; 3], target: &TensorTarget, planes: [&mut [f32]; 3]) {
+        let [p0, p1, p2] = planes;
+        // Tensor channel of R and of B.
+        let (ri, bi) = if target.order == ColourOrder::Bgr { (2, 0) } else { (0, 2) };
+        let (norm, width) = (target.norm, target.width);
+        let mut outs = [p0, p1, p2];
+        self.separable_band(origin_y, sy, rows, offsets, target.content_w, |row, x, rgb| {
+            let i = row * width + x;
+            outs[ri][i] = norm.apply(rgb[0], ri);
+            outs[1][i] = norm.apply(rgb[1], 1);
+            outs[bi][i] = norm.apply(rgb[2], bi);
+        });
+    }
+
+    /// The same separable scaling for the other tensors (grey, or NHWC): one thread, as these
+    /// are face crops of a few thousand pixels.
+    fn to_tensor_separable(&self, src: (f32, f32, f32, f32), target: &TensorTarget, out: &mut [f32]) {
+        let (cw, ch) = (target.content_w, target.content_h);
+        let sx = (src.2 - src.0) / cw.max(1) as f32;
+        let sy = (src.3 - src.1) / ch.max(1) as f32;
+        let xs = axis_taps(src.0, sx, cw, self.width);
+        let offsets: [Vec<(usize, usize, f32)>; 3] =
+            std::array::from_fn(|c| xs.iter().map(|&(x0, x1, w)| (self.column_offset(c, x0), self.column_offset(c, x1), w)).collect());
+        let (nc, plane, norm) = (target.order.channels(), target.width * target.height, target.norm);
+        self.separable_band(src.1, sy, 0..ch, &offsets, cw, |row, x, rgb| {
+            let px = match target.order {
+                ColourOrder::Grey => [grey(rgb), 0.0, 0.0],
+                ColourOrder::Rgb => rgb,
+                ColourOrder::Bgr => [rgb[2], rgb[1], rgb[0]],
+            };
+            let pos = row * target.width + x;
+            for (c, &v) in px.iter().enumerate().take(nc) {
+                let i = match target.layout {
+                    TensorLayout::Nchw => c * plane + pos,
+                    TensorLayout::Nhwc => pos * nc + c,
+                };
+                out[i] = norm.apply(v, c);
+            }
+        });
     }
 
     /// Index of the cache slot holding source row `y` scaled horizontally, computing it into a
@@ -344,6 +378,7 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
 /// Reads the native channels of a pixel (RGB for packed formats, YUV for planar ones) and
 /// converts interpolated native values to RGB and grey. Interpolating before the conversion is
 /// exact for YUV (the conversion is affine) and converts once per output pixel instead of four.
+#[cfg(test)]
 trait Sampler {
     fn native(&self, x: usize, y: usize) -> [f32; 3];
     fn to_rgb(&self, native: [f32; 3]) -> [f32; 3];
@@ -352,6 +387,7 @@ trait Sampler {
     }
 }
 
+#[cfg(test)]
 struct PackedSampler<'a> {
     data: &'a [u8],
     stride: usize,
@@ -361,6 +397,7 @@ struct PackedSampler<'a> {
     b: usize,
 }
 
+#[cfg(test)]
 impl Sampler for PackedSampler<'_> {
     #[inline(always)]
     fn native(&self, x: usize, y: usize) -> [f32; 3] {
@@ -373,12 +410,14 @@ impl Sampler for PackedSampler<'_> {
     }
 }
 
+#[cfg(test)]
 struct I420Sampler<'a> {
     spec: YuvSpec,
     planes: [&'a [u8]; 3],
     strides: [usize; 3],
 }
 
+#[cfg(test)]
 impl Sampler for I420Sampler<'_> {
     #[inline(always)]
     fn native(&self, x: usize, y: usize) -> [f32; 3] {
@@ -395,6 +434,7 @@ impl Sampler for I420Sampler<'_> {
     }
 }
 
+#[cfg(test)]
 struct Nv12Sampler<'a> {
     spec: YuvSpec,
     y: &'a [u8],
@@ -402,6 +442,7 @@ struct Nv12Sampler<'a> {
     strides: [usize; 3],
 }
 
+#[cfg(test)]
 impl Sampler for Nv12Sampler<'_> {
     #[inline(always)]
     fn native(&self, x: usize, y: usize) -> [f32; 3] {
@@ -415,6 +456,7 @@ impl Sampler for Nv12Sampler<'_> {
 }
 
 /// The bilinear resampling loop shared by every layout (see [`Image::to_tensor`]).
+#[cfg(test)]
 fn resample<S: Sampler>(s: &S, width: usize, height: usize, src: (f32, f32, f32, f32), target: &TensorTarget, out: &mut [f32]) {
     let sx = (src.2 - src.0) / target.content_w.max(1) as f32;
     let sy = (src.3 - src.1) / target.content_h.max(1) as f32;
@@ -600,8 +642,14 @@ mod tests {
             Image { layout: PixelLayout::Packed { bpp: 4, r: 1, g: 2, b: 3 }, width: w, height: h, planes: [&packed[..], &[][..], &[][..]], strides: [w * 4, 0, 0] },
         ];
         for img in &images {
-            for (order, tw, th, region) in [(ColourOrder::Bgr, 32, 32, (0.0, 0.0, 37.0, 23.0)), (ColourOrder::Rgb, 20, 9, (-3.0, 2.5, 30.0, 40.0))] {
-                let mut t = target(tw, th, tw.min(29), th.min(17), order, TensorLayout::Nchw);
+            let cases = [
+                (ColourOrder::Bgr, TensorLayout::Nchw, 32, 32, (0.0, 0.0, 37.0, 23.0)),
+                (ColourOrder::Rgb, TensorLayout::Nchw, 20, 9, (-3.0, 2.5, 30.0, 40.0)),
+                (ColourOrder::Grey, TensorLayout::Nhwc, 16, 16, (4.5, 3.0, 20.0, 19.0)),
+                (ColourOrder::Rgb, TensorLayout::Nhwc, 12, 7, (0.0, 0.0, 37.0, 23.0)),
+            ];
+            for (order, layout, tw, th, region) in cases {
+                let mut t = target(tw, th, tw.min(29), th.min(17), order, layout);
                 t.norm = Normalisation { scale: 1.0 / 255.0, mean: [0.1, 0.2, 0.3], std: [0.5, 0.6, 0.7] };
                 let (mut fast, mut slow) = (vec![1.0; t.len()], vec![2.0; t.len()]);
                 img.to_tensor(region, &t, &mut fast);
@@ -610,7 +658,7 @@ mod tests {
                     slow.iter_mut().zip(&fast).for_each(|(s, f)| if *s == 2.0 { *s = *f });
                 }
                 for (i, (a, b)) in fast.iter().zip(&slow).enumerate() {
-                    assert!((a - b).abs() < 1e-4, "{:?} {order:?} index {i}: {a} vs {b}", img.layout);
+                    assert!((a - b).abs() < 1e-4, "{:?} {order:?} {layout:?} index {i}: {a} vs {b}", img.layout);
                 }
             }
         }
