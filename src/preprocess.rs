@@ -239,6 +239,13 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         }
     }
 
+    /// For each channel and each of `n` output columns: the byte offsets of the two source
+    /// samples in a row of that channel, and the weight of the second.
+    fn column_taps(&self, origin: f32, step: f32, n: usize) -> [Vec<(usize, usize, f32)>; 3] {
+        let xs = axis_taps(origin, step, n, self.width);
+        std::array::from_fn(|c| xs.iter().map(|&(x0, x1, w)| (self.column_offset(c, x0), self.column_offset(c, x1), w)).collect())
+    }
+
     fn column_offset(&self, c: usize, x: usize) -> usize {
         match self.layout {
             PixelLayout::Packed { bpp, r, g, b } => x * bpp + [r, g, b][c],
@@ -259,9 +266,7 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         let (cw, ch) = (target.content_w, target.content_h);
         let sx = (src.2 - src.0) / cw.max(1) as f32;
         let sy = (src.3 - src.1) / ch.max(1) as f32;
-        let xs = axis_taps(src.0, sx, cw, self.width);
-        let offsets: [Vec<(usize, usize, f32)>; 3] =
-            std::array::from_fn(|c| xs.iter().map(|&(x0, x1, w)| (self.column_offset(c, x0), self.column_offset(c, x1), w)).collect());
+        let offsets = self.column_taps(src.0, sx, cw);
         let plane = target.width * target.height;
         let (p0, rest) = out.split_at_mut(plane);
         let (p1, p2) = rest.split_at_mut(plane);
@@ -330,9 +335,7 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         let (cw, ch) = (target.content_w, target.content_h);
         let sx = (src.2 - src.0) / cw.max(1) as f32;
         let sy = (src.3 - src.1) / ch.max(1) as f32;
-        let xs = axis_taps(src.0, sx, cw, self.width);
-        let offsets: [Vec<(usize, usize, f32)>; 3] =
-            std::array::from_fn(|c| xs.iter().map(|&(x0, x1, w)| (self.column_offset(c, x0), self.column_offset(c, x1), w)).collect());
+        let offsets = self.column_taps(src.0, sx, cw);
         let (nc, plane, norm) = (target.order.channels(), target.width * target.height, target.norm);
         self.separable_band(src.1, sy, 0..ch, &offsets, cw, |row, x, rgb| {
             let px = match target.order {

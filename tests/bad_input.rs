@@ -11,19 +11,6 @@ use std::process::Command;
 use common::*;
 use gst::prelude::*;
 
-/// Sets `e` to READY, which must fail; returns the error message posted on the bus.
-fn ready_error(e: &gst::Element) -> gst::glib::Error {
-    let bus = gst::Bus::new();
-    e.set_bus(Some(&bus));
-    assert!(e.set_state(gst::State::Ready).is_err(), "NULL->READY must fail");
-    let msg = bus.pop_filtered(&[gst::MessageType::Error]).expect("an error message on the bus");
-    let gst::MessageView::Error(err) = msg.view() else { unreachable!() };
-    assert_eq!(msg.src().map(|s| s.name()), Some(e.name()), "posted by the element");
-    println!("error: {} (debug: {:?})", err.error(), err.debug());
-    e.set_state(gst::State::Null).expect("back to NULL");
-    e.set_bus(None);
-    err.error()
-}
 
 fn assert_contains(text: &str, parts: &[&str]) {
     for p in parts {
@@ -132,14 +119,6 @@ fn a_failed_start_can_be_retried() {
     e.set_state(gst::State::Null).unwrap();
 }
 
-/// The system plugin directory (where coreelements lives), so that a child process finds the
-/// standard elements and not a copy of emotiondetect installed in ~/.local/share.
-fn system_plugin_dir() -> std::path::PathBuf {
-    init();
-    let core = gst::Registry::get().find_plugin("coreelements").expect("the coreelements plugin");
-    let file = core.filename().expect("coreelements is loaded from a file");
-    file.parent().unwrap().to_path_buf()
-}
 
 /// Runs `gst-launch-1.0 videotestsrc num-buffers=1 ! emotiondetect ! fakesink` in a child
 /// process with the plugin this test run built, and `ORT_DYLIB_PATH=ort` (ONNX Runtime allows

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -126,18 +126,6 @@ fn one_line_per_frame_flushed_at_eos_matching_the_messages() {
     assert!(faces > 200, "faces found: {faces}");
 }
 
-/// Sets `e` to READY, which must fail; returns the error posted on the bus.
-fn ready_error(e: &gst::Element) -> gst::glib::Error {
-    let bus = gst::Bus::new();
-    e.set_bus(Some(&bus));
-    assert!(e.set_state(gst::State::Ready).is_err(), "NULL->READY must fail");
-    let msg = bus.pop_filtered(&[gst::MessageType::Error]).expect("an error message on the bus");
-    let gst::MessageView::Error(err) = msg.view() else { unreachable!() };
-    println!("error: {} ({:?})", err.error(), err.debug());
-    e.set_state(gst::State::Null).unwrap();
-    e.set_bus(None);
-    err.error()
-}
 
 #[test]
 fn unwritable_paths_fail_at_ready_naming_the_path() {
@@ -163,14 +151,6 @@ fn unwritable_paths_fail_at_ready_naming_the_path() {
     assert!(ok.is_file(), "created at NULL->READY");
 }
 
-/// The system plugin directory (where coreelements lives), so that a child process finds the
-/// standard elements and not a copy of emotiondetect installed in ~/.local/share (as in
-/// tests/bad_input.rs).
-fn system_plugin_dir() -> PathBuf {
-    init();
-    let core = gst::Registry::get().find_plugin("coreelements").expect("the coreelements plugin");
-    core.filename().expect("coreelements is loaded from a file").parent().unwrap().to_path_buf()
-}
 
 /// `metadata-file=-`: the lines go to stdout, where nothing else is written (gst-launch-1.0 -q,
 /// in a child process using the plugin this test run built).

@@ -507,3 +507,25 @@ pub fn visible_bytes(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Ve
     }
     out
 }
+
+/// Sets `e` to READY, which must fail; returns the error message the element posted on the bus.
+pub fn ready_error(e: &gst::Element) -> gst::glib::Error {
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
+    assert!(e.set_state(gst::State::Ready).is_err(), "NULL->READY must fail");
+    let msg = bus.pop_filtered(&[gst::MessageType::Error]).expect("an error message on the bus");
+    let gst::MessageView::Error(err) = msg.view() else { unreachable!() };
+    assert_eq!(msg.src().map(|s| s.name()), Some(e.name()), "posted by the element");
+    println!("error: {} (debug: {:?})", err.error(), err.debug());
+    e.set_state(gst::State::Null).expect("back to NULL");
+    e.set_bus(None);
+    err.error()
+}
+
+/// The system plugin directory (where coreelements lives), so that a child process finds the
+/// standard elements and not a copy of emotiondetect installed in ~/.local/share.
+pub fn system_plugin_dir() -> PathBuf {
+    init();
+    let core = gst::Registry::get().find_plugin("coreelements").expect("the coreelements plugin");
+    core.filename().expect("coreelements is loaded from a file").parent().unwrap().to_path_buf()
+}
