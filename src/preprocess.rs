@@ -144,6 +144,25 @@ pub struct TensorTarget {
 }
 
 impl TensorTarget {
+    /// Writes pixel `pos` (row * width + x) of `out` from its RGB (0..255): converted to this
+    /// target's channel order, normalised, at this layout's indices.
+    #[inline]
+    fn store(&self, out: &mut [f32], pos: usize, rgb: [f32; 3]) {
+        let px = match self.order {
+            ColourOrder::Grey => [grey(rgb), 0.0, 0.0],
+            ColourOrder::Rgb => rgb,
+            ColourOrder::Bgr => [rgb[2], rgb[1], rgb[0]],
+        };
+        let (nc, plane) = (self.order.channels(), self.width * self.height);
+        for (c, &v) in px.iter().enumerate().take(nc) {
+            let i = match self.layout {
+                TensorLayout::Nchw => c * plane + pos,
+                TensorLayout::Nhwc => pos * nc + c,
+            };
+            out[i] = self.norm.apply(v, c);
+        }
+    }
+
     /// Floats one image takes.
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
@@ -336,22 +355,7 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         let sx = (src.2 - src.0) / cw.max(1) as f32;
         let sy = (src.3 - src.1) / ch.max(1) as f32;
         let offsets = self.column_taps(src.0, sx, cw);
-        let (nc, plane, norm) = (target.order.channels(), target.width * target.height, target.norm);
-        self.separable_band(src.1, sy, 0..ch, &offsets, cw, |row, x, rgb| {
-            let px = match target.order {
-                ColourOrder::Grey => [grey(rgb), 0.0, 0.0],
-                ColourOrder::Rgb => rgb,
-                ColourOrder::Bgr => [rgb[2], rgb[1], rgb[0]],
-            };
-            let pos = row * target.width + x;
-            for (c, &v) in px.iter().enumerate().take(nc) {
-                let i = match target.layout {
-                    TensorLayout::Nchw => c * plane + pos,
-                    TensorLayout::Nhwc => pos * nc + c,
-                };
-                out[i] = norm.apply(v, c);
-            }
-        });
+        self.separable_band(src.1, sy, 0..ch, &offsets, cw, |row, x, rgb| target.store(out, row * target.width + x, rgb));
     }
 
     /// Index of the cache slot holding source row `y` scaled horizontally, computing it into a
@@ -385,9 +389,6 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
 trait Sampler {
     fn native(&self, x: usize, y: usize) -> [f32; 3];
     fn to_rgb(&self, native: [f32; 3]) -> [f32; 3];
-    fn to_grey(&self, native: [f32; 3]) -> f32 {
-        grey(self.to_rgb(native))
-    }
 }
 
 #[cfg(test)]
@@ -458,15 +459,12 @@ impl Sampler for Nv12Sampler<'_> {
     }
 }
 
-/// The bilinear resampling loop shared by every layout (see [`Image::to_tensor`]).
+/// The per-pixel reference resampling loop shared by every layout (see [`Image::to_tensor`]).
 #[cfg(test)]
 fn resample<S: Sampler>(s: &S, width: usize, height: usize, src: (f32, f32, f32, f32), target: &TensorTarget, out: &mut [f32]) {
     let sx = (src.2 - src.0) / target.content_w.max(1) as f32;
     let sy = (src.3 - src.1) / target.content_h.max(1) as f32;
     let xs = axis_taps(src.0, sx, target.content_w, width);
-    let nc = target.order.channels();
-    let norm = target.norm;
-    let plane = target.width * target.height;
     for ty in 0..target.content_h {
         let (y0, y1, wy) = tap(src.1, sy, ty, height);
         for (tx, &(x0, x1, wx)) in xs.iter().enumerate() {
@@ -476,22 +474,7 @@ fn resample<S: Sampler>(s: &S, width: usize, height: usize, src: (f32, f32, f32,
                 let bottom = c[ch] + (d[ch] - c[ch]) * wx;
                 top + (bottom - top) * wy
             });
-            let px = match target.order {
-                ColourOrder::Grey => [s.to_grey(v), 0.0, 0.0],
-                ColourOrder::Rgb => s.to_rgb(v),
-                ColourOrder::Bgr => {
-                    let [r, g, b] = s.to_rgb(v);
-                    [b, g, r]
-                }
-            };
-            let pos = ty * target.width + tx;
-            for (ch, &value) in px.iter().enumerate().take(nc) {
-                let i = match target.layout {
-                    TensorLayout::Nchw => ch * plane + pos,
-                    TensorLayout::Nhwc => pos * nc + ch,
-                };
-                out[i] = norm.apply(value, ch);
-            }
+            target.store(out, ty * target.width + tx, s.to_rgb(v));
         }
     }
 }
