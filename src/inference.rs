@@ -10,9 +10,9 @@ use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use crate::classification::{ClassifierSpec, Emotion};
+use crate::classification::{Alignment, ClassifierSpec, Emotion};
 use crate::detection::{self, Face, YunetLevel, YUNET_STRIDES};
-use crate::preprocess::{ColourOrder, Image, Normalisation, TensorLayout, TensorTarget};
+use crate::preprocess::{similarity_transform, ColourOrder, Image, Normalisation, TensorLayout, TensorTarget};
 
 /// Where inference runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,10 +270,33 @@ fn detector_family(session: &Session) -> Result<DetectorFamily, String> {
         .into())
 }
 
+/// One face to classify: the detector box with margin (x0, y0, x1, y1 in frame pixels) and,
+/// when the detector gave them, the five landmarks (frame pixels, YuNet order) that
+/// landmark-aligned models ([`Alignment::FivePoint`]) use instead of the box.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaceCrop {
+    pub region: (f32, f32, f32, f32),
+    pub landmarks: Option<[[f32; 2]; 5]>,
+}
+
+/// Writes one face of `image` into `out` (`spec.target().len()` floats) in the model's layout,
+/// colour and normalisation: aligned on its landmarks when the spec asks for it and the
+/// detector gave them, else scaled from its box.
+pub fn face_tensor<P: AsRef<[u8]> + Sync>(spec: &ClassifierSpec, image: &Image<P>, face: &FaceCrop, out: &mut [f32]) {
+    let target = spec.target();
+    match (&spec.alignment, face.landmarks) {
+        (Alignment::FivePoint { template }, Some(landmarks)) => image.to_tensor_affine(similarity_transform(template, &landmarks), &target, out),
+        _ => image.to_tensor(face.region, &target, out),
+    }
+}
+
 /// A loaded emotion classifier with its reusable batch tensor.
 pub struct EmotionClassifier {
     session: Session,
     input_name: String,
+    output_name: String,
+    /// Largest batch the model takes: its fixed batch dimension, or `usize::MAX` when dynamic.
+    pub max_batch: usize,
     pub spec: ClassifierSpec,
     pub path: PathBuf,
     pub device: Device,
@@ -281,68 +304,93 @@ pub struct EmotionClassifier {
 }
 
 impl EmotionClassifier {
-    /// Loads a classifier and checks it against `spec`: one float input of
-    /// `spec.input_shape(N)` and one output `[N, labels]`.
+    /// Loads a classifier and checks it against `spec`: a float input (named as in the spec, or
+    /// the only one) of `spec.input_shape(N)` and an output `[N, labels]`.
     ///
-    /// Errors: missing or invalid file, or shapes that differ from the spec (both are named).
+    /// Errors: missing or invalid file, or names or shapes that differ from the spec (both are named).
     pub fn load(env: &Environment, path: &Path, spec: ClassifierSpec, config: &SessionConfig) -> Result<EmotionClassifier, String> {
         let (session, device) = open_session(env, "emotion model", path, config)?;
         let expected_in: Vec<i64> = spec.input_shape(1).iter().map(|&d| d as i64).collect::<Vec<_>>();
         let expected_in = [&[-1i64][..], &expected_in[1..]].concat();
-        let input = session.inputs().first().and_then(|i| float_shape(i.dtype())).unwrap_or_default();
-        let output = session.outputs().first().and_then(|o| float_shape(o.dtype())).unwrap_or_default();
         let expected_out = [-1, spec.labels.len() as i64];
-        if session.inputs().len() != 1 || !shape_matches(&input, &expected_in) || !shape_matches(&output, &expected_out) {
+        let input = match &spec.input_name {
+            Some(n) => session.inputs().iter().find(|i| i.name() == n),
+            None if session.inputs().len() == 1 => session.inputs().first(),
+            None => None,
+        };
+        let output = match &spec.output_name {
+            Some(n) => session.outputs().iter().find(|o| o.name() == n),
+            None => session.outputs().first(),
+        };
+        let in_shape = input.and_then(|i| float_shape(i.dtype())).unwrap_or_default();
+        let out_shape = output.and_then(|o| float_shape(o.dtype())).unwrap_or_default();
+        let fits = shape_matches(&in_shape, &expected_in) && shape_matches(&out_shape, &expected_out);
+        let (Some(input), Some(output), true) = (input, output, fits) else {
             return Err(format!(
-                "emotion model {}: expected input {} of shape {:?} (N = batch) and output {:?} ({}), got input {:?} and output {:?}",
+                "emotion model {}: its spec {} expects input {} of shape {:?} (N = batch) and output {} {:?} ({}); the model has inputs [{}] and outputs [{}]",
                 path.display(),
                 spec.name,
+                spec.input_name.as_deref().unwrap_or("(the only one)"),
                 expected_in,
+                spec.output_name.as_deref().unwrap_or("(the first)"),
                 expected_out,
                 spec.labels.join(", "),
-                input,
-                output
+                session.inputs().iter().map(|i| format!("{} {:?}", i.name(), float_shape(i.dtype()).unwrap_or_default())).collect::<Vec<_>>().join(", "),
+                outlets(&session),
             ));
-        }
-        let input_name = session.inputs()[0].name().to_string();
-        Ok(EmotionClassifier { session, input_name, spec, path: path.to_path_buf(), device, tensor: Vec::new() })
+        };
+        let (input_name, output_name) = (input.name().to_string(), output.name().to_string());
+        let max_batch = if in_shape[0] > 0 { in_shape[0] as usize } else { usize::MAX };
+        Ok(EmotionClassifier { session, input_name, output_name, max_batch, spec, path: path.to_path_buf(), device, tensor: Vec::new() })
     }
 
-    /// Classifies the `regions` (x0, y0, x1, y1 in frame pixels) of `image` in batches of at
-    /// most `batch_size`, one ONNX Runtime call per batch. Returns one result per region.
+    /// Classifies `faces` of `image` in batches of at most `batch_size` (and at most the model's
+    /// fixed batch size), one ONNX Runtime call per batch. Returns one result per face.
     ///
     /// Errors: ONNX Runtime failed, or the output had an unexpected size.
-    pub fn classify<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, regions: &[(f32, f32, f32, f32)], batch_size: usize) -> Result<Vec<Emotion>, String> {
-        let mut results = Vec::with_capacity(regions.len());
-        for chunk in regions.chunks(batch_size.max(1)) {
+    pub fn classify<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, faces: &[FaceCrop], batch_size: usize) -> Result<Vec<Emotion>, String> {
+        let mut results = Vec::with_capacity(faces.len());
+        for chunk in faces.chunks(batch_size.clamp(1, self.max_batch)) {
             self.classify_batch(image, chunk, &mut results)?;
         }
         Ok(results)
     }
 
-    fn classify_batch<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, regions: &[(f32, f32, f32, f32)], results: &mut Vec<Emotion>) -> Result<(), String> {
-        let spec = &self.spec;
-        let target = TensorTarget {
-            width: spec.width,
-            height: spec.height,
-            content_w: spec.width,
-            content_h: spec.height,
-            layout: spec.layout,
-            order: spec.order,
-            norm: spec.norm,
-        };
-        let per = target.len();
-        self.tensor.resize(per * regions.len(), 0.0);
-        for (region, out) in regions.iter().zip(self.tensor.chunks_mut(per)) {
-            image.to_tensor(*region, &target, out);
+    /// The tensor the model takes for one face.
+    pub fn target(&self) -> TensorTarget {
+        self.spec.target()
+    }
+
+    /// Writes one face into `out` as the spec says (see [`face_tensor`]).
+    pub fn face_tensor<P: AsRef<[u8]> + Sync>(&self, image: &Image<P>, face: &FaceCrop, out: &mut [f32]) {
+        face_tensor(&self.spec, image, face, out)
+    }
+
+    fn classify_batch<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, faces: &[FaceCrop], results: &mut Vec<Emotion>) -> Result<(), String> {
+        let per = self.target().len();
+        let mut tensor = std::mem::take(&mut self.tensor);
+        tensor.resize(per * faces.len(), 0.0);
+        for (face, out) in faces.iter().zip(tensor.chunks_mut(per)) {
+            self.face_tensor(image, face, out);
         }
-        let shape = spec.input_shape(regions.len());
-        let input = TensorRef::from_array_view((shape, &self.tensor[..])).map_err(|e| e.to_string())?;
+        let result = self.classify_tensor(&tensor, faces.len(), results);
+        self.tensor = tensor;
+        result
+    }
+
+    /// Runs the model on `n` faces already in `tensor` (`n` x [`Self::target`]`.len()` floats,
+    /// filled by [`Self::face_tensor`]) and appends one result per face to `results`.
+    ///
+    /// Errors: ONNX Runtime failed, or the output had an unexpected size.
+    pub fn classify_tensor(&mut self, tensor: &[f32], n: usize, results: &mut Vec<Emotion>) -> Result<(), String> {
+        let spec = &self.spec;
+        let input = TensorRef::from_array_view((spec.input_shape(n), tensor)).map_err(|e| e.to_string())?;
         let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
-        let (_, scores) = outputs[0].try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+        let output = outputs.get(&self.output_name).ok_or_else(|| format!("classifier output {} missing", self.output_name))?;
+        let (_, scores) = output.try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
         let n_labels = spec.labels.len();
-        if scores.len() != n_labels * regions.len() {
-            return Err(format!("classifier gave {} scores for {} faces x {n_labels} labels", scores.len(), regions.len()));
+        if scores.len() != n_labels * n {
+            return Err(format!("classifier gave {} scores for {n} faces x {n_labels} labels", scores.len()));
         }
         for row in scores.chunks(n_labels) {
             results.push(Emotion::from_row(row.to_vec(), spec.output).ok_or("empty score row")?);
@@ -371,5 +419,67 @@ mod tests {
         assert!(shape_matches(&[1, 3, 480, 640], &[1, 3, -1, -1]));
         assert!(!shape_matches(&[-1, 1, 64, 64], &[-1, 64, 64, 1]));
         assert!(!shape_matches(&[1, 3, 480], &[1, 3, -1, -1]));
+    }
+
+    fn packed(width: usize, height: usize, f: impl Fn(usize, usize) -> [u8; 3]) -> Image<Vec<u8>> {
+        let f = &f;
+        let data = (0..height).flat_map(|y| (0..width).flat_map(move |x| f(x, y))).collect();
+        Image { layout: crate::preprocess::PixelLayout::Packed { bpp: 3, r: 0, g: 1, b: 2 }, width, height, planes: [data, vec![], vec![]], strides: [width * 3, 0, 0] }
+    }
+
+    fn spec(file: &str) -> ClassifierSpec {
+        ClassifierSpec::builtin(file).unwrap()
+    }
+
+    #[test]
+    fn each_family_gets_its_layout_colour_and_normalisation() {
+        // A flat orange face: R 200, G 100, B 50; grey = 0.299 * 200 + 0.587 * 100 + 0.114 * 50.
+        let img = packed(40, 40, |_, _| [200, 100, 50]);
+        let face = FaceCrop { region: (5.0, 5.0, 35.0, 35.0), landmarks: None };
+        let grey = 0.299 * 200.0 + 0.587 * 100.0 + 0.114 * 50.0;
+        let run = |s: &ClassifierSpec| {
+            let mut out = vec![f32::NAN; s.target().len()];
+            face_tensor(s, &img, &face, &mut out);
+            out
+        };
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-3;
+        // mini-Xception: NHWC grey, (x / 255 - 0.5) * 2
+        let out = run(&spec("emotion_fer2013_mini_xception.onnx"));
+        assert!(out.len() == 64 * 64 && out.iter().all(|&v| close(v, (grey / 255.0 - 0.5) * 2.0)));
+        // ours: NCHW grey 48, (x / 255 - 0.5) / 0.25
+        let out = run(&spec("emotion_fer2013_vggbn.onnx"));
+        assert!(out.len() == 48 * 48 && out.iter().all(|&v| close(v, (grey / 255.0 - 0.5) / 0.25)));
+        // FER+: raw grey 0..255
+        let out = run(&spec("emotion-ferplus-8.onnx"));
+        assert!(out.iter().all(|&v| close(v, grey)));
+        // HSEmotion: NCHW RGB planes with ImageNet statistics
+        let out = run(&spec("enet_b0_8_best_afew.onnx"));
+        let plane = 224 * 224;
+        assert!(close(out[0], (200.0 / 255.0 - 0.485) / 0.229));
+        assert!(close(out[plane + 7], (100.0 / 255.0 - 0.456) / 0.224));
+        assert!(close(out[2 * plane + 99], (50.0 / 255.0 - 0.406) / 0.225));
+        // MobileFaceNet without landmarks: the box, RGB, (x / 255 - 0.5) / 0.5
+        let out = run(&spec("facial_expression_recognition_mobilefacenet_2022july.onnx"));
+        assert!(close(out[0], (200.0 / 255.0 - 0.5) / 0.5) && close(out[2 * 112 * 112], (50.0 / 255.0 - 0.5) / 0.5));
+    }
+
+    #[test]
+    fn mobilefacenet_faces_are_aligned_on_their_landmarks() {
+        let spec = spec("facial_expression_recognition_mobilefacenet_2022july.onnx");
+        let Alignment::FivePoint { template } = spec.alignment else { panic!() };
+        // The face's landmarks: the template scaled by 0.5 and shifted to (20, 10). The image is
+        // white left of x = 40 and black right of it: so is the aligned tensor left and right of
+        // 2 * (40 - 20) = 40.
+        let landmarks = template.map(|[x, y]| [20.0 + 0.5 * x, 10.0 + 0.5 * y]);
+        let img = packed(100, 100, |x, _| if x < 40 { [255; 3] } else { [0; 3] });
+        let face = FaceCrop { region: (0.0, 0.0, 100.0, 100.0), landmarks: Some(landmarks) };
+        let mut out = vec![0.0; spec.target().len()];
+        face_tensor(&spec, &img, &face, &mut out);
+        let red = |x: usize, y: usize| out[y * 112 + x];
+        assert!((red(30, 60) - 1.0).abs() < 1e-5 && (red(43, 60) + 1.0).abs() < 1e-5, "{} {}", red(30, 60), red(43, 60));
+        // Scaled from the box instead, tensor x = 43 is frame x = 43.5 * 100 / 112 - 0.5 = 38.3: white.
+        let boxed = FaceCrop { landmarks: None, ..face };
+        face_tensor(&spec, &img, &boxed, &mut out);
+        assert!((out[60 * 112 + 43] - 1.0).abs() < 1e-5);
     }
 }

@@ -6,6 +6,7 @@ use gst::glib;
 
 pub mod classification;
 pub mod detection;
+pub mod evaluation;
 mod emotiondetect;
 pub mod export;
 pub mod inference;

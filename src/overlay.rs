@@ -13,7 +13,18 @@ use crate::preprocess::{Image, PixelLayout};
 pub const EMOTION_COLOURS: [[u8; 3]; 7] =
     [[230, 40, 40], [60, 160, 40], [150, 70, 200], [250, 210, 0], [40, 110, 240], [255, 140, 0], [200, 200, 200]];
 
-/// Colour for label index `i`.
+/// Colour for an emotion label, by its common name (see
+/// [`crate::classification::canonical_emotion`]) so every model draws happy in the same colour;
+/// contempt and unknown labels are grey-blue.
+pub fn label_colour(label: &str) -> [u8; 3] {
+    let order = crate::classification::FER2013_LABELS;
+    match crate::classification::canonical_emotion(label).and_then(|c| order.iter().position(|l| *l == c)) {
+        Some(i) => EMOTION_COLOURS[i],
+        None => [120, 140, 170],
+    }
+}
+
+/// Colour for label index `i` in FER2013 order.
 pub fn emotion_colour(i: usize) -> [u8; 3] {
     EMOTION_COLOURS[i % EMOTION_COLOURS.len()]
 }

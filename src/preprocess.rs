@@ -479,6 +479,62 @@ fn resample<S: Sampler>(s: &S, width: usize, height: usize, src: (f32, f32, f32,
     }
 }
 
+/// The least-squares similarity transform (rotation, uniform scale, shift; no reflection)
+/// that maps the points `from` onto `to`, as a 2x3 matrix `[a, -b, tx, b, a, ty]`:
+/// `x' = a x - b y + tx`, `y' = b x + a y + ty`. Closed form of Umeyama (1991) for 2-D similarity.
+/// Degenerate input (all `from` points equal) gives a pure shift.
+pub fn similarity_transform(from: &[[f32; 2]], to: &[[f32; 2]]) -> [f32; 6] {
+    let n = from.len().min(to.len()).max(1) as f32;
+    let mean = |p: &[[f32; 2]]| p.iter().fold([0.0f32; 2], |m, q| [m[0] + q[0] / n, m[1] + q[1] / n]);
+    let (mf, mt) = (mean(from), mean(to));
+    let (mut dot, mut cross, mut norm) = (0.0f32, 0.0f32, 0.0f32);
+    for (p, q) in from.iter().zip(to) {
+        let (px, py, qx, qy) = (p[0] - mf[0], p[1] - mf[1], q[0] - mt[0], q[1] - mt[1]);
+        dot += px * qx + py * qy;
+        cross += px * qy - py * qx;
+        norm += px * px + py * py;
+    }
+    let (a, b) = if norm > 0.0 { (dot / norm, cross / norm) } else { (1.0, 0.0) };
+    [a, -b, mt[0] - (a * mf[0] - b * mf[1]), b, a, mt[1] - (b * mf[0] + a * mf[1])]
+}
+
+impl<P: AsRef<[u8]> + Sync> Image<P> {
+    /// Fills `out` (`target.len()` floats) like `cv::warpAffine` with `WARP_INVERSE_MAP`: tensor
+    /// pixel (u, v) takes the bilinear sample at frame position `m * (u, v, 1)` (pixel centres at
+    /// integer coordinates), black outside the frame. Used for landmark-aligned faces, where `m`
+    /// is [`similarity_transform`] from the model's template to the detected landmarks.
+    pub fn to_tensor_affine(&self, m: [f32; 6], target: &TensorTarget, out: &mut [f32]) {
+        let out = &mut out[..target.len()];
+        out.fill(0.0);
+        for v in 0..target.height {
+            for u in 0..target.width {
+                let (x, y) = (u as f32, v as f32);
+                let sx = m[0] * x + m[1] * y + m[2];
+                let sy = m[3] * x + m[4] * y + m[5];
+                target.store(out, v * target.width + u, self.bilinear_or_black(sx, sy));
+            }
+        }
+    }
+
+    fn bilinear_or_black(&self, x: f32, y: f32) -> [f32; 3] {
+        let (x0, y0) = (x.floor(), y.floor());
+        let (wx, wy) = (x - x0, y - y0);
+        let px = |xi: f32, yi: f32| {
+            if xi < 0.0 || yi < 0.0 || xi >= self.width as f32 || yi >= self.height as f32 {
+                [0.0; 3]
+            } else {
+                self.rgb(xi as usize, yi as usize)
+            }
+        };
+        let (a, b, c, d) = (px(x0, y0), px(x0 + 1.0, y0), px(x0, y0 + 1.0), px(x0 + 1.0, y0 + 1.0));
+        std::array::from_fn(|ch| {
+            let top = a[ch] + (b[ch] - a[ch]) * wx;
+            let bottom = c[ch] + (d[ch] - c[ch]) * wx;
+            top + (bottom - top) * wy
+        })
+    }
+}
+
 /// Source taps for every destination column: computed once per call, not per pixel.
 fn axis_taps(origin: f32, step: f32, n: usize, limit: usize) -> Vec<(usize, usize, f32)> {
     (0..n).map(|i| tap(origin, step, i, limit)).collect()
@@ -657,5 +713,54 @@ mod tests {
         let mut out = vec![0.0; t.len()];
         img.to_tensor((-10.0, -10.0, 20.0, 20.0), &t, &mut out);
         assert!(out.iter().all(|v| (0.0..=8.0).contains(v)));
+    }
+
+    #[test]
+    fn similarity_transform_recovers_rotation_scale_and_shift() {
+        let from = [[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0], [5.0, 3.0]];
+        // 90 degrees, scale 2, shift (100, 50)
+        let to = from.map(|[x, y]| [100.0 - 2.0 * y, 50.0 + 2.0 * x]);
+        let m = similarity_transform(&from, &to);
+        let expect = [0.0, -2.0, 100.0, 2.0, 0.0, 50.0];
+        assert!(m.iter().zip(expect).all(|(a, b)| (a - b).abs() < 1e-4), "{m:?}");
+        assert_eq!(similarity_transform(&[[3.0, 4.0]; 5], &[[1.0, 1.0]; 5]), [1.0, 0.0, -2.0, 0.0, 1.0, -3.0]);
+    }
+
+    #[test]
+    fn affine_warp_with_identity_copies_and_is_black_outside() {
+        let img = packed(4, 3, |x, y| [x as u8 * 10, y as u8 * 20, 5]);
+        let t = target(4, 3, 4, 3, ColourOrder::Rgb, TensorLayout::Nhwc);
+        let mut out = vec![9.0; t.len()];
+        img.to_tensor_affine([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], &t, &mut out);
+        assert_eq!(&out[(2 * 4 + 3) * 3..(2 * 4 + 3) * 3 + 3], &[30.0, 40.0, 5.0]);
+        // shifted by two pixels to the left: the last two columns come from outside
+        img.to_tensor_affine([1.0, 0.0, 2.0, 0.0, 1.0, 0.0], &t, &mut out);
+        assert_eq!(&out[..3], &[20.0, 0.0, 5.0]);
+        assert_eq!(&out[3 * 3..3 * 3 + 3], &[0.0; 3]);
+        // half a pixel: bilinear between columns 0 and 1
+        img.to_tensor_affine([1.0, 0.0, 0.5, 0.0, 1.0, 0.0], &t, &mut out);
+        assert_eq!(out[0], 5.0);
+    }
+
+    #[test]
+    fn aligned_crop_puts_the_landmarks_on_the_template() {
+        // A frame with bright dots at five landmark positions of a tilted, scaled face.
+        let template = [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
+        let (angle, scale, shift) = (0.3f32, 1.7f32, [60.0f32, 40.0f32]);
+        let land = template.map(|[x, y]| {
+            [scale * (angle.cos() * x - angle.sin() * y) + shift[0], scale * (angle.sin() * x + angle.cos() * y) + shift[1]]
+        });
+        let img = packed(300, 300, |x, y| {
+            let hit = land.iter().any(|p| (p[0] - x as f32).abs() < 1.5 && (p[1] - y as f32).abs() < 1.5);
+            if hit { [255; 3] } else { [0; 3] }
+        });
+        let t = target(112, 112, 112, 112, ColourOrder::Grey, TensorLayout::Nchw);
+        let mut out = vec![0.0; t.len()];
+        img.to_tensor_affine(similarity_transform(&template, &land), &t, &mut out);
+        for [x, y] in template {
+            let v = out[y.round() as usize * 112 + x.round() as usize];
+            assert!(v > 100.0, "landmark at ({x}, {y}) is dark: {v}");
+        }
+        assert_eq!(out[5 * 112 + 5], 0.0);
     }
 }

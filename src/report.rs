@@ -231,11 +231,11 @@ impl Default for TimelineOptions {
 pub const HEADER_HEIGHT: u32 = 112;
 /// Height of one person's panel in the timeline, pixels.
 pub const PANEL_HEIGHT: u32 = 200;
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 /// Registers DejaVu Sans (embedded by the `dejavu` crate) as plotters' `sans-serif`, so no
 /// system font is needed.
-fn register_font() -> Result<(), String> {
+pub(crate) fn register_font() -> Result<(), String> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
@@ -269,14 +269,18 @@ pub fn render_timeline(frames: &[FrameRecord], people: &[PersonSummary], opts: &
         draw_timeline(&root, frames, &shown, &skipped, opts).map_err(|e| format!("drawing the timeline: {e}"))?;
         root.present().map_err(|e| format!("drawing the timeline: {e}"))?;
     }
+    encode_png(&rgb, w, h).map_err(|e| format!("encoding the timeline PNG: {e}"))
+}
+
+/// Encodes 8-bit RGB pixels (`w` × `h`, rows top to bottom) as a PNG file's bytes.
+pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, png::EncodingError> {
     let mut png_bytes = Vec::new();
     let mut encoder = png::Encoder::new(&mut png_bytes, w, h);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
-    let err = |e: png::EncodingError| format!("encoding the timeline PNG: {e}");
-    let mut writer = encoder.write_header().map_err(err)?;
-    writer.write_image_data(&rgb).map_err(err)?;
-    writer.finish().map_err(err)?;
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
     Ok(png_bytes)
 }
 

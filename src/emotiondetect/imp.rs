@@ -12,9 +12,9 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
 
-use crate::classification::{ClassifierSpec, Emotion, OutputKind};
+use crate::classification::{ClassifierSpec, Emotion, OutputKind, DEFAULT_EMOTION_MODEL_FILE};
 use crate::detection::{self, Face};
-use crate::inference::{DetectParams, Device, EmotionClassifier, FaceDetector, SessionConfig};
+use crate::inference::{DetectParams, Device, EmotionClassifier, FaceCrop, FaceDetector, SessionConfig};
 use crate::overlay::{self, Overlay};
 use crate::preprocess::{Image, PixelLayout, YuvSpec};
 use crate::export::{self, ExportFace, MetadataWriter};
@@ -26,7 +26,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const DEFAULT_FACE_MODEL_FILE: &str = "face_detection_yunet.onnx";
-const DEFAULT_EMOTION_MODEL_FILE: &str = "emotion_fer2013_mini_xception.onnx";
 const DEFAULT_DEVICE: &str = "cpu";
 const DEFAULT_THRESHOLD: f64 = 0.6;
 const DEFAULT_NMS_THRESHOLD: f64 = 0.3;
@@ -85,6 +84,7 @@ fn pixel_layout(info: &VideoInfo) -> Option<PixelLayout> {
 struct Settings {
     face_model: Option<PathBuf>,
     emotion_model: Option<PathBuf>,
+    emotion_model_proc: Option<PathBuf>,
     device: String,
     threshold: f64,
     nms_threshold: f64,
@@ -110,6 +110,7 @@ impl Default for Settings {
         Settings {
             face_model: None,
             emotion_model: None,
+            emotion_model_proc: None,
             device: DEFAULT_DEVICE.into(),
             threshold: DEFAULT_THRESHOLD,
             nms_threshold: DEFAULT_NMS_THRESHOLD,
@@ -233,6 +234,15 @@ impl ObjectImpl for EmotionDetect {
                     .blurb(&format!(
                         "Path of the emotion classifier ONNX model (default: the installed {DEFAULT_EMOTION_MODEL_FILE})"
                     ))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("emotion-model-proc")
+                    .nick("Emotion model spec")
+                    .blurb(
+                        "Path of the emotion model's spec (JSON: input size, layout, colour, normalisation, alignment, \
+                         logits or probabilities, labels; see models/specs) (default: <model>.json beside the model, \
+                         else the shipped spec for the model's file name)",
+                    )
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecString::builder("device")
@@ -370,6 +380,7 @@ impl ObjectImpl for EmotionDetect {
         match pspec.name() {
             "face-model" => s.face_model = path(value),
             "emotion-model" => s.emotion_model = path(value),
+            "emotion-model-proc" => s.emotion_model_proc = path(value),
             "device" => s.device = value.get::<Option<String>>().ok().flatten().unwrap_or_else(|| DEFAULT_DEVICE.into()),
             "threshold" => s.threshold = value.get().expect("type checked upstream"),
             "nms-threshold" => s.nms_threshold = value.get().expect("type checked upstream"),
@@ -398,6 +409,7 @@ impl ObjectImpl for EmotionDetect {
         match pspec.name() {
             "face-model" => s.face_model_path().to_string_lossy().to_value(),
             "emotion-model" => s.emotion_model_path().to_string_lossy().to_value(),
+            "emotion-model-proc" => s.emotion_model_proc.as_ref().map(|p| p.to_string_lossy().into_owned()).to_value(),
             "device" => s.device.to_value(),
             "threshold" => s.threshold.to_value(),
             "nms-threshold" => s.nms_threshold.to_value(),
@@ -569,8 +581,10 @@ impl EmotionDetect {
         let model_error = |e: String| gst::error_msg!(gst::ResourceError::OpenRead, ("{e}"));
         let config = SessionConfig { device, threads: settings.inference_threads as usize, spinning: settings.inference_spinning };
         let detector = FaceDetector::load(env, &settings.face_model_path(), &config).map_err(model_error)?;
-        let classifier = EmotionClassifier::load(env, &settings.emotion_model_path(), ClassifierSpec::fer2013_mini_xception(), &config)
-            .map_err(model_error)?;
+        let emotion_model = settings.emotion_model_path();
+        let (spec, spec_source) = ClassifierSpec::resolve(&emotion_model, settings.emotion_model_proc.as_deref()).map_err(model_error)?;
+        gst::debug!(CAT, imp = self, "emotion model spec {}: {spec_source}", spec.name);
+        let classifier = EmotionClassifier::load(env, &emotion_model, spec, &config).map_err(model_error)?;
         gst::info!(
             CAT,
             imp = self,
@@ -666,7 +680,7 @@ impl EmotionDetect {
                 let text = format!("#{} {} {:.2}", r.id, labels[r.smoothed.label_id], r.smoothed.confidence);
                 let f = &r.face;
                 let bbox = (f.x0.round() as i64, f.y0.round() as i64, f.x1.round() as i64, f.y1.round() as i64);
-                analysis.overlay.draw_face(&mut image, bbox, &text, overlay::emotion_colour(r.smoothed.label_id));
+                analysis.overlay.draw_face(&mut image, bbox, &text, overlay::label_colour(&labels[r.smoothed.label_id]));
             }
         }
         Ok(results)
@@ -774,8 +788,14 @@ fn track_and_classify<P: AsRef<[u8]> + Sync>(analysis: &mut Analysis, image: &Im
     let visible: Vec<usize> = (0..tracker.tracks().len()).filter(|&i| tracker.tracks()[i].misses == 0).collect();
     let due: Vec<usize> = visible.iter().copied().filter(|&i| tracker.tracks()[i].needs_classification(settings.reclassify_interval)).collect();
     let margin = settings.crop_margin as f32;
-    let regions: Vec<_> = due.iter().map(|&i| detection::crop_region(&tracker.tracks()[i].face, margin)).collect();
-    let emotions = analysis.classifier.classify(image, &regions, settings.batch_size as usize)?;
+    let crops: Vec<_> = due
+        .iter()
+        .map(|&i| {
+            let face = &tracker.tracks()[i].face;
+            FaceCrop { region: detection::crop_region(face, margin), landmarks: face.landmarks }
+        })
+        .collect();
+    let emotions = analysis.classifier.classify(image, &crops, settings.batch_size as usize)?;
     for (&i, e) in due.iter().zip(emotions) {
         tracker.tracks_mut()[i].set_scores(e.scores, params.smoothing);
     }

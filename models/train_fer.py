@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Trains emotiondetect's own FER2013 emotion classifier and exports it to ONNX with its spec.
+
+    python models/train_fer.py --data ../shared/datasets/fer2013 --out target/train
+
+Data: folder-per-class FER2013 (DATA/train/<label>/*.jpg, DATA/val/<label>/*.jpg, 48x48 grey).
+Only `val` (FER2013 PublicTest) is used to pick the epoch; nothing else is ever looked at.
+
+Model: a VGG-style net with batch norm for 48x48 grey, chosen for accuracy per CPU millisecond
+(models/README.md has the measurements): a full-resolution 3x3 stem, max-pool to 24x24, then four
+stages of two 3x3 convs (32, 64, 128, 256 channels at 24, 12, 6, 3 px), global average pooling,
+dropout and one linear layer giving 7 logits.
+
+Training: augmentation done on whole batches (flip, rotation +-10 deg, zoom 0.9..1.1, shift +-10 %,
+brightness/contrast jitter, random erasing), class-weighted cross entropy (inverse square root of
+the class frequency, for disgust) with label smoothing 0.1, SGD with Nesterov momentum, linear
+warm-up then cosine decay, early stopping on val accuracy. Val accuracy is printed with and without
+test-time flip averaging; the exported model is the plain one (flip averaging doubles the cost).
+
+Output (in --out): best.onnx (input `input` [N, 1, 48, 48] NCHW float32 = (x / 255 - 0.5) / 0.25,
+output `logits` [N, 7]), best.json (the model spec the element and tools read), train_log.jsonl
+(one line per epoch) and training.json (seed, command, machine, time, best epoch and accuracy).
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+
+# FER2013's own class order (the order of its emotion column and of mini-Xception's output).
+LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+SIZE = 48
+MEAN, STD = 0.5, 0.25
+WIDTHS = (32, 64, 128, 256)
+
+
+def conv_bn(cin, cout):
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class FerNet(nn.Module):
+    """[N, 1, 48, 48] normalised grey -> [N, 7] logits."""
+
+    def __init__(self, widths=WIDTHS, classes=len(LABELS), dropout=0.3):
+        super().__init__()
+        layers = conv_bn(1, widths[0]) + [nn.MaxPool2d(2)]
+        cin = widths[0]
+        for i, w in enumerate(widths):
+            if i > 0:
+                layers.append(nn.MaxPool2d(2))
+            layers += conv_bn(cin, w) + conv_bn(w, w)
+            cin = w
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, classes))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def load_split(folder, limit=0):
+    """Returns (uint8 [N, 48, 48], int64 [N]) for DATA/<split>/<label>/*; `limit` images per class."""
+    images, labels = [], []
+    for k, label in enumerate(LABELS):
+        files = sorted((Path(folder) / label).glob("*"))
+        if not files:
+            sys.exit(f"no images in {Path(folder) / label}: expected the FER2013 folder-per-class layout")
+        if limit:
+            files = files[:limit]
+        for f in files:
+            img = Image.open(f).convert("L")
+            if img.size != (SIZE, SIZE):
+                img = img.resize((SIZE, SIZE), Image.BILINEAR)
+            images.append(np.asarray(img, dtype=np.uint8))
+            labels.append(k)
+    return np.stack(images), np.asarray(labels, dtype=np.int64)
+
+
+def normalise(u8):
+    return (u8.float().unsqueeze(1) / 255.0 - MEAN) / STD
+
+
+def augment(x, gen):
+    """Batch augmentation on normalised [N, 1, H, W]: flip, affine, jitter, random erasing."""
+    n = x.shape[0]
+    u = lambda *shape: torch.rand(*shape, generator=gen)
+    flip = u(n) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    angle = (u(n) * 2 - 1) * math.radians(10)
+    scale = 1.0 / (0.9 + 0.2 * u(n))
+    shift = (u(n, 2) * 2 - 1) * 0.2  # normalised coordinates: 0.2 = 10 % of the width
+    cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, x.shape, align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    x = x * (0.8 + 0.4 * u(n, 1, 1, 1)) + (u(n, 1, 1, 1) - 0.5) * 0.4
+    return random_erase(x, gen)
+
+
+def random_erase(x, gen, p=0.5):
+    n, _, h, w = x.shape
+    u = lambda *shape: torch.rand(*shape, generator=gen)
+    area = (0.02 + 0.13 * u(n)) * h * w
+    aspect = torch.exp((u(n) * 2 - 1) * math.log(3.0))
+    eh = (area * aspect).sqrt().clamp(1, h)
+    ew = (area / aspect).sqrt().clamp(1, w)
+    y0 = u(n) * (h - eh)
+    x0 = u(n) * (w - ew)
+    ys = torch.arange(h).view(1, h, 1)
+    xs = torch.arange(w).view(1, 1, w)
+    inside = (ys >= y0.view(n, 1, 1)) & (ys < (y0 + eh).view(n, 1, 1)) & (xs >= x0.view(n, 1, 1)) & (xs < (x0 + ew).view(n, 1, 1))
+    inside &= (u(n) < p).view(n, 1, 1)
+    return x.masked_fill(inside.unsqueeze(1), 0.0)
+
+
+@torch.no_grad()
+def evaluate(model, images, labels, batch=512):
+    """Val accuracy, per-class recall and accuracy with flip averaging."""
+    model.eval()
+    plain, flipped = [], []
+    for i in range(0, len(images), batch):
+        x = normalise(images[i : i + batch]).contiguous(memory_format=torch.channels_last)
+        plain.append(model(x).softmax(1))
+        flipped.append(model(x.flip(3)).softmax(1))
+    p, pf = torch.cat(plain), torch.cat(flipped)
+    pred, pred_tta = p.argmax(1), (p + pf).argmax(1)
+    recall = [float((pred[labels == k] == k).float().mean()) for k in range(len(LABELS))]
+    return float((pred == labels).float().mean()), float((pred_tta == labels).float().mean()), recall
+
+
+def lr_at(step, total, warmup, peak):
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return 0.5 * peak * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def export(model, out, epoch, acc):
+    model.eval()
+    onnx_path = out / "best.onnx"
+    dummy = torch.zeros(1, 1, SIZE, SIZE)
+    torch.onnx.export(model, dummy, onnx_path, input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, opset_version=17, dynamo=False)
+    spec = {
+        "schema": 1,
+        "name": "fer2013-vggbn",
+        "model": "emotion_fer2013_vggbn.onnx",
+        "comment": f"trained by models/train_fer.py, epoch {epoch}, val accuracy {acc:.4f}",
+        "input": {"name": "input", "layout": "NCHW", "width": SIZE, "height": SIZE, "colour": "grey",
+                  "scale": 1.0 / 255.0, "mean": [MEAN], "std": [STD]},
+        "output": {"name": "logits", "kind": "logits"},
+        "labels": LABELS,
+    }
+    (out / "best.json").write_text(json.dumps(spec, indent=2) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared/datasets/fer2013"))
+    ap.add_argument("--out", default="target/train")
+    ap.add_argument("--epochs", type=int, default=45)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--weight-decay", type=float, default=5e-4)
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--warmup-epochs", type=float, default=2)
+    ap.add_argument("--patience", type=int, default=10, help="stop after this many epochs without a better val accuracy")
+    ap.add_argument("--seed", type=int, default=20261122)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    ap.add_argument("--limit", type=int, default=0, help="use at most this many images per class (smoke test)")
+    args = ap.parse_args()
+
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+
+    data = Path(args.data)
+    xtr, ytr = load_split(data / "train", args.limit)
+    xva, yva = load_split(data / "val", args.limit)
+    xtr, ytr, xva, yva = map(torch.from_numpy, (xtr, ytr, xva, yva))
+    print(f"train {len(xtr)} images, val {len(xva)}, device {device}, threads {torch.get_num_threads()}", flush=True)
+
+    counts = torch.bincount(ytr, minlength=len(LABELS)).float().clamp(min=1)
+    weights = (counts.sum() / counts).sqrt()
+    weights = weights / (weights * counts).sum() * counts.sum()  # mean weight per sample = 1
+    model = FerNet().to(memory_format=torch.channels_last)
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0}],
+                          lr=args.lr, momentum=0.9, nesterov=True)
+    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=args.label_smoothing)
+
+    steps_per_epoch = math.ceil(len(xtr) / args.batch)
+    total, warmup = args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)
+    best = (-1.0, 0)
+    log = open(out / "train_log.jsonl", "w")
+    step = 0
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        t0 = time.time()
+        order = torch.randperm(len(xtr), generator=gen)
+        seen, loss_sum = 0, 0.0
+        for i in range(0, len(order), args.batch):
+            idx = order[i : i + args.batch]
+            x = augment(normalise(xtr[idx]), gen).contiguous(memory_format=torch.channels_last)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, total, warmup, args.lr)
+            loss = loss_fn(model(x), ytr[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            seen += len(idx)
+            loss_sum += loss.item() * len(idx)
+        acc, acc_tta, recall = evaluate(model, xva, yva)
+        line = {"epoch": epoch, "loss": round(loss_sum / seen, 4), "val_acc": round(acc, 4), "val_acc_flip": round(acc_tta, 4),
+                "val_recall": dict(zip(LABELS, (round(r, 3) for r in recall))), "seconds": round(time.time() - t0, 1)}
+        print(json.dumps(line), flush=True)
+        log.write(json.dumps(line) + "\n")
+        log.flush()
+        if acc > best[0]:
+            best = (acc, epoch)
+            torch.save(model.state_dict(), out / "best.pt")
+            export(model, out, epoch, acc)
+        elif epoch - best[1] >= args.patience:
+            print(f"early stop: no better val accuracy since epoch {best[1]}", flush=True)
+            break
+
+    summary = {
+        "best_epoch": best[1], "best_val_acc": round(best[0], 4), "seed": args.seed,
+        "command": " ".join([Path(sys.executable).name] + sys.argv), "args": vars(args),
+        "seconds": round(time.time() - started), "device": device, "threads": torch.get_num_threads(),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "torch": torch.__version__,
+    }
+    (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()

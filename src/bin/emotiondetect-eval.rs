@@ -1,0 +1,200 @@
+//! `emotiondetect-eval DATASET [OPTIONS]`: measures an emotion classifier on a folder-per-class
+//! dataset (`DATASET/<label>/*.jpg|png`), through exactly the pre-processing and inference code
+//! the element runs (`EmotionClassifier::face_tensor` and `classify_tensor`). Each image is the
+//! face: it is scaled whole to the model's input (or aligned, for models that need landmarks,
+//! which a dataset of crops does not have: those fall back to the whole image).
+//!
+//! Prints `accuracy=`, `macro_f1=`, `worst_recall=`, per-class precision, recall and F1, the
+//! confusion matrix, `images_per_s=` (decode + pre-processing + inference) and `ms_per_face=`
+//! (inference alone), and writes the confusion matrix as a PNG.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use gstemotiondetect::classification::{ClassifierSpec, DEFAULT_EMOTION_MODEL_FILE};
+use gstemotiondetect::evaluation::Confusion;
+use gstemotiondetect::inference::{Device, EmotionClassifier, FaceCrop, SessionConfig};
+use gstemotiondetect::preprocess::{Image, PixelLayout};
+use gstemotiondetect::runtime;
+use indicatif::{ProgressBar, ProgressStyle};
+
+const USAGE: &str = "\
+usage: emotiondetect-eval DATASET [--model PATH] [--spec PATH] [--batch N] [--device D]
+                          [--threads N] [--png PATH] [--limit N]
+
+Classifies every image of DATASET/<class>/ (jpg or png) with the emotion model and prints
+accuracy, per-class precision/recall/F1, macro-F1, the confusion matrix and the speed.
+Class folders are matched to the model's labels by name, with synonyms (happy/happiness,
+angry/anger, fear/fearful, ...).
+
+  --model PATH   ONNX classifier (default: the installed default model)
+  --spec PATH    its model spec (default: <model>.json beside it, else the shipped spec)
+  --batch N      faces per inference call (default 32)
+  --device D     cpu, cuda, cuda:N or auto (default cpu)
+  --threads N    ONNX Runtime intra-op threads (default 0 = one per core)
+  --png PATH     where to write the confusion matrix (default <model name>-confusion.png)
+  --limit N      at most N images per class (default: all)";
+
+struct Args {
+    dataset: PathBuf,
+    model: PathBuf,
+    spec: Option<PathBuf>,
+    batch: usize,
+    device: Device,
+    threads: usize,
+    png: Option<PathBuf>,
+    limit: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let mut args = Args {
+        dataset: PathBuf::new(),
+        model: runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE),
+        spec: None,
+        batch: 32,
+        device: Device::Cpu,
+        threads: 0,
+        png: None,
+        limit: 0,
+    };
+    let number = |v: Option<String>, what: &str| -> Result<usize, String> {
+        v.as_deref().and_then(|s| s.parse().ok()).ok_or(format!("{what} needs a whole number"))
+    };
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-h" | "--help" => return Err(String::new()),
+            "--model" => args.model = it.next().ok_or("--model needs a path")?.into(),
+            "--spec" => args.spec = Some(it.next().ok_or("--spec needs a path")?.into()),
+            "--png" => args.png = Some(it.next().ok_or("--png needs a path")?.into()),
+            "--batch" => args.batch = number(it.next(), "--batch")?.max(1),
+            "--threads" => args.threads = number(it.next(), "--threads")?,
+            "--limit" => args.limit = number(it.next(), "--limit")?,
+            "--device" => args.device = Device::parse(&it.next().ok_or("--device needs a value")?)?,
+            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
+            s if args.dataset.as_os_str().is_empty() => args.dataset = s.into(),
+            s => return Err(format!("unexpected argument {s}")),
+        }
+    }
+    if args.dataset.as_os_str().is_empty() {
+        return Err("DATASET is missing".into());
+    }
+    Ok(args)
+}
+
+/// The class folders (sorted) and, per class, its image files (sorted, at most `limit`).
+fn list_dataset(root: &Path, limit: usize) -> Result<Vec<(String, Vec<PathBuf>)>, String> {
+    let entries = std::fs::read_dir(root).map_err(|e| format!("dataset {}: {e}", root.display()))?;
+    let mut classes: Vec<(String, Vec<PathBuf>)> = Vec::new();
+    for entry in entries.flatten().filter(|e| e.path().is_dir()) {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(entry.path())
+            .map_err(|e| format!("{}: {e}", entry.path().display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().and_then(|x| x.to_str()).is_some_and(|x| ["jpg", "jpeg", "png"].contains(&x.to_ascii_lowercase().as_str())))
+            .collect();
+        files.sort();
+        if limit > 0 {
+            files.truncate(limit);
+        }
+        if !files.is_empty() {
+            classes.push((entry.file_name().to_string_lossy().into_owned(), files));
+        }
+    }
+    classes.sort();
+    if classes.is_empty() {
+        return Err(format!("dataset {}: no class folders with .jpg or .png images (expected DATASET/<label>/*.jpg)", root.display()));
+    }
+    Ok(classes)
+}
+
+/// Decodes one image to packed RGB.
+fn decode(path: &Path) -> Result<Image<Vec<u8>>, String> {
+    let img = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?.to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    Ok(Image { layout: PixelLayout::Packed { bpp: 3, r: 0, g: 1, b: 2 }, width: w, height: h, planes: [img.into_raw(), vec![], vec![]], strides: [w * 3, 0, 0] })
+}
+
+struct Timing {
+    total: Duration,
+    inference: Duration,
+    images: usize,
+}
+
+/// Classifies every image, filling `confusion`.
+fn evaluate(classifier: &mut EmotionClassifier, dataset: &[(String, Vec<PathBuf>)], batch: usize, confusion: &mut Confusion) -> Result<Timing, String> {
+    let items: Vec<(usize, &PathBuf)> = dataset.iter().enumerate().flat_map(|(c, (_, files))| files.iter().map(move |f| (c, f))).collect();
+    let bar = if std::io::stderr().is_terminal() { ProgressBar::new(items.len() as u64) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} images {per_sec} eta {eta}").map_err(|e| e.to_string())?);
+    let per = classifier.target().len();
+    let mut tensor = vec![0.0f32; per * batch];
+    let (start, mut inference) = (Instant::now(), Duration::ZERO);
+    let mut results = Vec::with_capacity(batch);
+    for chunk in items.chunks(batch) {
+        for ((_, path), out) in chunk.iter().zip(tensor.chunks_mut(per)) {
+            let image = decode(path)?;
+            let whole = FaceCrop { region: (0.0, 0.0, image.width as f32, image.height as f32), landmarks: None };
+            classifier.face_tensor(&image, &whole, out);
+        }
+        results.clear();
+        let t = Instant::now();
+        classifier.classify_tensor(&tensor[..per * chunk.len()], chunk.len(), &mut results)?;
+        inference += t.elapsed();
+        for ((class, _), e) in chunk.iter().zip(&results) {
+            confusion.add(*class, e.label_id);
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(Timing { total: start.elapsed(), inference, images: items.len() })
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let dataset = list_dataset(&args.dataset, args.limit)?;
+    let (spec, spec_source) = ClassifierSpec::resolve(&args.model, args.spec.as_deref())?;
+    let env = runtime::environment(std::sync::Arc::new(|_, _| {}))?;
+    let config = SessionConfig { device: args.device, threads: args.threads, spinning: false };
+    let mut classifier = EmotionClassifier::load(env, &args.model, spec, &config)?;
+    let classes: Vec<String> = dataset.iter().map(|(c, _)| c.clone()).collect();
+    let mut confusion = Confusion::new(classes, classifier.spec.labels.clone());
+    for (c, m) in confusion.matched.iter().enumerate() {
+        if m.is_none() {
+            eprintln!("warning: class `{}` has no label in the model ({}); its images count as errors", confusion.classes[c], confusion.labels.join(", "));
+        }
+    }
+    println!("model={} spec=\"{spec_source}\" device={:?} dataset={} images={}", args.model.display(), classifier.device, args.dataset.display(), dataset.iter().map(|(_, f)| f.len()).sum::<usize>());
+    let batch = args.batch.min(classifier.max_batch);
+    let timing = evaluate(&mut classifier, &dataset, batch, &mut confusion)?;
+    print!("{}", confusion.report());
+    let secs = timing.total.as_secs_f64().max(1e-9);
+    println!("\nimages_per_s={:.1} ms_per_face={:.3} (batch {batch}, {} images in {:.2} s)", timing.images as f64 / secs, timing.inference.as_secs_f64() * 1e3 / timing.images.max(1) as f64, timing.images, secs);
+    let name = &classifier.spec.name;
+    let png_path = args.png.unwrap_or_else(|| PathBuf::from(format!("{name}-confusion.png")));
+    let title = format!("{name} on {}", args.dataset.display());
+    let png = confusion.render_png(&title)?;
+    std::fs::write(&png_path, png).map_err(|e| format!("{}: {e}", png_path.display()))?;
+    println!("confusion_png={}", png_path.display());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("emotiondetect-eval: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(if e.is_empty() { 0 } else { 2 });
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("emotiondetect-eval: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

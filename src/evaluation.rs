@@ -1,0 +1,220 @@
+//! Classifier evaluation on a folder-per-class dataset: matching dataset classes to model labels,
+//! the confusion matrix, per-class precision, recall and F1, macro-F1, and the confusion matrix
+//! drawn as a PNG. The images are run by `emotiondetect-eval` (src/bin) through the element's
+//! own pre-processing and [`crate::inference::EmotionClassifier`].
+
+use plotters::prelude::*;
+
+use crate::classification::canonical_emotion;
+use crate::report::{encode_png, register_font, FONT};
+
+/// For each dataset class (a folder name), the index of the model label with the same common
+/// name ([`canonical_emotion`]: happy = happiness, angry = anger, ...), or an exact
+/// case-insensitive match for names outside the emotion vocabulary. `None`: the model has no
+/// such label.
+pub fn match_labels(classes: &[String], labels: &[String]) -> Vec<Option<usize>> {
+    let key = |s: &str| canonical_emotion(s).map(str::to_string).unwrap_or_else(|| s.trim().to_ascii_lowercase());
+    classes.iter().map(|c| labels.iter().position(|l| key(l) == key(c))).collect()
+}
+
+/// Counts of (true dataset class, predicted model label). Rows are the dataset classes, columns
+/// the model's labels (a model may have labels the dataset lacks, such as contempt).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Confusion {
+    pub classes: Vec<String>,
+    pub labels: Vec<String>,
+    /// For each class, the model label it matches ([`match_labels`]).
+    pub matched: Vec<Option<usize>>,
+    /// `counts[class][label]`.
+    pub counts: Vec<Vec<u64>>,
+}
+
+/// Precision, recall and F1 of one dataset class, and its number of images.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClassScores {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub support: u64,
+}
+
+impl Confusion {
+    /// An empty matrix for `classes` against the model's `labels`.
+    pub fn new(classes: Vec<String>, labels: Vec<String>) -> Confusion {
+        let matched = match_labels(&classes, &labels);
+        let counts = vec![vec![0; labels.len()]; classes.len()];
+        Confusion { classes, labels, matched, counts }
+    }
+
+    /// Records one image of class `class` predicted as label `label`.
+    pub fn add(&mut self, class: usize, label: usize) {
+        self.counts[class][label] += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().flatten().sum()
+    }
+
+    /// Share of images whose predicted label is their class's label (0 when empty).
+    pub fn accuracy(&self) -> f64 {
+        let correct: u64 = self.matched.iter().enumerate().filter_map(|(c, m)| m.map(|l| self.counts[c][l])).sum();
+        ratio(correct, self.total())
+    }
+
+    /// Scores of dataset class `c`. Precision counts every image predicted as its label, from any
+    /// class; a class the model lacks has precision, recall and F1 0.
+    pub fn class_scores(&self, c: usize) -> ClassScores {
+        let support: u64 = self.counts[c].iter().sum();
+        let Some(l) = self.matched[c] else { return ClassScores { precision: 0.0, recall: 0.0, f1: 0.0, support } };
+        let tp = self.counts[c][l];
+        let predicted: u64 = self.counts.iter().map(|row| row[l]).sum();
+        let (precision, recall) = (ratio(tp, predicted), ratio(tp, support));
+        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+        ClassScores { precision, recall, f1, support }
+    }
+
+    /// Unweighted mean of the dataset classes' F1.
+    pub fn macro_f1(&self) -> f64 {
+        let n = self.classes.len().max(1) as f64;
+        (0..self.classes.len()).map(|c| self.class_scores(c).f1).sum::<f64>() / n
+    }
+
+    /// The lowest recall of any dataset class, and that class.
+    pub fn worst_recall(&self) -> (f64, &str) {
+        (0..self.classes.len())
+            .map(|c| (self.class_scores(c).recall, self.classes[c].as_str()))
+            .fold((f64::INFINITY, ""), |a, b| if b.0 < a.0 { b } else { a })
+    }
+
+    /// The report `emotiondetect-eval` prints: `accuracy=`, `macro_f1=`, the per-class table and
+    /// the confusion matrix (rows: true class, columns: predicted label).
+    pub fn report(&self) -> String {
+        let mut s = format!("accuracy={:.4}\nmacro_f1={:.4}\n", self.accuracy(), self.macro_f1());
+        let (worst, class) = self.worst_recall();
+        s += &format!("worst_recall={worst:.4} ({class})\n\n{:<10} {:>9} {:>7} {:>7} {:>8}\n", "class", "precision", "recall", "f1", "support");
+        for (c, name) in self.classes.iter().enumerate() {
+            let k = self.class_scores(c);
+            s += &format!("{name:<10} {:>9.4} {:>7.4} {:>7.4} {:>8}\n", k.precision, k.recall, k.f1, k.support);
+        }
+        s += "\nconfusion matrix (rows: true class, columns: predicted label)\n";
+        s += &format!("{:<10}", "");
+        for l in &self.labels {
+            s += &format!(" {:>8}", truncate(l, 8));
+        }
+        s.push('\n');
+        for (c, row) in self.counts.iter().enumerate() {
+            s += &format!("{:<10}", truncate(&self.classes[c], 10));
+            for n in row {
+                s += &format!(" {n:>8}");
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Draws the matrix as a heat map (row-normalised: each cell is the share of its true
+    /// class, with the count), `title` above it. Returns the PNG file's bytes (RGB).
+    ///
+    /// Errors: the font or the drawing failed.
+    pub fn render_png(&self, title: &str) -> Result<Vec<u8>, String> {
+        register_font()?;
+        let cell = 78u32;
+        let (left, top) = (120u32, 110u32);
+        let w = left + cell * self.labels.len() as u32 + 30;
+        let h = top + cell * self.classes.len() as u32 + 40;
+        let mut rgb = vec![255u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+            self.draw(&root, title, cell as i32, (left as i32, top as i32)).map_err(|e| format!("drawing the confusion matrix: {e}"))?;
+            root.present().map_err(|e| format!("drawing the confusion matrix: {e}"))?;
+        }
+        encode_png(&rgb, w, h).map_err(|e| format!("encoding the confusion matrix PNG: {e}"))
+    }
+
+    fn draw(&self, root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, title: &str, cell: i32, (left, top): (i32, i32)) -> Result<(), Box<dyn std::error::Error>> {
+        root.fill(&WHITE)?;
+        let text = |size: u32| TextStyle::from((FONT, size).into_font()).color(&BLACK);
+        root.draw_text(title, &TextStyle::from((FONT, 18, FontStyle::Bold).into_font()).color(&BLACK), (12, 10))?;
+        let sub = format!("accuracy {:.1} %, macro-F1 {:.3}, {} images; rows: true class, columns: predicted", 100.0 * self.accuracy(), self.macro_f1(), self.total());
+        root.draw_text(&sub, &text(13), (12, 36))?;
+        for (l, name) in self.labels.iter().enumerate() {
+            root.draw_text(name, &text(14), (left + l as i32 * cell + 6, top - 24))?;
+        }
+        for (c, row) in self.counts.iter().enumerate() {
+            let y = top + c as i32 * cell;
+            root.draw_text(&self.classes[c], &text(14), (12, y + cell / 2 - 8))?;
+            let support: u64 = row.iter().sum();
+            for (l, &n) in row.iter().enumerate() {
+                let share = ratio(n, support);
+                let x = left + l as i32 * cell;
+                let shade = (255.0 * (1.0 - share)) as u8;
+                root.draw(&Rectangle::new([(x, y), (x + cell - 2, y + cell - 2)], RGBColor(shade, shade, 255).filled()))?;
+                let ink = if share > 0.5 { &WHITE } else { &BLACK };
+                root.draw_text(&format!("{:.0} %", 100.0 * share), &TextStyle::from((FONT, 15).into_font()).color(ink), (x + 10, y + 22))?;
+                root.draw_text(&n.to_string(), &TextStyle::from((FONT, 12).into_font()).color(ink), (x + 10, y + 44))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn dataset_classes_match_model_labels_by_synonym() {
+        let classes = strings(&["angry", "happy", "sad", "surprise", "other"]);
+        let labels = strings(&["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]);
+        assert_eq!(match_labels(&classes, &labels), vec![Some(4), Some(1), Some(3), Some(2), None]);
+        assert_eq!(match_labels(&strings(&["Fearful"]), &strings(&["fear"])), vec![Some(0)]);
+    }
+
+    #[test]
+    fn scores_follow_the_definitions() {
+        // classes a, b; model labels b, a, x (x: a label the dataset lacks)
+        let mut m = Confusion::new(strings(&["happy", "sad"]), strings(&["sadness", "happiness", "contempt"]));
+        for (class, label, n) in [(0, 1, 8), (0, 0, 1), (0, 2, 1), (1, 0, 6), (1, 1, 4)] {
+            (0..n).for_each(|_| m.add(class, label));
+        }
+        assert_eq!(m.total(), 20);
+        assert!((m.accuracy() - 14.0 / 20.0).abs() < 1e-12);
+        let happy = m.class_scores(0);
+        assert!((happy.recall - 0.8).abs() < 1e-12 && (happy.precision - 8.0 / 12.0).abs() < 1e-12);
+        assert!((happy.f1 - 2.0 * 0.8 * (8.0 / 12.0) / (0.8 + 8.0 / 12.0)).abs() < 1e-12);
+        let sad = m.class_scores(1);
+        assert!((sad.recall - 0.6).abs() < 1e-12 && (sad.precision - 6.0 / 7.0).abs() < 1e-12);
+        assert!((m.macro_f1() - (happy.f1 + sad.f1) / 2.0).abs() < 1e-12);
+        assert_eq!(m.worst_recall(), (0.6, "sad"));
+        let r = m.report();
+        assert!(r.starts_with("accuracy=0.7000\n"), "{r}");
+        assert!(r.contains("happy"));
+    }
+
+    #[test]
+    fn the_png_has_one_cell_per_class_and_label() {
+        let mut m = Confusion::new(strings(&["happy", "sad"]), strings(&["happy", "sad", "fear"]));
+        m.add(0, 0);
+        m.add(1, 0);
+        let png = m.render_png("test").unwrap();
+        let reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap();
+        let info = reader.info();
+        assert_eq!((info.width, info.height), (120 + 78 * 3 + 30, 110 + 78 * 2 + 40));
+    }
+}
