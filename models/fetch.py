@@ -7,6 +7,7 @@ NAME is a manifest name (yunet), a file name (face_detection_yunet.onnx) or a fi
 without .onnx; no NAME means every model in the manifest.
 
 Each model is taken from the first source that gives a file with an accepted sha256:
+  0. the repository itself, for a model this project trained ("repo_path" in the manifest);
   1. the mirror directory: --mirror DIR, else $EMOTIONDETECT_MODEL_MIRROR, else
      <repo>/../shared/models when that directory exists;
   2. the upstream URL in the manifest (none for the mini-Xception classifier, which is
@@ -165,6 +166,8 @@ def fetch_one(entry, dest, mirror):
 
     problems = []
     sources = []
+    if entry.get("repo_path"):
+        sources.append(("repository", os.path.join(REPO, entry["repo_path"])))
     if mirror:
         sources.append(("mirror", os.path.join(mirror, name)))
     if entry.get("url"):
@@ -172,9 +175,9 @@ def fetch_one(entry, dest, mirror):
 
     for kind, where in sources:
         try:
-            if kind == "mirror":
+            if kind in ("mirror", "repository"):
                 if not os.path.isfile(where):
-                    problems.append(f"{where}: not in the mirror")
+                    problems.append(f"{where}: not in the {kind}")
                     continue
                 local_sha = local_build_sha(entry, where)
                 data = read_file(where)
@@ -219,7 +222,8 @@ def main(argv=None):
 
     if a.list:
         for m in models:
-            print(f"{m['name']:24} {m['file']:38} {m['family']:10} {m['licence']:5} {m.get('url') or '(built: ' + m['build']['script'] + ')'}")
+            source = m.get("url") or (f"(in the repository: {m['repo_path']})" if m.get("repo_path") else f"(built: {m['build']['script']})")
+            print(f"{m['name']:24} {m['file']:38} {m['family']:10} {m['licence']:5} {source}")
         return 0
 
     wanted = models
