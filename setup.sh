@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Set up emotiondetect on Debian 12 / Ubuntu and run the demo. Safe to run again (fast when done).
 #
-#   ./setup.sh [--no-run] [--skip-apt] [--no-train] [VIDEO]
+#   ./setup.sh [--no-run] [--skip-apt] [--no-train] [--gpu] [VIDEO]
 #
 #   1. apt packages: GStreamer 1.22+ (dev files, plugins, tools, RTSP server), build tools, Python
 #      (skipped when all are installed; uses sudo when not run as root);
 #   2. .venv with requirements.txt (ONNX Runtime 1.31.1, OpenCV, numpy); ONNX Runtime's shared
 #      library is copied to DATA_DIR/lib, where the element loads it from;
+#   2a. with --gpu: .venv-gpu with requirements-gpu.txt (onnxruntime-gpu 1.31.1 and the CUDA 13 /
+#      cuDNN 9 libraries from PyPI); its ONNX Runtime replaces the CPU one in DATA_DIR/lib and the
+#      CUDA libraries are linked into DATA_DIR/lib/cuda, which the element loads by itself (no
+#      LD_LIBRARY_PATH); without --gpu, a previous GPU install is replaced by the CPU library;
 #   2b. .venv-train with models/requirements-train.txt (PyTorch, for the training recipe
 #      models/train_fer.py and its smoke test; about 5 GB; --no-train skips it);
 #   3. the ONNX models, checked by sha256, into DATA_DIR/models (models/fetch.py); with no copy of
@@ -18,7 +22,8 @@
 #
 # DATA_DIR = ${EMOTIONDETECT_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/emotiondetect}
 # Options: --no-run (set up only), --skip-apt (do not check or install apt packages),
-# --no-train (no .venv-train: the plugin works, the recipe's smoke test then fails saying so).
+# --no-train (no .venv-train: the plugin works, the recipe's smoke test then fails saying so),
+# --gpu (CUDA: device=cuda / auto; needs an NVIDIA driver >= 580).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,12 +36,14 @@ step() { printf '\n==> %s\n' "$*"; }
 RUN_DEMO=1
 SKIP_APT=0
 TRAIN=1
+GPU=0
 VIDEO=""
 for a in "$@"; do
   case "$a" in
     --no-run) RUN_DEMO=0 ;;
     --skip-apt) SKIP_APT=1 ;;
     --no-train) TRAIN=0 ;;
+    --gpu) GPU=1 ;;
     -h|--help) usage; exit 0 ;;
     -*) usage >&2; die "unknown option $a" ;;
     *) [ -z "$VIDEO" ] || die "only one VIDEO, got '$VIDEO' and '$a'"; VIDEO=$a ;;
@@ -141,12 +148,38 @@ print(os.path.join(os.path.dirname(onnxruntime.__file__), "capi"))
 EOF
 )
 [ -f "$ort_capi/$ORT_LIB" ] || die "$ort_capi/$ORT_LIB not found: requirements.txt must pin onnxruntime==${ORT_LIB#libonnxruntime.so.}"
-mkdir -p "$DATA_DIR/lib"
-for f in "$ort_capi/$ORT_LIB" "$ort_capi/libonnxruntime_providers_shared.so"; do
-  [ -f "$f" ] || continue
-  dest="$DATA_DIR/lib/$(basename "$f")"
-  cmp -s "$f" "$dest" 2>/dev/null || install -m 0755 "$f" "$dest"
-done
+install_ort() {  # $1: the wheel's onnxruntime/capi directory
+  mkdir -p "$DATA_DIR/lib"
+  for f in "$1/$ORT_LIB" "$1"/libonnxruntime_providers_shared.so "$1"/libonnxruntime_providers_cuda.so; do
+    [ -f "$f" ] || continue
+    dest="$DATA_DIR/lib/$(basename "$f")"
+    cmp -s "$f" "$dest" 2>/dev/null || install -m 0755 "$f" "$dest"
+  done
+}
+if [ "$GPU" = 1 ]; then
+  step "GPU runtime (.venv-gpu): requirements-gpu.txt"
+  [ -x .venv-gpu/bin/python ] || python3 -m venv .venv-gpu || die "python3 -m venv .venv-gpu failed"
+  gpu_sum=$(sha256sum requirements-gpu.txt | cut -d' ' -f1)
+  if [ "$(cat .venv-gpu/.requirements.sha256 2>/dev/null || true)" != "$gpu_sum" ]; then
+    .venv-gpu/bin/python -m pip install --disable-pip-version-check -q -r requirements-gpu.txt
+    echo "$gpu_sum" > .venv-gpu/.requirements.sha256
+  fi
+  site=$(.venv-gpu/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  [ -f "$site/onnxruntime/capi/libonnxruntime_providers_cuda.so" ] || die "onnxruntime-gpu has no CUDA provider in $site"
+  install_ort "$site/onnxruntime/capi"
+  rm -rf "$DATA_DIR/lib/cuda"
+  mkdir -p "$DATA_DIR/lib/cuda"
+  for f in "$site"/nvidia/*/lib/lib*.so.*; do ln -s "$f" "$DATA_DIR/lib/cuda/"; done
+  echo "CUDA libraries: $(ls "$DATA_DIR/lib/cuda" | wc -l) linked into $DATA_DIR/lib/cuda"
+  if command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; then
+    echo "NVIDIA driver found: device=cuda and device=auto will use the GPU"
+  else
+    echo "warning: no NVIDIA driver (nvidia-smi) here: device=cuda fails with the reason, device=auto and cpu run on the CPU" >&2
+  fi
+else
+  rm -rf "$DATA_DIR/lib/cuda" "$DATA_DIR/lib/libonnxruntime_providers_cuda.so"
+  install_ort "$ort_capi"
+fi
 echo "ONNX Runtime: $DATA_DIR/lib/$ORT_LIB"
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,12 @@
 //! 2. `<data dir>/lib/libonnxruntime.so.1.31.1` for each data directory of [`data_dirs`].
 //!
 //! ort allows one environment per process, so it lives in a process-wide cell.
+//!
+//! For CUDA, `setup.sh --gpu` installs the `onnxruntime-gpu==1.31.1` build of that library and
+//! links the CUDA 13 and cuDNN 9 libraries of its `[cuda,cudnn]` extras into `<lib>/cuda`; they
+//! are loaded process-wide before ONNX Runtime (as the wheel's own `preload_dlls()` does), so
+//! its CUDA provider finds them with no `LD_LIBRARY_PATH`. The driver (`libcuda.so.1`) comes
+//! from the system.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -69,6 +75,40 @@ pub fn library_candidates() -> Vec<PathBuf> {
     data_dirs().into_iter().map(|d| d.join("lib").join(ORT_LIBRARY)).collect()
 }
 
+/// Loads every `*.so*` file of `dir` with `RTLD_NOW | RTLD_GLOBAL` and keeps it loaded, so that
+/// libraries loaded later find them by soname. The files depend on each other, so failures are
+/// retried until a round loads nothing new. Returns how many loaded and, for each that did not,
+/// its error.
+pub fn preload_libraries(dir: &Path) -> (usize, Vec<String>) {
+    let mut pending: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(".so"))).collect())
+        .unwrap_or_default();
+    pending.sort();
+    let mut loaded = 0;
+    loop {
+        let mut errors = Vec::new();
+        let before = pending.len();
+        pending.retain(|p| {
+            // SAFETY: these are the CUDA/cuDNN libraries setup.sh linked here; their initialisers
+            // only register themselves, as when ONNX Runtime's provider loads them.
+            match unsafe { libloading::os::unix::Library::open(Some(p), libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL) } {
+                Ok(lib) => {
+                    std::mem::forget(lib); // kept for the life of the process
+                    false
+                }
+                Err(e) => {
+                    errors.push(format!("{}: {e}", p.display()));
+                    true
+                }
+            }
+        });
+        loaded += before - pending.len();
+        if pending.is_empty() || pending.len() == before {
+            return (loaded, errors);
+        }
+    }
+}
+
 /// A message from ONNX Runtime's log, passed to `log` (the element routes it into GStreamer's
 /// debug log instead of stderr).
 pub type Logger = Arc<dyn Fn(ort::logging::LogLevel, &str) + Send + Sync>;
@@ -93,6 +133,11 @@ fn load(path: &Path, log: Logger) -> Result<Environment, String> {
     if !path.is_file() {
         return Err("no such file".into());
     }
+    if let Some(cuda) = path.parent().map(|d| d.join("cuda")).filter(|d| d.is_dir()) {
+        let (loaded, failed) = preload_libraries(&cuda);
+        let level = if failed.is_empty() { ort::logging::LogLevel::Info } else { ort::logging::LogLevel::Warning };
+        log(level, &format!("CUDA libraries in {}: {loaded} loaded{}", cuda.display(), failed.iter().map(|f| format!("; {f}")).collect::<String>()));
+    }
     let builder = ort::init_from(path).map_err(|e| e.to_string())?;
     builder
         .with_name("emotiondetect")
@@ -100,4 +145,24 @@ fn load(path: &Path, log: Logger) -> Result<Environment, String> {
         .with_logger(Arc::new(move |level, _category, _id, _location, message| log(level, message)))
         .build()
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preloading_loads_libraries_and_reports_the_rest() {
+        let dir = std::env::temp_dir().join(format!("emotiondetect-preload-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink("/lib/x86_64-linux-gnu/libz.so.1", dir.join("libz.so.1")).unwrap();
+        std::fs::write(dir.join("libbroken.so.1"), "not an ELF file").unwrap();
+        std::fs::write(dir.join("README"), "ignored").unwrap();
+        let (loaded, failed) = preload_libraries(&dir);
+        assert_eq!(loaded, 1);
+        assert!(failed.len() == 1 && failed[0].contains("libbroken.so.1"), "{failed:?}");
+        assert_eq!(preload_libraries(&dir.join("missing")), (0, vec![]));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
