@@ -41,6 +41,15 @@ impl Device {
                 .ok_or_else(|| format!("device '{s}' is not one of cpu, cuda, cuda:N, auto")),
         }
     }
+
+    /// The device as the `device` property writes it: `cpu`, `cuda:N` or `auto`.
+    pub fn name(&self) -> String {
+        match self {
+            Device::Cpu => "cpu".into(),
+            Device::Cuda(n) => format!("cuda:{n}"),
+            Device::Auto => "auto".into(),
+        }
+    }
 }
 
 /// How a session is created: where it runs and ONNX Runtime's CPU threading.
@@ -411,6 +420,9 @@ mod tests {
         assert_eq!(Device::parse("auto"), Ok(Device::Auto));
         assert!(Device::parse("gpu").unwrap_err().contains("cpu, cuda, cuda:N, auto"));
         assert!(Device::parse("cuda:-1").is_err());
+        for d in [Device::Cpu, Device::Cuda(3), Device::Auto] {
+            assert_eq!(Device::parse(&d.name()), Ok(d), "name() parses back");
+        }
     }
 
     #[test]

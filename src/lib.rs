@@ -10,6 +10,7 @@ pub mod evaluation;
 mod emotiondetect;
 pub mod export;
 pub mod inference;
+pub mod instances;
 pub mod overlay;
 pub mod preprocess;
 pub mod report;

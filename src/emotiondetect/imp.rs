@@ -2,7 +2,8 @@
 // buffer is analysed, annotated with ROI metas, reported on the bus and drawn on.
 
 use std::path::PathBuf;
-use std::sync::{LazyLock, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use gst::glib;
 use gst::prelude::*;
@@ -12,9 +13,10 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
 
-use crate::classification::{ClassifierSpec, Emotion, OutputKind, DEFAULT_EMOTION_MODEL_FILE};
+use crate::classification::{Emotion, OutputKind, DEFAULT_EMOTION_MODEL_FILE};
 use crate::detection::{self, Face};
-use crate::inference::{DetectParams, Device, EmotionClassifier, FaceCrop, FaceDetector, SessionConfig};
+use crate::inference::{self, DetectParams, Device, FaceCrop};
+use crate::instances::{self, AcquireError, ModelKey, Models};
 use crate::overlay::{self, Overlay};
 use crate::preprocess::{Image, PixelLayout, YuvSpec};
 use crate::export::{self, ExportFace, MetadataWriter};
@@ -103,6 +105,7 @@ struct Settings {
     inference_threads: u32,
     inference_spinning: bool,
     pipelining: bool,
+    model_instance_id: Option<String>,
 }
 
 impl Default for Settings {
@@ -129,6 +132,7 @@ impl Default for Settings {
             inference_threads: DEFAULT_INFERENCE_THREADS,
             inference_spinning: DEFAULT_INFERENCE_SPINNING,
             pipelining: DEFAULT_PIPELINING,
+            model_instance_id: None,
         }
     }
 }
@@ -141,12 +145,24 @@ impl Settings {
     fn emotion_model_path(&self) -> PathBuf {
         self.emotion_model.clone().unwrap_or_else(|| runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE))
     }
+
+    /// What must match for elements to share models.
+    ///
+    /// Errors: the device does not parse.
+    fn model_key(&self) -> Result<ModelKey, String> {
+        Ok(ModelKey {
+            face_model: self.face_model_path(),
+            emotion_model: self.emotion_model_path(),
+            emotion_model_proc: self.emotion_model_proc.clone(),
+            device: Device::parse(&self.device)?,
+            threads: self.inference_threads as usize,
+            spinning: self.inference_spinning,
+        })
+    }
 }
 
-/// Runtime data: built at NULL->READY, dropped at READY->NULL. The detector is apart from the
-/// rest so that, pipelined, it can run on one frame while the next stage finishes the previous.
+/// Runtime data: built at NULL->READY, dropped at READY->NULL.
 struct State {
-    detector: FaceDetector,
     analysis: Analysis,
     /// Frames seen since READY, for the inference interval.
     frame_count: u64,
@@ -166,9 +182,14 @@ impl State {
     }
 }
 
-/// Everything after detection: tracking, classification, drawing and output.
+/// The models and everything after detection: tracking, classification, drawing and output.
 struct Analysis {
-    classifier: EmotionClassifier,
+    /// Private, or shared with the elements of the same `model-instance-id`.
+    models: Arc<Models>,
+    /// This element's stream, as the shared classifier counts it.
+    owner: u64,
+    /// The classifier input, reused from frame to frame.
+    tensor: Vec<f32>,
     overlay: Overlay,
     tracker: Tracker,
     /// JSON lines output, with the stream's URI once known.
@@ -208,6 +229,8 @@ fn face_result(track: &Track) -> Option<FaceResult> {
 pub struct EmotionDetect {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// `active-device`: kept apart from `state` so that reading it never waits for a frame.
+    active_device: Mutex<String>,
 }
 
 #[glib::object_subclass]
@@ -361,6 +384,17 @@ impl ObjectImpl for EmotionDetect {
                     .blurb("Write one JSON object per frame, per line (DL Streamer gvametaconvert shape) to this file, or to stdout for '-' (default: none)")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("model-instance-id")
+                    .nick("Model instance id")
+                    .blurb("Elements with the same id share one loaded face detector and emotion classifier, and their faces share classifier batches; their model settings must be equal (default: none, private models)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("active-device")
+                    .nick("Active device")
+                    .blurb("Where the models run once loaded: cpu or cuda:N (device=auto resolved); empty before READY (read-only)")
+                    .default_value(Some(""))
+                    .read_only()
+                    .build(),
                 playing(
                     glib::ParamSpecDouble::builder("emotion-smoothing")
                         .nick("Emotion smoothing")
@@ -399,6 +433,7 @@ impl ObjectImpl for EmotionDetect {
             "inference-threads" => s.inference_threads = value.get().expect("type checked upstream"),
             "inference-spinning" => s.inference_spinning = value.get().expect("type checked upstream"),
             "pipelining" => s.pipelining = value.get().expect("type checked upstream"),
+            "model-instance-id" => s.model_instance_id = value.get::<Option<String>>().ok().flatten().filter(|id| !id.is_empty()),
             other => unimplemented!("property {other}"),
         }
         gst::debug!(CAT, imp = self, "{} set", pspec.name());
@@ -428,6 +463,8 @@ impl ObjectImpl for EmotionDetect {
             "inference-spinning" => s.inference_spinning.to_value(),
             "pipelining" => s.pipelining.to_value(),
             "metadata-file" => s.metadata_file.as_ref().map(|p| p.to_string_lossy().to_string()).to_value(),
+            "model-instance-id" => s.model_instance_id.to_value(),
+            "active-device" => self.active_device.lock().unwrap().to_value(),
             other => unimplemented!("property {other}"),
         }
     }
@@ -474,7 +511,9 @@ impl ElementImpl for EmotionDetect {
         }
         let result = self.parent_change_state(transition);
         if transition == gst::StateChange::ReadyToNull || (result.is_err() && transition == gst::StateChange::NullToReady) {
+            // Drops this element's hold on the models: shared ones are freed with the last holder.
             *self.state.lock().unwrap() = None;
+            self.active_device.lock().unwrap().clear();
         }
         result
     }
@@ -503,7 +542,7 @@ impl BaseTransformImpl for EmotionDetect {
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
-        let detection = if state.next_runs_detector(&settings) { detect_buffer(&mut state.detector, buf, &info, &settings).map(Some) } else { Ok(None) };
+        let detection = if state.next_runs_detector(&settings) { detect_buffer(&state.analysis.models, buf, &info, &settings).map(Some) } else { Ok(None) };
         self.finish(&mut state.analysis, buf, &info, &settings, detection);
         Ok(gst::FlowSuccess::Ok)
     }
@@ -518,10 +557,11 @@ impl BaseTransformImpl for EmotionDetect {
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
         let run = state.next_runs_detector(&settings);
         let previous = state.pending.take();
-        let State { detector, analysis, .. } = state;
+        let analysis = &mut state.analysis;
+        let models = analysis.models.clone();
         // Detection of this frame overlaps the rest of the previous frame's analysis.
         let (detection, finished) = std::thread::scope(|scope| {
-            let worker = scope.spawn(|| if run { detect_buffer(detector, &inbuf, &info, &settings).map(Some) } else { Ok(None) });
+            let worker = scope.spawn(|| if run { detect_buffer(&models, &inbuf, &info, &settings).map(Some) } else { Ok(None) });
             let finished = previous.map(|p| self.finish_pending(analysis, p, &info, &settings));
             let detection = worker.join().unwrap_or_else(|_| Err("the detector thread panicked".into()));
             (detection, finished)
@@ -572,34 +612,38 @@ impl VideoFilterImpl for EmotionDetect {
 }
 
 impl EmotionDetect {
-    /// Loads ONNX Runtime and both models, checking their shapes.
+    /// Loads ONNX Runtime and both models, checking their shapes, or joins the instance
+    /// shared under `model-instance-id`.
     fn load(&self) -> Result<State, gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let device = Device::parse(&settings.device).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{e}")))?;
+        let key = settings.model_key().map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{e}")))?;
         let env = runtime::environment(std::sync::Arc::new(ort_log))
             .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("{e}")))?;
-        let model_error = |e: String| gst::error_msg!(gst::ResourceError::OpenRead, ("{e}"));
-        let config = SessionConfig { device, threads: settings.inference_threads as usize, spinning: settings.inference_spinning };
-        let detector = FaceDetector::load(env, &settings.face_model_path(), &config).map_err(model_error)?;
-        let emotion_model = settings.emotion_model_path();
-        let (spec, spec_source) = ClassifierSpec::resolve(&emotion_model, settings.emotion_model_proc.as_deref()).map_err(model_error)?;
-        gst::debug!(CAT, imp = self, "emotion model spec {}: {spec_source}", spec.name);
-        let classifier = EmotionClassifier::load(env, &emotion_model, spec, &config).map_err(model_error)?;
+        let id = settings.model_instance_id.as_deref();
+        let models = instances::acquire(env, id, &key).map_err(|e| match e {
+            AcquireError::Mismatch(m) => gst::error_msg!(gst::LibraryError::Settings, ("{m}")),
+            AcquireError::Load(m) => gst::error_msg!(gst::ResourceError::OpenRead, ("{m}")),
+        })?;
+        gst::debug!(CAT, imp = self, "emotion model spec {}: {}", models.spec.name, models.spec_source);
+        let sharing = id.map_or("private".to_string(), |id| format!("model-instance-id '{id}', {} holders", instances::holders(id)));
         gst::info!(
             CAT,
             imp = self,
-            "face model {} ({:?}) and emotion model {} on {:?}",
-            detector.path.display(),
-            detector.family,
-            classifier.path.display(),
-            detector.device
+            "face model {} ({:?}) and emotion model {} run on {} ({sharing})",
+            models.face_model.display(),
+            models.detector.lock().unwrap_or_else(PoisonError::into_inner).family,
+            models.emotion_model.display(),
+            models.device.name()
         );
         let writer = match &settings.metadata_file {
             Some(path) => Some(MetadataWriter::create(path).map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ("{e}")))?),
             None => None,
         };
-        let analysis = Analysis { classifier, overlay: Overlay::new(), tracker: Tracker::new(), writer, source: None };
-        Ok(State { detector, analysis, frame_count: 0, info: None, pending: None, ready: None })
+        *self.active_device.lock().unwrap() = models.device.name();
+        static OWNERS: AtomicU64 = AtomicU64::new(0);
+        let owner = OWNERS.fetch_add(1, Ordering::Relaxed);
+        let analysis = Analysis { models, owner, tensor: Vec::new(), overlay: Overlay::new(), tracker: Tracker::new(), writer, source: None };
+        Ok(State { analysis, frame_count: 0, info: None, pending: None, ready: None })
     }
 
     /// Finishes a frame whose detection is done: tracking, classification, drawing, metas,
@@ -616,7 +660,7 @@ impl EmotionDetect {
         if analysis.writer.is_some() {
             self.export(analysis, buf.pts(), info, &results);
         }
-        let spec = &analysis.classifier.spec;
+        let spec = &analysis.models.spec;
         attach_metas(buf, info, &results, &spec.labels, &spec.name);
         if settings.post_messages {
             self.post_results(buf, &results, &spec.labels);
@@ -675,7 +719,7 @@ impl EmotionDetect {
 
         let results = track_and_classify(analysis, &image, settings, faces)?;
         if settings.draw {
-            let labels = &analysis.classifier.spec.labels;
+            let labels = &analysis.models.spec.labels;
             for r in &results {
                 let text = format!("#{} {} {:.2}", r.id, labels[r.smoothed.label_id], r.smoothed.confidence);
                 let f = &r.face;
@@ -694,7 +738,7 @@ impl EmotionDetect {
             let found = self.obj().static_pad("sink").is_some_and(|pad| pad.peer_query(&mut query));
             state.source = Some(if found { query.uri().map(|u| u.to_string()).unwrap_or_default() } else { String::new() });
         }
-        let labels = &state.classifier.spec.labels;
+        let labels = &state.models.spec.labels;
         let faces: Vec<ExportFace> = results
             .iter()
             .map(|r| ExportFace {
@@ -707,7 +751,7 @@ impl EmotionDetect {
                 scores: &r.smoothed.scores,
             })
             .collect();
-        let json = export::frame_json(info.width(), info.height(), pts.map(|t| t.nseconds()), state.source.as_deref().unwrap_or(""), &state.classifier.spec.name, &faces);
+        let json = export::frame_json(info.width(), info.height(), pts.map(|t| t.nseconds()), state.source.as_deref().unwrap_or(""), &state.models.spec.name, &faces);
         if let Some(Err(e)) = state.writer.as_mut().map(|w| w.write_frame(&json)) {
             gst::element_imp_warning!(self, gst::ResourceError::Write, ("metadata file: {e}"));
         }
@@ -754,7 +798,7 @@ impl EmotionDetect {
 }
 
 /// Runs the face detector on `buf` and keeps the faces the settings allow, in frame pixels.
-fn detect_buffer(detector: &mut FaceDetector, buf: &gst::BufferRef, info: &VideoInfo, settings: &Settings) -> Result<Vec<Face>, String> {
+fn detect_buffer(models: &Models, buf: &gst::BufferRef, info: &VideoInfo, settings: &Settings) -> Result<Vec<Face>, String> {
     let layout = pixel_layout(info).ok_or("unsupported format")?;
     let frame = VideoFrameRef::from_buffer_ref_readable(buf, info).map_err(|e| format!("cannot map the frame: {e}"))?;
     let strides = frame.plane_stride();
@@ -767,7 +811,7 @@ fn detect_buffer(detector: &mut FaceDetector, buf: &gst::BufferRef, info: &Video
         nms_threshold: settings.nms_threshold as f32,
         detector_size: settings.detector_size as usize,
     };
-    let faces = detector.detect(&image, &params)?;
+    let faces = models.detector.lock().unwrap_or_else(PoisonError::into_inner).detect(&image, &params)?;
     Ok(detection::filter_faces(faces, width as f32, height as f32, settings.min_face_size as f32, settings.max_faces as usize))
 }
 
@@ -795,11 +839,29 @@ fn track_and_classify<P: AsRef<[u8]> + Sync>(analysis: &mut Analysis, image: &Im
             FaceCrop { region: detection::crop_region(face, margin), landmarks: face.landmarks }
         })
         .collect();
-    let emotions = analysis.classifier.classify(image, &crops, settings.batch_size as usize)?;
+    let emotions = classify(&analysis.models, analysis.owner, &mut analysis.tensor, image, &crops, settings.batch_size as usize)?;
     for (&i, e) in due.iter().zip(emotions) {
         tracker.tracks_mut()[i].set_scores(e.scores, params.smoothing);
     }
     Ok(visible.iter().filter_map(|&i| face_result(&tracker.tracks()[i])).collect())
+}
+
+/// Classifies `crops` of `image` through the (maybe shared) classifier: this stream's faces may
+/// share model calls with other streams' faces. Returns one result per crop, in order.
+/// `tensor` is the reused input buffer.
+fn classify<P: AsRef<[u8]> + Sync>(models: &Models, owner: u64, tensor: &mut Vec<f32>, image: &Image<P>, crops: &[FaceCrop], batch_size: usize) -> Result<Vec<Emotion>, String> {
+    if crops.is_empty() {
+        return Ok(Vec::new());
+    }
+    let per = models.spec.target().len();
+    let mut input = std::mem::take(tensor);
+    input.resize(per * crops.len(), 0.0);
+    for (crop, out) in crops.iter().zip(input.chunks_mut(per)) {
+        inference::face_tensor(&models.spec, image, crop, out);
+    }
+    let served = models.classifier.run(owner, input, crops.len(), batch_size);
+    *tensor = served.tensor;
+    served.results
 }
 
 /// Adds one ROI meta per face with its `detection`, `emotion` and `landmarks` parameters.

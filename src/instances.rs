@@ -1,0 +1,572 @@
+//! Model instances shared across streams (`model-instance-id`, as in DL Streamer).
+//!
+//! Elements that set the same id share one loaded face detector and one emotion classifier.
+//! The process-wide registry keeps a weak reference per id: the first element to reach READY
+//! loads the models, the others join, and the models are freed when the last element holding
+//! them goes to NULL. Joining with other model settings is an error, never a silent reuse.
+//!
+//! Classification goes through a [`Combiner`] ("flat combining"): each caller queues its faces
+//! and whoever finds the model idle runs every queued request as one batch, so the faces of
+//! several streams share classifier calls without timers or added latency.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
+
+use ort::environment::Environment;
+
+use crate::classification::{ClassifierSpec, Emotion};
+use crate::inference::{Device, EmotionClassifier, FaceDetector, SessionConfig};
+
+// ------------------------------------------------------------------------------------------
+// The combiner
+
+/// A model that runs batches of equally sized float items.
+pub trait BatchModel: Send {
+    type Output: Send;
+    /// Floats per item.
+    fn item_len(&self) -> usize;
+    /// Largest batch the model takes.
+    fn max_batch(&self) -> usize;
+    /// Runs the `n` items of `tensor` and appends `n` outputs to `out`.
+    ///
+    /// Errors: the model failed on this batch.
+    fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<Self::Output>) -> Result<(), String>;
+}
+
+impl BatchModel for EmotionClassifier {
+    type Output = Emotion;
+
+    fn item_len(&self) -> usize {
+        self.target().len()
+    }
+
+    fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<Emotion>) -> Result<(), String> {
+        self.classify_tensor(tensor, n, out)
+    }
+}
+
+/// Counters of a combiner's model calls (cumulative, shared with the registry).
+#[derive(Debug, Default)]
+pub struct BatchCounters {
+    batches: AtomicU64,
+    items: AtomicU64,
+    multi_stream_batches: AtomicU64,
+    max_streams_per_batch: AtomicUsize,
+    max_requests_per_round: AtomicUsize,
+}
+
+/// A snapshot of [`BatchCounters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Model calls.
+    pub batches: u64,
+    /// Items (faces) classified.
+    pub items: u64,
+    /// Model calls whose items came from two or more streams (owners).
+    pub multi_stream_batches: u64,
+    /// The most streams in one model call.
+    pub max_streams_per_batch: usize,
+    /// The most requests served by one drain of the queue.
+    pub max_requests_per_round: usize,
+}
+
+impl BatchCounters {
+    /// The counters now.
+    pub fn snapshot(&self) -> BatchStats {
+        BatchStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            items: self.items.load(Ordering::Relaxed),
+            multi_stream_batches: self.multi_stream_batches.load(Ordering::Relaxed),
+            max_streams_per_batch: self.max_streams_per_batch.load(Ordering::Relaxed),
+            max_requests_per_round: self.max_requests_per_round.load(Ordering::Relaxed),
+        }
+    }
+
+    fn count_batch(&self, items: usize, streams: usize) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.items.fetch_add(items as u64, Ordering::Relaxed);
+        if streams > 1 {
+            self.multi_stream_batches.fetch_add(1, Ordering::Relaxed);
+        }
+        self.max_streams_per_batch.fetch_max(streams, Ordering::Relaxed);
+    }
+}
+
+/// What a request gets back: its results (one per item, in order) and its tensor, for reuse.
+pub struct Served<O> {
+    pub results: Result<Vec<O>, String>,
+    pub tensor: Vec<f32>,
+}
+
+struct Request {
+    ticket: u64,
+    owner: u64,
+    tensor: Vec<f32>,
+    n: usize,
+    batch_size: usize,
+}
+
+struct Queue<O> {
+    next_ticket: u64,
+    waiting: Vec<Request>,
+    done: HashMap<u64, Served<O>>,
+    /// Someone is running a round; only changed under this lock, so no wake-up is lost.
+    busy: bool,
+}
+
+/// Runs the requests of several callers as shared batches (flat combining, see the module).
+pub struct Combiner<M: BatchModel> {
+    model: Mutex<M>,
+    queue: Mutex<Queue<M::Output>>,
+    served: Condvar,
+    counters: Arc<BatchCounters>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic is caught inside a round; the data stays consistent, so poisoning is ignored.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<M: BatchModel> Combiner<M> {
+    /// A combiner over `model`, counting its calls in `counters`.
+    pub fn new(model: M, counters: Arc<BatchCounters>) -> Self {
+        let queue = Queue { next_ticket: 0, waiting: Vec::new(), done: HashMap::new(), busy: false };
+        Combiner { model: Mutex::new(model), queue: Mutex::new(queue), served: Condvar::new(), counters }
+    }
+
+    /// Floats per item ([`BatchModel::item_len`]).
+    pub fn item_len(&self) -> usize {
+        lock(&self.model).item_len()
+    }
+
+    /// Classifies the `n` items of `tensor` (`n` x [`Self::item_len`] floats) for stream `owner`,
+    /// in model calls of at most `batch_size` items (the smallest `batch_size` of the requests
+    /// served together, and at most the model's maximum). Blocks until served: by this caller,
+    /// or by another that ran this request with its own.
+    ///
+    /// Errors (in `results`): the model failed on a batch holding some of these items.
+    pub fn run(&self, owner: u64, tensor: Vec<f32>, n: usize, batch_size: usize) -> Served<M::Output> {
+        let mut q = lock(&self.queue);
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.waiting.push(Request { ticket, owner, tensor, n, batch_size });
+        loop {
+            if let Some(served) = q.done.remove(&ticket) {
+                return served;
+            }
+            if q.busy {
+                q = self.served.wait(q).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            q.busy = true;
+            let round = std::mem::take(&mut q.waiting);
+            drop(q);
+            let served = self.round(round);
+            q = lock(&self.queue);
+            q.done.extend(served);
+            q.busy = false;
+            self.served.notify_all();
+        }
+    }
+
+    /// Runs every request of one drain; never panics, so `busy` is always reset.
+    fn round(&self, requests: Vec<Request>) -> Vec<(u64, Served<M::Output>)> {
+        self.counters.max_requests_per_round.fetch_max(requests.len(), Ordering::Relaxed);
+        let mut model = lock(&self.model);
+        let mut results: Vec<Result<Vec<M::Output>, String>> = requests.iter().map(|r| Ok(Vec::with_capacity(r.n))).collect();
+        let batch = requests.iter().map(|r| r.batch_size).min().unwrap_or(1).clamp(1, model.max_batch().max(1));
+        let per = model.item_len();
+        let mut scratch = Vec::new();
+        for segments in batches(&requests, batch) {
+            let total: usize = segments.iter().map(|s| s.count).sum();
+            let tensor = match segments.as_slice() {
+                // One request's items lie contiguous in its tensor: no copy.
+                [s] => &requests[s.request].tensor[s.start * per..(s.start + s.count) * per],
+                _ => {
+                    scratch.clear();
+                    for s in &segments {
+                        scratch.extend_from_slice(&requests[s.request].tensor[s.start * per..(s.start + s.count) * per]);
+                    }
+                    &scratch[..]
+                }
+            };
+            let mut out = Vec::with_capacity(total);
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| model.run(tensor, total, &mut out)))
+                .unwrap_or_else(|_| Err("the classifier panicked".into()))
+                .and_then(|()| if out.len() == total { Ok(()) } else { Err(format!("the classifier gave {} results for {total} faces", out.len())) });
+            let mut owners: Vec<u64> = segments.iter().map(|s| requests[s.request].owner).collect();
+            owners.sort_unstable();
+            owners.dedup();
+            self.counters.count_batch(total, owners.len());
+            let mut out = out.into_iter();
+            for s in &segments {
+                match (&outcome, &mut results[s.request]) {
+                    (Ok(()), Ok(r)) => r.extend(out.by_ref().take(s.count)),
+                    (Err(e), r) => *r = Err(e.clone()),
+                    (Ok(()), Err(_)) => out.by_ref().take(s.count).for_each(drop),
+                }
+            }
+        }
+        requests.into_iter().zip(results).map(|(r, results)| (r.ticket, Served { results, tensor: r.tensor })).collect()
+    }
+}
+
+/// Part of one request in one model call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segment {
+    request: usize,
+    start: usize,
+    count: usize,
+}
+
+/// Splits the requests' items, in order, into model calls of at most `batch` items.
+fn batches(requests: &[Request], batch: usize) -> Vec<Vec<Segment>> {
+    split(&requests.iter().map(|r| r.n).collect::<Vec<_>>(), batch)
+}
+
+fn split(sizes: &[usize], batch: usize) -> Vec<Vec<Segment>> {
+    let mut calls = Vec::new();
+    let mut current: Vec<Segment> = Vec::new();
+    let mut room = batch;
+    for (request, &n) in sizes.iter().enumerate() {
+        let mut start = 0;
+        while start < n {
+            let count = room.min(n - start);
+            current.push(Segment { request, start, count });
+            start += count;
+            room -= count;
+            if room == 0 {
+                calls.push(std::mem::take(&mut current));
+                room = batch;
+            }
+        }
+    }
+    if !current.is_empty() {
+        calls.push(current);
+    }
+    calls
+}
+
+// ------------------------------------------------------------------------------------------
+// Loaded models and the registry
+
+/// The settings that make two elements' models the same: sharing needs them all equal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelKey {
+    pub face_model: PathBuf,
+    pub emotion_model: PathBuf,
+    pub emotion_model_proc: Option<PathBuf>,
+    pub device: Device,
+    pub threads: usize,
+    pub spinning: bool,
+}
+
+impl ModelKey {
+    /// The first setting that differs, as "property: ours vs theirs", or `None`.
+    pub fn difference(&self, other: &ModelKey) -> Option<String> {
+        let path = |p: &PathBuf| p.display().to_string();
+        let proc = |p: &Option<PathBuf>| p.as_ref().map_or("(none)".to_string(), path);
+        let pairs = [
+            ("face-model", path(&self.face_model), path(&other.face_model)),
+            ("emotion-model", path(&self.emotion_model), path(&other.emotion_model)),
+            ("emotion-model-proc", proc(&self.emotion_model_proc), proc(&other.emotion_model_proc)),
+            ("device", self.device.name(), other.device.name()),
+            ("inference-threads", self.threads.to_string(), other.threads.to_string()),
+            ("inference-spinning", self.spinning.to_string(), other.spinning.to_string()),
+        ];
+        pairs.into_iter().find(|(_, a, b)| a != b).map(|(name, a, b)| format!("{name} is {a} here but {b} in the shared instance"))
+    }
+}
+
+/// A loaded face detector and emotion classifier, private to one element or shared by id.
+pub struct Models {
+    pub detector: Mutex<FaceDetector>,
+    pub classifier: Combiner<EmotionClassifier>,
+    /// The classifier's spec (a copy, readable without locking the classifier).
+    pub spec: ClassifierSpec,
+    /// Where the spec came from, for the log.
+    pub spec_source: String,
+    /// Where both models run (`auto` resolved).
+    pub device: Device,
+    pub face_model: PathBuf,
+    pub emotion_model: PathBuf,
+    key: ModelKey,
+}
+
+impl Models {
+    /// Loads both models as `key` says; with `device=auto` the classifier runs where the
+    /// detector went, so both are on one device.
+    ///
+    /// Errors: a model is missing, invalid, of unexpected shape, or its spec is missing; or the
+    /// device cannot be used (each message names the file or the device).
+    pub fn load(env: &Environment, key: &ModelKey, counters: Arc<BatchCounters>) -> Result<Models, String> {
+        let config = SessionConfig { device: key.device, threads: key.threads, spinning: key.spinning };
+        let detector = FaceDetector::load(env, &key.face_model, &config)?;
+        let (spec, spec_source) = ClassifierSpec::resolve(&key.emotion_model, key.emotion_model_proc.as_deref())?;
+        let config = SessionConfig { device: detector.device, ..config };
+        let classifier = EmotionClassifier::load(env, &key.emotion_model, spec.clone(), &config)?;
+        let device = detector.device;
+        Ok(Models {
+            detector: Mutex::new(detector),
+            classifier: Combiner::new(classifier, counters),
+            spec,
+            spec_source,
+            device,
+            face_model: key.face_model.clone(),
+            emotion_model: key.emotion_model.clone(),
+            key: key.clone(),
+        })
+    }
+}
+
+/// Why [`acquire`] failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AcquireError {
+    /// The id is in use with other settings (the message names the id and the setting).
+    Mismatch(String),
+    /// Loading the models failed (the message names the file or device).
+    Load(String),
+}
+
+impl std::fmt::Display for AcquireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AcquireError::Mismatch(m) | AcquireError::Load(m) => f.write_str(m),
+        }
+    }
+}
+
+struct Entry {
+    models: Weak<Models>,
+    sessions_loaded: usize,
+    counters: Arc<BatchCounters>,
+}
+
+static REGISTRY: LazyLock<Mutex<HashMap<String, Entry>>> = LazyLock::new(Mutex::default);
+
+/// The models for an element: its own when `id` is `None`, else the instance shared under
+/// `id`, loaded now if no element holds it. They are freed when the last holder drops them.
+///
+/// Errors: [`AcquireError::Mismatch`] when `id` is held with settings other than `key`;
+/// [`AcquireError::Load`] when loading fails.
+pub fn acquire(env: &Environment, id: Option<&str>, key: &ModelKey) -> Result<Arc<Models>, AcquireError> {
+    let Some(id) = id else {
+        return Models::load(env, key, Arc::default()).map(Arc::new).map_err(AcquireError::Load);
+    };
+    // Loading under the registry lock: two elements starting together load the models once.
+    let mut registry = lock(&REGISTRY);
+    let entry = registry.entry(id.to_string()).or_insert_with(|| Entry { models: Weak::new(), sessions_loaded: 0, counters: Arc::default() });
+    if let Some(models) = entry.models.upgrade() {
+        return match key.difference(&models.key) {
+            Some(d) => Err(AcquireError::Mismatch(format!("model-instance-id '{id}': {d}; elements sharing an instance need the same model settings"))),
+            None => Ok(models),
+        };
+    }
+    let models = Models::load(env, key, entry.counters.clone()).map(Arc::new).map_err(|e| AcquireError::Load(format!("model-instance-id '{id}': {e}")))?;
+    entry.sessions_loaded += 2;
+    entry.models = Arc::downgrade(&models);
+    Ok(models)
+}
+
+/// ONNX Runtime sessions loaded under `id` since the process started (2 per load: detector
+/// and classifier), for tests and diagnostics.
+pub fn sessions_loaded(id: &str) -> usize {
+    lock(&REGISTRY).get(id).map_or(0, |e| e.sessions_loaded)
+}
+
+/// Elements holding the instance `id` now (0 once it is freed).
+pub fn holders(id: &str) -> usize {
+    lock(&REGISTRY).get(id).map_or(0, |e| e.models.strong_count())
+}
+
+/// The classifier calls made under `id` since the process started.
+pub fn batch_stats(id: &str) -> BatchStats {
+    lock(&REGISTRY).get(id).map(|e| e.counters.snapshot()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Barrier;
+    use std::time::Duration;
+
+    /// Sums each item; records the owners of each call through the counters; fails on items
+    /// that hold NaN; sleeps so that callers overlap.
+    struct Summer {
+        per: usize,
+        max: usize,
+        calls: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl BatchModel for Summer {
+        type Output = f32;
+        fn item_len(&self) -> usize {
+            self.per
+        }
+        fn max_batch(&self) -> usize {
+            self.max
+        }
+        fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<f32>) -> Result<(), String> {
+            assert_eq!(tensor.len(), n * self.per);
+            self.calls.lock().unwrap().push(n);
+            std::thread::sleep(Duration::from_millis(2));
+            if tensor.iter().any(|v| v.is_nan()) {
+                return Err("NaN in the batch".into());
+            }
+            out.extend(tensor.chunks(self.per).map(|c| c.iter().sum::<f32>()));
+            Ok(())
+        }
+    }
+
+    fn summer(max: usize) -> (Combiner<Summer>, Arc<Mutex<Vec<usize>>>) {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        (Combiner::new(Summer { per: 3, max, calls: calls.clone() }, Arc::default()), calls)
+    }
+
+    /// Items whose sums encode (owner, request, item).
+    fn request(owner: u64, r: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
+        let sums: Vec<f32> = (0..n).map(|i| (owner * 100_000 + r as u64 * 100 + i as u64) as f32).collect();
+        let tensor = sums.iter().flat_map(|&s| [s, 0.0, 0.0]).collect();
+        (tensor, sums)
+    }
+
+    #[test]
+    fn split_respects_the_batch_size_and_the_order() {
+        let s = |request, start, count| Segment { request, start, count };
+        assert_eq!(split(&[2, 3], 4), vec![vec![s(0, 0, 2), s(1, 0, 2)], vec![s(1, 2, 1)]]);
+        assert_eq!(split(&[5], 2), vec![vec![s(0, 0, 2)], vec![s(0, 2, 2)], vec![s(0, 4, 1)]]);
+        assert_eq!(split(&[0, 1, 0], 8), vec![vec![s(1, 0, 1)]]);
+        assert!(split(&[], 8).is_empty());
+    }
+
+    #[test]
+    fn one_caller_gets_its_results_in_batches_of_batch_size() {
+        let (c, calls) = summer(usize::MAX);
+        let (tensor, sums) = request(1, 0, 7);
+        let served = c.run(1, tensor.clone(), 7, 3);
+        assert_eq!(served.results, Ok(sums));
+        assert_eq!(served.tensor, tensor, "the tensor comes back for reuse");
+        assert_eq!(*calls.lock().unwrap(), vec![3, 3, 1]);
+        assert_eq!(c.run(1, Vec::new(), 0, 3).results, Ok(vec![]));
+    }
+
+    #[test]
+    fn concurrent_streams_share_batches_and_each_gets_exactly_its_results() {
+        let (c, calls) = summer(8);
+        let threads = 4;
+        let barrier = Barrier::new(threads);
+        std::thread::scope(|scope| {
+            for owner in 0..threads as u64 {
+                let (c, barrier) = (&c, &barrier);
+                scope.spawn(move || {
+                    for r in 0..50 {
+                        if r % 10 == 0 {
+                            barrier.wait();
+                        }
+                        let n = (owner as usize + r) % 5;
+                        let (tensor, sums) = request(owner, r, n);
+                        assert_eq!(c.run(owner, tensor, n, 32).results, Ok(sums), "owner {owner} request {r}");
+                    }
+                });
+            }
+        });
+        let stats = c.counters.snapshot();
+        assert!(stats.multi_stream_batches > 0 && stats.max_streams_per_batch >= 2, "{stats:?}");
+        assert!(calls.lock().unwrap().iter().all(|&n| n <= 8), "max_batch respected");
+        assert_eq!(stats.items, (0..4).flat_map(|o| (0..50).map(move |r| ((o + r) % 5) as u64)).sum::<u64>());
+    }
+
+    #[test]
+    fn a_failed_batch_fails_its_requests_only() {
+        let (c, _) = summer(4);
+        // `a` (NaN) fails alone; `b` and `d`, queued while it ran, share the next call.
+        let c = &c;
+        let bad = vec![f32::NAN; 6];
+        let hold = lock(&c.model);
+        std::thread::scope(|scope| {
+            let a = scope.spawn(move || c.run(1, bad, 2, 8).results);
+            // Wait until `a` runs (holding busy, blocked on the model) and queue two behind it.
+            while !lock(&c.queue).busy {
+                std::thread::yield_now();
+            }
+            let b = scope.spawn(move || c.run(2, request(2, 0, 2).0, 2, 8).results);
+            let d = scope.spawn(move || c.run(3, request(3, 0, 1).0, 1, 8).results);
+            while lock(&c.queue).waiting.len() < 2 {
+                std::thread::yield_now();
+            }
+            drop(hold);
+            assert!(a.join().unwrap().unwrap_err().contains("NaN"));
+            let (b, d) = (b.join().unwrap(), d.join().unwrap());
+            assert_eq!(b, Ok(request(2, 0, 2).1), "b and d share a call without the NaN");
+            assert_eq!(d, Ok(request(3, 0, 1).1));
+        });
+        // A NaN request and a good one queued together share a call: both fail.
+        let bad_with_good = [(1, vec![f32::NAN; 3]), (2, request(2, 1, 1).0)];
+        let hold = lock(&c.model);
+        std::thread::scope(|scope| {
+            let first = scope.spawn(move || c.run(9, request(9, 0, 1).0, 1, 8).results);
+            while !lock(&c.queue).busy {
+                std::thread::yield_now();
+            }
+            let handles: Vec<_> = bad_with_good.into_iter().map(|(o, t)| scope.spawn(move || c.run(o, t, 1, 8).results)).collect();
+            while lock(&c.queue).waiting.len() < 2 {
+                std::thread::yield_now();
+            }
+            drop(hold);
+            assert!(first.join().unwrap().is_ok());
+            for h in handles {
+                assert!(h.join().unwrap().unwrap_err().contains("NaN"), "the whole shared batch fails");
+            }
+        });
+        // The combiner still works afterwards.
+        assert_eq!(c.run(5, request(5, 0, 3).0, 3, 8).results, Ok(request(5, 0, 3).1));
+    }
+
+    #[test]
+    fn a_panicking_model_fails_the_batch_and_does_not_block_others() {
+        struct Panicker;
+        impl BatchModel for Panicker {
+            type Output = ();
+            fn item_len(&self) -> usize {
+                1
+            }
+            fn max_batch(&self) -> usize {
+                usize::MAX
+            }
+            fn run(&mut self, tensor: &[f32], _: usize, out: &mut Vec<()>) -> Result<(), String> {
+                assert!(tensor[0] >= 0.0, "negative");
+                out.resize(tensor.len(), ());
+                Ok(())
+            }
+        }
+        let c = Combiner::new(Panicker, Arc::default());
+        assert_eq!(c.run(1, vec![-1.0], 1, 4).results, Err("the classifier panicked".into()));
+        assert_eq!(c.run(1, vec![1.0, 2.0], 2, 4).results, Ok(vec![(), ()]));
+    }
+
+    #[test]
+    fn keys_name_the_first_differing_setting() {
+        let key = ModelKey {
+            face_model: "/m/face.onnx".into(),
+            emotion_model: "/m/emotion.onnx".into(),
+            emotion_model_proc: None,
+            device: Device::Cpu,
+            threads: 0,
+            spinning: false,
+        };
+        assert_eq!(key.difference(&key.clone()), None);
+        let other = ModelKey { emotion_model: "/m/other.onnx".into(), ..key.clone() };
+        assert_eq!(key.difference(&other).unwrap(), "emotion-model is /m/emotion.onnx here but /m/other.onnx in the shared instance");
+        let other = ModelKey { device: Device::Auto, ..key.clone() };
+        assert!(key.difference(&other).unwrap().starts_with("device is cpu here but auto"));
+        let other = ModelKey { threads: 2, ..key.clone() };
+        assert!(key.difference(&other).unwrap().starts_with("inference-threads"));
+    }
+}
