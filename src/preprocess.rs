@@ -260,9 +260,15 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
 
     /// For each channel and each of `n` output columns: the byte offsets of the two source
     /// samples in a row of that channel, and the weight of the second.
-    fn column_taps(&self, origin: f32, step: f32, n: usize) -> [Vec<(usize, usize, f32)>; 3] {
-        let xs = axis_taps(origin, step, n, self.width);
-        std::array::from_fn(|c| xs.iter().map(|&(x0, x1, w)| (self.column_offset(c, x0), self.column_offset(c, x1), w)).collect())
+    /// Fills `taps` (reused: no allocation once they have grown) for `n` destination columns.
+    fn column_taps(&self, origin: f32, step: f32, n: usize, taps: &mut Taps) {
+        for (c, channel) in taps.iter_mut().enumerate() {
+            channel.clear();
+            channel.extend((0..n).map(|i| {
+                let (x0, x1, w) = tap(origin, step, i, self.width);
+                (self.column_offset(c, x0), self.column_offset(c, x1), w)
+            }));
+        }
     }
 
     fn column_offset(&self, c: usize, x: usize) -> usize {
@@ -285,7 +291,15 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         let (cw, ch) = (target.content_w, target.content_h);
         let sx = (src.2 - src.0) / cw.max(1) as f32;
         let sy = (src.3 - src.1) / ch.max(1) as f32;
-        let offsets = self.column_taps(src.0, sx, cw);
+        TAPS.with_borrow_mut(|offsets| {
+            self.column_taps(src.0, sx, cw, offsets);
+            self.planar_bands(src.1, sy, offsets, target, out);
+        });
+    }
+
+    /// The rows of [`Image::to_planar_rgb`], in two bands on two threads for large tensors.
+    fn planar_bands(&self, origin_y: f32, sy: f32, offsets: &Taps, target: &TensorTarget, out: &mut [f32]) {
+        let (cw, ch) = (target.content_w, target.content_h);
         let plane = target.width * target.height;
         let (p0, rest) = out.split_at_mut(plane);
         let (p1, p2) = rest.split_at_mut(plane);
@@ -295,26 +309,33 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         let (top0, bottom0) = p0.split_at_mut(cut);
         let (top1, bottom1) = p1.split_at_mut(cut);
         let (top2, bottom2) = p2.split_at_mut(cut);
-        let band = |rows: std::ops::Range<usize>, planes: [&mut [f32]; 3]| self.planar_band(src.1, sy, rows, &offsets, target, planes);
+        let band = |rows: std::ops::Range<usize>, planes: [&mut [f32]; 3]| self.planar_band(origin_y, sy, rows, offsets, target, planes);
         if split == ch {
             band(0..ch, [top0, top1, top2]);
         } else {
-            std::thread::scope(|scope| {
-                scope.spawn(|| band(split..ch, [bottom0, bottom1, bottom2]));
-                band(0..split, [top0, top1, top2]);
-            });
+            // rayon's pool threads persist, so their scratch rows are reused frame after frame.
+            rayon::join(|| band(0..split, [top0, top1, top2]), || band(split..ch, [bottom0, bottom1, bottom2]));
         }
     }
 
     /// Scales tensor rows `rows` and hands each pixel's RGB (0..255) to `store(band_row, x, rgb)`.
-    fn separable_band<F: FnMut(usize, usize, [f32; 3])>(&self, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &[Vec<(usize, usize, f32)>; 3], cw: usize, mut store: F) {
+    fn separable_band<F: FnMut(usize, usize, [f32; 3])>(&self, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &Taps, cw: usize, store: F) {
+        ROWS.with_borrow_mut(|scratch| self.separable_band_in(scratch, origin_y, sy, rows, offsets, cw, store));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn separable_band_in<F: FnMut(usize, usize, [f32; 3])>(&self, scratch: &mut RowScratch, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &Taps, cw: usize, mut store: F) {
         // Two cached horizontally scaled rows, channel-major: [c][x].
-        let mut cache = [(usize::MAX, vec![0f32; 3 * cw]), (usize::MAX, vec![0f32; 3 * cw])];
-        let mut px = vec![0f32; 3 * cw];
+        let RowScratch { cache, px } = scratch;
+        for row in cache.iter_mut() {
+            row.0 = usize::MAX;
+            row.1.resize(3 * cw, 0.0);
+        }
+        px.resize(3 * cw, 0.0);
         for (band_row, ty) in rows.enumerate() {
             let (y0, y1, wy) = tap(origin_y, sy, ty, self.height);
-            let slot0 = self.cached_row(&mut cache, y0, None, offsets, cw);
-            let slot1 = self.cached_row(&mut cache, y1, Some(slot0), offsets, cw);
+            let slot0 = self.cached_row(cache, y0, None, offsets, cw);
+            let slot1 = self.cached_row(cache, y1, Some(slot0), offsets, cw);
             let (a, b) = (&cache[slot0].1, &cache[slot1].1);
             for ((p, &a), &b) in px.iter_mut().zip(a).zip(b) {
                 *p = a + (b - a) * wy;
@@ -334,7 +355,7 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
 
     /// Tensor rows `rows` of [`Image::to_planar_rgb`]; `planes` are the three channel planes
     /// from the band's first row on.
-    fn planar_band(&self, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &[Vec<(usize, usize, f32)>; 3], target: &TensorTarget, planes: [&mut [f32]; 3]) {
+    fn planar_band(&self, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &Taps, target: &TensorTarget, planes: [&mut [f32]; 3]) {
         let [p0, p1, p2] = planes;
         // Tensor channel of R and of B.
         let (ri, bi) = if target.order == ColourOrder::Bgr { (2, 0) } else { (0, 2) };
@@ -354,13 +375,15 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         let (cw, ch) = (target.content_w, target.content_h);
         let sx = (src.2 - src.0) / cw.max(1) as f32;
         let sy = (src.3 - src.1) / ch.max(1) as f32;
-        let offsets = self.column_taps(src.0, sx, cw);
-        self.separable_band(src.1, sy, 0..ch, &offsets, cw, |row, x, rgb| target.store(out, row * target.width + x, rgb));
+        TAPS.with_borrow_mut(|offsets| {
+            self.column_taps(src.0, sx, cw, offsets);
+            self.separable_band(src.1, sy, 0..ch, offsets, cw, |row, x, rgb| target.store(out, row * target.width + x, rgb));
+        });
     }
 
     /// Index of the cache slot holding source row `y` scaled horizontally, computing it into a
     /// slot other than `keep` when it is not cached.
-    fn cached_row(&self, rows: &mut [(usize, Vec<f32>); 2], y: usize, keep: Option<usize>, offsets: &[Vec<(usize, usize, f32)>; 3], cw: usize) -> usize {
+    fn cached_row(&self, rows: &mut [(usize, Vec<f32>); 2], y: usize, keep: Option<usize>, offsets: &Taps, cw: usize) -> usize {
         if let Some(i) = rows.iter().position(|r| r.0 == y) {
             return i;
         }
@@ -535,7 +558,26 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
     }
 }
 
+/// Per channel, for each destination column: the byte offsets of its two source samples in a
+/// row of that channel and the weight of the second.
+type Taps = [Vec<(usize, usize, f32)>; 3];
+
+/// A band's two cached horizontally scaled rows and its interpolated row.
+#[derive(Default)]
+struct RowScratch {
+    cache: [(usize, Vec<f32>); 2],
+    px: Vec<f32>,
+}
+
+// Scratch buffers kept per thread and reused by every call, so converting a frame or a face
+// allocates nothing once they have grown to the largest size seen.
+thread_local! {
+    static TAPS: std::cell::RefCell<Taps> = const { std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+    static ROWS: std::cell::RefCell<RowScratch> = std::cell::RefCell::new(RowScratch::default());
+}
+
 /// Source taps for every destination column: computed once per call, not per pixel.
+#[cfg(test)]
 fn axis_taps(origin: f32, step: f32, n: usize, limit: usize) -> Vec<(usize, usize, f32)> {
     (0..n).map(|i| tap(origin, step, i, limit)).collect()
 }
@@ -703,6 +745,22 @@ mod tests {
                     assert!((a - b).abs() < 1e-4, "{:?} {order:?} {layout:?} index {i}: {a} vs {b}", img.layout);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn two_band_path_and_reused_scratch_equal_the_per_pixel_path() {
+        // >= 65,536 tensor pixels: two bands on two threads; then smaller and larger calls again,
+        // reusing each thread's scratch buffers.
+        let (w, h) = (64, 48);
+        let packed: Vec<u8> = (0..w * h * 3).map(|i| ((i * 31 + 7) % 253) as u8).collect();
+        let img = Image { layout: RGB, width: w, height: h, planes: [&packed[..], &[][..], &[][..]], strides: [w * 3, 0, 0] };
+        for (tw, th, cw, ch) in [(320, 256, 320, 240), (40, 30, 40, 30), (480, 384, 480, 360), (16, 16, 16, 16)] {
+            let t = target(tw, th, cw, ch, ColourOrder::Bgr, TensorLayout::Nchw);
+            let (mut fast, mut slow) = (vec![1.0; t.len()], vec![0.0; t.len()]);
+            img.to_tensor((0.0, 0.0, w as f32, h as f32), &t, &mut fast);
+            img.to_tensor_generic((0.0, 0.0, w as f32, h as f32), &t, &mut slow);
+            assert!(fast.iter().zip(&slow).all(|(a, b)| (a - b).abs() < 1e-3), "{tw}x{th}");
         }
     }
 
