@@ -5,7 +5,8 @@
 //! The clock starts when the prerolled pipeline goes to PLAYING (models are loaded and the first
 //! frame is analysed before), so start-up is excluded, as the peer excludes its own. Frames are
 //! the buffers reaching the pipeline's sinks (all of them: several streams add up). Prints
-//! `frames=N seconds=S fps=F peak_rss_mb=M faces=K`.
+//! `frames=N seconds=S fps=F peak_rss_mb=M faces=K`, and for each `model-instance-id` in the
+//! pipeline `instance=ID sessions=S classifier_calls=C multi_stream_calls=M max_streams_per_call=X`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -38,7 +39,31 @@ fn main() -> Result<(), String> {
     pipeline.set_state(gst::State::Null).map_err(|e| format!("{e:?}"))?;
     let n = frames.load(Ordering::Relaxed) - prerolled;
     println!("frames={n} seconds={seconds:.3} fps={:.1} peak_rss_mb={:.1} faces={faces}", n as f64 / seconds, peak_rss_mb());
+    for id in instance_ids(&pipeline) {
+        let s = gstemotiondetect::instances::batch_stats(&id);
+        println!(
+            "instance={id} sessions={} classifier_calls={} multi_stream_calls={} max_streams_per_call={}",
+            gstemotiondetect::instances::sessions_loaded(&id),
+            s.batches,
+            s.multi_stream_batches,
+            s.max_streams_per_batch
+        );
+    }
     Ok(())
+}
+
+/// The distinct `model-instance-id`s of the pipeline's emotiondetect elements.
+fn instance_ids(pipeline: &gst::Pipeline) -> Vec<String> {
+    let mut ids: Vec<String> = pipeline
+        .iterate_recurse()
+        .into_iter()
+        .flatten()
+        .filter(|e| e.factory().is_some_and(|f| f.name() == "emotiondetect"))
+        .filter_map(|e| e.property::<Option<String>>("model-instance-id"))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// Waits for a message of type `until`, failing on an error; returns the faces counted in the

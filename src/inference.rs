@@ -193,33 +193,47 @@ impl FaceDetector {
     ///
     /// Errors: ONNX Runtime failed on this frame, or returned outputs of an unexpected size.
     pub fn detect<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, params: &DetectParams) -> Result<Vec<Face>, String> {
+        let input = Self::prepare(self.family, image, params, std::mem::take(&mut self.tensor));
+        let faces = self.detect_prepared(&input);
+        self.tensor = input.tensor;
+        faces
+    }
+
+    /// Builds the input of a `family` detector from `image` into `tensor` (reused storage), apart
+    /// from the session: a shared detector is locked only to run it ([`Self::detect_prepared`]).
+    pub fn prepare<P: AsRef<[u8]> + Sync>(family: DetectorFamily, image: &Image<P>, params: &DetectParams, mut tensor: Vec<f32>) -> DetectorInput {
         let (w, h) = (image.width, image.height);
-        let faces = match self.family {
+        let (target, scale) = match family {
             DetectorFamily::Yunet => {
                 let ((cw, ch), (tw, th)) = detection::detector_geometry(w, h, params.detector_size, 32);
                 let target = input_target(tw, th, cw, ch, ColourOrder::Bgr, Normalisation::IDENTITY);
-                let faces = self.run_yunet(image, &target, params.threshold)?;
-                let (sx, sy) = (w as f32 / cw as f32, h as f32 / ch as f32);
-                faces.into_iter().map(|f| f.scaled(sx, sy)).collect()
+                (target, (w as f32 / cw as f32, h as f32 / ch as f32))
             }
             DetectorFamily::UltraFace { width, height } => {
                 let norm = Normalisation { scale: 1.0, mean: [127.0; 3], std: [128.0; 3] };
-                let target = input_target(width, height, width, height, ColourOrder::Rgb, norm);
-                let faces = self.run_ultraface(image, &target, params.threshold)?;
-                faces.into_iter().map(|f| f.scaled(w as f32, h as f32)).collect()
+                (input_target(width, height, width, height, ColourOrder::Rgb, norm), (w as f32, h as f32))
             }
         };
-        Ok(detection::nms(faces, params.nms_threshold, 5000))
+        tensor.resize(target.len(), 0.0);
+        image.to_tensor((0.0, 0.0, w as f32, h as f32), &target, &mut tensor);
+        DetectorInput { tensor, target, scale, threshold: params.threshold, nms_threshold: params.nms_threshold }
     }
 
-    fn fill(&mut self, image: &Image<impl AsRef<[u8]> + Sync>, target: &TensorTarget) {
-        self.tensor.resize(target.len(), 0.0);
-        image.to_tensor((0.0, 0.0, image.width as f32, image.height as f32), target, &mut self.tensor);
+    /// Runs the detector on an input from [`Self::prepare`] (for this detector's family).
+    /// Returns the faces in frame pixels, after NMS, best first.
+    ///
+    /// Errors: ONNX Runtime failed on this frame, or returned outputs of an unexpected size.
+    pub fn detect_prepared(&mut self, input: &DetectorInput) -> Result<Vec<Face>, String> {
+        let faces = match self.family {
+            DetectorFamily::Yunet => self.run_yunet(&input.tensor, &input.target, input.threshold)?,
+            DetectorFamily::UltraFace { .. } => self.run_ultraface(&input.tensor, &input.target, input.threshold)?,
+        };
+        let (sx, sy) = input.scale;
+        Ok(detection::nms(faces.into_iter().map(|f| f.scaled(sx, sy)).collect(), input.nms_threshold, 5000))
     }
 
-    fn run_yunet<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, target: &TensorTarget, threshold: f32) -> Result<Vec<Face>, String> {
-        self.fill(image, target);
-        let input = TensorRef::from_array_view(([1usize, 3, target.height, target.width], &self.tensor[..])).map_err(|e| e.to_string())?;
+    fn run_yunet(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32) -> Result<Vec<Face>, String> {
+        let input = TensorRef::from_array_view(([1usize, 3, target.height, target.width], tensor)).map_err(|e| e.to_string())?;
         let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
         let get = |name: String| -> Result<&[f32], String> {
             let value = outputs.get(&name).ok_or_else(|| format!("YuNet output {name} missing"))?;
@@ -243,9 +257,8 @@ impl FaceDetector {
         Ok(detection::decode_yunet(&levels, target.width, threshold))
     }
 
-    fn run_ultraface<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, target: &TensorTarget, threshold: f32) -> Result<Vec<Face>, String> {
-        self.fill(image, target);
-        let input = TensorRef::from_array_view(([1usize, 3, target.height, target.width], &self.tensor[..])).map_err(|e| e.to_string())?;
+    fn run_ultraface(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32) -> Result<Vec<Face>, String> {
+        let input = TensorRef::from_array_view(([1usize, 3, target.height, target.width], tensor)).map_err(|e| e.to_string())?;
         let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
         let get = |name: &str| -> Result<&[f32], String> {
             let value = outputs.get(name).ok_or_else(|| format!("UltraFace output {name} missing"))?;
@@ -253,6 +266,18 @@ impl FaceDetector {
         };
         Ok(detection::decode_ultraface(get("scores")?, get("boxes")?, threshold))
     }
+}
+
+/// A frame's detector input (see [`FaceDetector::prepare`]): the tensor, and how the faces map
+/// back to frame pixels.
+pub struct DetectorInput {
+    /// The input tensor; take it back for reuse.
+    pub tensor: Vec<f32>,
+    target: TensorTarget,
+    /// Frame pixels per output unit, x and y.
+    scale: (f32, f32),
+    threshold: f32,
+    nms_threshold: f32,
 }
 
 fn input_target(width: usize, height: usize, cw: usize, ch: usize, order: ColourOrder, norm: Normalisation) -> TensorTarget {

@@ -18,7 +18,7 @@ use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 use ort::environment::Environment;
 
 use crate::classification::{ClassifierSpec, Emotion};
-use crate::inference::{Device, EmotionClassifier, FaceDetector, SessionConfig};
+use crate::inference::{DetectorFamily, Device, EmotionClassifier, FaceDetector, SessionConfig};
 
 // ------------------------------------------------------------------------------------------
 // The combiner
@@ -295,6 +295,8 @@ pub struct Models {
     pub spec_source: String,
     /// Where both models run (`auto` resolved).
     pub device: Device,
+    /// The detector's family (a copy, readable without locking the detector).
+    pub family: DetectorFamily,
     pub face_model: PathBuf,
     pub emotion_model: PathBuf,
     key: ModelKey,
@@ -312,13 +314,14 @@ impl Models {
         let (spec, spec_source) = ClassifierSpec::resolve(&key.emotion_model, key.emotion_model_proc.as_deref())?;
         let config = SessionConfig { device: detector.device, ..config };
         let classifier = EmotionClassifier::load(env, &key.emotion_model, spec.clone(), &config)?;
-        let device = detector.device;
+        let (device, family) = (detector.device, detector.family);
         Ok(Models {
             detector: Mutex::new(detector),
             classifier: Combiner::new(classifier, counters),
             spec,
             spec_source,
             device,
+            family,
             face_model: key.face_model.clone(),
             emotion_model: key.emotion_model.clone(),
             key: key.clone(),

@@ -15,7 +15,7 @@ use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
 
 use crate::classification::{Emotion, OutputKind, DEFAULT_EMOTION_MODEL_FILE};
 use crate::detection::{self, Face};
-use crate::inference::{self, DetectParams, Device, FaceCrop};
+use crate::inference::{self, DetectParams, Device, FaceCrop, FaceDetector};
 use crate::instances::{self, AcquireError, ModelKey, Models};
 use crate::overlay::{self, Overlay};
 use crate::preprocess::{Image, PixelLayout, YuvSpec};
@@ -164,6 +164,8 @@ impl Settings {
 /// Runtime data: built at NULL->READY, dropped at READY->NULL.
 struct State {
     analysis: Analysis,
+    /// The detector input, reused from frame to frame (built outside the detector's lock).
+    detector_tensor: Vec<f32>,
     /// Frames seen since READY, for the inference interval.
     frame_count: u64,
     info: Option<VideoInfo>,
@@ -542,7 +544,7 @@ impl BaseTransformImpl for EmotionDetect {
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
-        let detection = if state.next_runs_detector(&settings) { detect_buffer(&state.analysis.models, buf, &info, &settings).map(Some) } else { Ok(None) };
+        let detection = if state.next_runs_detector(&settings) { detect_buffer(&state.analysis.models, &mut state.detector_tensor, buf, &info, &settings).map(Some) } else { Ok(None) };
         self.finish(&mut state.analysis, buf, &info, &settings, detection);
         Ok(gst::FlowSuccess::Ok)
     }
@@ -557,11 +559,11 @@ impl BaseTransformImpl for EmotionDetect {
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
         let run = state.next_runs_detector(&settings);
         let previous = state.pending.take();
-        let analysis = &mut state.analysis;
+        let State { analysis, detector_tensor, .. } = state;
         let models = analysis.models.clone();
         // Detection of this frame overlaps the rest of the previous frame's analysis.
         let (detection, finished) = std::thread::scope(|scope| {
-            let worker = scope.spawn(|| if run { detect_buffer(&models, &inbuf, &info, &settings).map(Some) } else { Ok(None) });
+            let worker = scope.spawn(|| if run { detect_buffer(&models, detector_tensor, &inbuf, &info, &settings).map(Some) } else { Ok(None) });
             let finished = previous.map(|p| self.finish_pending(analysis, p, &info, &settings));
             let detection = worker.join().unwrap_or_else(|_| Err("the detector thread panicked".into()));
             (detection, finished)
@@ -631,7 +633,7 @@ impl EmotionDetect {
             imp = self,
             "face model {} ({:?}) and emotion model {} run on {} ({sharing})",
             models.face_model.display(),
-            models.detector.lock().unwrap_or_else(PoisonError::into_inner).family,
+            models.family,
             models.emotion_model.display(),
             models.device.name()
         );
@@ -643,7 +645,7 @@ impl EmotionDetect {
         static OWNERS: AtomicU64 = AtomicU64::new(0);
         let owner = OWNERS.fetch_add(1, Ordering::Relaxed);
         let analysis = Analysis { models, owner, tensor: Vec::new(), overlay: Overlay::new(), tracker: Tracker::new(), writer, source: None };
-        Ok(State { analysis, frame_count: 0, info: None, pending: None, ready: None })
+        Ok(State { analysis, detector_tensor: Vec::new(), frame_count: 0, info: None, pending: None, ready: None })
     }
 
     /// Finishes a frame whose detection is done: tracking, classification, drawing, metas,
@@ -798,7 +800,8 @@ impl EmotionDetect {
 }
 
 /// Runs the face detector on `buf` and keeps the faces the settings allow, in frame pixels.
-fn detect_buffer(models: &Models, buf: &gst::BufferRef, info: &VideoInfo, settings: &Settings) -> Result<Vec<Face>, String> {
+/// Only the model run holds the (maybe shared) detector's lock, not the pre-processing.
+fn detect_buffer(models: &Models, tensor: &mut Vec<f32>, buf: &gst::BufferRef, info: &VideoInfo, settings: &Settings) -> Result<Vec<Face>, String> {
     let layout = pixel_layout(info).ok_or("unsupported format")?;
     let frame = VideoFrameRef::from_buffer_ref_readable(buf, info).map_err(|e| format!("cannot map the frame: {e}"))?;
     let strides = frame.plane_stride();
@@ -811,7 +814,10 @@ fn detect_buffer(models: &Models, buf: &gst::BufferRef, info: &VideoInfo, settin
         nms_threshold: settings.nms_threshold as f32,
         detector_size: settings.detector_size as usize,
     };
-    let faces = models.detector.lock().unwrap_or_else(PoisonError::into_inner).detect(&image, &params)?;
+    let input = FaceDetector::prepare(models.family, &image, &params, std::mem::take(tensor));
+    let faces = models.detector.lock().unwrap_or_else(PoisonError::into_inner).detect_prepared(&input);
+    *tensor = input.tensor;
+    let faces = faces?;
     Ok(detection::filter_faces(faces, width as f32, height as f32, settings.min_face_size as f32, settings.max_faces as usize))
 }
 
