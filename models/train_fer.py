@@ -176,6 +176,7 @@ def main():
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--limit", type=int, default=0, help="use at most this many images per class (smoke test)")
+    ap.add_argument("--init", help="start from this state dict (best.pt of an earlier run) instead of random weights")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -198,6 +199,9 @@ def main():
     weights = (counts.sum() / counts).sqrt()
     weights = weights / (weights * counts).sum() * counts.sum()  # mean weight per sample = 1
     model = FerNet().to(memory_format=torch.channels_last)
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location="cpu"))
+        print(f"initialised from {args.init}", flush=True)
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0}],
