@@ -344,6 +344,22 @@ impl EmotionClassifier {
     /// Errors: missing or invalid file, or names or shapes that differ from the spec (both are named).
     pub fn load(env: &Environment, path: &Path, spec: ClassifierSpec, config: &SessionConfig) -> Result<EmotionClassifier, String> {
         let (session, device) = open_session(env, "emotion model", path, config)?;
+        Self::with_spec(session, device, path, spec)
+    }
+
+    /// Loads a classifier and its spec ([`ClassifierSpec::resolve`]: `explicit`, else the
+    /// `.json` beside the model, else the shipped one). The model file is opened first, so a
+    /// missing or broken file is reported as such rather than as a missing spec. Returns the
+    /// classifier and where its spec came from.
+    ///
+    /// Errors: as [`EmotionClassifier::load`], or no valid spec.
+    pub fn open(env: &Environment, path: &Path, explicit: Option<&Path>, config: &SessionConfig) -> Result<(EmotionClassifier, String), String> {
+        let (session, device) = open_session(env, "emotion model", path, config)?;
+        let (spec, source) = ClassifierSpec::resolve(path, explicit)?;
+        Ok((Self::with_spec(session, device, path, spec)?, source))
+    }
+
+    fn with_spec(session: Session, device: Device, path: &Path, spec: ClassifierSpec) -> Result<EmotionClassifier, String> {
         let expected_in: Vec<i64> = spec.input_shape(1).iter().map(|&d| d as i64).collect::<Vec<_>>();
         let expected_in = [&[-1i64][..], &expected_in[1..]].concat();
         let expected_out = [-1, spec.labels.len() as i64];

@@ -311,9 +311,9 @@ impl Models {
     pub fn load(env: &Environment, key: &ModelKey, counters: Arc<BatchCounters>) -> Result<Models, String> {
         let config = SessionConfig { device: key.device, threads: key.threads, spinning: key.spinning };
         let detector = FaceDetector::load(env, &key.face_model, &config)?;
-        let (spec, spec_source) = ClassifierSpec::resolve(&key.emotion_model, key.emotion_model_proc.as_deref())?;
         let config = SessionConfig { device: detector.device, ..config };
-        let classifier = EmotionClassifier::load(env, &key.emotion_model, spec.clone(), &config)?;
+        let (classifier, spec_source) = EmotionClassifier::open(env, &key.emotion_model, key.emotion_model_proc.as_deref(), &config)?;
+        let spec = classifier.spec.clone();
         let (device, family) = (detector.device, detector.family);
         Ok(Models {
             detector: Mutex::new(detector),

@@ -67,12 +67,17 @@ fn models_with_the_wrong_shapes() {
     let yunet = shared_model("face_detection_yunet.onnx");
     let fer = shared_model("emotion_fer2013_mini_xception.onnx");
 
-    // The face detector given as the classifier.
+    // The face detector given as the classifier: with no spec it is refused for that, and with
+    // the mini-Xception's spec the shapes are compared.
     let err = ready_error(&element(&[("emotion-model", yunet.to_str().unwrap())]));
+    assert!(err.matches(gst::ResourceError::OpenRead), "{err}");
+    assert_contains(err.message(), &["emotion model", yunet.to_str().unwrap(), "no model spec", "emotion-model-proc"]);
+    let spec = repo_dir().join("models/specs/fer2013_mini_xception.json");
+    let err = ready_error(&element(&[("emotion-model", yunet.to_str().unwrap()), ("emotion-model-proc", spec.to_str().unwrap())]));
     assert!(err.matches(gst::ResourceError::OpenRead), "{err}");
     assert_contains(
         err.message(),
-        &["emotion model", yunet.to_str().unwrap(), "expected input", "[-1, 64, 64, 1]", "[-1, 7]", "got input"],
+        &["emotion model", yunet.to_str().unwrap(), "expects input", "[-1, 64, 64, 1]", "[-1, 7]", "the model has inputs [input [1, 3, -1, -1]]"],
     );
 
     // The classifier given as the face detector.
@@ -81,8 +86,8 @@ fn models_with_the_wrong_shapes() {
 
     // UltraFace is a face detector, not a classifier.
     let ultraface = shared_model("ultraface_rfb_320.onnx");
-    let err = ready_error(&element(&[("emotion-model", ultraface.to_str().unwrap())]));
-    assert_contains(err.message(), &["emotion model", ultraface.to_str().unwrap(), "expected input"]);
+    let err = ready_error(&element(&[("emotion-model", ultraface.to_str().unwrap()), ("emotion-model-proc", spec.to_str().unwrap())]));
+    assert_contains(err.message(), &["emotion model", ultraface.to_str().unwrap(), "expects input", "the model has inputs"]);
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use gstemotiondetect::classification::{ClassifierSpec, DEFAULT_EMOTION_MODEL_FILE};
+use gstemotiondetect::classification::DEFAULT_EMOTION_MODEL_FILE;
 use gstemotiondetect::evaluation::Confusion;
 use gstemotiondetect::inference::{Device, EmotionClassifier, FaceCrop, SessionConfig};
 use gstemotiondetect::preprocess::{Image, PixelLayout};
@@ -153,10 +153,9 @@ fn evaluate(classifier: &mut EmotionClassifier, dataset: &[(String, Vec<PathBuf>
 
 fn run(args: Args) -> Result<(), String> {
     let dataset = list_dataset(&args.dataset, args.limit)?;
-    let (spec, spec_source) = ClassifierSpec::resolve(&args.model, args.spec.as_deref())?;
     let env = runtime::environment(std::sync::Arc::new(|_, _| {}))?;
     let config = SessionConfig { device: args.device, threads: args.threads, spinning: false };
-    let mut classifier = EmotionClassifier::load(env, &args.model, spec, &config)?;
+    let (mut classifier, spec_source) = EmotionClassifier::open(env, &args.model, args.spec.as_deref(), &config)?;
     let classes: Vec<String> = dataset.iter().map(|(c, _)| c.clone()).collect();
     let mut confusion = Confusion::new(classes, classifier.spec.labels.clone());
     for (c, m) in confusion.matched.iter().enumerate() {
