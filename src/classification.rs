@@ -5,7 +5,7 @@
 use crate::preprocess::{ColourOrder, Normalisation, TensorLayout, TensorTarget};
 
 /// File name of the emotion model the element uses when `emotion-model` is not set.
-pub const DEFAULT_EMOTION_MODEL_FILE: &str = "emotion_fer2013_mini_xception.onnx";
+pub const DEFAULT_EMOTION_MODEL_FILE: &str = "emotion_fer2013_vggbn.onnx";
 
 /// The seven FER2013 classes in the order the FER2013 mini-Xception outputs them.
 pub const FER2013_LABELS: [&str; 7] = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];

@@ -42,7 +42,8 @@ fn properties_read_back_with_their_defaults() {
     let data = data_dir();
     // Model paths default to the models setup.sh installed.
     assert_eq!(e.property::<String>("face-model"), data.join("models/face_detection_yunet.onnx").to_string_lossy());
-    assert_eq!(e.property::<String>("emotion-model"), data.join("models/emotion_fer2013_mini_xception.onnx").to_string_lossy());
+    let default_emotion = gstemotiondetect::classification::DEFAULT_EMOTION_MODEL_FILE;
+    assert_eq!(e.property::<String>("emotion-model"), data.join("models").join(default_emotion).to_string_lossy());
     assert_eq!(e.property::<String>("device"), "cpu");
     assert_eq!(e.property::<f64>("threshold"), 0.6);
     assert_eq!(e.property::<f64>("nms-threshold"), 0.3);
@@ -364,7 +365,7 @@ fn metas_and_messages_agree_on_every_face() {
         assert_eq!(m.smoothed_scores, f.smoothed_scores, "face {i}: smoothed scores");
         // One frame: nothing to smooth with, so the smoothed probabilities are the raw ones.
         assert_eq!(f.smoothed_scores, f.scores, "face {i}: a new face's smoothed scores");
-        assert_eq!(m.model_name, "fer2013_mini_xception");
+        assert_eq!(m.model_name, "fer2013_vggbn", "the default classifier's spec name");
         assert_eq!(FER_LABELS[m.emotion_id as usize], m.emotion, "label_id indexes the FER2013 labels");
         assert_eq!(f.scores.len(), 7);
         let sum: f64 = f.scores.iter().sum();
