@@ -9,6 +9,7 @@
 
 use std::time::Instant;
 
+use gstemotiondetect::classification::{ClassifierSpec, DEFAULT_EMOTION_MODEL_FILE};
 use gstemotiondetect::inference::{open_session, SessionConfig};
 use gstemotiondetect::runtime;
 use ort::value::TensorRef;
@@ -27,10 +28,14 @@ fn main() -> Result<(), String> {
         ..Default::default()
     };
     let (mut detector, _) = open_session(env, "face model", &runtime::default_model_path("face_detection_yunet.onnx"), &config)?;
-    let (mut classifier, _) = open_session(env, "emotion model", &runtime::default_model_path("emotion_fer2013_mini_xception.onnx"), &config)?;
+    // The default classifier, fed in the shape and under the input name its spec gives.
+    let emotion_model = runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE);
+    let (spec, _) = ClassifierSpec::resolve(&emotion_model, None)?;
+    let (mut classifier, _) = open_session(env, "emotion model", &emotion_model, &config)?;
+    let (per_face, input_name) = (spec.target().len(), spec.input_name.clone().unwrap_or_else(|| "input".into()));
     let det_input = vec![0.5f32; 3 * width * height];
     let (lo, hi) = (faces.floor() as usize, faces.ceil() as usize);
-    let cls_input = vec![0.1f32; hi.max(1) * 64 * 64];
+    let cls_input = vec![0.1f32; hi.max(1) * per_face];
     let time = |f: &mut dyn FnMut() -> Result<(), String>| -> Result<f64, String> {
         f()?; // warm-up
         let start = Instant::now();
@@ -48,8 +53,8 @@ fn main() -> Result<(), String> {
             return Ok(0.0);
         }
         time(&mut || {
-            let t = TensorRef::from_array_view(([n, 64, 64, 1], &cls_input[..n * 64 * 64])).map_err(|e| e.to_string())?;
-            classifier.run(ort::inputs!["input" => t]).map(|_| ()).map_err(|e| e.to_string())
+            let t = TensorRef::from_array_view((spec.input_shape(n), &cls_input[..n * per_face])).map_err(|e| e.to_string())?;
+            classifier.run(ort::inputs![input_name.as_str() => t]).map(|_| ()).map_err(|e| e.to_string())
         })
     };
     let (ms_lo, ms_hi) = (cls_batch(lo)?, if hi == lo { 0.0 } else { cls_batch(hi)? });
