@@ -137,8 +137,8 @@ fn our_default_classifier_beats_mini_xception_on_fer2013_val() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("emotion_fer2013_vggbn.onnx") && out.contains("built-in spec"), "{out}");
     let acc = value(&out, "accuracy");
-    // Measured 0.6369 (models/README.md); mini-Xception gets 0.5834 on the same images.
-    assert!(acc >= 0.63, "accuracy {acc}\n{out}");
+    // Measured 0.6445 (README Accuracy); mini-Xception gets 0.5834 on the same images.
+    assert!(acc >= 0.635, "accuracy {acc}\n{out}");
     assert!(value(&out, "worst_recall") >= 0.40, "{out}");
     std::fs::remove_dir_all(dir).unwrap();
 }
