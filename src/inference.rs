@@ -135,13 +135,9 @@ fn shape_matches(actual: &[i64], expected: &[i64]) -> bool {
     actual.len() == expected.len() && actual.iter().zip(expected).all(|(a, e)| *e < 0 || *a < 0 || a == e)
 }
 
-fn outlets(session: &Session) -> String {
-    session
-        .outputs()
-        .iter()
-        .map(|o| format!("{} {:?}", o.name(), float_shape(o.dtype()).unwrap_or_default()))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// "name [shape], ..." of a session's inputs or outputs, for error messages.
+fn outlets(list: &[ort::value::Outlet]) -> String {
+    list.iter().map(|o| format!("{} {:?}", o.name(), float_shape(o.dtype()).unwrap_or_default())).collect::<Vec<_>>().join(", ")
 }
 
 /// The face detector families we decode.
@@ -173,7 +169,6 @@ pub struct FaceDetector {
     pub family: DetectorFamily,
     pub path: PathBuf,
     pub device: Device,
-    tensor: Vec<f32>,
 }
 
 impl FaceDetector {
@@ -184,19 +179,9 @@ impl FaceDetector {
     pub fn load(env: &Environment, path: &Path, config: &SessionConfig) -> Result<FaceDetector, String> {
         let (session, device) = open_session(env, "face model", path, config)?;
         let family = detector_family(&session)
-            .map_err(|e| format!("face model {}: {e}; it has outputs [{}]", path.display(), outlets(&session)))?;
+            .map_err(|e| format!("face model {}: {e}; it has outputs [{}]", path.display(), outlets(session.outputs())))?;
         let input_name = session.inputs()[0].name().to_string();
-        Ok(FaceDetector { session, input_name, family, path: path.to_path_buf(), device, tensor: Vec::new() })
-    }
-
-    /// Finds faces in `image`. Returns them in frame pixels, after NMS, best first.
-    ///
-    /// Errors: ONNX Runtime failed on this frame, or returned outputs of an unexpected size.
-    pub fn detect<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, params: &DetectParams) -> Result<Vec<Face>, String> {
-        let input = Self::prepare(self.family, image, params, std::mem::take(&mut self.tensor));
-        let faces = self.detect_prepared(&input);
-        self.tensor = input.tensor;
-        faces
+        Ok(FaceDetector { session, input_name, family, path: path.to_path_buf(), device })
     }
 
     /// Builds the input of a `family` detector from `image` into `tensor` (reused storage), apart
@@ -324,7 +309,8 @@ pub fn face_tensor<P: AsRef<[u8]> + Sync>(spec: &ClassifierSpec, image: &Image<P
     }
 }
 
-/// A loaded emotion classifier with its reusable batch tensor.
+/// A loaded emotion classifier. Faces are converted by [`face_tensor`] into the caller's batch
+/// tensor and run by [`EmotionClassifier::classify_tensor`].
 pub struct EmotionClassifier {
     session: Session,
     input_name: String,
@@ -334,25 +320,19 @@ pub struct EmotionClassifier {
     pub spec: ClassifierSpec,
     pub path: PathBuf,
     pub device: Device,
-    tensor: Vec<f32>,
 }
 
 impl EmotionClassifier {
-    /// Loads a classifier and checks it against `spec`: a float input (named as in the spec, or
-    /// the only one) of `spec.input_shape(N)` and an output `[N, labels]`.
-    ///
-    /// Errors: missing or invalid file, or names or shapes that differ from the spec (both are named).
-    pub fn load(env: &Environment, path: &Path, spec: ClassifierSpec, config: &SessionConfig) -> Result<EmotionClassifier, String> {
-        let (session, device) = open_session(env, "emotion model", path, config)?;
-        Self::with_spec(session, device, path, spec)
-    }
-
     /// Loads a classifier and its spec ([`ClassifierSpec::resolve`]: `explicit`, else the
     /// `.json` beside the model, else the shipped one). The model file is opened first, so a
     /// missing or broken file is reported as such rather than as a missing spec. Returns the
     /// classifier and where its spec came from.
     ///
-    /// Errors: as [`EmotionClassifier::load`], or no valid spec.
+    /// The model is checked against the spec: a float input (named as in the spec, or the only
+    /// one) of `spec.input_shape(N)` and an output `[N, labels]`.
+    ///
+    /// Errors: missing or invalid file, no valid spec, or names or shapes that differ from the
+    /// spec (both are named).
     pub fn open(env: &Environment, path: &Path, explicit: Option<&Path>, config: &SessionConfig) -> Result<(EmotionClassifier, String), String> {
         let (session, device) = open_session(env, "emotion model", path, config)?;
         let (spec, source) = ClassifierSpec::resolve(path, explicit)?;
@@ -385,51 +365,17 @@ impl EmotionClassifier {
                 spec.output_name.as_deref().unwrap_or("(the first)"),
                 expected_out,
                 spec.labels.join(", "),
-                session.inputs().iter().map(|i| format!("{} {:?}", i.name(), float_shape(i.dtype()).unwrap_or_default())).collect::<Vec<_>>().join(", "),
-                outlets(&session),
+                outlets(session.inputs()),
+                outlets(session.outputs()),
             ));
         };
         let (input_name, output_name) = (input.name().to_string(), output.name().to_string());
         let max_batch = if in_shape[0] > 0 { in_shape[0] as usize } else { usize::MAX };
-        Ok(EmotionClassifier { session, input_name, output_name, max_batch, spec, path: path.to_path_buf(), device, tensor: Vec::new() })
+        Ok(EmotionClassifier { session, input_name, output_name, max_batch, spec, path: path.to_path_buf(), device })
     }
 
-    /// Classifies `faces` of `image` in batches of at most `batch_size` (and at most the model's
-    /// fixed batch size), one ONNX Runtime call per batch. Returns one result per face.
-    ///
-    /// Errors: ONNX Runtime failed, or the output had an unexpected size.
-    pub fn classify<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, faces: &[FaceCrop], batch_size: usize) -> Result<Vec<Emotion>, String> {
-        let mut results = Vec::with_capacity(faces.len());
-        for chunk in faces.chunks(batch_size.clamp(1, self.max_batch)) {
-            self.classify_batch(image, chunk, &mut results)?;
-        }
-        Ok(results)
-    }
-
-    /// The tensor the model takes for one face.
-    pub fn target(&self) -> TensorTarget {
-        self.spec.target()
-    }
-
-    /// Writes one face into `out` as the spec says (see [`face_tensor`]).
-    pub fn face_tensor<P: AsRef<[u8]> + Sync>(&self, image: &Image<P>, face: &FaceCrop, out: &mut [f32]) {
-        face_tensor(&self.spec, image, face, out)
-    }
-
-    fn classify_batch<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, faces: &[FaceCrop], results: &mut Vec<Emotion>) -> Result<(), String> {
-        let per = self.target().len();
-        let mut tensor = std::mem::take(&mut self.tensor);
-        tensor.resize(per * faces.len(), 0.0);
-        for (face, out) in faces.iter().zip(tensor.chunks_mut(per)) {
-            self.face_tensor(image, face, out);
-        }
-        let result = self.classify_tensor(&tensor, faces.len(), results);
-        self.tensor = tensor;
-        result
-    }
-
-    /// Runs the model on `n` faces already in `tensor` (`n` x [`Self::target`]`.len()` floats,
-    /// filled by [`Self::face_tensor`]) and appends one result per face to `results`.
+    /// Runs the model on `n` faces already in `tensor` (`n` x `spec.target().len()` floats,
+    /// filled by [`face_tensor`]) and appends one result per face to `results`.
     ///
     /// Errors: ONNX Runtime failed, or the output had an unexpected size.
     pub fn classify_tensor(&mut self, tensor: &[f32], n: usize, results: &mut Vec<Emotion>) -> Result<(), String> {

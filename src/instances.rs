@@ -40,7 +40,7 @@ impl BatchModel for EmotionClassifier {
     type Output = Emotion;
 
     fn item_len(&self) -> usize {
-        self.target().len()
+        self.spec.target().len()
     }
 
     fn max_batch(&self) -> usize {

@@ -1,6 +1,6 @@
 //! `emotiondetect-eval DATASET [OPTIONS]`: measures an emotion classifier on a folder-per-class
 //! dataset (`DATASET/<label>/*.jpg|png`), through exactly the pre-processing and inference code
-//! the element runs (`EmotionClassifier::face_tensor` and `classify_tensor`). Each image is the
+//! the element runs (`inference::face_tensor` and `EmotionClassifier::classify_tensor`). Each image is the
 //! face: it is scaled whole to the model's input (or aligned, for models that need landmarks,
 //! which a dataset of crops does not have: those fall back to the whole image).
 //!
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use gstemotiondetect::classification::DEFAULT_EMOTION_MODEL_FILE;
 use gstemotiondetect::evaluation::Confusion;
-use gstemotiondetect::inference::{Device, EmotionClassifier, FaceCrop, SessionConfig};
+use gstemotiondetect::inference::{face_tensor, Device, EmotionClassifier, FaceCrop, SessionConfig};
 use gstemotiondetect::preprocess::{Image, PixelLayout};
 use gstemotiondetect::runtime;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -128,7 +128,7 @@ fn evaluate(classifier: &mut EmotionClassifier, dataset: &[(String, Vec<PathBuf>
     let items: Vec<(usize, &PathBuf)> = dataset.iter().enumerate().flat_map(|(c, (_, files))| files.iter().map(move |f| (c, f))).collect();
     let bar = if std::io::stderr().is_terminal() { ProgressBar::new(items.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} images {per_sec} eta {eta}").map_err(|e| e.to_string())?);
-    let per = classifier.target().len();
+    let per = classifier.spec.target().len();
     let mut tensor = vec![0.0f32; per * batch];
     let (start, mut inference) = (Instant::now(), Duration::ZERO);
     let mut results = Vec::with_capacity(batch);
@@ -136,7 +136,7 @@ fn evaluate(classifier: &mut EmotionClassifier, dataset: &[(String, Vec<PathBuf>
         for ((_, path), out) in chunk.iter().zip(tensor.chunks_mut(per)) {
             let image = decode(path)?;
             let whole = FaceCrop { region: (0.0, 0.0, image.width as f32, image.height as f32), landmarks: None };
-            classifier.face_tensor(&image, &whole, out);
+            face_tensor(&classifier.spec, &image, &whole, out);
         }
         results.clear();
         let t = Instant::now();
