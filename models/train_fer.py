@@ -16,6 +16,8 @@ brightness/contrast jitter, random erasing), class-weighted cross entropy (inver
 the class frequency, for disgust) with label smoothing 0.1, SGD with Nesterov momentum, linear
 warm-up then cosine decay, early stopping on val accuracy. Val accuracy is printed with and without
 test-time flip averaging; the exported model is the plain one (flip averaging doubles the cost).
+With --ema D an exponential moving average of the weights and batch-norm statistics (decay D per
+step) is evaluated beside the trained weights each epoch, and whichever is better on val is kept.
 
 Output (in --out): best.onnx (input `input` [N, 1, 48, 48] NCHW float32 = (x / 255 - 0.5) / 0.25,
 output `logits` [N, 7]), best.json (the model spec the element and tools read), train_log.jsonl
@@ -35,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from PIL import Image
 
 # FER2013's own class order (the order of its emotion column and of mini-Xception's output).
@@ -177,6 +180,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--limit", type=int, default=0, help="use at most this many images per class (smoke test)")
     ap.add_argument("--init", help="start from this state dict (best.pt of an earlier run) instead of random weights")
+    ap.add_argument("--ema", type=float, default=0.0, help="also keep an exponential moving average of the weights, decay per step (0 = off)")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -206,6 +210,9 @@ def main():
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0}],
                           lr=args.lr, momentum=0.9, nesterov=True)
+    ema = None
+    if args.ema:
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=args.label_smoothing)
 
     steps_per_epoch = math.ceil(len(xtr) / args.batch)
@@ -227,19 +234,29 @@ def main():
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if ema is not None:
+                ema.update_parameters(model)
             step += 1
             seen += len(idx)
             loss_sum += loss.item() * len(idx)
         acc, acc_tta, recall = evaluate(model, xva, yva)
         line = {"epoch": epoch, "loss": round(loss_sum / seen, 4), "val_acc": round(acc, 4), "val_acc_flip": round(acc_tta, 4),
-                "val_recall": dict(zip(LABELS, (round(r, 3) for r in recall))), "seconds": round(time.time() - t0, 1)}
+                "val_recall": dict(zip(LABELS, (round(r, 3) for r in recall)))}
+        candidate = model
+        if ema is not None:
+            ema_acc, ema_tta, ema_recall = evaluate(ema.module, xva, yva)
+            line.update({"ema_val_acc": round(ema_acc, 4), "ema_val_acc_flip": round(ema_tta, 4),
+                         "ema_val_recall": dict(zip(LABELS, (round(r, 3) for r in ema_recall)))})
+            if ema_acc > acc:
+                candidate, acc = ema.module, ema_acc
+        line["seconds"] = round(time.time() - t0, 1)
         print(json.dumps(line), flush=True)
         log.write(json.dumps(line) + "\n")
         log.flush()
         if acc > best[0]:
             best = (acc, epoch)
-            torch.save(model.state_dict(), out / "best.pt")
-            export(model, out, epoch, acc)
+            torch.save(candidate.state_dict(), out / "best.pt")
+            export(candidate, out, epoch, acc)
         elif epoch - best[1] >= args.patience:
             print(f"early stop: no better val accuracy since epoch {best[1]}", flush=True)
             break

@@ -151,6 +151,15 @@ fn evaluate(classifier: &mut EmotionClassifier, dataset: &[(String, Vec<PathBuf>
     Ok(Timing { total: start.elapsed(), inference, images: items.len() })
 }
 
+/// Writes to stdout. A reader that has gone (`| head`) is not an error: the PNG is still written.
+fn emit(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
+    }
+}
+
 fn run(args: Args) -> Result<(), String> {
     let dataset = list_dataset(&args.dataset, args.limit)?;
     let env = runtime::environment(std::sync::Arc::new(|_, _| {}))?;
@@ -163,19 +172,24 @@ fn run(args: Args) -> Result<(), String> {
             eprintln!("warning: class `{}` has no label in the model ({}); its images count as errors", confusion.classes[c], confusion.labels.join(", "));
         }
     }
-    println!("model={} spec=\"{spec_source}\" device={:?} dataset={} images={}", args.model.display(), classifier.device, args.dataset.display(), dataset.iter().map(|(_, f)| f.len()).sum::<usize>());
+    emit(&format!("model={} spec=\"{spec_source}\" device={:?} dataset={} images={}\n", args.model.display(), classifier.device, args.dataset.display(), dataset.iter().map(|(_, f)| f.len()).sum::<usize>()))?;
     let batch = args.batch.min(classifier.max_batch);
     let timing = evaluate(&mut classifier, &dataset, batch, &mut confusion)?;
-    print!("{}", confusion.report());
     let secs = timing.total.as_secs_f64().max(1e-9);
-    println!("\nimages_per_s={:.1}", timing.images as f64 / secs);
-    println!("ms_per_face={:.3} (inference alone, batch {batch}; {} images in {:.2} s in all)", timing.inference.as_secs_f64() * 1e3 / timing.images.max(1) as f64, timing.images, secs);
+    emit(&format!(
+        "{}\nimages_per_s={:.1}\nms_per_face={:.3} (inference alone, batch {batch}; {} images in {:.2} s in all)\n",
+        confusion.report(),
+        timing.images as f64 / secs,
+        timing.inference.as_secs_f64() * 1e3 / timing.images.max(1) as f64,
+        timing.images,
+        secs
+    ))?;
     let name = &classifier.spec.name;
     let png_path = args.png.unwrap_or_else(|| PathBuf::from(format!("{name}-confusion.png")));
     let title = format!("{name} on {}", args.dataset.display());
     let png = confusion.render_png(&title)?;
     std::fs::write(&png_path, png).map_err(|e| format!("{}: {e}", png_path.display()))?;
-    println!("confusion_png={}", png_path.display());
+    emit(&format!("confusion_png={}\n", png_path.display()))?;
     Ok(())
 }
 
