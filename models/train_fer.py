@@ -14,14 +14,20 @@ dropout and one linear layer giving 7 logits.
 Training: augmentation done on whole batches (flip, rotation +-10 deg, zoom 0.9..1.1, shift +-10 %,
 brightness/contrast jitter, random erasing), class-weighted cross entropy (inverse square root of
 the class frequency, for disgust) with label smoothing 0.1, SGD with Nesterov momentum, linear
-warm-up then cosine decay, early stopping on val accuracy. Val accuracy is printed with and without
-test-time flip averaging; the exported model is the plain one (flip averaging doubles the cost).
-With --ema D an exponential moving average of the weights and batch-norm statistics (decay D per
-step) is evaluated beside the trained weights each epoch, and whichever is better on val is kept.
+warm-up then cosine decay, early stopping on val accuracy. With --ema D an exponential moving
+average of the weights and batch-norm statistics (decay D per step) is evaluated beside the trained
+weights each epoch, and whichever is better on val is kept.
+
+Export (after training, from the best epoch): by default the graph averages the softmax of each
+face and its mirror image (test-time flip averaging, one batch of 2N) and is quantized to int8 with
+ONNX Runtime's static quantization, calibrated on 512 train images; int8 makes the flip averaging
+cost less than one float32 pass. --no-flip and --no-int8 export the plain float32 net. `--epochs 0
+--init best.pt` only exports.
 
 Output (in --out): best.onnx (input `input` [N, 1, 48, 48] NCHW float32 = (x / 255 - 0.5) / 0.25,
-output `logits` [N, 7]), best.json (the model spec the element and tools read), train_log.jsonl
-(one line per epoch) and training.json (seed, command, machine, time, best epoch and accuracy).
+output `probabilities` [N, 7], or `logits` [N, 7] with --no-flip), best.json (the model spec the
+element and tools read), best.pt (the state dict), train_log.jsonl (one line per epoch) and
+training.json (seed, command, machine, time, best epoch, torch and ONNX Runtime val accuracy).
 """
 
 import argparse
@@ -146,23 +152,85 @@ def lr_at(step, total, warmup, peak):
     return 0.5 * peak * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def export(model, out, epoch, acc):
+class FlipAveraged(nn.Module):
+    """[N, 1, 48, 48] -> [N, 7] probabilities: the mean of the softmax of each face and its mirror
+    image, run as one batch of 2N inside the exported graph."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        p = self.net(torch.cat([x, x.flip(3)])).softmax(1)
+        return p.view(2, -1, p.shape[1]).mean(0)
+
+
+def calibration_batches(images, count, seed, batch=32):
+    """`count` train images picked with `seed`, normalised, in batches: the int8 calibration data."""
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:count]
+    x = normalise(images[pick]).numpy()
+    return [x[i : i + batch] for i in range(0, len(x), batch)]
+
+
+def quantize(fp32_path, int8_path, calibration):
+    """Static int8 quantization with ONNX Runtime (QDQ, per-channel int8 weights, uint8 activations,
+    min/max calibration): about 2.4x faster per face on AVX-512 VNNI CPUs."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter(calibration)
+
+        def get_next(self):
+            x = next(self.batches, None)
+            return None if x is None else {"input": x}
+
+    pre = fp32_path.with_suffix(".pre.onnx")
+    quant_pre_process(str(fp32_path), str(pre))
+    quantize_static(str(pre), str(int8_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    pre.unlink()
+
+
+def onnx_accuracy(path, images, labels, batch=256):
+    """Val accuracy of an exported model run by ONNX Runtime (what the element will see)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = normalise(images).numpy()
+    out = np.concatenate([session.run(None, {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)])
+    return float((out.argmax(1) == labels.numpy()).mean())
+
+
+def export(model, out, args, epoch, acc, xtr, xva, yva):
+    """Writes best.onnx and best.json from the trained net: with flip averaging inside the graph
+    (--flip, output `probabilities`) or not (output `logits`), int8 (--int8) or float32. Returns the
+    exported model's val accuracy as ONNX Runtime computes it."""
     model.eval()
+    net, output, kind = (FlipAveraged(model), "probabilities", "probabilities") if args.flip else (model, "logits", "logits")
+    fp32 = out / "best-fp32.onnx"
+    torch.onnx.export(net, torch.zeros(1, 1, SIZE, SIZE), fp32, input_names=["input"], output_names=[output],
+                      dynamic_axes={"input": {0: "N"}, output: {0: "N"}}, opset_version=17, dynamo=False)
     onnx_path = out / "best.onnx"
-    dummy = torch.zeros(1, 1, SIZE, SIZE)
-    torch.onnx.export(model, dummy, onnx_path, input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, opset_version=17, dynamo=False)
+    if args.int8:
+        quantize(fp32, onnx_path, calibration_batches(xtr, args.calibration_images, args.seed))
+        fp32.unlink()
+    else:
+        fp32.replace(onnx_path)
+    variant = ", ".join(v for v, on in (("flip-averaged", args.flip), ("int8", args.int8)) if on) or "float32"
     spec = {
         "schema": 1,
         "name": "fer2013-vggbn",
         "model": "emotion_fer2013_vggbn.onnx",
-        "comment": f"trained by models/train_fer.py, epoch {epoch}, val accuracy {acc:.4f}",
+        "comment": f"trained by models/train_fer.py, epoch {epoch}, val accuracy {acc:.4f} in torch; exported {variant}",
         "input": {"name": "input", "layout": "NCHW", "width": SIZE, "height": SIZE, "colour": "grey",
                   "scale": 1.0 / 255.0, "mean": [MEAN], "std": [STD]},
-        "output": {"name": "logits", "kind": "logits"},
+        "output": {"name": output, "kind": kind},
         "labels": LABELS,
     }
     (out / "best.json").write_text(json.dumps(spec, indent=2) + "\n")
+    return onnx_accuracy(onnx_path, xva, yva)
 
 
 def main():
@@ -180,6 +248,9 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--limit", type=int, default=0, help="use at most this many images per class (smoke test)")
     ap.add_argument("--init", help="start from this state dict (best.pt of an earlier run) instead of random weights")
+    ap.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True, help="export with test-time flip averaging inside the graph")
+    ap.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True, help="export int8 (ONNX Runtime static quantization)")
+    ap.add_argument("--calibration-images", type=int, default=512, help="train images used to calibrate the int8 ranges")
     ap.add_argument("--ema", type=float, default=0.0, help="also keep an exponential moving average of the weights, decay per step (0 = off)")
     args = ap.parse_args()
 
@@ -256,13 +327,20 @@ def main():
         if acc > best[0]:
             best = (acc, epoch)
             torch.save(candidate.state_dict(), out / "best.pt")
-            export(candidate, out, epoch, acc)
         elif epoch - best[1] >= args.patience:
             print(f"early stop: no better val accuracy since epoch {best[1]}", flush=True)
             break
 
+    if args.epochs == 0:  # export only: the --init weights as they are
+        best = (evaluate(model, xva, yva)[0], 0)
+        torch.save(model.state_dict(), out / "best.pt")
+    model.load_state_dict(torch.load(out / "best.pt", map_location="cpu"))
+    exported = export(model, out, args, best[1], best[0], xtr, xva, yva)
+    print(f"exported best.onnx: val accuracy {exported:.4f} in ONNX Runtime", flush=True)
+
     summary = {
-        "best_epoch": best[1], "best_val_acc": round(best[0], 4), "seed": args.seed,
+        "best_epoch": best[1], "best_val_acc": round(best[0], 4), "exported_val_acc": round(exported, 4),
+        "exported": {"flip_averaged": args.flip, "int8": args.int8}, "seed": args.seed,
         "command": " ".join([Path(sys.executable).name] + sys.argv), "args": vars(args),
         "seconds": round(time.time() - started), "device": device, "threads": torch.get_num_threads(),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "torch": torch.__version__,

@@ -30,11 +30,15 @@ fn the_recipe_trains_exports_and_its_model_runs_in_our_stack() {
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("training.json")).unwrap()).unwrap();
     assert_eq!(summary["best_epoch"], 1);
     assert!(summary["seed"].is_u64() && summary["command"].as_str().unwrap().contains("train_fer.py"));
-    let acc = summary["best_val_acc"].as_f64().unwrap();
+    assert_eq!(summary["exported"], serde_json::json!({"flip_averaged": true, "int8": true}), "the default export");
+    // What ONNX Runtime in Python measured on the exported (flip-averaged, int8) model.
+    let acc = summary["exported_val_acc"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc));
 
     let model = out.join("best.onnx");
     let spec = out.join("best.json");
+    let spec_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
+    assert_eq!(spec_json["output"], serde_json::json!({"name": "probabilities", "kind": "probabilities"}));
     let eval = Command::new(EVAL)
         .args([data.join("val").to_str().unwrap(), "--model", model.to_str().unwrap(), "--spec", spec.to_str().unwrap()])
         .args(["--limit", "60", "--batch", "32", "--png", out.join("c.png").to_str().unwrap()])
@@ -42,8 +46,8 @@ fn the_recipe_trains_exports_and_its_model_runs_in_our_stack() {
         .expect("emotiondetect-eval runs");
     let text = String::from_utf8_lossy(&eval.stdout);
     assert!(eval.status.success(), "{text}\n{}", String::from_utf8_lossy(&eval.stderr));
-    // The recipe's own val accuracy (PIL decoding, torch) and ours (image crate, our pre-processing,
-    // ONNX Runtime) on the same 420 images: the same up to a few JPEG-decoding flips.
+    // The recipe's val accuracy of the exported model (PIL decoding, numpy normalisation) and ours
+    // (image crate, our pre-processing) on the same 416 images: the same up to a few decoding flips.
     let ours: f64 = text.lines().find_map(|l| l.strip_prefix("accuracy=")).unwrap().parse().unwrap();
     assert!((ours - acc).abs() <= 0.02, "recipe {acc}, emotiondetect-eval {ours}\n{text}");
     std::fs::remove_dir_all(out).unwrap();
