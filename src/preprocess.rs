@@ -61,6 +61,14 @@ impl YuvSpec {
         [r, g, b].map(|c| c.clamp(0.0, 255.0))
     }
 
+    /// [`YuvSpec::to_rgb`] over three channel rows in place: Y, U, V in, R, G, B out. One
+    /// straight loop without branches, so the compiler vectorises it.
+    pub fn rows_to_rgb(&self, c0: &mut [f32], c1: &mut [f32], c2: &mut [f32]) {
+        for ((a, b), c) in c0.iter_mut().zip(c1.iter_mut()).zip(c2.iter_mut()) {
+            [*a, *b, *c] = self.to_rgb([*a, *b, *c]);
+        }
+    }
+
     /// RGB to YUV, rounded to bytes.
     pub fn from_rgb(&self, rgb: [u8; 3]) -> [u8; 3] {
         let [r, g, b] = rgb.map(|v| v as f32);
@@ -127,6 +135,14 @@ impl Normalisation {
 
     fn apply(&self, v: f32, c: usize) -> f32 {
         (v * self.scale - self.mean[c]) / self.std[c]
+    }
+
+    /// [`Normalisation::apply`] of a row of channel `c` into `out`.
+    fn apply_row(&self, row: &[f32], c: usize, out: &mut [f32]) {
+        let (scale, mean, std) = (self.scale, self.mean[c], self.std[c]);
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o = (v * scale - mean) / std;
+        }
     }
 }
 
@@ -318,13 +334,14 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         }
     }
 
-    /// Scales tensor rows `rows` and hands each pixel's RGB (0..255) to `store(band_row, x, rgb)`.
-    fn separable_band<F: FnMut(usize, usize, [f32; 3])>(&self, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &Taps, cw: usize, store: F) {
+    /// Scales tensor rows `rows` and hands each row's R, G and B (0..255, `cw` values each) to
+    /// `store(band_row, [r, g, b])`.
+    fn separable_band<F: FnMut(usize, [&[f32]; 3])>(&self, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &Taps, cw: usize, store: F) {
         ROWS.with_borrow_mut(|scratch| self.separable_band_in(scratch, origin_y, sy, rows, offsets, cw, store));
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn separable_band_in<F: FnMut(usize, usize, [f32; 3])>(&self, scratch: &mut RowScratch, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &Taps, cw: usize, mut store: F) {
+    fn separable_band_in<F: FnMut(usize, [&[f32]; 3])>(&self, scratch: &mut RowScratch, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &Taps, cw: usize, mut store: F) {
         // Two cached horizontally scaled rows, channel-major: [c][x].
         let RowScratch { cache, px } = scratch;
         for row in cache.iter_mut() {
@@ -340,16 +357,12 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
             for ((p, &a), &b) in px.iter_mut().zip(a).zip(b) {
                 *p = a + (b - a) * wy;
             }
-            let (n0, rest) = px.split_at(cw);
-            let (n1, n2) = rest.split_at(cw);
-            for x in 0..cw {
-                let native = [n0[x], n1[x], n2[x]];
-                let rgb = match self.layout {
-                    PixelLayout::Packed { .. } => native,
-                    PixelLayout::I420(spec) | PixelLayout::Nv12(spec) => spec.to_rgb(native),
-                };
-                store(band_row, x, rgb);
+            let (n0, rest) = px.split_at_mut(cw);
+            let (n1, n2) = rest.split_at_mut(cw);
+            if let PixelLayout::I420(spec) | PixelLayout::Nv12(spec) = self.layout {
+                spec.rows_to_rgb(n0, n1, n2);
             }
+            store(band_row, [n0, n1, n2]);
         }
     }
 
@@ -359,13 +372,13 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         let [p0, p1, p2] = planes;
         // Tensor channel of R and of B.
         let (ri, bi) = if target.order == ColourOrder::Bgr { (2, 0) } else { (0, 2) };
-        let (norm, width) = (target.norm, target.width);
+        let (norm, width, cw) = (target.norm, target.width, target.content_w);
         let mut outs = [p0, p1, p2];
-        self.separable_band(origin_y, sy, rows, offsets, target.content_w, |row, x, rgb| {
-            let i = row * width + x;
-            outs[ri][i] = norm.apply(rgb[0], ri);
-            outs[1][i] = norm.apply(rgb[1], 1);
-            outs[bi][i] = norm.apply(rgb[2], bi);
+        self.separable_band(origin_y, sy, rows, offsets, cw, |row, [r, g, b]| {
+            let i = row * width;
+            norm.apply_row(r, ri, &mut outs[ri][i..i + cw]);
+            norm.apply_row(g, 1, &mut outs[1][i..i + cw]);
+            norm.apply_row(b, bi, &mut outs[bi][i..i + cw]);
         });
     }
 
@@ -377,7 +390,11 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         let sy = (src.3 - src.1) / ch.max(1) as f32;
         TAPS.with_borrow_mut(|offsets| {
             self.column_taps(src.0, sx, cw, offsets);
-            self.separable_band(src.1, sy, 0..ch, offsets, cw, |row, x, rgb| target.store(out, row * target.width + x, rgb));
+            self.separable_band(src.1, sy, 0..ch, offsets, cw, |row, [r, g, b]| {
+                for x in 0..cw {
+                    target.store(out, row * target.width + x, [r[x], g[x], b[x]]);
+                }
+            });
         });
     }
 
