@@ -178,7 +178,7 @@ fn normalisation(input: &serde_json::Value, channels: usize) -> Result<Normalisa
         }
     };
     let std = per_channel("std", 1.0)?;
-    if std.iter().any(|&s| s == 0.0) {
+    if std.contains(&0.0) {
         return Err("`input.std` must not be 0".into());
     }
     Ok(Normalisation { scale, mean: per_channel("mean", 0.0)?, std })
