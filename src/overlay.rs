@@ -46,8 +46,14 @@ impl Paint {
     }
 }
 
+#[inline]
 fn mix(dst: &mut u8, src: u8, alpha: f32) {
-    *dst = (*dst as f32 + (src as f32 - *dst as f32) * alpha).round() as u8;
+    if alpha >= 1.0 {
+        *dst = src;
+        return;
+    }
+    // + 0.5 and truncation rounds these non-negative values without a libm `roundf` call.
+    *dst = (*dst as f32 + (src as f32 - *dst as f32) * alpha + 0.5) as u8;
 }
 
 impl<P: AsMut<[u8]> + AsRef<[u8]>> Image<P> {
