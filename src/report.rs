@@ -5,6 +5,8 @@
 //! The label of a face is the one the element reported (the top of its smoothed
 //! probabilities, `emotion-smoothing`); the timeline's lines are those smoothed probabilities.
 //! Times are in seconds from the first frame's timestamp; shares are fractions 0..1.
+//! Labels are the classifier's, in its output order (its spec's `labels`): the JSON lines carry
+//! each face's label and its `scores` in that order, not the list itself.
 //! `emotiondetect-video` (src/bin) uses this module; it needs no GStreamer.
 
 use std::collections::BTreeMap;
@@ -16,18 +18,14 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 use serde_json::Value;
 
-use crate::classification::FER2013_LABELS;
-use crate::overlay::EMOTION_COLOURS;
-
-/// Number of emotion classes (the FER2013 labels, in the classifier's order).
-pub const EMOTIONS: usize = FER2013_LABELS.len();
+use crate::overlay::label_colour;
 
 /// One face of one frame, as the element reported it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaceSample {
     /// Track id: the same person keeps it while in view.
     pub id: u64,
-    /// Index in [`FER2013_LABELS`] of the reported (smoothed) label.
+    /// Index in the classifier's labels of the reported (smoothed) label.
     pub label_id: usize,
     /// The smoothed probabilities, 0..1 in label order; empty when the line has none.
     pub scores: Vec<f32>,
@@ -54,17 +52,20 @@ pub struct PersonSummary {
     pub frames: usize,
     /// Time on screen: `frames` × the frame interval, seconds (gaps are not counted).
     pub seconds_seen: f64,
-    /// Index in [`FER2013_LABELS`] of the most frequent reported label (ties: the first in label
-    /// order).
+    /// Index in the labels of the most frequent reported label (ties: the first in label order).
     pub dominant: usize,
     /// Fraction 0..1 of this person's frames with each reported label, in label order; sums to 1.
     /// Frames are evenly spaced (the tool runs `videorate`), so this is also the share of time.
-    pub shares: [f64; EMOTIONS],
+    pub shares: Vec<f64>,
 }
 
-/// Parses one JSON line of the element's `metadata-file` (the gvametaconvert shape).
-/// `time` is the raw `timestamp` in seconds (`None` when it is `null`).
-pub fn parse_frame(line: &str) -> Result<(Option<f64>, Vec<FaceSample>), String> {
+/// Parses one JSON line of the element's `metadata-file` (the gvametaconvert shape), written with
+/// a classifier whose labels are `labels`. `time` is the raw `timestamp` in seconds (`None` when
+/// it is `null`).
+///
+/// Errors: not JSON, no `objects`, a face without a track id or label, a label not in `labels`,
+/// or `scores` of another length than `labels`.
+pub fn parse_frame(line: &str, labels: &[String]) -> Result<(Option<f64>, Vec<FaceSample>), String> {
     let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
     let time = match &v["timestamp"] {
         Value::Null => None,
@@ -76,10 +77,10 @@ pub fn parse_frame(line: &str) -> Result<(Option<f64>, Vec<FaceSample>), String>
         .map(|o| {
             let id = o["id"].as_u64().ok_or_else(|| format!("an object without a track `id`: {o}"))?;
             let label = o["emotion"]["label"].as_str().ok_or_else(|| format!("face #{id} has no `emotion.label`"))?;
-            let label_id = FER2013_LABELS
+            let label_id = labels
                 .iter()
-                .position(|l| *l == label)
-                .ok_or_else(|| format!("face #{id}: unknown emotion `{label}` (expected one of {})", FER2013_LABELS.join(", ")))?;
+                .position(|l| l == label)
+                .ok_or_else(|| format!("face #{id}: unknown emotion `{label}` (expected one of {})", labels.join(", ")))?;
             let scores = match o["emotion"]["scores"].as_array() {
                 Some(a) => {
                     a.iter()
@@ -88,8 +89,8 @@ pub fn parse_frame(line: &str) -> Result<(Option<f64>, Vec<FaceSample>), String>
                 }
                 None => Vec::new(),
             };
-            if !scores.is_empty() && scores.len() != EMOTIONS {
-                return Err(format!("face #{id}: {} scores, expected {EMOTIONS}", scores.len()));
+            if !scores.is_empty() && scores.len() != labels.len() {
+                return Err(format!("face #{id}: {} scores, expected {} (one per label)", scores.len(), labels.len()));
             }
             Ok(FaceSample { id, label_id, scores })
         })
@@ -99,8 +100,8 @@ pub fn parse_frame(line: &str) -> Result<(Option<f64>, Vec<FaceSample>), String>
 
 /// Reads JSON lines (one frame each; blank lines are skipped). Times become seconds from the
 /// first frame's timestamp; a frame with a `null` timestamp gets the previous frame's time plus
-/// the previous interval. Errors name the line number.
-pub fn read_jsonl(reader: impl BufRead) -> Result<Vec<FrameRecord>, String> {
+/// the previous interval. `labels` as in [`parse_frame`]. Errors name the line number.
+pub fn read_jsonl(reader: impl BufRead, labels: &[String]) -> Result<Vec<FrameRecord>, String> {
     let mut frames: Vec<FrameRecord> = Vec::new();
     let mut origin = None;
     for (n, line) in reader.lines().enumerate() {
@@ -108,7 +109,7 @@ pub fn read_jsonl(reader: impl BufRead) -> Result<Vec<FrameRecord>, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let (time, faces) = parse_frame(&line).map_err(|e| format!("line {}: {e}", n + 1))?;
+        let (time, faces) = parse_frame(&line, labels).map_err(|e| format!("line {}: {e}", n + 1))?;
         let time = match time {
             Some(t) => t - *origin.get_or_insert(t),
             None => match frames.as_slice() {
@@ -138,22 +139,23 @@ pub fn video_end(frames: &[FrameRecord]) -> f64 {
     frames.last().map_or(0.0, |f| f.time + frame_interval(frames))
 }
 
-/// One summary per track id seen in `frames`, sorted by id.
-pub fn summarize(frames: &[FrameRecord]) -> Vec<PersonSummary> {
+/// One summary per track id seen in `frames` (read with `labels` labels), sorted by id.
+pub fn summarize(frames: &[FrameRecord], labels: usize) -> Vec<PersonSummary> {
     struct Acc {
         first: f64,
         last: f64,
         frames: usize,
-        counts: [usize; EMOTIONS],
+        counts: Vec<usize>,
     }
+    let labels = labels.max(1);
     let mut people: BTreeMap<u64, Acc> = BTreeMap::new();
     for frame in frames {
         for face in &frame.faces {
-            let acc = people.entry(face.id).or_insert(Acc { first: frame.time, last: frame.time, frames: 0, counts: [0; EMOTIONS] });
+            let acc = people.entry(face.id).or_insert(Acc { first: frame.time, last: frame.time, frames: 0, counts: vec![0; labels] });
             acc.first = acc.first.min(frame.time);
             acc.last = acc.last.max(frame.time);
             acc.frames += 1;
-            acc.counts[face.label_id.min(EMOTIONS - 1)] += 1;
+            acc.counts[face.label_id.min(labels - 1)] += 1;
         }
     }
     let interval = frame_interval(frames);
@@ -161,7 +163,7 @@ pub fn summarize(frames: &[FrameRecord]) -> Vec<PersonSummary> {
         .into_iter()
         .map(|(id, a)| {
             // max_by_key keeps the last maximum: search from the end for the first in label order.
-            let dominant = (0..EMOTIONS).rev().max_by_key(|&i| a.counts[i]).unwrap_or(0);
+            let dominant = (0..labels).rev().max_by_key(|&i| a.counts[i]).unwrap_or(0);
             PersonSummary {
                 id,
                 first_seen: a.first,
@@ -169,27 +171,27 @@ pub fn summarize(frames: &[FrameRecord]) -> Vec<PersonSummary> {
                 frames: a.frames,
                 seconds_seen: a.frames as f64 * interval,
                 dominant,
-                shares: a.counts.map(|c| c as f64 / a.frames.max(1) as f64),
+                shares: a.counts.iter().map(|&c| c as f64 / a.frames.max(1) as f64).collect(),
             }
         })
         .collect()
 }
 
 /// The CSV header: `track_id, first_seen_s, last_seen_s, seconds_seen, frames,
-/// dominant_emotion`, then `share_<label>` for each of the 7 labels.
-pub fn csv_header() -> Vec<String> {
+/// dominant_emotion`, then `share_<label>` for each label.
+pub fn csv_header(labels: &[String]) -> Vec<String> {
     let mut h: Vec<String> =
         ["track_id", "first_seen_s", "last_seen_s", "seconds_seen", "frames", "dominant_emotion"].iter().map(|s| s.to_string()).collect();
-    h.extend(FER2013_LABELS.iter().map(|l| format!("share_{l}")));
+    h.extend(labels.iter().map(|l| format!("share_{l}")));
     h
 }
 
 /// Writes `people` as CSV ([`csv_header`], then one row per person; times in seconds with
 /// 3 decimals, shares 0..1 with 4).
-pub fn write_csv<W: Write>(out: W, people: &[PersonSummary]) -> Result<(), String> {
+pub fn write_csv<W: Write>(out: W, people: &[PersonSummary], labels: &[String]) -> Result<(), String> {
     let mut w = csv::Writer::from_writer(out);
     let err = |e: csv::Error| format!("writing CSV: {e}");
-    w.write_record(csv_header()).map_err(err)?;
+    w.write_record(csv_header(labels)).map_err(err)?;
     for p in people {
         let mut row = vec![
             p.id.to_string(),
@@ -197,7 +199,7 @@ pub fn write_csv<W: Write>(out: W, people: &[PersonSummary]) -> Result<(), Strin
             format!("{:.3}", p.last_seen),
             format!("{:.3}", p.seconds_seen),
             p.frames.to_string(),
-            FER2013_LABELS[p.dominant].to_string(),
+            labels.get(p.dominant).cloned().unwrap_or_default(),
         ];
         row.extend(p.shares.iter().map(|s| format!("{s:.4}")));
         w.write_record(&row).map_err(err)?;
@@ -248,25 +250,26 @@ pub(crate) fn register_font() -> Result<(), String> {
     }
 }
 
-fn colour(label_id: usize) -> RGBColor {
-    let [r, g, b] = EMOTION_COLOURS[label_id % EMOTION_COLOURS.len()];
+/// The overlay's colour of label `label_id` (an emotion's colour does not depend on the model).
+fn colour(labels: &[String], label_id: usize) -> RGBColor {
+    let [r, g, b] = labels.get(label_id).map_or([120, 140, 170], |l| label_colour(l));
     RGBColor(r, g, b)
 }
 
 /// Draws the emotion timeline: one panel per person seen for at least `min_seconds`, sharing
 /// the time axis (seconds). Each panel has a band coloured by the reported label frame by frame
 /// and, below it, the smoothed probability (0..1) of each emotion as a line, broken where the
-/// person is out of view. Colours are [`EMOTION_COLOURS`]. Returns the PNG file's bytes
-/// (RGB, `width` × ([`HEADER_HEIGHT`] + [`PANEL_HEIGHT`] per plotted person, at least one)
-/// pixels).
-pub fn render_timeline(frames: &[FrameRecord], people: &[PersonSummary], opts: &TimelineOptions) -> Result<Vec<u8>, String> {
+/// person is out of view. Colours are the overlay's ([`label_colour`]). Returns the PNG file's
+/// bytes (RGB, `width` × ([`HEADER_HEIGHT`] + [`PANEL_HEIGHT`] per plotted person, at least
+/// one) pixels).
+pub fn render_timeline(frames: &[FrameRecord], people: &[PersonSummary], labels: &[String], opts: &TimelineOptions) -> Result<Vec<u8>, String> {
     register_font()?;
     let (shown, skipped) = plotted_people(people, opts.min_seconds);
     let (w, h) = (opts.width.max(400), HEADER_HEIGHT + PANEL_HEIGHT * shown.len().max(1) as u32);
     let mut rgb = vec![255u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        draw_timeline(&root, frames, &shown, &skipped, opts).map_err(|e| format!("drawing the timeline: {e}"))?;
+        draw_timeline(&root, frames, &shown, &skipped, labels, opts).map_err(|e| format!("drawing the timeline: {e}"))?;
         root.present().map_err(|e| format!("drawing the timeline: {e}"))?;
     }
     encode_png(&rgb, w, h).map_err(|e| format!("encoding the timeline PNG: {e}"))
@@ -291,6 +294,7 @@ fn draw_timeline(
     frames: &[FrameRecord],
     shown: &[&PersonSummary],
     skipped: &[&PersonSummary],
+    labels: &[String],
     opts: &TimelineOptions,
 ) -> DrawResult {
     root.fill(&WHITE)?;
@@ -300,8 +304,8 @@ fn draw_timeline(
     header.draw_text(&title, &TextStyle::from((FONT, 22, FontStyle::Bold).into_font()).color(&BLACK), (12, 8))?;
     // Legend: one swatch per emotion.
     let mut x = 12;
-    for (i, label) in FER2013_LABELS.iter().enumerate() {
-        header.draw(&Rectangle::new([(x, 40), (x + 22, 52)], colour(i).filled()))?;
+    for (i, label) in labels.iter().enumerate() {
+        header.draw(&Rectangle::new([(x, 40), (x + 22, 52)], colour(labels, i).filled()))?;
         header.draw_text(label, &text(15), (x + 28, 38))?;
         x += 28 + header.estimate_text_size(label, &text(15))?.0 as i32 + 24;
     }
@@ -337,7 +341,7 @@ fn draw_timeline(
         return Ok(());
     }
     for (area, person) in body.split_evenly((shown.len(), 1)).iter().zip(shown) {
-        draw_person(area, frames, person, end, interval)?;
+        draw_person(area, frames, person, labels, end, interval)?;
     }
     Ok(())
 }
@@ -346,6 +350,7 @@ fn draw_person(
     area: &DrawingArea<BitMapBackend<'_>, Shift>,
     frames: &[FrameRecord],
     p: &PersonSummary,
+    labels: &[String],
     end: f64,
     interval: f64,
 ) -> DrawResult {
@@ -355,7 +360,7 @@ fn draw_person(
     let (band_area, chart_area) = rest.split_vertically(16);
     let mut top: Vec<(usize, f64)> = p.shares.iter().copied().enumerate().filter(|s| s.1 > 0.0).collect();
     top.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let shares: Vec<String> = top.iter().take(3).map(|(i, s)| format!("{} {:.0} %", FER2013_LABELS[*i], 100.0 * s)).collect();
+    let shares: Vec<String> = top.iter().take(3).map(|(i, s)| format!("{} {:.0} %", labels[*i], 100.0 * s)).collect();
     caption.draw_text(
         &format!(
             "Person #{}: {} | seen {:.2}-{:.2} s, {} frames ({:.1} s)",
@@ -378,7 +383,7 @@ fn draw_person(
     let mut band =
         ChartBuilder::on(&band_area).margin_left(6).margin_right(RIGHT).y_label_area_size(LEFT).build_cartesian_2d(0.0..end, 0.0..1.0)?;
     band.plotting_area().fill(&RGBColor(245, 245, 245))?;
-    band.draw_series(samples.iter().map(|(t, s)| Rectangle::new([(*t, 0.0), ((*t + step).min(end), 1.0)], colour(s.label_id).filled())))?;
+    band.draw_series(samples.iter().map(|(t, s)| Rectangle::new([(*t, 0.0), ((*t + step).min(end), 1.0)], colour(labels, s.label_id).filled())))?;
 
     let mut chart = ChartBuilder::on(&chart_area)
         .margin_left(6)
@@ -402,8 +407,8 @@ fn draw_person(
         .y_label_formatter(&|v| format!("{v:.1}"))
         .draw()?;
     // One line per emotion, broken where the person was not seen for more than 1.5 frames.
-    for e in 0..EMOTIONS {
-        let style = ShapeStyle::from(&colour(e)).stroke_width(2);
+    for e in 0..labels.len() {
+        let style = ShapeStyle::from(&colour(labels, e)).stroke_width(2);
         let mut segment: Vec<(f64, f64)> = Vec::new();
         let mut last_t = f64::NEG_INFINITY;
         for (t, s) in &samples {
@@ -428,7 +433,15 @@ fn draw_person(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classification::FER2013_LABELS;
     use crate::export::{frame_json, ExportFace};
+    use crate::overlay::EMOTION_COLOURS;
+
+    const EMOTIONS: usize = FER2013_LABELS.len();
+
+    fn fer() -> Vec<String> {
+        FER2013_LABELS.iter().map(|l| l.to_string()).collect()
+    }
 
     /// A one-hot probability vector with `p` on `label_id` and the rest spread evenly.
     fn scores(label_id: usize, p: f32) -> Vec<f32> {
@@ -475,7 +488,7 @@ mod tests {
 
     #[test]
     fn reads_the_element_json_lines() {
-        let frames = read_jsonl(lines().as_bytes()).unwrap();
+        let frames = read_jsonl(lines().as_bytes(), &fer()).unwrap();
         assert_eq!(frames.len(), 50);
         assert_eq!(frames[0].time, 0.0, "times start at the first frame");
         assert!((frames[49].time - 1.96).abs() < 1e-9);
@@ -490,7 +503,7 @@ mod tests {
     fn null_timestamps_continue_the_previous_interval() {
         let l = |t: Option<u64>| frame_json(1, 1, t, "", "m", &[]).to_string();
         let text = [l(Some(1_000_000_000)), l(Some(1_040_000_000)), l(None), String::new(), l(Some(1_120_000_000))].join("\n");
-        let times: Vec<f64> = read_jsonl(text.as_bytes()).unwrap().iter().map(|f| f.time).collect();
+        let times: Vec<f64> = read_jsonl(text.as_bytes(), &fer()).unwrap().iter().map(|f| f.time).collect();
         assert_eq!(times.len(), 4, "the blank line is skipped");
         for (t, want) in times.iter().zip([0.0, 0.04, 0.08, 0.12]) {
             assert!((t - want).abs() < 1e-9, "{times:?}");
@@ -500,18 +513,18 @@ mod tests {
     #[test]
     fn bad_lines_are_reported_with_their_number() {
         let good = frame_json(1, 1, Some(0), "", "m", &[]).to_string();
-        let err = read_jsonl(format!("{good}\nnot json\n").as_bytes()).unwrap_err();
+        let err = read_jsonl(format!("{good}\nnot json\n").as_bytes(), &fer()).unwrap_err();
         assert!(err.starts_with("line 2: not JSON"), "{err}");
-        let err = read_jsonl(r#"{"timestamp":0,"objects":[{"id":3,"emotion":{"label":"bored"}}]}"#.as_bytes()).unwrap_err();
+        let err = read_jsonl(r#"{"timestamp":0,"objects":[{"id":3,"emotion":{"label":"bored"}}]}"#.as_bytes(), &fer()).unwrap_err();
         assert!(err.contains("line 1") && err.contains("unknown emotion `bored`"), "{err}");
-        let err = read_jsonl(r#"{"timestamp":0}"#.as_bytes()).unwrap_err();
+        let err = read_jsonl(r#"{"timestamp":0}"#.as_bytes(), &fer()).unwrap_err();
         assert!(err.contains("objects"), "{err}");
     }
 
     #[test]
     fn summarizes_each_person() {
-        let frames = read_jsonl(lines().as_bytes()).unwrap();
-        let people = summarize(&frames);
+        let frames = read_jsonl(lines().as_bytes(), &fer()).unwrap();
+        let people = summarize(&frames, EMOTIONS);
         assert_eq!(people.len(), 2);
         let p1 = &people[0];
         assert_eq!((p1.id, p1.frames, p1.dominant), (1, 49, 3));
@@ -530,17 +543,17 @@ mod tests {
         let face = |label_id| FaceSample { id: 5, label_id, scores: vec![] };
         let frames: Vec<FrameRecord> =
             [6, 2, 2, 6].iter().enumerate().map(|(i, &l)| FrameRecord { time: i as f64, faces: vec![face(l)] }).collect();
-        let p = &summarize(&frames)[0];
+        let p = &summarize(&frames, EMOTIONS)[0];
         assert_eq!(p.dominant, 2, "fear and neutral tie: fear comes first");
         assert_eq!((p.shares[2], p.shares[6]), (0.5, 0.5));
-        assert!(summarize(&[]).is_empty());
+        assert!(summarize(&[], EMOTIONS).is_empty());
     }
 
     #[test]
     fn csv_has_one_row_per_person() {
-        let frames = read_jsonl(lines().as_bytes()).unwrap();
+        let frames = read_jsonl(lines().as_bytes(), &fer()).unwrap();
         let mut out = Vec::new();
-        write_csv(&mut out, &summarize(&frames)).unwrap();
+        write_csv(&mut out, &summarize(&frames, EMOTIONS), &fer()).unwrap();
         let text = String::from_utf8(out).unwrap();
         let rows: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -553,9 +566,39 @@ mod tests {
     }
 
     #[test]
+    fn other_models_labels_name_the_columns_and_colours() {
+        // FER+'s 8 labels in its own order: "happiness" is FER2013's happy, "contempt" is new.
+        let labels: Vec<String> =
+            ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"].iter().map(|l| l.to_string()).collect();
+        let s: Vec<f32> = (0..8).map(|i| if i == 7 { 0.65 } else { 0.05 }).collect();
+        let happy: Vec<f32> = (0..8).map(|i| if i == 1 { 0.86 } else { 0.02 }).collect();
+        let text: Vec<String> = (0..20u64)
+            .map(|n| {
+                let (label, label_id, scores) = if n < 12 { ("contempt", 7, &s) } else { ("happiness", 1, &happy) };
+                let face = ExportFace { id: 4, bbox: (0.0, 0.0, 9.0, 9.0), confidence: 0.9, label, label_id, emotion_confidence: scores[label_id], scores };
+                frame_json(10, 10, Some(n * 40_000_000), "", "ferplus", &[face]).to_string()
+            })
+            .collect();
+        let frames = read_jsonl(text.join("\n").as_bytes(), &labels).unwrap();
+        let people = summarize(&frames, labels.len());
+        assert_eq!((people[0].dominant, people[0].shares.len()), (7, 8));
+        let mut out = Vec::new();
+        write_csv(&mut out, &people, &labels).unwrap();
+        let csv = String::from_utf8(out).unwrap();
+        assert!(csv.lines().next().unwrap().ends_with("share_fear,share_contempt"), "{csv}");
+        assert!(csv.lines().nth(1).unwrap().contains(",contempt,0.0000,0.4000,"), "{csv}");
+        let opts = TimelineOptions { min_seconds: 0.1, ..Default::default() };
+        let (_, pixels) = decode_png(&render_timeline(&frames, &people, &labels, &opts).unwrap());
+        assert!(pixels.chunks(3).any(|p| p == EMOTION_COLOURS[3]), "happiness drawn in happy's colour");
+        // FER2013's labels do not read these lines: the label and the score count are checked.
+        let err = read_jsonl(text[0].as_bytes(), &fer()).unwrap_err();
+        assert!(err.contains("unknown emotion `contempt`"), "{err}");
+    }
+
+    #[test]
     fn short_appearances_are_not_plotted() {
-        let frames = read_jsonl(lines().as_bytes()).unwrap();
-        let people = summarize(&frames);
+        let frames = read_jsonl(lines().as_bytes(), &fer()).unwrap();
+        let people = summarize(&frames, EMOTIONS);
         let (shown, skipped) = plotted_people(&people, 1.0);
         assert_eq!(shown.iter().map(|p| p.id).collect::<Vec<_>>(), [1]);
         assert_eq!(skipped.iter().map(|p| p.id).collect::<Vec<_>>(), [2]);
@@ -572,10 +615,10 @@ mod tests {
 
     #[test]
     fn timeline_is_a_png_with_the_emotion_colours() {
-        let frames = read_jsonl(lines().as_bytes()).unwrap();
-        let people = summarize(&frames);
+        let frames = read_jsonl(lines().as_bytes(), &fer()).unwrap();
+        let people = summarize(&frames, EMOTIONS);
         let opts = TimelineOptions { title: "synthetic.avi".into(), min_seconds: 0.3, width: 800 };
-        let (info, pixels) = decode_png(&render_timeline(&frames, &people, &opts).unwrap());
+        let (info, pixels) = decode_png(&render_timeline(&frames, &people, &fer(), &opts).unwrap());
         assert_eq!((info.width, info.height), (800, HEADER_HEIGHT + 2 * PANEL_HEIGHT), "two people plotted");
         let has = |c: [u8; 3]| pixels.chunks(3).any(|p| p == c);
         for label in [0, 3, 4] {
@@ -586,9 +629,9 @@ mod tests {
 
         // With a 1 s minimum, person 2 (0.4 s) is left out; nobody plotted still makes a picture.
         let opts = TimelineOptions { min_seconds: 1.0, ..opts };
-        let (info, _) = decode_png(&render_timeline(&frames, &people, &opts).unwrap());
+        let (info, _) = decode_png(&render_timeline(&frames, &people, &fer(), &opts).unwrap());
         assert_eq!(info.height, HEADER_HEIGHT + PANEL_HEIGHT);
-        let (info, _) = decode_png(&render_timeline(&[], &[], &opts).unwrap());
+        let (info, _) = decode_png(&render_timeline(&[], &[], &fer(), &opts).unwrap());
         assert_eq!(info.height, HEADER_HEIGHT + PANEL_HEIGHT);
     }
 }

@@ -266,3 +266,30 @@ fn properties_reach_the_element() {
     assert_eq!(analyse(&["max-faces=1", "draw=false"]), (1, 1, 1), "max-faces=1");
     assert_eq!(entries(dir.path()), ["13-emotions.mp4", "13-people.csv", "13-timeline.png", "13.jsonl"]);
 }
+
+/// The reports name the classifier's own labels: a spec (`emotion-model-proc`) that calls the
+/// default model's classes by their synonyms gives those names in the JSON lines and the CSV.
+#[test]
+fn reports_use_the_labels_of_the_classifier_spec() {
+    let photo = group_photo("13.jpg");
+    let dir = TempDir::new("cli-labels");
+    let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(repo_dir().join("models/specs/fer2013_vggbn.json")).unwrap()).unwrap();
+    let synonyms = ["anger", "disgusted", "fearful", "happiness", "sadness", "surprised", "calm"];
+    spec["labels"] = serde_json::json!(synonyms);
+    let spec_path = dir.path().join("synonyms.json");
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    let proc = format!("emotion-model-proc={}", s(&spec_path));
+    let out = run_tool(&[s(&photo), "-o", s(dir.path()), &proc]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(dir.path().join("13-people.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(header.ends_with(&synonyms.map(|l| format!("share_{l}")).join(",")), "{header}");
+    let jsonl = std::fs::read_to_string(dir.path().join("13.jsonl")).unwrap();
+    let frame: Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    for face in frame["objects"].as_array().unwrap() {
+        let label = face["emotion"]["label"].as_str().unwrap();
+        assert!(synonyms.contains(&label), "{label}");
+        let dominant = csv.lines().skip(1).any(|row| row.split(',').nth(5) == Some(label));
+        assert!(dominant, "{label} is a dominant emotion in\n{csv}");
+    }
+}

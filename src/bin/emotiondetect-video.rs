@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use gst::glib;
 use gst::prelude::*;
+use gstemotiondetect::classification::ClassifierSpec;
 use gstemotiondetect::report;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -255,6 +256,17 @@ fn configured_element(props: &[(String, String)]) -> Result<gst::Element, Failur
         element.set_property_from_value(key, &parsed);
     }
     Ok(element)
+}
+
+/// The classifier's labels in its output order, from the spec the element used
+/// (`emotion-model-proc`, else the model's own or shipped spec): the JSON lines' `scores` follow
+/// them.
+fn classifier_labels(element: &gst::Element) -> Result<Vec<String>, Failure> {
+    let model: String = element.property("emotion-model");
+    let proc: Option<String> = element.property("emotion-model-proc");
+    let (spec, _) = ClassifierSpec::resolve(Path::new(&model), proc.as_deref().map(Path::new))
+        .map_err(|e| format!("cannot read the classifier's labels: {e}"))?;
+    Ok(spec.labels)
 }
 
 /// Err(the allowed range) when a numeric value is outside its ParamSpec's range.
@@ -668,16 +680,17 @@ fn run(args: &Args) -> Result<u8, Failure> {
 
     // The reports, from the JSON lines the element wrote.
     let file = std::fs::File::open(&jsonl_partial).map_err(|e| format!("cannot read back {}: {e}", jsonl_partial.display()))?;
-    let frames =
-        report::read_jsonl(std::io::BufReader::new(file)).map_err(|e| format!("error while reading {}: {e}", jsonl_partial.display()))?;
-    let people = report::summarize(&frames);
+    let labels = classifier_labels(&element)?;
+    let frames = report::read_jsonl(std::io::BufReader::new(file), &labels)
+        .map_err(|e| format!("error while reading {}: {e}", jsonl_partial.display()))?;
+    let people = report::summarize(&frames, labels.len());
     let csv_partial = Outputs::partial(&outputs.csv);
     let csv_file = std::fs::File::create(&csv_partial).map_err(|e| format!("cannot write {}: {e}", csv_partial.display()))?;
-    report::write_csv(std::io::BufWriter::new(csv_file), &people)
+    report::write_csv(std::io::BufWriter::new(csv_file), &people, &labels)
         .map_err(|e| format!("error while writing {}: {e}", csv_partial.display()))?;
     let title = input.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let opts = report::TimelineOptions { title, min_seconds: MIN_PLOT_SECONDS, ..Default::default() };
-    let png = report::render_timeline(&frames, &people, &opts).map_err(|e| format!("error while drawing the timeline: {e}"))?;
+    let png = report::render_timeline(&frames, &people, &labels, &opts).map_err(|e| format!("error while drawing the timeline: {e}"))?;
     let png_partial = Outputs::partial(&outputs.png);
     std::fs::write(&png_partial, png).map_err(|e| format!("cannot write {}: {e}", png_partial.display()))?;
     outputs.commit()?;
