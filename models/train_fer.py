@@ -16,7 +16,8 @@ brightness/contrast jitter, random erasing), class-weighted cross entropy (inver
 the class frequency, for disgust) with label smoothing 0.1, SGD with Nesterov momentum, linear
 warm-up then cosine decay, early stopping on val accuracy. With --ema D an exponential moving
 average of the weights and batch-norm statistics (decay D per step) is evaluated beside the trained
-weights each epoch, and whichever is better on val is kept.
+weights each epoch, and whichever is better on val is kept. The epoch is chosen on the val accuracy
+of what is exported (with flip averaging unless --no-flip).
 
 Export (after training, from the best epoch): by default the graph averages the softmax of each
 face and its mirror image (test-time flip averaging, one batch of 2N) and is quantized to int8 with
@@ -313,13 +314,15 @@ def main():
         acc, acc_tta, recall = evaluate(model, xva, yva)
         line = {"epoch": epoch, "loss": round(loss_sum / seen, 4), "val_acc": round(acc, 4), "val_acc_flip": round(acc_tta, 4),
                 "val_recall": dict(zip(LABELS, (round(r, 3) for r in recall)))}
-        candidate = model
+        # Epochs (and the EMA) are chosen on the accuracy of what will be exported.
+        candidate, acc = model, (acc_tta if args.flip else acc)
         if ema is not None:
             ema_acc, ema_tta, ema_recall = evaluate(ema.module, xva, yva)
             line.update({"ema_val_acc": round(ema_acc, 4), "ema_val_acc_flip": round(ema_tta, 4),
                          "ema_val_recall": dict(zip(LABELS, (round(r, 3) for r in ema_recall)))})
-            if ema_acc > acc:
-                candidate, acc = ema.module, ema_acc
+            ema_score = ema_tta if args.flip else ema_acc
+            if ema_score > acc:
+                candidate, acc = ema.module, ema_score
         line["seconds"] = round(time.time() - t0, 1)
         print(json.dumps(line), flush=True)
         log.write(json.dumps(line) + "\n")
@@ -332,7 +335,8 @@ def main():
             break
 
     if args.epochs == 0:  # export only: the --init weights as they are
-        best = (evaluate(model, xva, yva)[0], 0)
+        plain, flipped, _ = evaluate(model, xva, yva)
+        best = (flipped if args.flip else plain, 0)
         torch.save(model.state_dict(), out / "best.pt")
     model.load_state_dict(torch.load(out / "best.pt", map_location="cpu"))
     exported = export(model, out, args, best[1], best[0], xtr, xva, yva)
