@@ -27,7 +27,7 @@ cost less than one float32 pass. --no-flip and --no-int8 export the plain float3
 
 Output (in --out): best.onnx (input `input` [N, 1, 48, 48] NCHW float32 = (x / 255 - 0.5) / 0.25,
 output `probabilities` [N, 7], or `logits` [N, 7] with --no-flip), best.json (the model spec the
-element and tools read), best.pt (the state dict), train_log.jsonl (one line per epoch) and
+element and tools read), best.pt and last.pt (state dicts), train_log.jsonl (one line per epoch) and
 training.json (seed, command, machine, time, best epoch, torch and ONNX Runtime val accuracy).
 """
 
@@ -327,6 +327,7 @@ def main():
         print(json.dumps(line), flush=True)
         log.write(json.dumps(line) + "\n")
         log.flush()
+        torch.save(model.state_dict(), out / "last.pt")  # to continue or restart from
         if acc > best[0]:
             best = (acc, epoch)
             torch.save(candidate.state_dict(), out / "best.pt")
