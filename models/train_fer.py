@@ -175,7 +175,9 @@ def calibration_batches(images, count, seed, batch=32):
 
 def quantize(fp32_path, int8_path, calibration):
     """Static int8 quantization with ONNX Runtime (QDQ, per-channel int8 weights, uint8 activations,
-    min/max calibration): about 2.4x faster per face on AVX-512 VNNI CPUs."""
+    min/max calibration) of the convolutions: about 2.2x faster per face on
+    AVX-512 VNNI CPUs. The softmax and flip averaging stay float32, so the probabilities are not
+    rounded to 1/255 steps (which would sum to 1 only roughly and make ties)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -190,7 +192,7 @@ def quantize(fp32_path, int8_path, calibration):
     pre = fp32_path.with_suffix(".pre.onnx")
     quant_pre_process(str(fp32_path), str(pre))
     quantize_static(str(pre), str(int8_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"])
     pre.unlink()
 
 
