@@ -181,7 +181,16 @@ fn every_format_finds_the_two_faces_of_13jpg() {
                 faces[j].confidence,
                 rgb[i].confidence
             );
-            assert_eq!(faces[j].emotion, rgb[i].emotion, "{format}: the same emotion as in RGB");
+            // The probabilities move a little; the label must agree unless RGB's top two are
+            // closer than that (a face the classifier is unsure of).
+            let drift = faces[j].scores.iter().zip(&rgb[i].scores).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            println!("{format}: face {j}: largest probability change from RGB {drift:.4}");
+            assert!(drift < 0.05, "{format}: probabilities {:?} vs RGB {:?}", faces[j].scores, rgb[i].scores);
+            let mut sorted = rgb[i].scores.clone();
+            sorted.sort_by(|a, b| b.total_cmp(a));
+            if sorted[0] - sorted[1] > 2.0 * drift {
+                assert_eq!(faces[j].emotion, rgb[i].emotion, "{format}: the same emotion as in RGB");
+            }
         }
     }
 }
