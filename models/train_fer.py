@@ -216,7 +216,7 @@ def export(model, out, args, epoch, acc, xtr, xva, yva):
     (--flip, output `probabilities`) or not (output `logits`), int8 (--int8) or float32. Returns the
     exported model's val accuracy as ONNX Runtime computes it."""
     model.eval()
-    net, output, kind = (FlipAveraged(model), "probabilities", "probabilities") if args.flip else (model, "logits", "logits")
+    net, output = (FlipAveraged(model), "probabilities") if args.flip else (model, "logits")
     fp32 = out / "best-fp32.onnx"
     torch.onnx.export(net, torch.zeros(1, 1, SIZE, SIZE), fp32, input_names=["input"], output_names=[output],
                       dynamic_axes={"input": {0: "N"}, output: {0: "N"}}, opset_version=17, dynamo=False)
@@ -234,7 +234,7 @@ def export(model, out, args, epoch, acc, xtr, xva, yva):
         "comment": f"trained by models/train_fer.py, epoch {epoch}, val accuracy {acc:.4f} in torch; exported {variant}",
         "input": {"name": "input", "layout": "NCHW", "width": SIZE, "height": SIZE, "colour": "grey",
                   "scale": 1.0 / 255.0, "mean": [MEAN], "std": [STD]},
-        "output": {"name": output, "kind": kind},
+        "output": {"name": output, "kind": output},
         "labels": LABELS,
     }
     (out / "best.json").write_text(json.dumps(spec, indent=2) + "\n")

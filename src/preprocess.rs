@@ -139,9 +139,8 @@ impl Normalisation {
 
     /// [`Normalisation::apply`] of a row of channel `c` into `out`.
     fn apply_row(&self, row: &[f32], c: usize, out: &mut [f32]) {
-        let (scale, mean, std) = (self.scale, self.mean[c], self.std[c]);
         for (o, &v) in out.iter_mut().zip(row) {
-            *o = (v * scale - mean) / std;
+            *o = self.apply(v, c);
         }
     }
 }

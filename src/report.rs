@@ -252,7 +252,7 @@ pub(crate) fn register_font() -> Result<(), String> {
 
 /// The overlay's colour of label `label_id` (an emotion's colour does not depend on the model).
 fn colour(labels: &[String], label_id: usize) -> RGBColor {
-    let [r, g, b] = labels.get(label_id).map_or([120, 140, 170], |l| label_colour(l));
+    let [r, g, b] = label_colour(labels.get(label_id).map_or("", String::as_str));
     RGBColor(r, g, b)
 }
 
