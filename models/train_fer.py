@@ -17,7 +17,9 @@ the class frequency, for disgust) with label smoothing 0.1, SGD with Nesterov mo
 warm-up then cosine decay, early stopping on val accuracy. With --ema D an exponential moving
 average of the weights and batch-norm statistics (decay D per step) is evaluated beside the trained
 weights each epoch, and whichever is better on val is kept. The epoch is chosen on the val accuracy
-of what is exported (with flip averaging unless --no-flip).
+of what is exported (with flip averaging unless --no-flip), after the prior correction: the class
+weighting makes the net score rare classes too high by log(weight), so -log(weight) is added to the
+logits (and folded into the exported linear layer's bias) unless --no-prior-correction.
 
 Export (after training, from the best epoch): by default the graph averages the softmax of each
 face and its mirror image (test-time flip averaging, one batch of 2N) and is quantized to int8 with
@@ -133,14 +135,15 @@ def random_erase(x, gen, p=0.5):
 
 
 @torch.no_grad()
-def evaluate(model, images, labels, batch=512):
-    """Val accuracy, per-class recall and accuracy with flip averaging."""
+def evaluate(model, images, labels, shift, batch=512):
+    """Val accuracy, per-class recall and accuracy with flip averaging, of the logits plus `shift`
+    (the prior correction that export folds into the net)."""
     model.eval()
     plain, flipped = [], []
     for i in range(0, len(images), batch):
         x = normalise(images[i : i + batch]).contiguous(memory_format=torch.channels_last)
-        plain.append(model(x).softmax(1))
-        flipped.append(model(x.flip(3)).softmax(1))
+        plain.append((model(x) + shift).softmax(1))
+        flipped.append((model(x.flip(3)) + shift).softmax(1))
     p, pf = torch.cat(plain), torch.cat(flipped)
     pred, pred_tta = p.argmax(1), (p + pf).argmax(1)
     recall = [float((pred[labels == k] == k).float().mean()) for k in range(len(LABELS))]
@@ -211,11 +214,22 @@ def onnx_accuracy(path, images, labels, batch=256):
     return float((out.argmax(1) == labels.numpy()).mean())
 
 
-def export(model, out, args, epoch, acc, xtr, xva, yva):
-    """Writes best.onnx and best.json from the trained net: with flip averaging inside the graph
-    (--flip, output `probabilities`) or not (output `logits`), int8 (--int8) or float32. Returns the
-    exported model's val accuracy as ONNX Runtime computes it."""
+def prior_shift(weights, on):
+    """[7] logit shift that undoes the class weighting of the loss. Cross entropy weighted by w_y is
+    minimised by logits log p(y|x) + log w_y + c, which favours the rare classes; adding -log w_y
+    gives back log p(y|x), whose argmax is the most likely class (post-hoc logit adjustment, Menon
+    et al., "Long-tail learning via logit adjustment", ICLR 2021, with the weights as the prior)."""
+    return -weights.log() if on else torch.zeros_like(weights)
+
+
+def export(model, out, args, epoch, acc, shift, xtr, xva, yva):
+    """Writes best.onnx and best.json from the trained net, with `shift` folded into the linear
+    layer's bias (free at inference): with flip averaging inside the graph (--flip, output
+    `probabilities`) or not (output `logits`), int8 (--int8) or float32. Returns the exported
+    model's val accuracy as ONNX Runtime computes it."""
     model.eval()
+    with torch.no_grad():
+        model.head[-1].bias += shift
     net, output = (FlipAveraged(model), "probabilities") if args.flip else (model, "logits")
     fp32 = out / "best-fp32.onnx"
     torch.onnx.export(net, torch.zeros(1, 1, SIZE, SIZE), fp32, input_names=["input"], output_names=[output],
@@ -259,6 +273,8 @@ def main():
     ap.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True, help="export with test-time flip averaging inside the graph")
     ap.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True, help="export int8 (ONNX Runtime static quantization)")
     ap.add_argument("--calibration-images", type=int, default=512, help="train images used to calibrate the int8 ranges")
+    ap.add_argument("--prior-correction", action=argparse.BooleanOptionalAction, default=True,
+                    help="undo the class weighting's shift of the logits when choosing the epoch and in the export")
     ap.add_argument("--ema", type=float, default=0.0, help="also keep an exponential moving average of the weights, decay per step (0 = off)")
     args = ap.parse_args()
 
@@ -293,6 +309,7 @@ def main():
     if args.ema:
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=args.label_smoothing)
+    shift = prior_shift(weights, args.prior_correction)
 
     steps_per_epoch = math.ceil(len(xtr) / args.batch)
     total, warmup = args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)
@@ -318,13 +335,13 @@ def main():
             step += 1
             seen += len(idx)
             loss_sum += loss.item() * len(idx)
-        acc, acc_tta, recall = evaluate(model, xva, yva)
+        acc, acc_tta, recall = evaluate(model, xva, yva, shift)
         line = {"epoch": epoch, "loss": round(loss_sum / seen, 4), "val_acc": round(acc, 4), "val_acc_flip": round(acc_tta, 4),
                 "val_recall": dict(zip(LABELS, (round(r, 3) for r in recall)))}
         # Epochs (and the EMA) are chosen on the accuracy of what will be exported.
         candidate, acc = model, (acc_tta if args.flip else acc)
         if ema is not None:
-            ema_acc, ema_tta, ema_recall = evaluate(ema.module, xva, yva)
+            ema_acc, ema_tta, ema_recall = evaluate(ema.module, xva, yva, shift)
             line.update({"ema_val_acc": round(ema_acc, 4), "ema_val_acc_flip": round(ema_tta, 4),
                          "ema_val_recall": dict(zip(LABELS, (round(r, 3) for r in ema_recall)))})
             ema_score = ema_tta if args.flip else ema_acc
@@ -343,16 +360,17 @@ def main():
             break
 
     if args.epochs == 0:  # export only: the --init weights as they are
-        plain, flipped, _ = evaluate(model, xva, yva)
+        plain, flipped, _ = evaluate(model, xva, yva, shift)
         best = (flipped if args.flip else plain, 0)
         torch.save(model.state_dict(), out / "best.pt")
     model.load_state_dict(torch.load(out / "best.pt", map_location="cpu"))
-    exported = export(model, out, args, best[1], best[0], xtr, xva, yva)
+    exported = export(model, out, args, best[1], best[0], shift, xtr, xva, yva)
     print(f"exported best.onnx: val accuracy {exported:.4f} in ONNX Runtime", flush=True)
 
     summary = {
         "best_epoch": best[1], "best_val_acc": round(best[0], 4), "exported_val_acc": round(exported, 4),
-        "exported": {"flip_averaged": args.flip, "int8": args.int8}, "seed": args.seed,
+        "exported": {"flip_averaged": args.flip, "int8": args.int8, "logit_shift": [round(float(v), 4) for v in shift]},
+        "seed": args.seed,
         "command": " ".join([Path(sys.executable).name] + sys.argv), "args": vars(args),
         "seconds": round(time.time() - started), "device": device, "threads": torch.get_num_threads(),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "torch": torch.__version__,

@@ -137,8 +137,9 @@ fn our_default_classifier_beats_mini_xception_on_fer2013_val() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("emotion_fer2013_vggbn.onnx") && out.contains("built-in spec"), "{out}");
     let acc = value(&out, "accuracy");
-    // Measured 0.6737 (README Accuracy); mini-Xception gets 0.5834 on the same images.
-    assert!(acc >= 0.665, "accuracy {acc}\n{out}");
+    // Measured 0.6854 (README Accuracy), the target is 0.68; mini-Xception gets 0.5834
+    // on the same images.
+    assert!(acc >= 0.68, "accuracy {acc}\n{out}");
     assert!(value(&out, "worst_recall") >= 0.45, "{out}");
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -148,13 +149,13 @@ fn our_default_classifier_beats_mini_xception_on_fer2013_val() {
 #[test]
 fn our_fast_and_float32_exports_keep_the_accuracy() {
     let dir = temp_dir("variants");
-    for (file, min_acc) in [("emotion_fer2013_vggbn_fast.onnx", 0.66), ("emotion_fer2013_vggbn_fp32.onnx", 0.665)] {
+    for (file, min_acc) in [("emotion_fer2013_vggbn_fast.onnx", 0.665), ("emotion_fer2013_vggbn_fp32.onnx", 0.68)] {
         let model = require_file(&data_dir().join("models").join(file), &format!("installed model {file}"), "run ./setup.sh (models/fetch.py installs it from models/trained)");
         let png = dir.join("c.png");
         let (code, out, err) = eval(&[fer_val().to_str().unwrap(), "--model", model.to_str().unwrap(), "--png", png.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}\n{err}");
         assert!(out.contains(&format!("built-in spec for {file}")), "{out}");
-        // Measured 0.6682 and 0.6757 (README Accuracy).
+        // Measured 0.6693 and 0.6857 (README Accuracy).
         let acc = value(&out, "accuracy");
         assert!(acc >= min_acc, "{file}: accuracy {acc}\n{out}");
         assert!(value(&out, "worst_recall") >= 0.45, "{file}: {out}");
