@@ -139,11 +139,12 @@ def evaluate(model, images, labels, shift, batch=512):
     """Val accuracy, per-class recall and accuracy with flip averaging, of the logits plus `shift`
     (the prior correction that export folds into the net)."""
     model.eval()
+    device = next(model.parameters()).device
     plain, flipped = [], []
     for i in range(0, len(images), batch):
-        x = normalise(images[i : i + batch]).contiguous(memory_format=torch.channels_last)
-        plain.append((model(x) + shift).softmax(1))
-        flipped.append((model(x.flip(3)) + shift).softmax(1))
+        x = normalise(images[i : i + batch]).to(device, memory_format=torch.channels_last)
+        plain.append((model(x) + shift).softmax(1).cpu())
+        flipped.append((model(x.flip(3)) + shift).softmax(1).cpu())
     p, pf = torch.cat(plain), torch.cat(flipped)
     pred, pred_tta = p.argmax(1), (p + pf).argmax(1)
     recall = [float((pred[labels == k] == k).float().mean()) for k in range(len(LABELS))]
@@ -227,9 +228,9 @@ def export(model, out, args, epoch, acc, shift, xtr, xva, yva):
     layer's bias (free at inference): with flip averaging inside the graph (--flip, output
     `probabilities`) or not (output `logits`), int8 (--int8) or float32. Returns the exported
     model's val accuracy as ONNX Runtime computes it."""
-    model.eval()
+    model.cpu().eval()
     with torch.no_grad():
-        model.head[-1].bias += shift
+        model.head[-1].bias += shift.cpu()
     net, output = (FlipAveraged(model), "probabilities") if args.flip else (model, "logits")
     fp32 = out / "best-fp32.onnx"
     torch.onnx.export(net, torch.zeros(1, 1, SIZE, SIZE), fp32, input_names=["input"], output_names=[output],
@@ -297,7 +298,7 @@ def main():
     counts = torch.bincount(ytr, minlength=len(LABELS)).float().clamp(min=1)
     weights = (counts.sum() / counts).sqrt()
     weights = weights / (weights * counts).sum() * counts.sum()  # mean weight per sample = 1
-    model = FerNet().to(memory_format=torch.channels_last)
+    model = FerNet().to(device, memory_format=torch.channels_last)
     if args.init:
         model.load_state_dict(torch.load(args.init, map_location="cpu"))
         print(f"initialised from {args.init}", flush=True)
@@ -308,8 +309,8 @@ def main():
     ema = None
     if args.ema:
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
-    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=args.label_smoothing)
-    shift = prior_shift(weights, args.prior_correction)
+    loss_fn = nn.CrossEntropyLoss(weight=weights.to(device), label_smoothing=args.label_smoothing)
+    shift = prior_shift(weights, args.prior_correction).to(device)
 
     steps_per_epoch = math.ceil(len(xtr) / args.batch)
     total, warmup = args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)
@@ -323,10 +324,11 @@ def main():
         seen, loss_sum = 0, 0.0
         for i in range(0, len(order), args.batch):
             idx = order[i : i + args.batch]
-            x = augment(normalise(xtr[idx]), gen).contiguous(memory_format=torch.channels_last)
+            # Augmented on the CPU (one random stream for any device), trained where the model is.
+            x = augment(normalise(xtr[idx]), gen).to(device, memory_format=torch.channels_last)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, warmup, args.lr)
-            loss = loss_fn(model(x), ytr[idx])
+            loss = loss_fn(model(x), ytr[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
