@@ -34,6 +34,7 @@ training.json (seed, command, machine, time, best epoch, torch and ONNX Runtime 
 """
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -227,8 +228,8 @@ def export(model, out, args, epoch, acc, shift, xtr, xva, yva):
     """Writes best.onnx and best.json from the trained net, with `shift` folded into the linear
     layer's bias (free at inference): with flip averaging inside the graph (--flip, output
     `probabilities`) or not (output `logits`), int8 (--int8) or float32. Returns the exported
-    model's val accuracy as ONNX Runtime computes it."""
-    model.cpu().eval()
+    model's val accuracy as ONNX Runtime computes it. The caller's model is left as it is."""
+    model = copy.deepcopy(model).cpu().eval()
     with torch.no_grad():
         model.head[-1].bias += shift.cpu()
     net, output = (FlipAveraged(model), "probabilities") if args.flip else (model, "logits")
