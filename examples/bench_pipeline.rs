@@ -18,7 +18,8 @@ fn main() -> Result<(), String> {
     let desc = std::env::args().nth(1).ok_or("usage: bench-pipeline 'PIPELINE'")?;
     gst::init().map_err(|e| e.to_string())?;
     gstemotiondetect::plugin_register_static().map_err(|e| e.to_string())?;
-    let pipeline = gst::parse::launch(&desc).map_err(|e| format!("{desc}: {e}"))?.downcast::<gst::Pipeline>().map_err(|_| "not a pipeline")?;
+    let pipeline =
+        gst::parse::launch(&desc).map_err(|e| format!("{desc}: {e}"))?.downcast::<gst::Pipeline>().map_err(|_| "not a pipeline")?;
     let frames = Arc::new(AtomicU64::new(0));
     for sink in pipeline.iterate_sinks().into_iter().flatten() {
         let frames = frames.clone();

@@ -59,6 +59,9 @@ fn main() -> Result<(), String> {
     };
     let (ms_lo, ms_hi) = (cls_batch(lo)?, if hi == lo { 0.0 } else { cls_batch(hi)? });
     let cls_ms = if hi == lo { ms_lo } else { ms_lo + (ms_hi - ms_lo) * (faces - lo as f64) };
-    println!("bound_ms_per_frame={:.3} detector_ms={det_ms:.3} classifier_ms={cls_ms:.3} input={width}x{height} faces={faces}", det_ms + cls_ms);
+    println!(
+        "bound_ms_per_frame={:.3} detector_ms={det_ms:.3} classifier_ms={cls_ms:.3} input={width}x{height} faces={faces}",
+        det_ms + cls_ms
+    );
     Ok(())
 }

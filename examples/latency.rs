@@ -670,7 +670,13 @@ fn main() -> ExitCode {
     );
     let mut summary = Vec::new();
     for preset in presets {
-        let cfg = Config { preset, source: source.clone(), width, height, fps, duration: Duration::from_secs_f64(seconds),
+        let cfg = Config {
+            preset,
+            source: source.clone(),
+            width,
+            height,
+            fps,
+            duration: Duration::from_secs_f64(seconds),
             props: props.clone(),
             deadline: Duration::from_secs_f64(deadline / 1000.0),
             rtsp,

@@ -21,7 +21,8 @@ fn main() -> Result<(), String> {
     let (caps, frames) = decode(&video)?;
     eprintln!("{video}: {} frames decoded, {caps}", frames.len());
     let desc = format!("appsrc name=src format=time block=true max-buffers=4 ! emotiondetect {} ! fakesink sync=false", props.join(" "));
-    let pipeline = gst::parse::launch(&desc).map_err(|e| format!("{desc}: {e}"))?.downcast::<gst::Pipeline>().map_err(|_| "not a pipeline")?;
+    let pipeline =
+        gst::parse::launch(&desc).map_err(|e| format!("{desc}: {e}"))?.downcast::<gst::Pipeline>().map_err(|_| "not a pipeline")?;
     let src = pipeline.by_name("src").ok_or("no appsrc")?.downcast::<gst_app::AppSrc>().map_err(|_| "not an appsrc")?;
     src.set_caps(Some(&caps));
     pipeline.set_state(gst::State::Playing).map_err(|e| format!("{e:?}"))?;
@@ -57,7 +58,8 @@ fn main() -> Result<(), String> {
 /// Decodes every frame of `path` to I420 in memory.
 fn decode(path: &str) -> Result<(gst::Caps, Vec<gst::Buffer>), String> {
     let desc = format!("filesrc location=\"{path}\" ! decodebin ! videoconvert ! video/x-raw,format=I420 ! appsink name=sink sync=false");
-    let pipeline = gst::parse::launch(&desc).map_err(|e| format!("{desc}: {e}"))?.downcast::<gst::Pipeline>().map_err(|_| "not a pipeline")?;
+    let pipeline =
+        gst::parse::launch(&desc).map_err(|e| format!("{desc}: {e}"))?.downcast::<gst::Pipeline>().map_err(|_| "not a pipeline")?;
     let sink = pipeline.by_name("sink").ok_or("no appsink")?.downcast::<gst_app::AppSink>().map_err(|_| "not an appsink")?;
     pipeline.set_state(gst::State::Playing).map_err(|e| format!("{e:?}"))?;
     let (mut caps, mut frames) = (None, Vec::new());

@@ -222,11 +222,7 @@ fn check_pipeline(launch: &str) -> Result<(), String> {
     let mut err = None;
     while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
         if let gst::MessageView::Error(e) = msg.view() {
-            err = Some(format!(
-                "{}{}",
-                e.error(),
-                e.debug().map(|d| format!(" ({d})")).unwrap_or_default()
-            ));
+            err = Some(format!("{}{}", e.error(), e.debug().map(|d| format!(" ({d})")).unwrap_or_default()));
             break;
         }
     }

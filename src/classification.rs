@@ -105,7 +105,14 @@ impl ClassifierSpec {
         let input = v.get("input").ok_or("missing `input`")?;
         let output = v.get("output").ok_or("missing `output`")?;
         let str_of = |o: &serde_json::Value, k: &str| o.get(k).and_then(|x| x.as_str()).map(str::to_string);
-        let size = |k: &str| input.get(k).and_then(|x| x.as_u64()).filter(|&n| n > 0 && n <= 4096).map(|n| n as usize).ok_or(format!("`input.{k}` must be a positive integer"));
+        let size = |k: &str| {
+            input
+                .get(k)
+                .and_then(|x| x.as_u64())
+                .filter(|&n| n > 0 && n <= 4096)
+                .map(|n| n as usize)
+                .ok_or(format!("`input.{k}` must be a positive integer"))
+        };
         let layout = match str_of(input, "layout").unwrap_or_default().to_ascii_uppercase().as_str() {
             "NCHW" => TensorLayout::Nchw,
             "NHWC" => TensorLayout::Nhwc,
@@ -124,7 +131,11 @@ impl ClassifierSpec {
             "probabilities" => OutputKind::Probabilities,
             other => return Err(format!("`output.kind` is `{other}`, expected logits or probabilities")),
         };
-        let labels: Vec<String> = v.get("labels").and_then(|l| l.as_array()).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let labels: Vec<String> = v
+            .get("labels")
+            .and_then(|l| l.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
         if labels.is_empty() {
             return Err("`labels` must be a non-empty list of strings".into());
         }
@@ -172,7 +183,13 @@ fn normalisation(input: &serde_json::Value, channels: usize) -> Result<Normalisa
     let scale = input.get("scale").map(|x| x.as_f64().ok_or("`input.scale` must be a number")).transpose()?.unwrap_or(1.0) as f32;
     let per_channel = |k: &str, default: f32| -> Result<[f32; 3], String> {
         let Some(x) = input.get(k) else { return Ok([default; 3]) };
-        let vals: Vec<f32> = x.as_array().ok_or(format!("`input.{k}` must be a list of numbers"))?.iter().map(|n| n.as_f64().map(|f| f as f32)).collect::<Option<_>>().ok_or(format!("`input.{k}` must be a list of numbers"))?;
+        let vals: Vec<f32> = x
+            .as_array()
+            .ok_or(format!("`input.{k}` must be a list of numbers"))?
+            .iter()
+            .map(|n| n.as_f64().map(|f| f as f32))
+            .collect::<Option<_>>()
+            .ok_or(format!("`input.{k}` must be a list of numbers"))?;
         match vals.len() {
             1 => Ok([vals[0]; 3]),
             n if n == channels && n == 3 => Ok([vals[0], vals[1], vals[2]]),
@@ -192,7 +209,11 @@ fn alignment(input: &serde_json::Value) -> Result<Alignment, String> {
         Some("box") => Ok(Alignment::Box),
         Some("five-point") => {
             let pts: Option<Vec<[f32; 2]>> = a.get("template").and_then(|t| t.as_array()).map(|t| {
-                t.iter().filter_map(|p| p.as_array().filter(|p| p.len() == 2).and_then(|p| Some([p[0].as_f64()? as f32, p[1].as_f64()? as f32]))).collect()
+                t.iter()
+                    .filter_map(|p| {
+                        p.as_array().filter(|p| p.len() == 2).and_then(|p| Some([p[0].as_f64()? as f32, p[1].as_f64()? as f32]))
+                    })
+                    .collect()
             });
             match pts {
                 Some(p) if p.len() == 5 => Ok(Alignment::FivePoint { template: [p[0], p[1], p[2], p[3], p[4]] }),
@@ -356,7 +377,8 @@ mod tests {
         assert!(bad("[\"happy\"]", "[]").contains("labels"));
         assert!(bad("\"colour\":\"grey\"", "\"colour\":\"grey\",\"std\":[0]").contains("input.std"));
         assert!(bad("\"colour\":\"grey\"", "\"colour\":\"rgb\",\"mean\":[1,2]").contains("input.mean"));
-        assert!(bad("\"colour\":\"grey\"", "\"colour\":\"grey\",\"alignment\":{\"kind\":\"five-point\",\"template\":[[1,2]]}").contains("template"));
+        assert!(bad("\"colour\":\"grey\"", "\"colour\":\"grey\",\"alignment\":{\"kind\":\"five-point\",\"template\":[[1,2]]}")
+            .contains("template"));
         assert!(ClassifierSpec::from_json("{").unwrap_err().contains("not valid JSON"));
     }
 
@@ -364,13 +386,21 @@ mod tests {
     fn a_model_without_a_spec_is_an_error_naming_the_expected_file() {
         let e = ClassifierSpec::resolve(std::path::Path::new("/nowhere/mine.onnx"), None).unwrap_err();
         assert!(e.contains("/nowhere/mine.json") && e.contains("emotion-model-proc"), "{e}");
-        let e = ClassifierSpec::resolve(std::path::Path::new("/nowhere/mine.onnx"), Some(std::path::Path::new("/nowhere/spec.json"))).unwrap_err();
+        let e = ClassifierSpec::resolve(std::path::Path::new("/nowhere/mine.onnx"), Some(std::path::Path::new("/nowhere/spec.json")))
+            .unwrap_err();
         assert!(e.contains("/nowhere/spec.json"), "{e}");
     }
 
     #[test]
     fn emotion_synonyms_share_one_name() {
-        for (a, b) in [("happiness", "happy"), ("Anger", "angry"), ("fearful", "fear"), ("surprised", "surprise"), ("sadness", "sad"), ("disgusted", "disgust")] {
+        for (a, b) in [
+            ("happiness", "happy"),
+            ("Anger", "angry"),
+            ("fearful", "fear"),
+            ("surprised", "surprise"),
+            ("sadness", "sad"),
+            ("disgusted", "disgust"),
+        ] {
             assert_eq!(canonical_emotion(a), canonical_emotion(b), "{a}");
         }
         assert_eq!(canonical_emotion("contempt"), Some("contempt"));

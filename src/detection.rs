@@ -113,14 +113,7 @@ pub fn decode_yunet(levels: &[YunetLevel<'_>], input_w: usize, score_threshold: 
             let h = b[3].exp() * s;
             let k = &level.kps[i * 10..i * 10 + 10];
             let landmarks = std::array::from_fn(|j| [(col + k[2 * j]) * s, (row + k[2 * j + 1]) * s]);
-            faces.push(Face {
-                x0: cx - w / 2.0,
-                y0: cy - h / 2.0,
-                x1: cx + w / 2.0,
-                y1: cy + h / 2.0,
-                score,
-                landmarks: Some(landmarks),
-            });
+            faces.push(Face { x0: cx - w / 2.0, y0: cy - h / 2.0, x1: cx + w / 2.0, y1: cy + h / 2.0, score, landmarks: Some(landmarks) });
         }
     }
     faces

@@ -81,9 +81,13 @@ impl Confusion {
 
     /// The lowest recall of any dataset class, and that class.
     pub fn worst_recall(&self) -> (f64, &str) {
-        (0..self.classes.len())
-            .map(|c| (self.class_scores(c).recall, self.classes[c].as_str()))
-            .fold((f64::INFINITY, ""), |a, b| if b.0 < a.0 { b } else { a })
+        (0..self.classes.len()).map(|c| (self.class_scores(c).recall, self.classes[c].as_str())).fold((f64::INFINITY, ""), |a, b| {
+            if b.0 < a.0 {
+                b
+            } else {
+                a
+            }
+        })
     }
 
     /// The report `emotiondetect-eval` prints: `accuracy=`, `macro_f1=`, the per-class table and
@@ -91,7 +95,10 @@ impl Confusion {
     pub fn report(&self) -> String {
         let mut s = format!("accuracy={:.4}\nmacro_f1={:.4}\n", self.accuracy(), self.macro_f1());
         let (worst, class) = self.worst_recall();
-        s += &format!("worst_recall={worst:.4} ({class})\n\n{:<10} {:>9} {:>7} {:>7} {:>8}\n", "class", "precision", "recall", "f1", "support");
+        s += &format!(
+            "worst_recall={worst:.4} ({class})\n\n{:<10} {:>9} {:>7} {:>7} {:>8}\n",
+            "class", "precision", "recall", "f1", "support"
+        );
         for (c, name) in self.classes.iter().enumerate() {
             let k = self.class_scores(c);
             s += &format!("{name:<10} {:>9.4} {:>7.4} {:>7.4} {:>8}\n", k.precision, k.recall, k.f1, k.support);
@@ -131,11 +138,22 @@ impl Confusion {
         encode_png(&rgb, w, h).map_err(|e| format!("encoding the confusion matrix PNG: {e}"))
     }
 
-    fn draw(&self, root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, title: &str, cell: i32, (left, top): (i32, i32)) -> Result<(), Box<dyn std::error::Error>> {
+    fn draw(
+        &self,
+        root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+        title: &str,
+        cell: i32,
+        (left, top): (i32, i32),
+    ) -> Result<(), Box<dyn std::error::Error>> {
         root.fill(&WHITE)?;
         let text = |size: u32| TextStyle::from((FONT, size).into_font()).color(&BLACK);
         root.draw_text(title, &TextStyle::from((FONT, 18, FontStyle::Bold).into_font()).color(&BLACK), (12, 10))?;
-        let sub = format!("accuracy {:.1} %, macro-F1 {:.3}, {} images; rows: true class, columns: predicted", 100.0 * self.accuracy(), self.macro_f1(), self.total());
+        let sub = format!(
+            "accuracy {:.1} %, macro-F1 {:.3}, {} images; rows: true class, columns: predicted",
+            100.0 * self.accuracy(),
+            self.macro_f1(),
+            self.total()
+        );
         root.draw_text(&sub, &text(13), (12, 36))?;
         for (l, name) in self.labels.iter().enumerate() {
             root.draw_text(name, &text(14), (left + l as i32 * cell + 6, top - 24))?;

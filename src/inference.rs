@@ -186,7 +186,12 @@ impl FaceDetector {
 
     /// Builds the input of a `family` detector from `image` into `tensor` (reused storage), apart
     /// from the session: a shared detector is locked only to run it ([`Self::detect_prepared`]).
-    pub fn prepare<P: AsRef<[u8]> + Sync>(family: DetectorFamily, image: &Image<P>, params: &DetectParams, mut tensor: Vec<f32>) -> DetectorInput {
+    pub fn prepare<P: AsRef<[u8]> + Sync>(
+        family: DetectorFamily,
+        image: &Image<P>,
+        params: &DetectParams,
+        mut tensor: Vec<f32>,
+    ) -> DetectorInput {
         let (w, h) = (image.width, image.height);
         let (target, scale) = match family {
             DetectorFamily::Yunet => {
@@ -304,7 +309,9 @@ pub struct FaceCrop {
 pub fn face_tensor<P: AsRef<[u8]> + Sync>(spec: &ClassifierSpec, image: &Image<P>, face: &FaceCrop, out: &mut [f32]) {
     let target = spec.target();
     match (&spec.alignment, face.landmarks) {
-        (Alignment::FivePoint { template }, Some(landmarks)) => image.to_tensor_affine(similarity_transform(template, &landmarks), &target, out),
+        (Alignment::FivePoint { template }, Some(landmarks)) => {
+            image.to_tensor_affine(similarity_transform(template, &landmarks), &target, out)
+        }
         _ => image.to_tensor(face.region, &target, out),
     }
 }
@@ -333,7 +340,12 @@ impl EmotionClassifier {
     ///
     /// Errors: missing or invalid file, no valid spec, or names or shapes that differ from the
     /// spec (both are named).
-    pub fn open(env: &Environment, path: &Path, explicit: Option<&Path>, config: &SessionConfig) -> Result<(EmotionClassifier, String), String> {
+    pub fn open(
+        env: &Environment,
+        path: &Path,
+        explicit: Option<&Path>,
+        config: &SessionConfig,
+    ) -> Result<(EmotionClassifier, String), String> {
         let (session, device) = open_session(env, "emotion model", path, config)?;
         let (spec, source) = ClassifierSpec::resolve(path, explicit)?;
         Ok((Self::with_spec(session, device, path, spec)?, source))
@@ -423,7 +435,13 @@ mod tests {
     fn packed(width: usize, height: usize, f: impl Fn(usize, usize) -> [u8; 3]) -> Image<Vec<u8>> {
         let f = &f;
         let data = (0..height).flat_map(|y| (0..width).flat_map(move |x| f(x, y))).collect();
-        Image { layout: crate::preprocess::PixelLayout::Packed { bpp: 3, r: 0, g: 1, b: 2 }, width, height, planes: [data, vec![], vec![]], strides: [width * 3, 0, 0] }
+        Image {
+            layout: crate::preprocess::PixelLayout::Packed { bpp: 3, r: 0, g: 1, b: 2 },
+            width,
+            height,
+            planes: [data, vec![], vec![]],
+            strides: [width * 3, 0, 0],
+        }
     }
 
     fn spec(file: &str) -> ClassifierSpec {

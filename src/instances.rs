@@ -200,7 +200,13 @@ impl<M: BatchModel> Combiner<M> {
             let mut out = Vec::with_capacity(total);
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| model.run(tensor, total, &mut out)))
                 .unwrap_or_else(|_| Err("the classifier panicked".into()))
-                .and_then(|()| if out.len() == total { Ok(()) } else { Err(format!("the classifier gave {} results for {total} faces", out.len())) });
+                .and_then(|()| {
+                    if out.len() == total {
+                        Ok(())
+                    } else {
+                        Err(format!("the classifier gave {} results for {total} faces", out.len()))
+                    }
+                });
             let mut owners: Vec<u64> = segments.iter().map(|s| requests[s.request].owner).collect();
             owners.sort_unstable();
             owners.dedup();
@@ -365,14 +371,19 @@ pub fn acquire(env: &Environment, id: Option<&str>, key: &ModelKey) -> Result<Ar
     };
     // Loading under the registry lock: two elements starting together load the models once.
     let mut registry = lock(&REGISTRY);
-    let entry = registry.entry(id.to_string()).or_insert_with(|| Entry { models: Weak::new(), sessions_loaded: 0, counters: Arc::default() });
+    let entry =
+        registry.entry(id.to_string()).or_insert_with(|| Entry { models: Weak::new(), sessions_loaded: 0, counters: Arc::default() });
     if let Some(models) = entry.models.upgrade() {
         return match key.difference(&models.key) {
-            Some(d) => Err(AcquireError::Mismatch(format!("model-instance-id '{id}': {d}; elements sharing an instance need the same model settings"))),
+            Some(d) => Err(AcquireError::Mismatch(format!(
+                "model-instance-id '{id}': {d}; elements sharing an instance need the same model settings"
+            ))),
             None => Ok(models),
         };
     }
-    let models = Models::load(env, key, entry.counters.clone()).map(Arc::new).map_err(|e| AcquireError::Load(format!("model-instance-id '{id}': {e}")))?;
+    let models = Models::load(env, key, entry.counters.clone())
+        .map(Arc::new)
+        .map_err(|e| AcquireError::Load(format!("model-instance-id '{id}': {e}")))?;
     entry.sessions_loaded += 2;
     entry.models = Arc::downgrade(&models);
     Ok(models)

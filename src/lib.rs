@@ -6,8 +6,8 @@ use gst::glib;
 
 pub mod classification;
 pub mod detection;
-pub mod evaluation;
 mod emotiondetect;
+pub mod evaluation;
 pub mod export;
 pub mod inference;
 pub mod instances;

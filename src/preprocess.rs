@@ -248,7 +248,11 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
                 resample(&s, self.width, self.height, src, target, out)
             }
             PixelLayout::I420(spec) => {
-                let s = I420Sampler { spec, planes: [self.planes[0].as_ref(), self.planes[1].as_ref(), self.planes[2].as_ref()], strides: self.strides };
+                let s = I420Sampler {
+                    spec,
+                    planes: [self.planes[0].as_ref(), self.planes[1].as_ref(), self.planes[2].as_ref()],
+                    strides: self.strides,
+                };
                 resample(&s, self.width, self.height, src, target, out)
             }
             PixelLayout::Nv12(spec) => {
@@ -289,8 +293,20 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
     fn column_offset(&self, c: usize, x: usize) -> usize {
         match self.layout {
             PixelLayout::Packed { bpp, r, g, b } => x * bpp + [r, g, b][c],
-            PixelLayout::I420(_) => if c == 0 { x } else { x / 2 },
-            PixelLayout::Nv12(_) => if c == 0 { x } else { (x / 2) * 2 + c - 1 },
+            PixelLayout::I420(_) => {
+                if c == 0 {
+                    x
+                } else {
+                    x / 2
+                }
+            }
+            PixelLayout::Nv12(_) => {
+                if c == 0 {
+                    x
+                } else {
+                    (x / 2) * 2 + c - 1
+                }
+            }
         }
     }
 
@@ -335,12 +351,29 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
 
     /// Scales tensor rows `rows` and hands each row's R, G and B (0..255, `cw` values each) to
     /// `store(band_row, [r, g, b])`.
-    fn separable_band<F: FnMut(usize, [&[f32]; 3])>(&self, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &Taps, cw: usize, store: F) {
+    fn separable_band<F: FnMut(usize, [&[f32]; 3])>(
+        &self,
+        origin_y: f32,
+        sy: f32,
+        rows: std::ops::Range<usize>,
+        offsets: &Taps,
+        cw: usize,
+        store: F,
+    ) {
         ROWS.with_borrow_mut(|scratch| self.separable_band_in(scratch, origin_y, sy, rows, offsets, cw, store));
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn separable_band_in<F: FnMut(usize, [&[f32]; 3])>(&self, scratch: &mut RowScratch, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &Taps, cw: usize, mut store: F) {
+    fn separable_band_in<F: FnMut(usize, [&[f32]; 3])>(
+        &self,
+        scratch: &mut RowScratch,
+        origin_y: f32,
+        sy: f32,
+        rows: std::ops::Range<usize>,
+        offsets: &Taps,
+        cw: usize,
+        mut store: F,
+    ) {
         // Two cached horizontally scaled rows, channel-major: [c][x].
         let RowScratch { cache, px } = scratch;
         for row in cache.iter_mut() {
@@ -367,7 +400,15 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
 
     /// Tensor rows `rows` of [`Image::to_planar_rgb`]; `planes` are the three channel planes
     /// from the band's first row on.
-    fn planar_band(&self, origin_y: f32, sy: f32, rows: std::ops::Range<usize>, offsets: &Taps, target: &TensorTarget, planes: [&mut [f32]; 3]) {
+    fn planar_band(
+        &self,
+        origin_y: f32,
+        sy: f32,
+        rows: std::ops::Range<usize>,
+        offsets: &Taps,
+        target: &TensorTarget,
+        planes: [&mut [f32]; 3],
+    ) {
         let [p0, p1, p2] = planes;
         // Tensor channel of R and of B.
         let (ri, bi) = if target.order == ColourOrder::Bgr { (2, 0) } else { (0, 2) };
@@ -701,7 +742,13 @@ mod tests {
             }
         }
         // full-range grey is the luma itself for BT.601
-        let g = Image { layout: PixelLayout::I420(YuvSpec::from_colorimetry(false, true)), width: 1, height: 1, planes: [vec![77u8], vec![128], vec![128]], strides: [1, 1, 1] };
+        let g = Image {
+            layout: PixelLayout::I420(YuvSpec::from_colorimetry(false, true)),
+            width: 1,
+            height: 1,
+            planes: [vec![77u8], vec![128], vec![128]],
+            strides: [1, 1, 1],
+        };
         assert!((g.grey(0, 0) - 77.0).abs() < 1e-3);
     }
 
@@ -739,7 +786,13 @@ mod tests {
         let images = [
             Image { layout: PixelLayout::I420(spec), width: w, height: h, planes: [&y[..], &u[..], &v[..]], strides: [w, 19, 19] },
             Image { layout: PixelLayout::Nv12(spec), width: w, height: h, planes: [&y[..], &uv[..], &[][..]], strides: [w, 38, 0] },
-            Image { layout: PixelLayout::Packed { bpp: 4, r: 1, g: 2, b: 3 }, width: w, height: h, planes: [&packed[..], &[][..], &[][..]], strides: [w * 4, 0, 0] },
+            Image {
+                layout: PixelLayout::Packed { bpp: 4, r: 1, g: 2, b: 3 },
+                width: w,
+                height: h,
+                planes: [&packed[..], &[][..], &[][..]],
+                strides: [w * 4, 0, 0],
+            },
         ];
         for img in &images {
             let cases = [
@@ -755,7 +808,11 @@ mod tests {
                 img.to_tensor(region, &t, &mut fast);
                 img.to_tensor_generic(region, &t, &mut slow);
                 if t.content_w < t.width || t.content_h < t.height {
-                    slow.iter_mut().zip(&fast).for_each(|(s, f)| if *s == 2.0 { *s = *f });
+                    slow.iter_mut().zip(&fast).for_each(|(s, f)| {
+                        if *s == 2.0 {
+                            *s = *f
+                        }
+                    });
                 }
                 for (i, (a, b)) in fast.iter().zip(&slow).enumerate() {
                     assert!((a - b).abs() < 1e-4, "{:?} {order:?} {layout:?} index {i}: {a} vs {b}", img.layout);
@@ -821,12 +878,15 @@ mod tests {
         // A frame with bright dots at five landmark positions of a tilted, scaled face.
         let template = [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
         let (angle, scale, shift) = (0.3f32, 1.7f32, [60.0f32, 40.0f32]);
-        let land = template.map(|[x, y]| {
-            [scale * (angle.cos() * x - angle.sin() * y) + shift[0], scale * (angle.sin() * x + angle.cos() * y) + shift[1]]
-        });
+        let land = template
+            .map(|[x, y]| [scale * (angle.cos() * x - angle.sin() * y) + shift[0], scale * (angle.sin() * x + angle.cos() * y) + shift[1]]);
         let img = packed(300, 300, |x, y| {
             let hit = land.iter().any(|p| (p[0] - x as f32).abs() < 1.5 && (p[1] - y as f32).abs() < 1.5);
-            if hit { [255; 3] } else { [0; 3] }
+            if hit {
+                [255; 3]
+            } else {
+                [0; 3]
+            }
         });
         let t = target(112, 112, 112, 112, ColourOrder::Grey, TensorLayout::Nchw);
         let mut out = vec![0.0; t.len()];

@@ -262,7 +262,12 @@ fn colour(labels: &[String], label_id: usize) -> RGBColor {
 /// person is out of view. Colours are the overlay's ([`label_colour`]). Returns the PNG file's
 /// bytes (RGB, `width` × ([`HEADER_HEIGHT`] + [`PANEL_HEIGHT`] per plotted person, at least
 /// one) pixels).
-pub fn render_timeline(frames: &[FrameRecord], people: &[PersonSummary], labels: &[String], opts: &TimelineOptions) -> Result<Vec<u8>, String> {
+pub fn render_timeline(
+    frames: &[FrameRecord],
+    people: &[PersonSummary],
+    labels: &[String],
+    opts: &TimelineOptions,
+) -> Result<Vec<u8>, String> {
     register_font()?;
     let (shown, skipped) = plotted_people(people, opts.min_seconds);
     let (w, h) = (opts.width.max(400), HEADER_HEIGHT + PANEL_HEIGHT * shown.len().max(1) as u32);
@@ -383,7 +388,9 @@ fn draw_person(
     let mut band =
         ChartBuilder::on(&band_area).margin_left(6).margin_right(RIGHT).y_label_area_size(LEFT).build_cartesian_2d(0.0..end, 0.0..1.0)?;
     band.plotting_area().fill(&RGBColor(245, 245, 245))?;
-    band.draw_series(samples.iter().map(|(t, s)| Rectangle::new([(*t, 0.0), ((*t + step).min(end), 1.0)], colour(labels, s.label_id).filled())))?;
+    band.draw_series(
+        samples.iter().map(|(t, s)| Rectangle::new([(*t, 0.0), ((*t + step).min(end), 1.0)], colour(labels, s.label_id).filled())),
+    )?;
 
     let mut chart = ChartBuilder::on(&chart_area)
         .margin_left(6)
@@ -575,7 +582,15 @@ mod tests {
         let text: Vec<String> = (0..20u64)
             .map(|n| {
                 let (label, label_id, scores) = if n < 12 { ("contempt", 7, &s) } else { ("happiness", 1, &happy) };
-                let face = ExportFace { id: 4, bbox: (0.0, 0.0, 9.0, 9.0), confidence: 0.9, label, label_id, emotion_confidence: scores[label_id], scores };
+                let face = ExportFace {
+                    id: 4,
+                    bbox: (0.0, 0.0, 9.0, 9.0),
+                    confidence: 0.9,
+                    label,
+                    label_id,
+                    emotion_confidence: scores[label_id],
+                    scores,
+                };
                 frame_json(10, 10, Some(n * 40_000_000), "", "ferplus", &[face]).to_string()
             })
             .collect();

@@ -81,7 +81,9 @@ pub fn library_candidates() -> Vec<PathBuf> {
 /// its error.
 pub fn preload_libraries(dir: &Path) -> (usize, Vec<String>) {
     let mut pending: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(".so"))).collect())
+        .map(|d| {
+            d.flatten().map(|e| e.path()).filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(".so"))).collect()
+        })
         .unwrap_or_default();
     pending.sort();
     let mut loaded = 0;
@@ -91,7 +93,9 @@ pub fn preload_libraries(dir: &Path) -> (usize, Vec<String>) {
         pending.retain(|p| {
             // SAFETY: these are the CUDA/cuDNN libraries setup.sh linked here; their initialisers
             // only register themselves, as when ONNX Runtime's provider loads them.
-            match unsafe { libloading::os::unix::Library::open(Some(p), libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL) } {
+            match unsafe {
+                libloading::os::unix::Library::open(Some(p), libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL)
+            } {
                 Ok(lib) => {
                     std::mem::forget(lib); // kept for the life of the process
                     false
@@ -136,7 +140,14 @@ fn load(path: &Path, log: Logger) -> Result<Environment, String> {
     if let Some(cuda) = path.parent().map(|d| d.join("cuda")).filter(|d| d.is_dir()) {
         let (loaded, failed) = preload_libraries(&cuda);
         let level = if failed.is_empty() { ort::logging::LogLevel::Info } else { ort::logging::LogLevel::Warning };
-        log(level, &format!("CUDA libraries in {}: {loaded} loaded{}", cuda.display(), failed.iter().map(|f| format!("; {f}")).collect::<String>()));
+        log(
+            level,
+            &format!(
+                "CUDA libraries in {}: {loaded} loaded{}",
+                cuda.display(),
+                failed.iter().map(|f| format!("; {f}")).collect::<String>()
+            ),
+        );
     }
     let builder = ort::init_from(path).map_err(|e| e.to_string())?;
     builder

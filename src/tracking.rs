@@ -56,9 +56,7 @@ impl Track {
     pub fn set_scores(&mut self, scores: Vec<f32>, smoothing: f32) {
         let a = smoothing.clamp(0.0, 0.99);
         self.smoothed = Some(match self.smoothed.take() {
-            Some(prev) if prev.len() == scores.len() && a > 0.0 => {
-                prev.iter().zip(&scores).map(|(p, s)| a * p + (1.0 - a) * s).collect()
-            }
+            Some(prev) if prev.len() == scores.len() && a > 0.0 => prev.iter().zip(&scores).map(|(p, s)| a * p + (1.0 - a) * s).collect(),
             _ => scores.clone(),
         });
         self.raw_scores = Some(scores);

@@ -11,7 +11,6 @@ use std::process::Command;
 use common::*;
 use gst::prelude::*;
 
-
 fn assert_contains(text: &str, parts: &[&str]) {
     for p in parts {
         assert!(text.contains(p), "`{text}` should contain `{p}`");
@@ -77,7 +76,14 @@ fn models_with_the_wrong_shapes() {
     assert!(err.matches(gst::ResourceError::OpenRead), "{err}");
     assert_contains(
         err.message(),
-        &["emotion model", yunet.to_str().unwrap(), "expects input", "[-1, 64, 64, 1]", "[-1, 7]", "the model has inputs [input [1, 3, -1, -1]]"],
+        &[
+            "emotion model",
+            yunet.to_str().unwrap(),
+            "expects input",
+            "[-1, 64, 64, 1]",
+            "[-1, 7]",
+            "the model has inputs [input [1, 3, -1, -1]]",
+        ],
     );
 
     // The classifier given as the face detector.
@@ -123,7 +129,6 @@ fn a_failed_start_can_be_retried() {
     e.set_state(gst::State::Ready).expect("READY with a valid model");
     e.set_state(gst::State::Null).unwrap();
 }
-
 
 /// Runs `gst-launch-1.0 videotestsrc num-buffers=1 ! emotiondetect ! fakesink` in a child
 /// process with the plugin this test run built, and `ORT_DYLIB_PATH=ort` (ONNX Runtime allows

@@ -146,7 +146,11 @@ fn megamind_gives_video_json_csv_and_plot() {
     let mut reader = png::Decoder::new(std::io::Cursor::new(&png)).read_info().expect("a PNG");
     let mut pixels = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut pixels).expect("PNG pixels");
-    assert_eq!((info.width, info.height), (1200, report::HEADER_HEIGHT + report::PANEL_HEIGHT * plotted.max(1) as u32), "{plotted} people plotted");
+    assert_eq!(
+        (info.width, info.height),
+        (1200, report::HEADER_HEIGHT + report::PANEL_HEIGHT * plotted.max(1) as u32),
+        "{plotted} people plotted"
+    );
     assert_eq!(info.color_type, png::ColorType::Rgb);
     let colours = gstemotiondetect::overlay::EMOTION_COLOURS;
     let used = colours.iter().filter(|c| pixels.chunks(3).any(|p| p == &c[..])).count();
@@ -273,7 +277,8 @@ fn properties_reach_the_element() {
 fn reports_use_the_labels_of_the_classifier_spec() {
     let photo = group_photo("13.jpg");
     let dir = TempDir::new("cli-labels");
-    let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(repo_dir().join("models/specs/fer2013_vggbn.json")).unwrap()).unwrap();
+    let mut spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_dir().join("models/specs/fer2013_vggbn.json")).unwrap()).unwrap();
     let synonyms = ["anger", "disgusted", "fearful", "happiness", "sadness", "surprised", "calm"];
     spec["labels"] = serde_json::json!(synonyms);
     let spec_path = dir.path().join("synonyms.json");

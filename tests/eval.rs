@@ -13,7 +13,11 @@ const EVAL: &str = env!("CARGO_BIN_EXE_emotiondetect-eval");
 
 fn fer_val() -> PathBuf {
     let dir = shared_dir().join("datasets/fer2013/val");
-    assert!(dir.join("happy").is_dir(), "FER2013 val not found at {}: the datasets live in ../shared/datasets beside the checkout", dir.display());
+    assert!(
+        dir.join("happy").is_dir(),
+        "FER2013 val not found at {}: the datasets live in ../shared/datasets beside the checkout",
+        dir.display()
+    );
     dir
 }
 
@@ -70,7 +74,8 @@ fn dataset_folders_match_labels_by_synonym() {
     std::os::unix::fs::symlink(val.join("angry"), dir.join("anger")).unwrap();
     std::os::unix::fs::symlink(val.join("sad"), dir.join("bored")).unwrap();
     let model = shared_model("emotion_fer2013_mini_xception.onnx");
-    let (code, out, err) = eval(&[dir.to_str().unwrap(), "--model", model.to_str().unwrap(), "--limit", "100", "--png", dir.join("c.png").to_str().unwrap()]);
+    let (code, out, err) =
+        eval(&[dir.to_str().unwrap(), "--model", model.to_str().unwrap(), "--limit", "100", "--png", dir.join("c.png").to_str().unwrap()]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(err.contains("class `bored` has no label in the model"), "{err}");
     let row = |name: &str| out.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} row:\n{out}")).to_string();
@@ -90,7 +95,10 @@ fn a_spec_that_does_not_fit_the_model_is_an_error_naming_both() {
     let model = shared_model("emotion_fer2013_mini_xception.onnx");
     let (code, out, err) = eval(&[fer_val().to_str().unwrap(), "--model", model.to_str().unwrap(), "--spec", spec.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(err.contains("emotion_fer2013_mini_xception.onnx") && err.contains("fer2013_vggbn") && err.contains("[-1, 1, 48, 48]"), "{err}");
+    assert!(
+        err.contains("emotion_fer2013_mini_xception.onnx") && err.contains("fer2013_vggbn") && err.contains("[-1, 1, 48, 48]"),
+        "{err}"
+    );
     std::fs::write(&spec, "{\"name\": 1}").unwrap();
     let (code, _, err) = eval(&[fer_val().to_str().unwrap(), "--model", model.to_str().unwrap(), "--spec", spec.to_str().unwrap()]);
     assert_eq!(code, 1);
@@ -150,7 +158,11 @@ fn our_default_classifier_beats_mini_xception_on_fer2013_val() {
 fn our_fast_and_float32_exports_keep_the_accuracy() {
     let dir = temp_dir("variants");
     for (file, min_acc) in [("emotion_fer2013_vggbn_fast.onnx", 0.665), ("emotion_fer2013_vggbn_fp32.onnx", 0.68)] {
-        let model = require_file(&data_dir().join("models").join(file), &format!("installed model {file}"), "run ./setup.sh (models/fetch.py installs it from models/trained)");
+        let model = require_file(
+            &data_dir().join("models").join(file),
+            &format!("installed model {file}"),
+            "run ./setup.sh (models/fetch.py installs it from models/trained)",
+        );
         let png = dir.join("c.png");
         let (code, out, err) = eval(&[fer_val().to_str().unwrap(), "--model", model.to_str().unwrap(), "--png", png.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}\n{err}");

@@ -126,7 +126,6 @@ fn one_line_per_frame_flushed_at_eos_matching_the_messages() {
     assert!(faces > 200, "faces found: {faces}");
 }
 
-
 #[test]
 fn unwritable_paths_fail_at_ready_naming_the_path() {
     let dir = TempDir::new("json-unwritable");
@@ -150,7 +149,6 @@ fn unwritable_paths_fail_at_ready_naming_the_path() {
     e.set_state(gst::State::Null).unwrap();
     assert!(ok.is_file(), "created at NULL->READY");
 }
-
 
 /// `metadata-file=-`: the lines go to stdout, where nothing else is written (gst-launch-1.0 -q,
 /// in a child process using the plugin this test run built).

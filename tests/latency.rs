@@ -118,7 +118,12 @@ fn unlimited_queue_latency_grows() {
         last.latency,
         last.at
     );
-    assert!(r.queued_at_end as f64 > 0.3 * r.frames_source as f64, "only {} of {} frames were still queued", r.queued_at_end, r.frames_source);
+    assert!(
+        r.queued_at_end as f64 > 0.3 * r.frames_source as f64,
+        "only {} of {} frames were still queued",
+        r.queued_at_end,
+        r.frames_source
+    );
     assert!(last.latency > 2.0, "the last frame's latency {:.2} s", last.latency);
 }
 

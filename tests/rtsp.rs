@@ -245,7 +245,11 @@ fn check_message(m: &FrameMsg, width: u32, height: u32, threshold: f64) {
             assert!((sum - 1.0).abs() < 1e-3, "probabilities sum to {sum}: {scores:?}");
         }
         let top = f.smoothed_scores.iter().cloned().fold(f64::MIN, f64::max);
-        assert!((top - f.emotion_confidence).abs() < 1e-6, "emotion-confidence {} is not the top smoothed score {top}", f.emotion_confidence);
+        assert!(
+            (top - f.emotion_confidence).abs() < 1e-6,
+            "emotion-confidence {} is not the top smoothed score {top}",
+            f.emotion_confidence
+        );
         assert!(f.width > 0 && f.height > 0, "empty box {f:?}");
         assert!(f.x + f.width <= width + 1 && f.y + f.height <= height + 1, "box outside the {width}x{height} frame: {f:?}");
     }

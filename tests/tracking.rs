@@ -11,7 +11,8 @@ use common::*;
 /// Runs Megamind.avi through the element with `props` into an appsink; returns one message per
 /// frame and the buffers.
 fn megamind(props: &str) -> Run {
-    let desc = format!("filesrc location={} ! decodebin ! emotiondetect draw=false {props} ! appsink name=sink", common::megamind().display());
+    let desc =
+        format!("filesrc location={} ! decodebin ! emotiondetect draw=false {props} ! appsink name=sink", common::megamind().display());
     let run = run_pipeline(&desc, Duration::from_secs(300));
     assert!(run.warnings.is_empty(), "warnings: {:?}", run.warnings);
     assert_eq!(run.messages.len(), 270, "one message per frame");
@@ -40,9 +41,7 @@ fn agreement(base: &[FrameMsg], other: &[FrameMsg]) -> (f64, f64) {
 
 /// Label changes of the same track id between consecutive frames.
 fn label_changes(msgs: &[FrameMsg]) -> usize {
-    msgs.windows(2)
-        .map(|w| w[1].faces.iter().filter(|f| w[0].faces.iter().any(|p| p.id == f.id && p.emotion != f.emotion)).count())
-        .sum()
+    msgs.windows(2).map(|w| w[1].faces.iter().filter(|f| w[0].faces.iter().any(|p| p.id == f.id && p.emotion != f.emotion)).count()).sum()
 }
 
 /// The main character is the largest face of each frame. Between two consecutive frames whose

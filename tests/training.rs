@@ -13,7 +13,11 @@ const EVAL: &str = env!("CARGO_BIN_EXE_emotiondetect-eval");
 #[test]
 fn the_recipe_trains_exports_and_its_model_runs_in_our_stack() {
     let python = repo_dir().join(".venv-train/bin/python");
-    require_file(&python, "the training venv", "run ./setup.sh (it creates .venv-train from models/requirements-train.txt unless --no-train)");
+    require_file(
+        &python,
+        "the training venv",
+        "run ./setup.sh (it creates .venv-train from models/requirements-train.txt unless --no-train)",
+    );
     let data = shared_dir().join("datasets/fer2013");
     assert!(data.join("train/happy").is_dir(), "FER2013 not found at {}: the datasets live in ../shared/datasets", data.display());
     let out = std::env::temp_dir().join(format!("emotiondetect-train-{}", std::process::id()));
@@ -34,7 +38,8 @@ fn the_recipe_trains_exports_and_its_model_runs_in_our_stack() {
     assert_eq!(summary["exported"]["int8"], true, "the default export is int8");
     // The prior correction is -log of the loss's class weights: 60 images of each class weigh the
     // same, so nothing is shifted (the full set shifts disgust, the rarest class, by -1.16).
-    let shift: Vec<f64> = summary["exported"]["logit_shift"].as_array().expect("logit_shift recorded").iter().map(|v| v.as_f64().unwrap()).collect();
+    let shift: Vec<f64> =
+        summary["exported"]["logit_shift"].as_array().expect("logit_shift recorded").iter().map(|v| v.as_f64().unwrap()).collect();
     assert_eq!(shift.len(), 7);
     assert!(shift.iter().all(|v| v.abs() < 1e-3), "balanced classes need no correction: {shift:?}");
     // What ONNX Runtime in Python measured on the exported (flip-averaged, int8) model.

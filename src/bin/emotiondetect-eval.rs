@@ -93,7 +93,9 @@ fn list_dataset(root: &Path, limit: usize) -> Result<Vec<(String, Vec<PathBuf>)>
             .map_err(|e| format!("{}: {e}", entry.path().display()))?
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().and_then(|x| x.to_str()).is_some_and(|x| ["jpg", "jpeg", "png"].contains(&x.to_ascii_lowercase().as_str())))
+            .filter(|p| {
+                p.extension().and_then(|x| x.to_str()).is_some_and(|x| ["jpg", "jpeg", "png"].contains(&x.to_ascii_lowercase().as_str()))
+            })
             .collect();
         files.sort();
         if limit > 0 {
@@ -114,7 +116,13 @@ fn list_dataset(root: &Path, limit: usize) -> Result<Vec<(String, Vec<PathBuf>)>
 fn decode(path: &Path) -> Result<Image<Vec<u8>>, String> {
     let img = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?.to_rgb8();
     let (w, h) = (img.width() as usize, img.height() as usize);
-    Ok(Image { layout: PixelLayout::Packed { bpp: 3, r: 0, g: 1, b: 2 }, width: w, height: h, planes: [img.into_raw(), vec![], vec![]], strides: [w * 3, 0, 0] })
+    Ok(Image {
+        layout: PixelLayout::Packed { bpp: 3, r: 0, g: 1, b: 2 },
+        width: w,
+        height: h,
+        planes: [img.into_raw(), vec![], vec![]],
+        strides: [w * 3, 0, 0],
+    })
 }
 
 struct Timing {
@@ -124,7 +132,12 @@ struct Timing {
 }
 
 /// Classifies every image, filling `confusion`.
-fn evaluate(classifier: &mut EmotionClassifier, dataset: &[(String, Vec<PathBuf>)], batch: usize, confusion: &mut Confusion) -> Result<Timing, String> {
+fn evaluate(
+    classifier: &mut EmotionClassifier,
+    dataset: &[(String, Vec<PathBuf>)],
+    batch: usize,
+    confusion: &mut Confusion,
+) -> Result<Timing, String> {
     let items: Vec<(usize, &PathBuf)> = dataset.iter().enumerate().flat_map(|(c, (_, files))| files.iter().map(move |f| (c, f))).collect();
     let bar = if std::io::stderr().is_terminal() { ProgressBar::new(items.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} images {per_sec} eta {eta}").map_err(|e| e.to_string())?);
@@ -169,10 +182,20 @@ fn run(args: Args) -> Result<(), String> {
     let mut confusion = Confusion::new(classes, classifier.spec.labels.clone());
     for (c, m) in confusion.matched.iter().enumerate() {
         if m.is_none() {
-            eprintln!("warning: class `{}` has no label in the model ({}); its images count as errors", confusion.classes[c], confusion.labels.join(", "));
+            eprintln!(
+                "warning: class `{}` has no label in the model ({}); its images count as errors",
+                confusion.classes[c],
+                confusion.labels.join(", ")
+            );
         }
     }
-    emit(&format!("model={} spec=\"{spec_source}\" device={:?} dataset={} images={}\n", args.model.display(), classifier.device, args.dataset.display(), dataset.iter().map(|(_, f)| f.len()).sum::<usize>()))?;
+    emit(&format!(
+        "model={} spec=\"{spec_source}\" device={:?} dataset={} images={}\n",
+        args.model.display(),
+        classifier.device,
+        args.dataset.display(),
+        dataset.iter().map(|(_, f)| f.len()).sum::<usize>()
+    ))?;
     let batch = args.batch.min(classifier.max_batch);
     let timing = evaluate(&mut classifier, &dataset, batch, &mut confusion)?;
     let secs = timing.total.as_secs_f64().max(1e-9);

@@ -15,17 +15,16 @@ use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
 
 use crate::classification::{Emotion, OutputKind, DEFAULT_EMOTION_MODEL_FILE};
 use crate::detection::{self, Face};
+use crate::export::{self, ExportFace, MetadataWriter};
 use crate::inference::{self, DetectParams, Device, FaceCrop, FaceDetector};
 use crate::instances::{self, AcquireError, ModelKey, Models};
 use crate::overlay::{self, Overlay};
 use crate::preprocess::{Image, PixelLayout, YuvSpec};
-use crate::export::{self, ExportFace, MetadataWriter};
 use crate::runtime;
 use crate::tracking::{Track, Tracker, TrackerParams};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("emotiondetect", gst::DebugColorFlags::empty(), Some("Facial emotion detector"))
-});
+static CAT: LazyLock<gst::DebugCategory> =
+    LazyLock::new(|| gst::DebugCategory::new("emotiondetect", gst::DebugColorFlags::empty(), Some("Facial emotion detector")));
 
 const DEFAULT_FACE_MODEL_FILE: &str = "face_detection_yunet.onnx";
 const DEFAULT_DEVICE: &str = "cpu";
@@ -67,7 +66,8 @@ const FORMATS: [VideoFormat; 12] = [
 /// Where the channels of each accepted format live, and for YUV how they map to RGB.
 fn pixel_layout(info: &VideoInfo) -> Option<PixelLayout> {
     let c = info.colorimetry();
-    let yuv = YuvSpec::from_colorimetry(c.matrix() == gst_video::VideoColorMatrix::Bt709, c.range() == gst_video::VideoColorRange::Range0_255);
+    let yuv =
+        YuvSpec::from_colorimetry(c.matrix() == gst_video::VideoColorMatrix::Bt709, c.range() == gst_video::VideoColorRange::Range0_255);
     let packed = |bpp, r, g, b| Some(PixelLayout::Packed { bpp, r, g, b });
     match info.format() {
         VideoFormat::Rgb => packed(3, 0, 1, 2),
@@ -544,7 +544,11 @@ impl BaseTransformImpl for EmotionDetect {
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
-        let detection = if state.next_runs_detector(&settings) { detect_buffer(&state.analysis.models, &mut state.detector_tensor, buf, &info, &settings).map(Some) } else { Ok(None) };
+        let detection = if state.next_runs_detector(&settings) {
+            detect_buffer(&state.analysis.models, &mut state.detector_tensor, buf, &info, &settings).map(Some)
+        } else {
+            Ok(None)
+        };
         self.finish(&mut state.analysis, buf, &info, &settings, detection);
         Ok(gst::FlowSuccess::Ok)
     }
@@ -563,7 +567,8 @@ impl BaseTransformImpl for EmotionDetect {
         let models = analysis.models.clone();
         // Detection of this frame overlaps the rest of the previous frame's analysis.
         let (detection, finished) = std::thread::scope(|scope| {
-            let worker = scope.spawn(|| if run { detect_buffer(&models, detector_tensor, &inbuf, &info, &settings).map(Some) } else { Ok(None) });
+            let worker =
+                scope.spawn(|| if run { detect_buffer(&models, detector_tensor, &inbuf, &info, &settings).map(Some) } else { Ok(None) });
             let finished = previous.map(|p| self.finish_pending(analysis, p, &info, &settings));
             let detection = worker.join().unwrap_or_else(|_| Err("the detector thread panicked".into()));
             (detection, finished)
@@ -602,7 +607,13 @@ impl BaseTransformImpl for EmotionDetect {
 }
 
 impl VideoFilterImpl for EmotionDetect {
-    fn set_info(&self, incaps: &gst::Caps, in_info: &VideoInfo, outcaps: &gst::Caps, out_info: &VideoInfo) -> Result<(), gst::LoggableError> {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
         if pixel_layout(in_info).is_none() {
             return Err(gst::loggable_error!(CAT, "unsupported format {:?}", in_info.format()));
         }
@@ -619,8 +630,7 @@ impl EmotionDetect {
     fn load(&self) -> Result<State, gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
         let key = settings.model_key().map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{e}")))?;
-        let env = runtime::environment(std::sync::Arc::new(ort_log))
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("{e}")))?;
+        let env = runtime::environment(std::sync::Arc::new(ort_log)).map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("{e}")))?;
         let id = settings.model_instance_id.as_deref();
         let models = instances::acquire(env, id, &key).map_err(|e| match e {
             AcquireError::Mismatch(m) => gst::error_msg!(gst::LibraryError::Settings, ("{m}")),
@@ -644,7 +654,8 @@ impl EmotionDetect {
         *self.active_device.lock().unwrap() = models.device.name();
         static OWNERS: AtomicU64 = AtomicU64::new(0);
         let owner = OWNERS.fetch_add(1, Ordering::Relaxed);
-        let analysis = Analysis { models, owner, tensor: Vec::new(), overlay: Overlay::new(), tracker: Tracker::new(), writer, source: None };
+        let analysis =
+            Analysis { models, owner, tensor: Vec::new(), overlay: Overlay::new(), tracker: Tracker::new(), writer, source: None };
         Ok(State { analysis, detector_tensor: Vec::new(), frame_count: 0, info: None, pending: None, ready: None })
     }
 
@@ -703,14 +714,23 @@ impl EmotionDetect {
         }
         let fps = self.state.lock().unwrap().as_ref().and_then(|s| s.info.as_ref().map(|i| i.fps()));
         match fps {
-            Some(f) if f.numer() > 0 => gst::ClockTime::SECOND.mul_div_floor(f.denom() as u64, f.numer() as u64).unwrap_or(gst::ClockTime::ZERO),
+            Some(f) if f.numer() > 0 => {
+                gst::ClockTime::SECOND.mul_div_floor(f.denom() as u64, f.numer() as u64).unwrap_or(gst::ClockTime::ZERO)
+            }
             _ => gst::ClockTime::ZERO,
         }
     }
 
     /// Tracks, classifies and (with `draw`) draws, given the frame's detection. Returns the
     /// visible faces in frame pixels.
-    fn process_frame(&self, analysis: &mut Analysis, buf: &mut gst::BufferRef, info: &VideoInfo, settings: &Settings, faces: Option<Vec<Face>>) -> Result<Vec<FaceResult>, String> {
+    fn process_frame(
+        &self,
+        analysis: &mut Analysis,
+        buf: &mut gst::BufferRef,
+        info: &VideoInfo,
+        settings: &Settings,
+        faces: Option<Vec<Face>>,
+    ) -> Result<Vec<FaceResult>, String> {
         let layout = pixel_layout(info).ok_or("unsupported format")?;
         let mut frame = VideoFrameRef::from_buffer_ref_writable(buf, info).map_err(|e| format!("cannot map the frame: {e}"))?;
         let strides = frame.plane_stride();
@@ -753,7 +773,14 @@ impl EmotionDetect {
                 scores: &r.smoothed.scores,
             })
             .collect();
-        let json = export::frame_json(info.width(), info.height(), pts.map(|t| t.nseconds()), state.source.as_deref().unwrap_or(""), &state.models.spec.name, &faces);
+        let json = export::frame_json(
+            info.width(),
+            info.height(),
+            pts.map(|t| t.nseconds()),
+            state.source.as_deref().unwrap_or(""),
+            &state.models.spec.name,
+            &faces,
+        );
         if let Some(Err(e)) = state.writer.as_mut().map(|w| w.write_frame(&json)) {
             gst::element_imp_warning!(self, gst::ResourceError::Write, ("metadata file: {e}"));
         }
@@ -801,7 +828,13 @@ impl EmotionDetect {
 
 /// Runs the face detector on `buf` and keeps the faces the settings allow, in frame pixels.
 /// Only the model run holds the (maybe shared) detector's lock, not the pre-processing.
-fn detect_buffer(models: &Models, tensor: &mut Vec<f32>, buf: &gst::BufferRef, info: &VideoInfo, settings: &Settings) -> Result<Vec<Face>, String> {
+fn detect_buffer(
+    models: &Models,
+    tensor: &mut Vec<f32>,
+    buf: &gst::BufferRef,
+    info: &VideoInfo,
+    settings: &Settings,
+) -> Result<Vec<Face>, String> {
     let layout = pixel_layout(info).ok_or("unsupported format")?;
     let frame = VideoFrameRef::from_buffer_ref_readable(buf, info).map_err(|e| format!("cannot map the frame: {e}"))?;
     let strides = frame.plane_stride();
@@ -824,8 +857,17 @@ fn detect_buffer(models: &Models, tensor: &mut Vec<f32>, buf: &gst::BufferRef, i
 /// Updates the tracks with the frame's detections (or carries them when the detector did not
 /// run), and classifies the faces that are new or due (every `reclassify-interval` frames)
 /// in batches. Returns the faces matched on the last detector run.
-fn track_and_classify<P: AsRef<[u8]> + Sync>(analysis: &mut Analysis, image: &Image<P>, settings: &Settings, faces: Option<Vec<Face>>) -> Result<Vec<FaceResult>, String> {
-    let params = TrackerParams { iou_threshold: TRACK_IOU_THRESHOLD, max_misses: settings.track_max_misses, smoothing: settings.emotion_smoothing as f32 };
+fn track_and_classify<P: AsRef<[u8]> + Sync>(
+    analysis: &mut Analysis,
+    image: &Image<P>,
+    settings: &Settings,
+    faces: Option<Vec<Face>>,
+) -> Result<Vec<FaceResult>, String> {
+    let params = TrackerParams {
+        iou_threshold: TRACK_IOU_THRESHOLD,
+        max_misses: settings.track_max_misses,
+        smoothing: settings.emotion_smoothing as f32,
+    };
     let tracker = &mut analysis.tracker;
     tracker.age_classifications();
     match faces {
@@ -836,7 +878,8 @@ fn track_and_classify<P: AsRef<[u8]> + Sync>(analysis: &mut Analysis, image: &Im
     }
     // Faces matched on the last detector run are the ones reported; missed tracks wait.
     let visible: Vec<usize> = (0..tracker.tracks().len()).filter(|&i| tracker.tracks()[i].misses == 0).collect();
-    let due: Vec<usize> = visible.iter().copied().filter(|&i| tracker.tracks()[i].needs_classification(settings.reclassify_interval)).collect();
+    let due: Vec<usize> =
+        visible.iter().copied().filter(|&i| tracker.tracks()[i].needs_classification(settings.reclassify_interval)).collect();
     let margin = settings.crop_margin as f32;
     let crops: Vec<_> = due
         .iter()
@@ -855,7 +898,14 @@ fn track_and_classify<P: AsRef<[u8]> + Sync>(analysis: &mut Analysis, image: &Im
 /// Classifies `crops` of `image` through the (maybe shared) classifier: this stream's faces may
 /// share model calls with other streams' faces. Returns one result per crop, in order.
 /// `tensor` is the reused input buffer.
-fn classify<P: AsRef<[u8]> + Sync>(models: &Models, owner: u64, tensor: &mut Vec<f32>, image: &Image<P>, crops: &[FaceCrop], batch_size: usize) -> Result<Vec<Emotion>, String> {
+fn classify<P: AsRef<[u8]> + Sync>(
+    models: &Models,
+    owner: u64,
+    tensor: &mut Vec<f32>,
+    image: &Image<P>,
+    crops: &[FaceCrop],
+    batch_size: usize,
+) -> Result<Vec<Emotion>, String> {
     if crops.is_empty() {
         return Ok(Vec::new());
     }
