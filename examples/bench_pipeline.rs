@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Runs one GStreamer pipeline to EOS and prints its throughput, for `bench/run`.
 //!
 //!     cargo run --release --example bench-pipeline -- 'filesrc location=a.avi ! decodebin ! emotiondetect ! fakesink'

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The inference-only bound: the ONNX Runtime calls the element makes, on prepared tensors,
 //! without decoding, pre-processing, drawing or GStreamer.
 //!

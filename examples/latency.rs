@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! End-to-end latency of emotiondetect on a live source it cannot keep up with.
 //!
 //! ```text

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Times the detector pre-processing (scale + colour conversion into the YuNet tensor) on a
 //! synthetic I420 / BGRx frame: `cargo run --release --example preprocess-bench -- [W H]`.
 

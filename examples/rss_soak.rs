@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Memory soak: 10,000 frames of real video through `emotiondetect`, printing the resident set
 //! size every 1,000 frames and its growth from frame 1,000 (warm) to the end.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! RTSP server that streams video annotated by `emotiondetect` (faces boxed, emotions labelled).
 //!
 //! ```text

@@ -1,7 +1,9 @@
+// SPDX-License-Identifier: MIT
 //! Emotion classification: the classifier's input spec, softmax and top-1.
 //!
 //! Running the ONNX session is in [`crate::inference`].
 
+use crate::error::{Error, Result};
 use crate::preprocess::{ColourOrder, Normalisation, TensorLayout, TensorTarget};
 
 /// File name of the emotion model the element uses when `emotion-model` is not set.
@@ -69,16 +71,16 @@ impl ClassifierSpec {
     /// Reads a spec file.
     ///
     /// Errors: the file cannot be read or is not a valid spec (the path and the field are named).
-    pub fn load(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("model spec {}: {e}", path.display()))?;
-        Self::from_json(&text).map_err(|e| format!("model spec {}: {e}", path.display()))
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Spec(format!("model spec {}: {e}", path.display())))?;
+        Self::parse(&text).map_err(|e| Error::Spec(format!("model spec {}: {e}", path.display())))
     }
 
     /// The spec of the model at `model`: `explicit` when given, else `<model stem>.json` beside
     /// the model, else the shipped spec for its file name. Returns the spec and where it came from.
     ///
     /// Errors: the explicit or beside-the-model spec is invalid, or there is no spec at all.
-    pub fn resolve(model: &std::path::Path, explicit: Option<&std::path::Path>) -> Result<(Self, String), String> {
+    pub fn resolve(model: &std::path::Path, explicit: Option<&std::path::Path>) -> Result<(Self, String)> {
         if let Some(p) = explicit {
             return Self::load(p).map(|s| (s, p.display().to_string()));
         }
@@ -88,19 +90,23 @@ impl ClassifierSpec {
         }
         let file = model.file_name().and_then(|f| f.to_str()).unwrap_or_default();
         Self::builtin(file).map(|s| (s, format!("built-in spec for {file}"))).ok_or_else(|| {
-            format!(
+            Error::Spec(format!(
                 "emotion model {}: no model spec: expected {} beside it or the emotion-model-proc property \
                  (the format and examples are in models/specs/)",
                 model.display(),
                 beside.display()
-            )
+            ))
         })
     }
 
     /// Parses a spec from its JSON text (format: `models/specs/README.md`).
     ///
     /// Errors: a missing or invalid field, named.
-    pub fn from_json(text: &str) -> Result<Self, String> {
+    pub fn from_json(text: &str) -> Result<Self> {
+        Self::parse(text).map_err(Error::Spec)
+    }
+
+    fn parse(text: &str) -> std::result::Result<Self, String> {
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
         let input = v.get("input").ok_or("missing `input`")?;
         let output = v.get("output").ok_or("missing `output`")?;
@@ -179,9 +185,9 @@ impl ClassifierSpec {
 
 /// `scale` (default 1) and per-channel `mean` (default 0) and `std` (default 1), one value for
 /// all channels or one per channel.
-fn normalisation(input: &serde_json::Value, channels: usize) -> Result<Normalisation, String> {
+fn normalisation(input: &serde_json::Value, channels: usize) -> std::result::Result<Normalisation, String> {
     let scale = input.get("scale").map(|x| x.as_f64().ok_or("`input.scale` must be a number")).transpose()?.unwrap_or(1.0) as f32;
-    let per_channel = |k: &str, default: f32| -> Result<[f32; 3], String> {
+    let per_channel = |k: &str, default: f32| -> std::result::Result<[f32; 3], String> {
         let Some(x) = input.get(k) else { return Ok([default; 3]) };
         let vals: Vec<f32> = x
             .as_array()
@@ -203,7 +209,7 @@ fn normalisation(input: &serde_json::Value, channels: usize) -> Result<Normalisa
     Ok(Normalisation { scale, mean: per_channel("mean", 0.0)?, std })
 }
 
-fn alignment(input: &serde_json::Value) -> Result<Alignment, String> {
+fn alignment(input: &serde_json::Value) -> std::result::Result<Alignment, String> {
     let Some(a) = input.get("alignment") else { return Ok(Alignment::Box) };
     match a.get("kind").and_then(|k| k.as_str()) {
         Some("box") => Ok(Alignment::Box),
@@ -263,24 +269,13 @@ pub fn top1(row: &[f32]) -> Option<(usize, f32)> {
     })
 }
 
-/// One face's result: the top-1 label index and probability, and the whole probability vector
-/// in label order.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Emotion {
-    pub label_id: usize,
-    pub confidence: f32,
-    pub scores: Vec<f32>,
-}
-
-impl Emotion {
-    /// Builds the result from one output row, applying softmax first for logits.
-    pub fn from_row(mut row: Vec<f32>, kind: OutputKind) -> Option<Emotion> {
-        if kind == OutputKind::Logits {
-            softmax(&mut row);
-        }
-        let (label_id, confidence) = top1(&row)?;
-        Some(Emotion { label_id, confidence, scores: row })
+/// One classifier output row as probabilities in label order: softmax applied for logits,
+/// kept as it is for probabilities.
+pub fn probabilities(mut row: Vec<f32>, kind: OutputKind) -> Vec<f32> {
+    if kind == OutputKind::Logits {
+        softmax(&mut row);
     }
+    row
 }
 
 #[cfg(test)]
@@ -305,12 +300,11 @@ mod tests {
     }
 
     #[test]
-    fn emotion_from_logits_applies_softmax_and_probabilities_are_kept() {
-        let e = Emotion::from_row(vec![0.0, 2.0f32.ln()], OutputKind::Logits).unwrap();
-        assert_eq!(e.label_id, 1);
-        assert!((e.confidence - 2.0 / 3.0).abs() < 1e-6);
-        let e = Emotion::from_row(vec![0.2, 0.5, 0.3], OutputKind::Probabilities).unwrap();
-        assert_eq!((e.label_id, e.scores), (1, vec![0.2, 0.5, 0.3]));
+    fn logits_get_softmax_and_probabilities_are_kept() {
+        let p = probabilities(vec![0.0, 2.0f32.ln()], OutputKind::Logits);
+        assert_eq!(top1(&p).map(|t| t.0), Some(1));
+        assert!((p[1] - 2.0 / 3.0).abs() < 1e-6);
+        assert_eq!(probabilities(vec![0.2, 0.5, 0.3], OutputKind::Probabilities), vec![0.2, 0.5, 0.3]);
     }
 
     #[test]
@@ -369,7 +363,7 @@ mod tests {
     fn invalid_specs_are_refused_with_the_field_named() {
         let base = r#"{"name":"m","input":{"layout":"NCHW","width":48,"height":48,"colour":"grey"},"output":{"kind":"logits"},"labels":["happy"]}"#;
         assert!(ClassifierSpec::from_json(base).is_ok());
-        let bad = |from: &str, to: &str| ClassifierSpec::from_json(&base.replace(from, to)).unwrap_err();
+        let bad = |from: &str, to: &str| ClassifierSpec::from_json(&base.replace(from, to)).unwrap_err().to_string();
         assert!(bad("NCHW", "CHW").contains("input.layout"));
         assert!(bad("\"grey\"", "\"cmyk\"").contains("input.colour"));
         assert!(bad("\"width\":48", "\"width\":0").contains("input.width"));
@@ -379,15 +373,16 @@ mod tests {
         assert!(bad("\"colour\":\"grey\"", "\"colour\":\"rgb\",\"mean\":[1,2]").contains("input.mean"));
         assert!(bad("\"colour\":\"grey\"", "\"colour\":\"grey\",\"alignment\":{\"kind\":\"five-point\",\"template\":[[1,2]]}")
             .contains("template"));
-        assert!(ClassifierSpec::from_json("{").unwrap_err().contains("not valid JSON"));
+        assert!(ClassifierSpec::from_json("{").unwrap_err().to_string().contains("not valid JSON"));
     }
 
     #[test]
     fn a_model_without_a_spec_is_an_error_naming_the_expected_file() {
-        let e = ClassifierSpec::resolve(std::path::Path::new("/nowhere/mine.onnx"), None).unwrap_err();
+        let e = ClassifierSpec::resolve(std::path::Path::new("/nowhere/mine.onnx"), None).unwrap_err().to_string();
         assert!(e.contains("/nowhere/mine.json") && e.contains("emotion-model-proc"), "{e}");
         let e = ClassifierSpec::resolve(std::path::Path::new("/nowhere/mine.onnx"), Some(std::path::Path::new("/nowhere/spec.json")))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/nowhere/spec.json"), "{e}");
     }
 

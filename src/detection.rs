@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Face detection: YuNet and UltraFace output decoding, NMS, and mapping boxes back to the frame.
 //!
 //! The maths here is plain and unit-tested; running the ONNX session is in [`crate::inference`].

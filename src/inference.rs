@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: MIT
 //! ONNX Runtime sessions for the face detector and the emotion classifier: loading and checking
 //! a model, building its input tensor from a frame, running it and decoding its output.
 //!
-//! Errors are `String`s that name the model file and what was expected; the element turns them
+//! Errors ([`Error`]) name the model file and what was expected; the element turns them
 //! into GStreamer error or warning messages.
 
 use std::path::{Path, PathBuf};
@@ -10,8 +11,9 @@ use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use crate::classification::{Alignment, ClassifierSpec, Emotion};
+use crate::classification::{probabilities, Alignment, ClassifierSpec};
 use crate::detection::{self, Face, YunetLevel, YUNET_STRIDES};
+use crate::error::{Error, Result};
 use crate::preprocess::{similarity_transform, ColourOrder, Image, Normalisation, TensorLayout, TensorTarget};
 
 /// Where inference runs.
@@ -28,7 +30,7 @@ impl Device {
     /// Parses `cpu`, `cuda`, `cuda:N` or `auto`.
     ///
     /// Errors: the text and the accepted values.
-    pub fn parse(s: &str) -> Result<Device, String> {
+    pub fn parse(s: &str) -> Result<Device> {
         match s.trim().to_ascii_lowercase().as_str() {
             "cpu" => Ok(Device::Cpu),
             "auto" => Ok(Device::Auto),
@@ -38,7 +40,7 @@ impl Device {
                 .and_then(|n| n.parse::<i32>().ok())
                 .filter(|n| *n >= 0)
                 .map(Device::Cuda)
-                .ok_or_else(|| format!("device '{s}' is not one of cpu, cuda, cuda:N, auto")),
+                .ok_or_else(|| Error::Settings(format!("device '{s}' is not one of cpu, cuda, cuda:N, auto"))),
         }
     }
 
@@ -74,12 +76,12 @@ impl Default for SessionConfig {
 ///
 /// Errors: the file is missing or not a valid ONNX model, or CUDA was asked for and cannot
 /// register; the message names `what` (for example "face model") and the path.
-pub fn open_session(env: &Environment, what: &str, path: &Path, config: &SessionConfig) -> Result<(Session, Device), String> {
+pub fn open_session(env: &Environment, what: &str, path: &Path, config: &SessionConfig) -> Result<(Session, Device)> {
     if !path.exists() {
-        return Err(format!("{what} {}: no such file ({})", path.display(), crate::runtime::MODEL_HINT));
+        return Err(Error::model(what, path, format!("no such file ({})", crate::runtime::MODEL_HINT)));
     }
     if !path.is_file() {
-        return Err(format!("{what} {}: not a regular file, expected an .onnx model file", path.display()));
+        return Err(Error::model(what, path, "not a regular file, expected an .onnx model file"));
     }
     match config.device {
         Device::Cpu => build(env, path, None, config).map(|s| (s, Device::Cpu)),
@@ -88,10 +90,10 @@ pub fn open_session(env: &Environment, what: &str, path: &Path, config: &Session
             .map(|s| (s, Device::Cuda(0)))
             .or_else(|_| build(env, path, None, config).map(|s| (s, Device::Cpu))),
     }
-    .map_err(|e| format!("{what} {}: {e}", path.display()))
+    .map_err(|e| Error::model(what, path, e))
 }
 
-fn build(env: &Environment, path: &Path, cuda: Option<i32>, config: &SessionConfig) -> Result<Session, String> {
+fn build(env: &Environment, path: &Path, cuda: Option<i32>, config: &SessionConfig) -> std::result::Result<Session, String> {
     let mut builder = Session::builder(env)
         .map_err(|e| e.to_string())?
         .with_log_level(ort::logging::LogLevel::Warning)
@@ -176,10 +178,10 @@ impl FaceDetector {
     ///
     /// Errors: missing or invalid file, or inputs/outputs that match neither family (the
     /// message lists what the model has and what is expected).
-    pub fn load(env: &Environment, path: &Path, config: &SessionConfig) -> Result<FaceDetector, String> {
+    pub fn load(env: &Environment, path: &Path, config: &SessionConfig) -> Result<FaceDetector> {
         let (session, device) = open_session(env, "face model", path, config)?;
         let family = detector_family(&session)
-            .map_err(|e| format!("face model {}: {e}; it has outputs [{}]", path.display(), outlets(session.outputs())))?;
+            .map_err(|e| Error::model("face model", path, format!("{e}; it has outputs [{}]", outlets(session.outputs()))))?;
         let input_name = session.inputs()[0].name().to_string();
         Ok(FaceDetector { session, input_name, family, path: path.to_path_buf(), device })
     }
@@ -213,7 +215,7 @@ impl FaceDetector {
     /// Returns the faces in frame pixels, after NMS, best first.
     ///
     /// Errors: ONNX Runtime failed on this frame, or returned outputs of an unexpected size.
-    pub fn detect_prepared(&mut self, input: &DetectorInput) -> Result<Vec<Face>, String> {
+    pub fn detect_prepared(&mut self, input: &DetectorInput) -> Result<Vec<Face>> {
         let faces = match self.family {
             DetectorFamily::Yunet => self.run_yunet(&input.tensor, &input.target, input.threshold)?,
             DetectorFamily::UltraFace { .. } => self.run_ultraface(&input.tensor, &input.target, input.threshold)?,
@@ -222,12 +224,11 @@ impl FaceDetector {
         Ok(detection::nms(faces.into_iter().map(|f| f.scaled(sx, sy)).collect(), input.nms_threshold, 5000))
     }
 
-    fn run_yunet(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32) -> Result<Vec<Face>, String> {
-        let input = TensorRef::from_array_view(([1usize, 3, target.height, target.width], tensor)).map_err(|e| e.to_string())?;
-        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
-        let get = |name: String| -> Result<&[f32], String> {
-            let value = outputs.get(&name).ok_or_else(|| format!("YuNet output {name} missing"))?;
-            value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| e.to_string())
+    fn run_yunet(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32) -> Result<Vec<Face>> {
+        let outputs = run_batch(&mut self.session, &self.input_name, [1, 3, target.height, target.width], tensor)?;
+        let get = |name: String| -> Result<&[f32]> {
+            let value = outputs.get(&name).ok_or_else(|| Error::Inference(format!("YuNet output {name} missing")))?;
+            value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(inference_error)
         };
         let mut levels = Vec::with_capacity(3);
         for s in YUNET_STRIDES {
@@ -240,19 +241,18 @@ impl FaceDetector {
             };
             let cells = (target.width / s) * (target.height / s);
             if level.cls.len() != cells {
-                return Err(format!("YuNet stride {s} gave {} cells, expected {cells}", level.cls.len()));
+                return Err(Error::Inference(format!("YuNet stride {s} gave {} cells, expected {cells}", level.cls.len())));
             }
             levels.push(level);
         }
         Ok(detection::decode_yunet(&levels, target.width, threshold))
     }
 
-    fn run_ultraface(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32) -> Result<Vec<Face>, String> {
-        let input = TensorRef::from_array_view(([1usize, 3, target.height, target.width], tensor)).map_err(|e| e.to_string())?;
-        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
-        let get = |name: &str| -> Result<&[f32], String> {
-            let value = outputs.get(name).ok_or_else(|| format!("UltraFace output {name} missing"))?;
-            value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| e.to_string())
+    fn run_ultraface(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32) -> Result<Vec<Face>> {
+        let outputs = run_batch(&mut self.session, &self.input_name, [1, 3, target.height, target.width], tensor)?;
+        let get = |name: &str| -> Result<&[f32]> {
+            let value = outputs.get(name).ok_or_else(|| Error::Inference(format!("UltraFace output {name} missing")))?;
+            value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(inference_error)
         };
         Ok(detection::decode_ultraface(get("scores")?, get("boxes")?, threshold))
     }
@@ -275,7 +275,7 @@ fn input_target(width: usize, height: usize, cw: usize, ch: usize, order: Colour
 }
 
 /// Recognises the detector family from the session's input and outputs.
-fn detector_family(session: &Session) -> Result<DetectorFamily, String> {
+fn detector_family(session: &Session) -> std::result::Result<DetectorFamily, String> {
     let inputs = session.inputs();
     let input = inputs.first().and_then(|i| float_shape(i.dtype())).unwrap_or_default();
     if inputs.len() != 1 || !shape_matches(&input, &[1, 3, -1, -1]) {
@@ -340,18 +340,13 @@ impl EmotionClassifier {
     ///
     /// Errors: missing or invalid file, no valid spec, or names or shapes that differ from the
     /// spec (both are named).
-    pub fn open(
-        env: &Environment,
-        path: &Path,
-        explicit: Option<&Path>,
-        config: &SessionConfig,
-    ) -> Result<(EmotionClassifier, String), String> {
+    pub fn open(env: &Environment, path: &Path, explicit: Option<&Path>, config: &SessionConfig) -> Result<(EmotionClassifier, String)> {
         let (session, device) = open_session(env, "emotion model", path, config)?;
         let (spec, source) = ClassifierSpec::resolve(path, explicit)?;
         Ok((Self::with_spec(session, device, path, spec)?, source))
     }
 
-    fn with_spec(session: Session, device: Device, path: &Path, spec: ClassifierSpec) -> Result<EmotionClassifier, String> {
+    fn with_spec(session: Session, device: Device, path: &Path, spec: ClassifierSpec) -> Result<EmotionClassifier> {
         let expected_in: Vec<i64> = spec.input_shape(1).iter().map(|&d| d as i64).collect::<Vec<_>>();
         let expected_in = [&[-1i64][..], &expected_in[1..]].concat();
         let expected_out = [-1, spec.labels.len() as i64];
@@ -368,9 +363,8 @@ impl EmotionClassifier {
         let out_shape = output.and_then(|o| float_shape(o.dtype())).unwrap_or_default();
         let fits = shape_matches(&in_shape, &expected_in) && shape_matches(&out_shape, &expected_out);
         let (Some(input), Some(output), true) = (input, output, fits) else {
-            return Err(format!(
-                "emotion model {}: its spec {} expects input {} of shape {:?} (N = batch) and output {} {:?} ({}); the model has inputs [{}] and outputs [{}]",
-                path.display(),
+            let reason = format!(
+                "its spec {} expects input {} of shape {:?} (N = batch) and output {} {:?} ({}); the model has inputs [{}] and outputs [{}]",
                 spec.name,
                 spec.input_name.as_deref().unwrap_or("(the only one)"),
                 expected_in,
@@ -379,32 +373,53 @@ impl EmotionClassifier {
                 spec.labels.join(", "),
                 outlets(session.inputs()),
                 outlets(session.outputs()),
-            ));
+            );
+            return Err(Error::model("emotion model", path, reason));
         };
         let (input_name, output_name) = (input.name().to_string(), output.name().to_string());
         let max_batch = if in_shape[0] > 0 { in_shape[0] as usize } else { usize::MAX };
         Ok(EmotionClassifier { session, input_name, output_name, max_batch, spec, path: path.to_path_buf(), device })
     }
 
-    /// Runs the model on `n` faces already in `tensor` (`n` x `spec.target().len()` floats,
-    /// filled by [`face_tensor`]) and appends one result per face to `results`.
+    /// Runs the model on `n` faces already in `tensor` (`n` x `spec.target().len()` floats in
+    /// the spec's layout, filled by [`face_tensor`]) and appends one row of probabilities per
+    /// face to `results` (in `spec.labels` order, summing to 1: softmax applied to logits).
     ///
     /// Errors: ONNX Runtime failed, or the output had an unexpected size.
-    pub fn classify_tensor(&mut self, tensor: &[f32], n: usize, results: &mut Vec<Emotion>) -> Result<(), String> {
+    pub fn classify_tensor(&mut self, tensor: &[f32], n: usize, results: &mut Vec<Vec<f32>>) -> Result<()> {
         let spec = &self.spec;
-        let input = TensorRef::from_array_view((spec.input_shape(n), tensor)).map_err(|e| e.to_string())?;
-        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
-        let output = outputs.get(&self.output_name).ok_or_else(|| format!("classifier output {} missing", self.output_name))?;
-        let (_, scores) = output.try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+        let outputs = run_batch(&mut self.session, &self.input_name, spec.input_shape(n), tensor)?;
+        let output =
+            outputs.get(&self.output_name).ok_or_else(|| Error::Inference(format!("classifier output {} missing", self.output_name)))?;
+        let (_, scores) = output.try_extract_tensor::<f32>().map_err(inference_error)?;
         let n_labels = spec.labels.len();
-        if scores.len() != n_labels * n {
-            return Err(format!("classifier gave {} scores for {n} faces x {n_labels} labels", scores.len()));
+        if n_labels == 0 || scores.len() != n_labels * n {
+            return Err(Error::Inference(format!("classifier gave {} scores for {n} faces x {n_labels} labels", scores.len())));
         }
-        for row in scores.chunks(n_labels) {
-            results.push(Emotion::from_row(row.to_vec(), spec.output).ok_or("empty score row")?);
-        }
+        results.extend(scores.chunks(n_labels).map(|row| probabilities(row.to_vec(), spec.output)));
         Ok(())
     }
+}
+
+/// Runs `session` on one 4-D float input (`shape`: NCHW or NHWC as the model takes it, `tensor`
+/// holding exactly its elements in row-major order), handed to ONNX Runtime as an ndarray view
+/// (no copy).
+///
+/// Errors: the tensor does not have `shape`'s size, or ONNX Runtime failed.
+fn run_batch<'s>(
+    session: &'s mut Session,
+    input_name: &str,
+    shape: [usize; 4],
+    tensor: &[f32],
+) -> Result<ort::session::SessionOutputs<'s>> {
+    let view = ndarray::ArrayView4::from_shape(shape, tensor)
+        .map_err(|e| Error::Inference(format!("input tensor of {} floats for shape {shape:?}: {e}", tensor.len())))?;
+    let input = TensorRef::from_array_view(view).map_err(inference_error)?;
+    session.run(ort::inputs![input_name => input]).map_err(inference_error)
+}
+
+fn inference_error(e: ort::Error) -> Error {
+    Error::Inference(e.to_string())
 }
 
 #[cfg(test)]
@@ -417,7 +432,7 @@ mod tests {
         assert_eq!(Device::parse("CUDA"), Ok(Device::Cuda(0)));
         assert_eq!(Device::parse("cuda:2"), Ok(Device::Cuda(2)));
         assert_eq!(Device::parse("auto"), Ok(Device::Auto));
-        assert!(Device::parse("gpu").unwrap_err().contains("cpu, cuda, cuda:N, auto"));
+        assert!(Device::parse("gpu").unwrap_err().to_string().contains("cpu, cuda, cuda:N, auto"));
         assert!(Device::parse("cuda:-1").is_err());
         for d in [Device::Cpu, Device::Cuda(3), Device::Auto] {
             assert_eq!(Device::parse(&d.name()), Ok(d), "name() parses back");

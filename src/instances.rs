@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Model instances shared across streams (`model-instance-id`, as in DL Streamer).
 //!
 //! Elements that set the same id share one loaded face detector and one emotion classifier.
@@ -17,7 +18,8 @@ use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 
 use ort::environment::Environment;
 
-use crate::classification::{ClassifierSpec, Emotion};
+use crate::classification::ClassifierSpec;
+use crate::error::{Error, Result};
 use crate::inference::{DetectorFamily, Device, EmotionClassifier, FaceDetector, SessionConfig};
 
 // ------------------------------------------------------------------------------------------
@@ -33,11 +35,12 @@ pub trait BatchModel: Send {
     /// Runs the `n` items of `tensor` and appends `n` outputs to `out`.
     ///
     /// Errors: the model failed on this batch.
-    fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<Self::Output>) -> Result<(), String>;
+    fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<Self::Output>) -> Result<()>;
 }
 
 impl BatchModel for EmotionClassifier {
-    type Output = Emotion;
+    /// Probabilities in label order.
+    type Output = Vec<f32>;
 
     fn item_len(&self) -> usize {
         self.spec.target().len()
@@ -47,7 +50,7 @@ impl BatchModel for EmotionClassifier {
         self.max_batch
     }
 
-    fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<Emotion>) -> Result<(), String> {
+    fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<Vec<f32>>) -> Result<()> {
         self.classify_tensor(tensor, n, out)
     }
 }
@@ -101,7 +104,7 @@ impl BatchCounters {
 
 /// What a request gets back: its results (one per item, in order) and its tensor, for reuse.
 pub struct Served<O> {
-    pub results: Result<Vec<O>, String>,
+    pub results: Result<Vec<O>>,
     pub tensor: Vec<f32>,
 }
 
@@ -180,7 +183,7 @@ impl<M: BatchModel> Combiner<M> {
     fn round(&self, requests: Vec<Request>) -> Vec<(u64, Served<M::Output>)> {
         self.counters.max_requests_per_round.fetch_max(requests.len(), Ordering::Relaxed);
         let mut model = lock(&self.model);
-        let mut results: Vec<Result<Vec<M::Output>, String>> = requests.iter().map(|r| Ok(Vec::with_capacity(r.n))).collect();
+        let mut results: Vec<Result<Vec<M::Output>>> = requests.iter().map(|r| Ok(Vec::with_capacity(r.n))).collect();
         let batch = requests.iter().map(|r| r.batch_size).min().unwrap_or(1).clamp(1, model.max_batch().max(1));
         let per = model.item_len();
         let mut scratch = Vec::new();
@@ -199,12 +202,12 @@ impl<M: BatchModel> Combiner<M> {
             };
             let mut out = Vec::with_capacity(total);
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| model.run(tensor, total, &mut out)))
-                .unwrap_or_else(|_| Err("the classifier panicked".into()))
+                .unwrap_or_else(|_| Err(Error::Inference("the classifier panicked".into())))
                 .and_then(|()| {
                     if out.len() == total {
                         Ok(())
                     } else {
-                        Err(format!("the classifier gave {} results for {total} faces", out.len()))
+                        Err(Error::Inference(format!("the classifier gave {} results for {total} faces", out.len())))
                     }
                 });
             let mut owners: Vec<u64> = segments.iter().map(|s| requests[s.request].owner).collect();
@@ -314,7 +317,7 @@ impl Models {
     ///
     /// Errors: a model is missing, invalid, of unexpected shape, or its spec is missing; or the
     /// device cannot be used (each message names the file or the device).
-    pub fn load(env: &Environment, key: &ModelKey, counters: Arc<BatchCounters>) -> Result<Models, String> {
+    pub fn load(env: &Environment, key: &ModelKey, counters: Arc<BatchCounters>) -> Result<Models> {
         let config = SessionConfig { device: key.device, threads: key.threads, spinning: key.spinning };
         let detector = FaceDetector::load(env, &key.face_model, &config)?;
         let config = SessionConfig { device: detector.device, ..config };
@@ -335,23 +338,6 @@ impl Models {
     }
 }
 
-/// Why [`acquire`] failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AcquireError {
-    /// The id is in use with other settings (the message names the id and the setting).
-    Mismatch(String),
-    /// Loading the models failed (the message names the file or device).
-    Load(String),
-}
-
-impl std::fmt::Display for AcquireError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AcquireError::Mismatch(m) | AcquireError::Load(m) => f.write_str(m),
-        }
-    }
-}
-
 struct Entry {
     models: Weak<Models>,
     sessions_loaded: usize,
@@ -363,11 +349,11 @@ static REGISTRY: LazyLock<Mutex<HashMap<String, Entry>>> = LazyLock::new(Mutex::
 /// The models for an element: its own when `id` is `None`, else the instance shared under
 /// `id`, loaded now if no element holds it. They are freed when the last holder drops them.
 ///
-/// Errors: [`AcquireError::Mismatch`] when `id` is held with settings other than `key`;
-/// [`AcquireError::Load`] when loading fails.
-pub fn acquire(env: &Environment, id: Option<&str>, key: &ModelKey) -> Result<Arc<Models>, AcquireError> {
+/// Errors: [`Error::SharedInstance`] when `id` is held with settings other than `key`; the
+/// loading error (prefixed with the id) when loading fails.
+pub fn acquire(env: &Environment, id: Option<&str>, key: &ModelKey) -> Result<Arc<Models>> {
     let Some(id) = id else {
-        return Models::load(env, key, Arc::default()).map(Arc::new).map_err(AcquireError::Load);
+        return Models::load(env, key, Arc::default()).map(Arc::new);
     };
     // Loading under the registry lock: two elements starting together load the models once.
     let mut registry = lock(&REGISTRY);
@@ -375,15 +361,14 @@ pub fn acquire(env: &Environment, id: Option<&str>, key: &ModelKey) -> Result<Ar
         registry.entry(id.to_string()).or_insert_with(|| Entry { models: Weak::new(), sessions_loaded: 0, counters: Arc::default() });
     if let Some(models) = entry.models.upgrade() {
         return match key.difference(&models.key) {
-            Some(d) => Err(AcquireError::Mismatch(format!(
+            Some(d) => Err(Error::SharedInstance(format!(
                 "model-instance-id '{id}': {d}; elements sharing an instance need the same model settings"
             ))),
             None => Ok(models),
         };
     }
-    let models = Models::load(env, key, entry.counters.clone())
-        .map(Arc::new)
-        .map_err(|e| AcquireError::Load(format!("model-instance-id '{id}': {e}")))?;
+    let models =
+        Models::load(env, key, entry.counters.clone()).map(Arc::new).map_err(|e| e.prefixed(&format!("model-instance-id '{id}': ")))?;
     entry.sessions_loaded += 2;
     entry.models = Arc::downgrade(&models);
     Ok(models)
@@ -427,12 +412,12 @@ mod tests {
         fn max_batch(&self) -> usize {
             self.max
         }
-        fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<f32>) -> Result<(), String> {
+        fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<f32>) -> Result<()> {
             assert_eq!(tensor.len(), n * self.per);
             self.calls.lock().unwrap().push(n);
             std::thread::sleep(Duration::from_millis(2));
             if tensor.iter().any(|v| v.is_nan()) {
-                return Err("NaN in the batch".into());
+                return Err(Error::Inference("NaN in the batch".into()));
             }
             out.extend(tensor.chunks(self.per).map(|c| c.iter().sum::<f32>()));
             Ok(())
@@ -516,7 +501,7 @@ mod tests {
                 std::thread::yield_now();
             }
             drop(hold);
-            assert!(a.join().unwrap().unwrap_err().contains("NaN"));
+            assert!(a.join().unwrap().unwrap_err().to_string().contains("NaN"));
             let (b, d) = (b.join().unwrap(), d.join().unwrap());
             assert_eq!(b, Ok(request(2, 0, 2).1), "b and d share a call without the NaN");
             assert_eq!(d, Ok(request(3, 0, 1).1));
@@ -536,7 +521,7 @@ mod tests {
             drop(hold);
             assert!(first.join().unwrap().is_ok());
             for h in handles {
-                assert!(h.join().unwrap().unwrap_err().contains("NaN"), "the whole shared batch fails");
+                assert!(h.join().unwrap().unwrap_err().to_string().contains("NaN"), "the whole shared batch fails");
             }
         });
         // The combiner still works afterwards.
@@ -554,14 +539,14 @@ mod tests {
             fn max_batch(&self) -> usize {
                 usize::MAX
             }
-            fn run(&mut self, tensor: &[f32], _: usize, out: &mut Vec<()>) -> Result<(), String> {
+            fn run(&mut self, tensor: &[f32], _: usize, out: &mut Vec<()>) -> Result<()> {
                 assert!(tensor[0] >= 0.0, "negative");
                 out.resize(tensor.len(), ());
                 Ok(())
             }
         }
         let c = Combiner::new(Panicker, Arc::default());
-        assert_eq!(c.run(1, vec![-1.0], 1, 4).results, Err("the classifier panicked".into()));
+        assert_eq!(c.run(1, vec![-1.0], 1, 4).results, Err(Error::Inference("the classifier panicked".into())));
         assert_eq!(c.run(1, vec![1.0, 2.0], 2, 4).results, Ok(vec![(), ()]));
     }
 

@@ -1,21 +1,24 @@
+// SPDX-License-Identifier: MIT
 //! GStreamer plugin `emotiondetect`: finds faces in raw video, classifies each face's emotion
 //! with ONNX Runtime, attaches the results as metadata and draws them.
 #![allow(clippy::too_many_arguments)]
 
 use gst::glib;
 
+pub mod analyser;
 pub mod classification;
 pub mod detection;
 mod emotiondetect;
-pub mod evaluation;
+pub mod error;
 pub mod export;
+pub mod frame_report;
 pub mod inference;
 pub mod instances;
 pub mod overlay;
 pub mod preprocess;
-pub mod report;
 pub mod runtime;
 pub mod tracking;
+pub mod worker;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     if let Some(file) = plugin.filename() {

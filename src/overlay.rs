@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Drawing boxes and labels into a frame, in every supported pixel layout (packed RGB variants,
 //! and the Y and UV planes of I420 and NV12). Text is rendered with `ab_glyph` from DejaVu Sans
 //! Bold, embedded in the binary by the `dejavu` crate.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Pre-processing: views over raw video planes, bilinear scaling and colour conversion straight
 //! into the float tensors the detector and the classifier take.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Finding and loading ONNX Runtime and the installed models.
 //!
 //! ONNX Runtime is loaded at run time (ort's `load-dynamic`) from `libonnxruntime.so.1.31.1`,
@@ -119,8 +120,10 @@ pub type Logger = Arc<dyn Fn(ort::logging::LogLevel, &str) + Send + Sync>;
 
 /// The process-wide ONNX Runtime environment, loading the library on first use.
 ///
-/// Errors: a message listing each path tried and why it failed, and [`SETUP_HINT`].
-pub fn environment(log: Logger) -> Result<&'static Environment, String> {
+/// Errors: [`crate::error::Error::Runtime`] listing each path tried and why it failed, and
+/// [`SETUP_HINT`]. `once_cell`'s `get_or_try_init` (not stable in std's `OnceLock`) keeps a
+/// failed load retryable.
+pub fn environment(log: Logger) -> crate::error::Result<&'static Environment> {
     ENVIRONMENT.get_or_try_init(|| {
         let mut tried = Vec::new();
         for path in library_candidates() {
@@ -129,7 +132,7 @@ pub fn environment(log: Logger) -> Result<&'static Environment, String> {
                 Err(e) => tried.push(format!("{}: {e}", path.display())),
             }
         }
-        Err(format!("could not load ONNX Runtime ({ORT_LIBRARY}); tried {}; {SETUP_HINT}", tried.join("; ")))
+        Err(crate::error::Error::Runtime(format!("could not load ONNX Runtime ({ORT_LIBRARY}); tried {}; {SETUP_HINT}", tried.join("; "))))
     })
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Face tracking: stable ids across frames by IoU matching with constant-velocity prediction,
 //! plus the per-track emotion cache and exponential smoothing of the probabilities.
 //!
@@ -183,6 +184,12 @@ impl Tracker {
         }
         self.tracks.retain(|t| t.misses <= max_misses);
         indices.into_iter().map(|i| new_index[i]).collect()
+    }
+
+    /// Ends every track (a new stream geometry: old boxes mean nothing in it); ids go on from
+    /// where they were, never reused.
+    pub fn clear(&mut self) {
+        self.tracks.clear();
     }
 
     /// Advances every track's classification age by one frame.

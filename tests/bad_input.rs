@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Bad configuration and bad data: NULL->READY fails with an error message that names the file
 //! (or value) and what was expected, nothing panics, and a bad frame is passed through with a
 //! warning while the stream goes on.

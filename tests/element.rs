@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The element on real frames: every accepted format, odd sizes, padded strides, metas versus
 //! messages, drawing, and properties (defaults, and changes while PLAYING).
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The element's JSON lines export (`metadata-file`): one line per frame, the last ones
 //! included (flushed at EOS), the same faces as the bus messages, boxes in pixels and
 //! normalised that agree, `source` = the file's URI, unwritable paths refused at NULL->READY,
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use gst::prelude::*;
+use gstemotiondetect::frame_report::FrameReport;
 use serde_json::Value;
 
 const MEGAMIND_FRAMES: usize = 270;
@@ -20,6 +22,8 @@ const MEGAMIND_FRAMES: usize = 270;
 struct Export {
     /// The PTS (ns) of each buffer leaving the element.
     pts: Vec<u64>,
+    /// The ROI metas of each buffer leaving the element.
+    metas: Vec<Vec<MetaFace>>,
     /// The `emotiondetect` bus messages.
     messages: Vec<FrameMsg>,
     /// The metadata file as it was when the EOS message arrived, before the state change to
@@ -32,11 +36,13 @@ fn run_export(desc: &str, file: &Path) -> Export {
     init();
     let pipeline = gst::parse::launch(desc).unwrap_or_else(|e| panic!("cannot build `{desc}`: {e}")).downcast::<gst::Pipeline>().unwrap();
     let pts = Arc::new(Mutex::new(Vec::new()));
+    let metas = Arc::new(Mutex::new(Vec::new()));
     let ed = pipeline.by_name("ed").expect("an emotiondetect named ed");
-    let p = pts.clone();
+    let (p, m) = (pts.clone(), metas.clone());
     ed.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if let Some(t) = info.buffer().and_then(|b| b.pts()) {
-            p.lock().unwrap().push(t.nseconds());
+        if let Some(b) = info.buffer() {
+            p.lock().unwrap().extend(b.pts().map(|t| t.nseconds()));
+            m.lock().unwrap().push(meta_faces(b));
         }
         gst::PadProbeReturn::Ok
     });
@@ -66,7 +72,8 @@ fn run_export(desc: &str, file: &Path) -> Export {
     let at_eos = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     pipeline.set_state(gst::State::Null).unwrap();
     let pts = std::mem::take(&mut *pts.lock().unwrap());
-    Export { pts, messages, at_eos }
+    let metas = std::mem::take(&mut *metas.lock().unwrap());
+    Export { pts, metas, messages, at_eos }
 }
 
 fn parse_lines(text: &str) -> Vec<Value> {
@@ -124,6 +131,64 @@ fn one_line_per_frame_flushed_at_eos_matching_the_messages() {
     }
     println!("{} lines, {faces} faces; last timestamp {}", lines.len(), run.pts.last().unwrap());
     assert!(faces > 200, "faces found: {faces}");
+}
+
+/// The three outputs of every frame of Megamind.avi (JSON line, ROI metas, bus message) carry
+/// the same faces: box, label, raw and smoothed scores. With `reclassify-interval=3` the raw
+/// scores are cached between classifications and differ from the smoothed ones, so a mix-up
+/// between the two shows.
+#[test]
+fn json_metas_and_messages_carry_the_same_faces() {
+    let dir = TempDir::new("json-agree");
+    let file = dir.path().join("frames.jsonl");
+    let desc = format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! emotiondetect name=ed reclassify-interval=3 metadata-file={} ! fakesink",
+        megamind().display(),
+        file.display()
+    );
+    let run = run_export(&desc, &file);
+    let reports: Vec<FrameReport> =
+        run.at_eos.lines().enumerate().map(|(i, l)| FrameReport::from_json(l).unwrap_or_else(|e| panic!("line {}: {e}", i + 1))).collect();
+    assert_eq!((reports.len(), run.metas.len(), run.messages.len()), (MEGAMIND_FRAMES, MEGAMIND_FRAMES, MEGAMIND_FRAMES));
+    let (mut faces, mut raw_differs) = (0, 0);
+    for (i, ((report, metas), msg)) in reports.iter().zip(&run.metas).zip(&run.messages).enumerate() {
+        let frame = format!("frame {i}");
+        assert_eq!(report.timestamp, Some(msg.timestamp), "{frame}");
+        assert_eq!((report.objects.len(), metas.len()), (msg.faces.len(), msg.faces.len()), "{frame}: face counts");
+        for ((o, m), f) in report.objects.iter().zip(metas).zip(&msg.faces) {
+            faces += 1;
+            let e = &o.emotion;
+            let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
+            assert_eq!((o.id as i32, m.id, m.object_id), (f.id, f.id, f.id), "{frame}: track id");
+            assert_eq!((o.x, o.y, o.w, o.h), m.rect, "{frame}: box in the meta");
+            assert_eq!((o.x, o.y, o.w, o.h), (f.x, f.y, f.width, f.height), "{frame}: box in the message");
+            let b = &o.detection.bounding_box;
+            assert_eq!([b.x_min, b.y_min, b.x_max, b.y_max], m.detection[..4], "{frame}: normalised box");
+            assert_eq!(
+                (o.detection.confidence, m.detection[4] as f32, f.confidence as f32),
+                (o.detection.confidence, o.detection.confidence, o.detection.confidence)
+            );
+            assert_eq!(
+                (e.label.as_str(), m.emotion.as_str(), f.emotion.as_str()),
+                (e.label.as_str(), e.label.as_str(), e.label.as_str()),
+                "{frame}: label"
+            );
+            assert_eq!((e.label_id as i32, e.labels[e.label_id].as_str()), (m.emotion_id, e.label.as_str()), "{frame}: label id");
+            assert_eq!((m.emotion_confidence as f32, f.emotion_confidence as f32), (e.confidence, e.confidence), "{frame}: confidence");
+            assert_eq!((f32s(&m.scores), f32s(&f.scores)), (e.scores.clone(), e.scores.clone()), "{frame}: raw scores");
+            assert_eq!(
+                (f32s(&m.smoothed_scores), f32s(&f.smoothed_scores)),
+                (e.smoothed_scores.clone(), e.smoothed_scores.clone()),
+                "{frame}: smoothed scores"
+            );
+            assert_eq!(e.labels.len(), e.scores.len(), "{frame}: one label per score");
+            let landmarks = o.landmarks.expect("YuNet gives landmarks").concat();
+            assert_eq!(m.landmarks.map(|l| l.to_vec()), Some(landmarks), "{frame}: landmarks");
+            raw_differs += usize::from(e.scores != e.smoothed_scores);
+        }
+    }
+    println!("{faces} faces agree over {MEGAMIND_FRAMES} frames; raw and smoothed scores differ on {raw_differs}");
+    assert!(faces > 200 && raw_differs > faces / 2, "faces {faces}, raw != smoothed on {raw_differs}");
 }
 
 #[test]

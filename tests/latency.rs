@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Latency on a live source the element cannot keep up with: a real group photo made into a
 //! live 1920x1080 30 fps stream, the detector at full resolution (`detector-size=0`, about 150 ms
 //! a frame on a 2-core machine, several frame intervals). The measurement is

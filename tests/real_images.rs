@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The element's face detection against OpenCV's reference implementation of YuNet
 //! (`cv2.FaceDetectorYN`, run by tests/reference/opencv_yunet.py) on real group photos, at the
 //! same settings: input size = image size (`detector-size=0`), score threshold 0.6, NMS 0.3,

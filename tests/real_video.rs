@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! End to end on a real video: OpenCV's sample Megamind.avi (720x528, 270 frames, one or two
 //! faces in most frames) through the element into an H.264 MP4, which must decode back.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! RTSP loopback: a gst-rtsp-server in this process serves Megamind.avi annotated by emotiondetect
 //! (H.264 over RTP), and a client pipeline, as a surveillance integrator would write it, reads it
 //! back with rtspsrc and runs emotiondetect again on the decoded stream:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `model-instance-id`: elements with the same id share one loaded detector and classifier
 //! (counted through `gstemotiondetect::instances`), their faces share classifier calls, each
 //! stream's results equal those of a private element, one stream stopping does not disturb the

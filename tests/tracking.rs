@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Tracking on real video: stable ids, interval-based inference and smoothing on Megamind.avi
 //! (270 frames, 720x528, one or two faces per frame, 8 shots).
 

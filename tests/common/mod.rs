@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Helpers shared by the integration tests: paths of the real test data, checks that fail with
 //! a message saying how to get what is missing, plugin registration, running pipelines and
 //! reading the element's messages and metas back.
@@ -27,8 +28,15 @@ const SETUP: &str = "run ./setup.sh (or ./setup.sh --no-run) from the repository
 // ------------------------------------------------------------------------------------------
 // Paths and required files
 
+/// The repository root: this package's directory, or the one above it for the `tools` member
+/// (which includes this module too).
 pub fn repo_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if manifest.join("setup.sh").is_file() {
+        manifest
+    } else {
+        manifest.parent().expect("tools/ lies inside the repository").to_path_buf()
+    }
 }
 
 /// `../shared` beside the checkout, or `$EMOTIONDETECT_SHARED_DIR`.

@@ -1,7 +1,9 @@
+// SPDX-License-Identifier: MIT
 //! Smoke test of the training recipe (models/train_fer.py): one short epoch on a few hundred
 //! real FER2013 images on CPU, then the exported ONNX model and its spec evaluated by
 //! `emotiondetect-eval`, i.e. loaded and run by the element's own code at batch 32.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::process::Command;

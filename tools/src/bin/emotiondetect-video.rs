@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 //! `emotiondetect-video INPUT [-o DIR] [PROP=VALUE ...]`: runs emotiondetect over a video file
 //! and writes, named after the input, into DIR (default `./out`):
 //!
 //! - `<name>-emotions.mp4`: the annotated video (H.264 in MP4);
 //! - `<name>.jsonl`: one JSON object per frame (the element's `metadata-file`);
-//! - `<name>-people.csv`: one row per person (track id), see `gstemotiondetect::report`;
+//! - `<name>-people.csv`: one row per person (track id), see `emotiondetect_tools::report`;
 //! - `<name>-timeline.png`: each person's emotions over time.
 //!
 //! Pipeline: `filesrc ! decodebin ! videorate ! videoconvert ! emotiondetect PROPS ! videoconvert
@@ -26,10 +27,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use emotiondetect_tools::report;
 use gst::glib;
 use gst::prelude::*;
 use gstemotiondetect::classification::ClassifierSpec;
-use gstemotiondetect::report;
 use indicatif::{ProgressBar, ProgressStyle};
 
 const TOOL: &str = "emotiondetect-video";
@@ -259,8 +260,8 @@ fn configured_element(props: &[(String, String)]) -> Result<gst::Element, Failur
 }
 
 /// The classifier's labels in its output order, from the spec the element used
-/// (`emotion-model-proc`, else the model's own or shipped spec): the JSON lines' `scores` follow
-/// them.
+/// (`emotion-model-proc`, else the model's own or shipped spec), for a file without faces
+/// (the JSON lines of faces name them).
 fn classifier_labels(element: &gst::Element) -> Result<Vec<String>, Failure> {
     let model: String = element.property("emotion-model");
     let proc: Option<String> = element.property("emotion-model-proc");
@@ -679,9 +680,13 @@ fn run(args: &Args) -> Result<u8, Failure> {
     let analysed = started.elapsed();
 
     // The reports, from the JSON lines the element wrote.
-    let file = std::fs::File::open(&jsonl_partial).map_err(|e| format!("cannot read back {}: {e}", jsonl_partial.display()))?;
-    let labels = classifier_labels(&element)?;
-    let frames = report::read_jsonl(std::io::BufReader::new(file), &labels)
+    let open = || std::fs::File::open(&jsonl_partial).map_err(|e| format!("cannot read back {}: {e}", jsonl_partial.display()));
+    // The lines name their labels; with no face at all, the CSV's columns come from the spec.
+    let labels = match report::labels_in(std::io::BufReader::new(open()?)) {
+        Ok(Some(labels)) => labels,
+        _ => classifier_labels(&element)?,
+    };
+    let frames = report::read_jsonl(std::io::BufReader::new(open()?), &labels)
         .map_err(|e| format!("error while reading {}: {e}", jsonl_partial.display()))?;
     let people = report::summarize(&frames, labels.len());
     let csv_partial = Outputs::partial(&outputs.csv);

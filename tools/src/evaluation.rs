@@ -1,12 +1,13 @@
+// SPDX-License-Identifier: MIT
 //! Classifier evaluation on a folder-per-class dataset: matching dataset classes to model labels,
 //! the confusion matrix, per-class precision, recall and F1, macro-F1, and the confusion matrix
 //! drawn as a PNG. The images are run by `emotiondetect-eval` (src/bin) through the element's
-//! own pre-processing and [`crate::inference::EmotionClassifier`].
+//! own pre-processing and [`gstemotiondetect::inference::EmotionClassifier`].
 
 use plotters::prelude::*;
 
-use crate::classification::canonical_emotion;
 use crate::report::{encode_png, register_font, FONT};
+use gstemotiondetect::classification::canonical_emotion;
 
 /// For each dataset class (a folder name), the index of the model label with the same common
 /// name ([`canonical_emotion`]: happy = happiness, angry = anger, ...), or an exact

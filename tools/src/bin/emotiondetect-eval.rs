@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! `emotiondetect-eval DATASET [OPTIONS]`: measures an emotion classifier on a folder-per-class
 //! dataset (`DATASET/<label>/*.jpg|png`), through exactly the pre-processing and inference code
 //! the element runs (`inference::face_tensor` and `EmotionClassifier::classify_tensor`). Each image is the
@@ -13,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use gstemotiondetect::classification::DEFAULT_EMOTION_MODEL_FILE;
-use gstemotiondetect::evaluation::Confusion;
+use emotiondetect_tools::evaluation::Confusion;
+use gstemotiondetect::classification::{top1, DEFAULT_EMOTION_MODEL_FILE};
 use gstemotiondetect::inference::{face_tensor, Device, EmotionClassifier, FaceCrop, SessionConfig};
 use gstemotiondetect::preprocess::{Image, PixelLayout};
 use gstemotiondetect::runtime;
@@ -156,7 +157,7 @@ fn evaluate(
         classifier.classify_tensor(&tensor[..per * chunk.len()], chunk.len(), &mut results)?;
         inference += t.elapsed();
         for ((class, _), e) in chunk.iter().zip(&results) {
-            confusion.add(*class, e.label_id);
+            confusion.add(*class, top1(e).map_or(0, |(label, _)| label));
         }
         bar.inc(chunk.len() as u64);
     }

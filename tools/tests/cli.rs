@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: MIT
 //! The `emotiondetect-video` command-line tool, run as a child process the way a user runs it:
 //! on Megamind.avi it writes the annotated MP4, the JSON lines, the per-person CSV and the
 //! timeline PNG; on corrupt, truncated or audio-only input and on bad properties it fails with
 //! a clear message and leaves nothing behind.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,7 +13,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::*;
-use gstemotiondetect::report;
+use emotiondetect_tools::report;
 use serde_json::Value;
 
 const MEGAMIND_FRAMES: usize = 270;

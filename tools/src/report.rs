@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Per-person reports of a video analysed by `emotiondetect`: reads the element's JSON lines
 //! (`metadata-file`, see [`crate::export`]), groups the faces by track id into one
 //! [`PersonSummary`] per person, writes them as CSV and draws an emotion timeline as a PNG.
@@ -13,12 +14,12 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::OnceLock;
 
+use gstemotiondetect::frame_report::FrameReport;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
-use serde_json::Value;
 
-use crate::overlay::label_colour;
+use gstemotiondetect::overlay::label_colour;
 
 /// One face of one frame, as the element reported it.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,43 +60,47 @@ pub struct PersonSummary {
     pub shares: Vec<f64>,
 }
 
-/// Parses one JSON line of the element's `metadata-file` (the gvametaconvert shape), written with
-/// a classifier whose labels are `labels`. `time` is the raw `timestamp` in seconds (`None` when
+/// Parses one JSON line of the element's `metadata-file` (a [`FrameReport`]), written with a
+/// classifier whose labels are `labels`. `time` is the raw `timestamp` in seconds (`None` when
 /// it is `null`).
 ///
-/// Errors: not JSON, no `objects`, a face without a track id or label, a label not in `labels`,
-/// or `scores` of another length than `labels`.
+/// Errors: not a frame report (serde's message), a label not in `labels`, a face whose labels
+/// differ from `labels`, or `smoothed_scores` of another length than `labels`.
 pub fn parse_frame(line: &str, labels: &[String]) -> Result<(Option<f64>, Vec<FaceSample>), String> {
-    let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-    let time = match &v["timestamp"] {
-        Value::Null => None,
-        t => Some(t.as_u64().ok_or_else(|| format!("`timestamp` is not nanoseconds: {t}"))? as f64 / 1e9),
-    };
-    let objects = v["objects"].as_array().ok_or("no `objects` array")?;
-    let faces = objects
+    let frame = FrameReport::from_json(line).map_err(|e| format!("not JSON of a frame report: {e}"))?;
+    let faces = frame
+        .objects
         .iter()
         .map(|o| {
-            let id = o["id"].as_u64().ok_or_else(|| format!("an object without a track `id`: {o}"))?;
-            let label = o["emotion"]["label"].as_str().ok_or_else(|| format!("face #{id} has no `emotion.label`"))?;
+            let (id, e) = (o.id, &o.emotion);
             let label_id = labels
                 .iter()
-                .position(|l| l == label)
-                .ok_or_else(|| format!("face #{id}: unknown emotion `{label}` (expected one of {})", labels.join(", ")))?;
-            let scores = match o["emotion"]["scores"].as_array() {
-                Some(a) => {
-                    a.iter()
-                        .map(|s| s.as_f64().map(|s| s as f32).ok_or("`emotion.scores` holds a non-number"))
-                        .collect::<Result<Vec<f32>, _>>()?
-                }
-                None => Vec::new(),
-            };
-            if !scores.is_empty() && scores.len() != labels.len() {
-                return Err(format!("face #{id}: {} scores, expected {} (one per label)", scores.len(), labels.len()));
+                .position(|l| *l == e.label)
+                .ok_or_else(|| format!("face #{id}: unknown emotion `{}` (expected one of {})", e.label, labels.join(", ")))?;
+            if e.labels[..] != labels[..] {
+                return Err(format!("face #{id}: labels [{}], expected [{}]", e.labels.join(", "), labels.join(", ")));
             }
-            Ok(FaceSample { id, label_id, scores })
+            if !e.smoothed_scores.is_empty() && e.smoothed_scores.len() != labels.len() {
+                return Err(format!("face #{id}: {} scores, expected {} (one per label)", e.smoothed_scores.len(), labels.len()));
+            }
+            Ok(FaceSample { id, label_id, scores: e.smoothed_scores.clone() })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    Ok((time, faces))
+    Ok((frame.timestamp.map(|t| t as f64 / 1e9), faces))
+}
+
+/// The classifier labels named in JSON lines (those of the first face), or `None` when no line
+/// has a face. Lines that do not parse are left to [`read_jsonl`] to report.
+///
+/// Errors: the reader fails.
+pub fn labels_in(reader: impl BufRead) -> Result<Option<Vec<String>>, String> {
+    for line in reader.lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if let Some(face) = FrameReport::from_json(&line).ok().and_then(|f| f.objects.into_iter().next()) {
+            return Ok(Some(face.emotion.labels.to_vec()));
+        }
+    }
+    Ok(None)
 }
 
 /// Reads JSON lines (one frame each; blank lines are skipped). Times become seconds from the
@@ -440,9 +445,9 @@ fn draw_person(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classification::FER2013_LABELS;
-    use crate::export::{frame_json, ExportFace};
-    use crate::overlay::EMOTION_COLOURS;
+    use gstemotiondetect::classification::FER2013_LABELS;
+    use gstemotiondetect::frame_report::{face_box, DetectionReport, EmotionReport, FaceReport, ModelRef, Resolution};
+    use gstemotiondetect::overlay::EMOTION_COLOURS;
 
     const EMOTIONS: usize = FER2013_LABELS.len();
 
@@ -455,7 +460,37 @@ mod tests {
         (0..EMOTIONS).map(|i| if i == label_id { p } else { (1.0 - p) / (EMOTIONS - 1) as f32 }).collect()
     }
 
-    /// Synthetic JSON lines written by the element's own export code: 25 fps, starting at 2 s.
+    /// A face as the element reports it, with `scores` as its raw and smoothed probabilities.
+    fn face(id: u64, bbox: (f32, f32, f32, f32), labels: &[String], label_id: usize, scores: &[f32]) -> FaceReport {
+        let ((x, y, w, h), bounding_box) = face_box(bbox.0, bbox.1, bbox.2, bbox.3, Resolution { width: 100, height: 100 });
+        FaceReport {
+            x,
+            y,
+            w,
+            h,
+            region_id: 0,
+            id,
+            roi_type: "face".into(),
+            detection: DetectionReport { bounding_box, confidence: 0.9, label: "face".into(), label_id: 0 },
+            landmarks: None,
+            emotion: EmotionReport {
+                label: labels[label_id].clone(),
+                label_id,
+                confidence: scores[label_id],
+                model: ModelRef { name: "m".into() },
+                labels: labels.to_vec().into(),
+                scores: scores.to_vec(),
+                smoothed_scores: scores.to_vec(),
+            },
+        }
+    }
+
+    /// One JSON line of a frame with `faces`.
+    fn line(pts: Option<u64>, faces: Vec<FaceReport>) -> String {
+        FrameReport { timestamp: pts, source: "file:///x.avi".into(), objects: faces, ..FrameReport::new(100, 100) }.to_json()
+    }
+
+    /// Synthetic JSON lines written by the element's own report type: 25 fps, starting at 2 s.
     /// Person 1 is in every frame (happy for 30, then sad for 20); person 2 appears in frames
     /// 10..20 (angry); frame 25 has nobody.
     fn lines() -> String {
@@ -465,29 +500,13 @@ mod tests {
             let (l1, s1) = if n < 30 { (3, scores(3, 0.8)) } else { (4, scores(4, 0.7)) };
             let s2 = scores(0, 0.9);
             if n != 25 {
-                faces.push(ExportFace {
-                    id: 1,
-                    bbox: (10.0, 10.0, 50.0, 60.0),
-                    confidence: 0.9,
-                    label: FER2013_LABELS[l1],
-                    label_id: l1,
-                    emotion_confidence: s1[l1],
-                    scores: &s1,
-                });
+                faces.push(face(1, (10.0, 10.0, 50.0, 60.0), &fer(), l1, &s1));
             }
             if (10..20).contains(&n) {
-                faces.push(ExportFace {
-                    id: 2,
-                    bbox: (60.0, 10.0, 90.0, 50.0),
-                    confidence: 0.8,
-                    label: "angry",
-                    label_id: 0,
-                    emotion_confidence: 0.9,
-                    scores: &s2,
-                });
+                faces.push(face(2, (60.0, 10.0, 90.0, 50.0), &fer(), 0, &s2));
             }
             let pts = 2_000_000_000 + n * 40_000_000;
-            out.push_str(&frame_json(100, 100, Some(pts), "file:///x.avi", "m", &faces).to_string());
+            out.push_str(&line(Some(pts), faces));
             out.push('\n');
         }
         out
@@ -507,8 +526,18 @@ mod tests {
     }
 
     #[test]
+    fn the_lines_name_their_labels() {
+        assert_eq!(labels_in(lines().as_bytes()).unwrap(), Some(fer()));
+        assert_eq!(labels_in(line(Some(0), vec![]).as_bytes()).unwrap(), None, "no face, no labels");
+        let mut reordered = fer();
+        reordered.swap(0, 1);
+        let err = read_jsonl(lines().as_bytes(), &reordered).unwrap_err();
+        assert!(err.contains("labels [angry, disgust,") && err.contains("expected [disgust, angry,"), "{err}");
+    }
+
+    #[test]
     fn null_timestamps_continue_the_previous_interval() {
-        let l = |t: Option<u64>| frame_json(1, 1, t, "", "m", &[]).to_string();
+        let l = |t: Option<u64>| line(t, vec![]);
         let text = [l(Some(1_000_000_000)), l(Some(1_040_000_000)), l(None), String::new(), l(Some(1_120_000_000))].join("\n");
         let times: Vec<f64> = read_jsonl(text.as_bytes(), &fer()).unwrap().iter().map(|f| f.time).collect();
         assert_eq!(times.len(), 4, "the blank line is skipped");
@@ -519,12 +548,14 @@ mod tests {
 
     #[test]
     fn bad_lines_are_reported_with_their_number() {
-        let good = frame_json(1, 1, Some(0), "", "m", &[]).to_string();
+        let good = line(Some(0), vec![]);
         let err = read_jsonl(format!("{good}\nnot json\n").as_bytes(), &fer()).unwrap_err();
         assert!(err.starts_with("line 2: not JSON"), "{err}");
-        let err = read_jsonl(r#"{"timestamp":0,"objects":[{"id":3,"emotion":{"label":"bored"}}]}"#.as_bytes(), &fer()).unwrap_err();
+        let mut bored = face(3, (0.0, 0.0, 9.0, 9.0), &fer(), 0, &scores(0, 0.9));
+        bored.emotion.label = "bored".into();
+        let err = read_jsonl(line(Some(0), vec![bored]).as_bytes(), &fer()).unwrap_err();
         assert!(err.contains("line 1") && err.contains("unknown emotion `bored`"), "{err}");
-        let err = read_jsonl(r#"{"timestamp":0}"#.as_bytes(), &fer()).unwrap_err();
+        let err = read_jsonl(r#"{"resolution":{"width":1,"height":1},"timestamp":0}"#.as_bytes(), &fer()).unwrap_err();
         assert!(err.contains("objects"), "{err}");
     }
 
@@ -582,16 +613,9 @@ mod tests {
         let text: Vec<String> = (0..20u64)
             .map(|n| {
                 let (label, label_id, scores) = if n < 12 { ("contempt", 7, &s) } else { ("happiness", 1, &happy) };
-                let face = ExportFace {
-                    id: 4,
-                    bbox: (0.0, 0.0, 9.0, 9.0),
-                    confidence: 0.9,
-                    label,
-                    label_id,
-                    emotion_confidence: scores[label_id],
-                    scores,
-                };
-                frame_json(10, 10, Some(n * 40_000_000), "", "ferplus", &[face]).to_string()
+                let f = face(4, (0.0, 0.0, 9.0, 9.0), &labels, label_id, scores);
+                assert_eq!(f.emotion.label, label);
+                line(Some(n * 40_000_000), vec![f])
             })
             .collect();
         let frames = read_jsonl(text.join("\n").as_bytes(), &labels).unwrap();

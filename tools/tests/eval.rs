@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: MIT
 //! `emotiondetect-eval` on the real FER2013 validation split (`../shared/datasets/fer2013/val`)
 //! with the real classifiers, and the element's model spec handling.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::path::PathBuf;

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT
+//! The analysis of one frame, without GStreamer: face detection, tracking, batched emotion
+//! classification, drawing, and the [`FrameReport`] every output is built from.
+//!
+//! The element (`emotiondetect/imp.rs`) maps a buffer once, writable, as an [`Image`] and calls
+//! [`Analyser::process`] (or, pipelined, [`FrameDetector::detect`] on a worker thread and
+//! [`Analyser::analyse`] on the streaming thread); the tests and benches call the same.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
+
+use crate::classification::top1;
+use crate::detection::{self, Face};
+use crate::error::Result;
+use crate::frame_report::{self, DetectionReport, EmotionReport, FaceReport, FrameReport, ModelRef, Resolution};
+use crate::inference::{self, DetectParams, FaceCrop, FaceDetector};
+use crate::instances::Models;
+use crate::overlay::{self, Overlay};
+use crate::preprocess::Image;
+use crate::tracking::{Tracker, TrackerParams};
+
+/// Minimum IoU between a track's predicted box and a detection to continue the track.
+const TRACK_IOU_THRESHOLD: f32 = 0.3;
+
+/// The per-frame settings (the element's properties that may change while PLAYING), copied
+/// once per frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrameParams {
+    /// Minimum face confidence, 0..1.
+    pub threshold: f64,
+    /// IoU above which NMS merges two faces, 0..1.
+    pub nms_threshold: f64,
+    /// Faces narrower or shorter than this many frame pixels are dropped.
+    pub min_face_size: u32,
+    /// At most this many faces per frame, the most confident first; 0 = no limit.
+    pub max_faces: u32,
+    /// Long side of the YuNet input, pixels (0 = the frame's).
+    pub detector_size: u32,
+    /// Faces per classifier call.
+    pub batch_size: u32,
+    /// Margin around each face before classification, a fraction of its size.
+    pub crop_margin: f64,
+    /// Run the detector every N frames (tracked boxes are carried in between).
+    pub inference_interval: u32,
+    /// Classify a tracked face every N frames (new faces at once).
+    pub reclassify_interval: u32,
+    /// Detector runs a track survives unmatched.
+    pub track_max_misses: u32,
+    /// Weight of the past in the moving average of the probabilities, 0..0.99.
+    pub emotion_smoothing: f64,
+    /// Draw boxes and tags on the frame.
+    pub draw: bool,
+}
+
+impl FrameParams {
+    /// The element's defaults (its properties' documented defaults).
+    pub const DEFAULT: FrameParams = FrameParams {
+        threshold: 0.6,
+        nms_threshold: 0.3,
+        min_face_size: 0,
+        max_faces: 0,
+        detector_size: 640,
+        batch_size: 32,
+        crop_margin: 0.1,
+        inference_interval: 1,
+        reclassify_interval: 1,
+        track_max_misses: 5,
+        emotion_smoothing: 0.5,
+        draw: true,
+    };
+
+    fn tracker(&self) -> TrackerParams {
+        TrackerParams { iou_threshold: TRACK_IOU_THRESHOLD, max_misses: self.track_max_misses, smoothing: self.emotion_smoothing as f32 }
+    }
+}
+
+impl Default for FrameParams {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The faces the detector found in one frame, in frame pixels, after NMS and the size and
+/// count limits, best first.
+pub type Detections = Vec<Face>;
+
+/// The face detector's half of the analysis, with its reusable input tensor. It can run on
+/// another thread than the [`Analyser`] it came from ([`Analyser::detector`]); the model is
+/// locked only while it runs, not while its input is built.
+pub struct FrameDetector {
+    models: Arc<Models>,
+    tensor: Vec<f32>,
+}
+
+impl FrameDetector {
+    /// A detector over `models` (private, or shared under a `model-instance-id`).
+    pub fn new(models: Arc<Models>) -> FrameDetector {
+        FrameDetector { models, tensor: Vec::new() }
+    }
+
+    /// Runs the face detector on `image` with `params`' thresholds and limits.
+    ///
+    /// Errors: [`Error::Inference`] when ONNX Runtime fails on this frame.
+    pub fn detect<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, params: &FrameParams) -> Result<Detections> {
+        let detect = DetectParams {
+            threshold: params.threshold as f32,
+            nms_threshold: params.nms_threshold as f32,
+            detector_size: params.detector_size as usize,
+        };
+        let input = FaceDetector::prepare(self.models.family, image, &detect, std::mem::take(&mut self.tensor));
+        let faces = self.models.detector.lock().unwrap_or_else(PoisonError::into_inner).detect_prepared(&input);
+        self.tensor = input.tensor;
+        let (w, h) = (image.width as f32, image.height as f32);
+        Ok(detection::filter_faces(faces?, w, h, params.min_face_size as f32, params.max_faces as usize))
+    }
+}
+
+/// One stream's analysis: the models (private or shared), the tracker, the overlay and the
+/// reusable tensors.
+pub struct Analyser {
+    detector: FrameDetector,
+    /// This stream, as the shared classifier counts it.
+    owner: u64,
+    /// The classifier input, `faces` x the spec's tensor size, reused from frame to frame.
+    tensor: Vec<f32>,
+    tracker: Tracker,
+    overlay: Overlay,
+    /// Frames seen, for `inference-interval`.
+    frames: u64,
+    /// The size of the last frame: a change ends the tracks.
+    size: Option<(usize, usize)>,
+    labels: Arc<[String]>,
+    model_name: Arc<str>,
+}
+
+impl Analyser {
+    /// An analyser over `models`.
+    pub fn new(models: Arc<Models>) -> Analyser {
+        static OWNERS: AtomicU64 = AtomicU64::new(0);
+        let labels: Arc<[String]> = models.spec.labels.clone().into();
+        let model_name: Arc<str> = models.spec.name.as_str().into();
+        Analyser {
+            detector: FrameDetector::new(models),
+            owner: OWNERS.fetch_add(1, Ordering::Relaxed),
+            tensor: Vec::new(),
+            tracker: Tracker::new(),
+            overlay: Overlay::new(),
+            frames: 0,
+            size: None,
+            labels,
+            model_name,
+        }
+    }
+
+    /// The models this analyser runs.
+    pub fn models(&self) -> &Arc<Models> {
+        &self.detector.models
+    }
+
+    /// The classifier's labels, in output order.
+    pub fn labels(&self) -> &Arc<[String]> {
+        &self.labels
+    }
+
+    /// A second detector over the same models, for a worker thread.
+    pub fn detector(&self) -> FrameDetector {
+        FrameDetector::new(self.detector.models.clone())
+    }
+
+    /// Whether the detector runs on the next frame (every `inference_interval` frames); counts
+    /// the frame.
+    pub fn next_runs_detector(&mut self, params: &FrameParams) -> bool {
+        let run = self.frames.is_multiple_of(params.inference_interval.max(1) as u64);
+        self.frames += 1;
+        run
+    }
+
+    /// Detects faces in `image` ([`FrameDetector::detect`]).
+    ///
+    /// Errors: as [`FrameDetector::detect`].
+    pub fn detect<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, params: &FrameParams) -> Result<Detections> {
+        self.detector.detect(image, params)
+    }
+
+    /// The whole analysis of one frame: detection when due ([`Self::next_runs_detector`]),
+    /// then [`Self::analyse`].
+    ///
+    /// Errors: as [`FrameDetector::detect`] and [`Self::analyse`].
+    pub fn process<P: AsRef<[u8]> + AsMut<[u8]> + Sync>(&mut self, image: &mut Image<P>, params: &FrameParams) -> Result<FrameReport> {
+        let detections = if self.next_runs_detector(params) { Some(self.detect(image, params)?) } else { None };
+        self.analyse(image, detections, params)
+    }
+
+    /// Tracks `detections` (`None`: the detector did not run on this frame, the tracks are
+    /// carried by their velocity), classifies the faces that are new or due
+    /// (`reclassify_interval`) in batches, draws them when `params.draw`, and reports the faces
+    /// matched on the last detector run. The report's times and source are left for the caller.
+    ///
+    /// Errors: [`Error::Inference`] when the classifier fails; the tracks are then updated
+    /// but nothing is drawn.
+    pub fn analyse<P: AsRef<[u8]> + AsMut<[u8]> + Sync>(
+        &mut self,
+        image: &mut Image<P>,
+        detections: Option<Detections>,
+        params: &FrameParams,
+    ) -> Result<FrameReport> {
+        if self.size.replace((image.width, image.height)).is_some_and(|s| s != (image.width, image.height)) {
+            self.tracker.clear();
+        }
+        self.track(detections, params);
+        let visible: Vec<usize> = (0..self.tracker.tracks().len()).filter(|&i| self.tracker.tracks()[i].misses == 0).collect();
+        self.classify_due(image, &visible, params)?;
+        let report = self.report(image.width as u32, image.height as u32, &visible);
+        if params.draw {
+            self.draw(image, &report);
+        }
+        Ok(report)
+    }
+
+    fn track(&mut self, detections: Option<Detections>, params: &FrameParams) {
+        self.tracker.age_classifications();
+        match detections {
+            Some(faces) => {
+                self.tracker.update(faces, &params.tracker());
+            }
+            None => self.tracker.predict(),
+        }
+    }
+
+    /// Classifies the `visible` tracks that need it, in one request to the (maybe shared)
+    /// classifier: this stream's faces may share model calls with other streams' faces.
+    fn classify_due<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, visible: &[usize], params: &FrameParams) -> Result<()> {
+        let tracks = self.tracker.tracks();
+        let due: Vec<usize> = visible.iter().copied().filter(|&i| tracks[i].needs_classification(params.reclassify_interval)).collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        let models = &self.detector.models;
+        let per = models.spec.target().len();
+        let mut input = std::mem::take(&mut self.tensor);
+        input.resize(per * due.len(), 0.0);
+        for (&i, out) in due.iter().zip(input.chunks_mut(per)) {
+            let face = &tracks[i].face;
+            let crop = FaceCrop { region: detection::crop_region(face, params.crop_margin as f32), landmarks: face.landmarks };
+            inference::face_tensor(&models.spec, image, &crop, out);
+        }
+        let served = models.classifier.run(self.owner, input, due.len(), params.batch_size as usize);
+        self.tensor = served.tensor;
+        let smoothing = params.emotion_smoothing as f32;
+        for (&i, scores) in due.iter().zip(served.results?) {
+            self.tracker.tracks_mut()[i].set_scores(scores, smoothing);
+        }
+        Ok(())
+    }
+
+    /// The report of the `visible` tracks that have been classified.
+    fn report(&self, width: u32, height: u32, visible: &[usize]) -> FrameReport {
+        let resolution = Resolution { width, height };
+        let mut report = FrameReport::new(width, height);
+        for &i in visible {
+            let t = &self.tracker.tracks()[i];
+            let (Some(raw), Some(smoothed)) = (&t.raw_scores, &t.smoothed) else { continue };
+            let Some((label_id, confidence)) = top1(smoothed).filter(|(l, _)| *l < self.labels.len()) else { continue };
+            let f = &t.face;
+            let ((x, y, w, h), bounding_box) = frame_report::face_box(f.x0, f.y0, f.x1, f.y1, resolution);
+            let (fw, fh) = (width.max(1) as f64, height.max(1) as f64);
+            report.objects.push(FaceReport {
+                x,
+                y,
+                w,
+                h,
+                region_id: report.objects.len(),
+                id: t.id,
+                roi_type: "face".into(),
+                detection: DetectionReport { bounding_box, confidence: f.score, label: "face".into(), label_id: 0 },
+                landmarks: f.landmarks.map(|points| points.map(|[px, py]| [px as f64 / fw, py as f64 / fh])),
+                emotion: EmotionReport {
+                    label: self.labels[label_id].clone(),
+                    label_id,
+                    confidence,
+                    model: ModelRef { name: self.model_name.clone() },
+                    labels: self.labels.clone(),
+                    scores: raw.clone(),
+                    smoothed_scores: smoothed.clone(),
+                },
+            });
+        }
+        report
+    }
+
+    /// Draws each reported face: its box and a "#id label 0.91" tag in the emotion's colour.
+    fn draw<P: AsRef<[u8]> + AsMut<[u8]>>(&mut self, image: &mut Image<P>, report: &FrameReport) {
+        for f in &report.objects {
+            let e = &f.emotion;
+            let text = format!("#{} {} {:.2}", f.id, e.label, e.confidence);
+            let bbox = (f.x as i64, f.y as i64, (f.x + f.w) as i64, (f.y + f.h) as i64);
+            self.overlay.draw_face(image, bbox, &text, overlay::label_colour(&e.label));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracker_params_follow_the_frame_params() {
+        let p = FrameParams { track_max_misses: 9, emotion_smoothing: 0.25, ..FrameParams::DEFAULT };
+        assert_eq!(p.tracker(), TrackerParams { iou_threshold: TRACK_IOU_THRESHOLD, max_misses: 9, smoothing: 0.25 });
+    }
+}
