@@ -18,6 +18,20 @@ if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
 fi
 command -v cargo >/dev/null || { echo "scripts/test.sh: cargo not found (see ./setup.sh)" >&2; exit 1; }
 
+# --- test-only apt packages, installed on first use (command 1, ./setup.sh, does not need them):
+# the MQTT broker the publishing tests start on 127.0.0.1 (tests/mqtt.rs), and Debian's
+# PyGObject, GStreamer bindings and pytest for the Python package's tests (python/tests).
+test_apt=(mosquitto mosquitto-clients python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-pytest)
+missing_apt=()
+for p in "${test_apt[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing_apt+=("$p"); done
+if [ "${#missing_apt[@]}" -gt 0 ]; then
+  echo "scripts/test.sh: installing test packages: ${missing_apt[*]}"
+  sudo_=(); [ "$(id -u)" -eq 0 ] || sudo_=(sudo)
+  "${sudo_[@]}" apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo_[@]}" apt-get install -y -q "${missing_apt[@]}" >/dev/null
+fi
+# --- end of test-only apt packages
+
 # split our args: those before `--` go to cargo, the rest to the test harness
 cargo_args=()
 harness_args=()

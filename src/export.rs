@@ -33,10 +33,14 @@ impl MetadataWriter {
     ///
     /// Errors: [`Error::Write`] with the path and the OS reason.
     pub fn write_frame(&mut self, frame: &FrameReport) -> Result<()> {
-        serde_json::to_writer(&mut self.out, frame)
-            .map_err(std::io::Error::from)
-            .and_then(|()| self.out.write_all(b"\n"))
-            .map_err(|e| self.write_error(e))
+        self.write_json(&frame.to_json())
+    }
+
+    /// Writes one frame already serialised by [`FrameReport::to_json`] (no newline) as one line.
+    ///
+    /// Errors: [`Error::Write`] with the path and the OS reason.
+    pub fn write_json(&mut self, json: &str) -> Result<()> {
+        self.out.write_all(json.as_bytes()).and_then(|()| self.out.write_all(b"\n")).map_err(|e| self.write_error(e))
     }
 
     /// Pushes buffered lines to the file (at EOS and when stopping).

@@ -37,6 +37,15 @@ pub struct FrameReport {
     /// URI of the stream when upstream answers the URI query (filesrc, rtspsrc...), else empty.
     #[serde(default)]
     pub source: String,
+    /// The element's `source-id`: a stable camera or stream name (default: the stream's URI,
+    /// else the element's name).
+    #[serde(default)]
+    pub source_id: String,
+    /// Wall-clock time of the frame, RFC 3339 UTC: the capture time when the buffer carries a
+    /// `timestamp/x-unix` reference timestamp, else the pipeline clock's time for the frame
+    /// mapped to the system's real-time clock, else (before PLAYING) the time it was analysed.
+    #[serde(default)]
+    pub timestamp_utc: Option<String>,
     /// The faces, in the order the tracker keeps them.
     pub objects: Vec<FaceReport>,
 }
@@ -132,6 +141,8 @@ impl FrameReport {
             running_time: None,
             duration: None,
             source: String::new(),
+            source_id: String::new(),
+            timestamp_utc: None,
             objects: Vec::new(),
         }
     }
@@ -188,7 +199,14 @@ mod tests {
                 smoothed_scores: vec![0.8, 0.2],
             },
         };
-        FrameReport { timestamp: Some(40_000_000), source: "file:///a.avi".into(), objects: vec![face], ..FrameReport::new(200, 400) }
+        FrameReport {
+            timestamp: Some(40_000_000),
+            source: "file:///a.avi".into(),
+            source_id: "door".into(),
+            timestamp_utc: Some("2026-12-01T10:00:00.040Z".into()),
+            objects: vec![face],
+            ..FrameReport::new(200, 400)
+        }
     }
 
     #[test]
@@ -197,6 +215,7 @@ mod tests {
         assert_eq!(v["schema_version"], SCHEMA_VERSION);
         assert_eq!(v["resolution"]["width"], 200);
         assert_eq!(v["timestamp"], 40_000_000u64);
+        assert_eq!((v["source_id"].as_str(), v["timestamp_utc"].as_str()), (Some("door"), Some("2026-12-01T10:00:00.040Z")));
         let o = &v["objects"][0];
         assert_eq!((o["x"].as_u64(), o["y"].as_u64(), o["w"].as_u64(), o["h"].as_u64()), (Some(10), Some(20), Some(100), Some(200)));
         assert_eq!((o["id"].as_u64(), o["roi_type"].as_str()), (Some(7), Some("face")));

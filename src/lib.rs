@@ -16,6 +16,7 @@ pub mod inference;
 pub mod instances;
 pub mod overlay;
 pub mod preprocess;
+pub mod publish;
 pub mod runtime;
 pub mod tracking;
 pub mod worker;

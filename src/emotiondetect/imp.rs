@@ -24,6 +24,7 @@ use crate::frame_report::FrameReport;
 use crate::inference::Device;
 use crate::instances::{self, ModelKey};
 use crate::preprocess::{Image, PixelLayout, YuvSpec};
+use crate::publish::{MqttTarget, Notice, PublishOptions, Publisher};
 use crate::runtime;
 use crate::worker::Worker;
 
@@ -48,6 +49,11 @@ const DEFAULT_EMOTION_SMOOTHING: f64 = FrameParams::DEFAULT.emotion_smoothing;
 const DEFAULT_INFERENCE_THREADS: u32 = 0;
 const DEFAULT_INFERENCE_SPINNING: bool = false;
 const DEFAULT_PIPELINING: bool = false;
+const DEFAULT_PUBLISH_QOS: u32 = 1;
+/// About five seconds of frames at 30 fps.
+const DEFAULT_PUBLISH_QUEUE_SIZE: u32 = 150;
+/// How long EOS waits for queued MQTT messages to be delivered.
+const PUBLISH_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The formats accepted in and out, listed once.
 const FORMATS: [VideoFormat; 12] = [
@@ -112,6 +118,10 @@ struct ReadySettings {
     inference_spinning: bool,
     pipelining: bool,
     model_instance_id: Option<String>,
+    publish: Option<String>,
+    publish_qos: u32,
+    publish_queue_size: u32,
+    source_id: Option<String>,
 }
 
 impl Default for ReadySettings {
@@ -126,6 +136,10 @@ impl Default for ReadySettings {
             inference_spinning: DEFAULT_INFERENCE_SPINNING,
             pipelining: DEFAULT_PIPELINING,
             model_instance_id: None,
+            publish: None,
+            publish_qos: DEFAULT_PUBLISH_QOS,
+            publish_queue_size: DEFAULT_PUBLISH_QUEUE_SIZE,
+            source_id: None,
         }
     }
 }
@@ -203,12 +217,15 @@ impl Pipelined {
     }
 }
 
-/// The JSON lines output and the stream's URI, used after the state lock is released.
+/// The JSON outputs and the stream's identity, used after the state lock is released.
 #[derive(Default)]
 struct Output {
     writer: Option<MetadataWriter>,
+    publisher: Option<Publisher>,
     /// The URI of the stream once asked (upstream's answer to the URI query).
     source: Option<String>,
+    /// `source-id` as set at NULL->READY (`None`: the URI, else the element's name).
+    source_id: Option<String>,
 }
 
 #[derive(Default)]
@@ -380,6 +397,39 @@ impl ObjectImpl for EmotionDetect {
                     .blurb("Elements with the same id share one loaded face detector and emotion classifier, and their faces share classifier batches; their model settings must be equal (default: none, private models)")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("publish")
+                    .nick("Publish")
+                    .blurb(
+                        "Publish each frame's JSON to an MQTT broker: mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (port 1883) or \
+                         mqtts://... (TLS, 8883); credentials also from EMOTIONDETECT_MQTT_USERNAME/PASSWORD (default: none)",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("publish-qos")
+                    .nick("Publish QoS")
+                    .blurb("MQTT QoS of the published messages: 0 at most once, 1 at least once (default: 1)")
+                    .maximum(1)
+                    .default_value(DEFAULT_PUBLISH_QOS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("publish-queue-size")
+                    .nick("Publish queue size")
+                    .blurb("Messages kept while the broker is away; past it the oldest are dropped and counted (default: 150, 5 s at 30 fps)")
+                    .minimum(1)
+                    .maximum(1_000_000)
+                    .default_value(DEFAULT_PUBLISH_QUEUE_SIZE)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt64::builder("publish-dropped")
+                    .nick("Publish dropped")
+                    .blurb("Messages not delivered to the broker so far: dropped from the full queue, or lost with a connection (read-only)")
+                    .read_only()
+                    .build(),
+                glib::ParamSpecString::builder("source-id")
+                    .nick("Source id")
+                    .blurb("Camera or stream name written as source_id in the JSON and MQTT messages (default: the stream's URI, else the element's name)")
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("active-device")
                     .nick("Active device")
                     .blurb("Where the models run once loaded: cpu or cuda:N (device=auto resolved); empty before READY (read-only)")
@@ -414,6 +464,10 @@ impl ObjectImpl for EmotionDetect {
             "inference-spinning" => r.inference_spinning = value.get().expect("type checked upstream"),
             "pipelining" => r.pipelining = value.get().expect("type checked upstream"),
             "model-instance-id" => r.model_instance_id = value.get::<Option<String>>().ok().flatten().filter(|id| !id.is_empty()),
+            "publish" => r.publish = value.get::<Option<String>>().ok().flatten().filter(|u| !u.is_empty()),
+            "publish-qos" => r.publish_qos = value.get().expect("type checked upstream"),
+            "publish-queue-size" => r.publish_queue_size = value.get().expect("type checked upstream"),
+            "source-id" => r.source_id = value.get::<Option<String>>().ok().flatten().filter(|id| !id.is_empty()),
             "threshold" => p.threshold = value.get().expect("type checked upstream"),
             "nms-threshold" => p.nms_threshold = value.get().expect("type checked upstream"),
             "min-face-size" => p.min_face_size = value.get().expect("type checked upstream"),
@@ -465,6 +519,11 @@ impl ObjectImpl for EmotionDetect {
             "pipelining" => r.pipelining.to_value(),
             "metadata-file" => r.metadata_file.as_ref().map(|p| p.to_string_lossy().to_string()).to_value(),
             "model-instance-id" => r.model_instance_id.to_value(),
+            "publish" => r.publish.as_deref().map(|u| MqttTarget::parse(u).map_or_else(|_| u.to_string(), |t| t.to_string())).to_value(),
+            "publish-qos" => r.publish_qos.to_value(),
+            "publish-queue-size" => r.publish_queue_size.to_value(),
+            "source-id" => r.source_id.to_value(),
+            "publish-dropped" => self.output.lock().unwrap().publisher.as_ref().map_or(0, |p| p.dropped()).to_value(),
             "active-device" => self.active_device.lock().unwrap().to_value(),
             other => unimplemented!("property {other}"),
         }
@@ -651,11 +710,12 @@ impl EmotionDetect {
             models.device.name()
         );
         let writer = ready.metadata_file.as_deref().map(MetadataWriter::create).transpose().map_err(|e| error_message(&e))?;
+        let publisher = ready.publish.as_deref().map(|uri| self.start_publisher(uri, &ready)).transpose().map_err(|e| error_message(&e))?;
         *self.active_device.lock().unwrap() = models.device.name();
         let analyser = Analyser::new(models);
         let pipeline = if ready.pipelining { Some(Pipelined::start(&analyser).map_err(|e| error_message(&e))?) } else { None };
         self.pipelined.store(pipeline.is_some(), Ordering::Release);
-        *self.output.lock().unwrap() = Output { writer, source: None };
+        *self.output.lock().unwrap() = Output { writer, publisher, source: None, source_id: ready.source_id.clone() };
         *self.state.lock().unwrap() = Some(State { analyser, info: None, pipeline });
         Ok(())
     }
@@ -682,12 +742,12 @@ impl EmotionDetect {
             }
         };
         self.set_times(&mut report, buf);
+        let json = self.write_json(&mut report, post_messages);
         outputs::attach_metas(buf, &report);
         if post_messages {
-            let s = outputs::message_structure(&report);
+            let s = outputs::message_structure(&report, json.as_deref());
             let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
         }
-        self.write_json(&mut report);
     }
 
     /// The buffer's PTS and duration, and the PTS's stream and running time in the segment.
@@ -699,16 +759,88 @@ impl EmotionDetect {
         report.duration = buf.duration().map(|t| t.nseconds());
         report.stream_time = segment.and_then(|s| s.to_stream_time(pts?)).map(|t| t.nseconds());
         report.running_time = segment.and_then(|s| s.to_running_time(pts?)).map(|t| t.nseconds());
+        report.timestamp_utc = self.wall_clock(buf, report.running_time).map(|t| humantime::format_rfc3339_millis(t).to_string());
     }
 
-    /// Appends the frame's JSON line to `metadata-file`; a write error posts a warning.
-    fn write_json(&self, report: &mut FrameReport) {
+    /// The frame's wall-clock time: the capture time of a `timestamp/x-unix` reference
+    /// timestamp, else base time + running time on the pipeline clock, mapped to real time, else
+    /// (no clock yet) now.
+    fn wall_clock(&self, buf: &gst::BufferRef, running_time: Option<u64>) -> Option<std::time::SystemTime> {
+        let unix = gst::Caps::builder("timestamp/x-unix").build();
+        if let Some(m) = buf.iter_meta::<gst::ReferenceTimestampMeta>().find(|m| m.reference().can_intersect(&unix)) {
+            return Some(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(m.timestamp().nseconds()));
+        }
+        let element = self.obj();
+        let now = std::time::SystemTime::now();
+        // Before PLAYING (the preroll frame) there is no clock yet: the time it is analysed.
+        let (Some(clock), Some(base), Some(running_time)) = (element.clock(), element.base_time(), running_time) else { return Some(now) };
+        let frame = base.nseconds().checked_add(running_time)? as i128;
+        let ahead = frame - clock.time().nseconds() as i128;
+        let shift = std::time::Duration::from_nanos(ahead.unsigned_abs().min(u64::MAX as u128) as u64);
+        if ahead >= 0 {
+            now.checked_add(shift)
+        } else {
+            now.checked_sub(shift)
+        }
+    }
+
+    /// Fills in the stream's identity, serialises the report once when anything takes JSON
+    /// (`metadata-file`, `publish`, the message's `json` field), appends it to `metadata-file`
+    /// (a write error posts a warning) and queues it for the broker. Returns the JSON.
+    fn write_json(&self, report: &mut FrameReport, for_message: bool) -> Option<String> {
         let mut output = self.output.lock().unwrap();
-        let Output { writer: Some(writer), source } = &mut *output else { return };
-        report.source = source.get_or_insert_with(|| self.stream_uri()).clone();
-        if let Err(e) = writer.write_frame(report) {
+        let Output { writer, publisher, source, source_id } = &mut *output;
+        let uri = source.get_or_insert_with(|| self.stream_uri());
+        report.source = uri.clone();
+        report.source_id = match source_id {
+            Some(id) => id.clone(),
+            None if !uri.is_empty() => uri.clone(),
+            None => self.obj().name().to_string(),
+        };
+        if writer.is_none() && publisher.is_none() && !for_message {
+            return None;
+        }
+        let json = report.to_json();
+        if let Some(Err(e)) = writer.as_mut().map(|w| w.write_json(&json)) {
             gst::element_imp_warning!(self, gst::ResourceError::Write, ("{e}"));
         }
+        if let Some(p) = publisher {
+            p.publish(json.clone().into_bytes());
+        }
+        Some(json)
+    }
+
+    /// Starts publishing to `uri` (`publish`); the broker's notices become warnings.
+    ///
+    /// Errors: the URI does not parse (naming the property and the value), or TLS cannot be set up.
+    fn start_publisher(&self, uri: &str, ready: &ReadySettings) -> Result<Publisher> {
+        let target = MqttTarget::parse(uri)?;
+        let name = self.obj().name();
+        let options = PublishOptions {
+            qos: ready.publish_qos as u8,
+            queue_size: ready.publish_queue_size as usize,
+            client_id: format!("emotiondetect-{}-{name}", std::process::id()),
+        };
+        let weak = self.obj().downgrade();
+        let broker = target.to_string();
+        let publisher = Publisher::start(&target, &options, move |notice| {
+            let Some(element) = weak.upgrade() else { return };
+            let imp = element.imp();
+            match notice {
+                Notice::Unreachable { reason } => gst::element_imp_warning!(
+                    imp,
+                    gst::ResourceError::OpenWrite,
+                    ("MQTT broker {broker} unreachable ({reason}); retrying, keeping the newest messages")
+                ),
+                Notice::Recovered { seconds, dropped } => gst::element_imp_warning!(
+                    imp,
+                    gst::ResourceError::Write,
+                    ("MQTT broker {broker} was away for {seconds:.1} s: {dropped} messages dropped")
+                ),
+            }
+        })?;
+        gst::info!(CAT, imp = self, "publishing to {} (QoS {}, queue {})", publisher.target(), options.qos, options.queue_size);
+        Ok(publisher)
     }
 
     /// The URI of the stream (filesrc, rtspsrc, ... answer the URI query), or empty.
@@ -722,10 +854,20 @@ impl EmotionDetect {
         }
     }
 
-    /// Pushes buffered JSON lines out (EOS, stop): the last frames are never lost.
+    /// Pushes buffered JSON lines out (EOS, stop): the last frames are never lost; waits a
+    /// bounded time for queued MQTT messages to be delivered.
     fn flush_metadata(&self) {
-        if let Some(Err(e)) = self.output.lock().unwrap().writer.as_mut().map(|w| w.flush()) {
+        let mut output = self.output.lock().unwrap();
+        if let Some(Err(e)) = output.writer.as_mut().map(|w| w.flush()) {
             gst::element_imp_warning!(self, gst::ResourceError::Write, ("{e}"));
+        }
+        let undelivered = output.publisher.as_ref().map_or(0, |p| p.flush(PUBLISH_FLUSH_TIMEOUT));
+        if undelivered > 0 {
+            gst::element_imp_warning!(
+                self,
+                gst::ResourceError::Write,
+                ("{undelivered} MQTT messages not delivered at the end of the stream")
+            );
         }
     }
 

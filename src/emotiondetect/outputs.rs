@@ -54,15 +54,18 @@ pub fn attach_metas(buf: &mut gst::BufferRef, report: &FrameReport) {
     }
 }
 
-/// The `emotiondetect` element message of `report`: times in ns, and one `face` structure per
-/// face.
-pub fn message_structure(report: &FrameReport) -> gst::Structure {
+/// The `emotiondetect` element message of `report`: times in ns, one `face` structure per face,
+/// and `json`, the report as JSON (what `metadata-file` writes): languages whose bindings cannot
+/// read GstValueList (PyGObject without python3-gst) read that instead.
+pub fn message_structure(report: &FrameReport, json: Option<&str>) -> gst::Structure {
+    let json = json.map_or_else(|| report.to_json(), str::to_string);
     gst::Structure::builder("emotiondetect")
         .field("timestamp", ns(report.timestamp))
         .field("stream-time", ns(report.stream_time))
         .field("running-time", ns(report.running_time))
         .field("duration", ns(report.duration))
         .field("faces", gst::List::new(report.objects.iter().map(face_structure)))
+        .field("json", json)
         .build()
 }
 

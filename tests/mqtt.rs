@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: MIT
+//! Publishing to a real MQTT broker (`publish=mqtt://...`): Debian's mosquitto, started here on
+//! 127.0.0.1 at a free port (scripts/test.sh installs it). Every frame arrives, in order, as a
+//! `FrameReport`; a broker restart mid-stream never stalls the video and what went missing is
+//! exactly what the element counts as dropped; four processes publish to one broker; a bad URI
+//! fails NULL->READY and an unreachable broker is only a warning.
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use gst::prelude::*;
+use gstemotiondetect::frame_report::FrameReport;
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+
+const MEGAMIND_FRAMES: usize = 270;
+
+fn mosquitto() -> PathBuf {
+    require_file(
+        Path::new("/usr/sbin/mosquitto"),
+        "the mosquitto broker",
+        "apt-get install mosquitto mosquitto-clients (scripts/test.sh installs them on first use)",
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A mosquitto on 127.0.0.1:`port`, persisting sessions in `dir` (so a restart keeps the
+/// subscriber's session and the messages queued for it).
+struct Broker {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Broker {
+    fn start(port: u16, dir: &Path) -> Broker {
+        let conf = dir.join("mosquitto.conf");
+        let text = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
+            dir.display()
+        );
+        std::fs::write(&conf, text).unwrap();
+        let child =
+            Command::new(mosquitto()).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("mosquitto starts");
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(10), "mosquitto does not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Broker { child: Some(child), port, dir: dir.to_path_buf() }
+    }
+
+    /// SIGTERM, as a service manager stops it (mosquitto saves its sessions then).
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        *self = Broker::start(self.port, &self.dir.clone());
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A subscriber with a persistent session (QoS 1) collecting every payload.
+struct Subscriber {
+    received: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Subscriber {
+    fn start(port: u16, topic: &str) -> Subscriber {
+        let mut opts = MqttOptions::new(format!("test-sub-{}-{port}", std::process::id()), "127.0.0.1", port);
+        opts.set_clean_session(false).set_keep_alive(Duration::from_secs(5)).set_max_packet_size(16 << 20, 16 << 20);
+        let (client, mut connection) = Client::new(opts, 64);
+        let (received, stop, subscribed) =
+            (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (r, s, sub, topic) = (received.clone(), stop.clone(), subscribed.clone(), topic.to_string());
+        std::thread::spawn(move || {
+            for event in connection.iter() {
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                match event {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => client.subscribe(&topic, QoS::AtLeastOnce).unwrap(),
+                    Ok(Event::Incoming(Packet::SubAck(_))) => sub.store(true, Ordering::Release),
+                    Ok(Event::Incoming(Packet::Publish(p))) => r.lock().unwrap().push(String::from_utf8(p.payload.to_vec()).unwrap()),
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
+                }
+            }
+        });
+        let start = Instant::now();
+        while !subscribed.load(Ordering::Acquire) {
+            assert!(start.elapsed() < Duration::from_secs(10), "the subscriber did not subscribe");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Subscriber { received, stop }
+    }
+
+    /// The payloads, once `n` have arrived or nothing more came for 2 s (at most `timeout`).
+    fn wait_for(&self, n: usize, timeout: Duration) -> Vec<String> {
+        let (start, mut last, mut count) = (Instant::now(), Instant::now(), 0);
+        loop {
+            let now = self.received.lock().unwrap().len();
+            if now != count {
+                (count, last) = (now, Instant::now());
+            }
+            if count >= n || last.elapsed() > Duration::from_secs(2) || start.elapsed() > timeout {
+                return self.received.lock().unwrap().clone();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn reports(payloads: &[String]) -> Vec<FrameReport> {
+    payloads.iter().map(|p| FrameReport::from_json(p).unwrap_or_else(|e| panic!("not a FrameReport: {e}: {p}"))).collect()
+}
+
+/// Megamind.avi through `videorate` (its decoder repeats timestamps) and `emotiondetect name=ed
+/// PROPS` to EOS. Returns, per buffer at the sink,
+/// its arrival time, the warnings, and `publish-dropped` read at EOS. `during(elapsed)` is
+/// called every 50 ms while it runs.
+fn run(props: &str, sync: bool, mut during: impl FnMut(Duration)) -> (Vec<Instant>, Vec<String>, u64) {
+    init();
+    let desc = format!(
+        "filesrc location={} ! decodebin ! videorate ! emotiondetect name=ed {props} ! fakesink name=sink sync={sync}",
+        megamind().display()
+    );
+    let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let a = arrivals.clone();
+    pipeline.by_name("sink").unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        a.lock().unwrap().push(Instant::now());
+        gst::PadProbeReturn::Ok
+    });
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap_or_else(|e| panic!("`{desc}` cannot start: {e:?}: {}", first_error(&bus)));
+    let (start, mut warnings) = (Instant::now(), Vec::new());
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(120), "no EOS");
+        during(start.elapsed());
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(50)) else { continue };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            _ => {}
+        }
+    }
+    let dropped: u64 = pipeline.by_name("ed").unwrap().property("publish-dropped");
+    pipeline.set_state(gst::State::Null).unwrap();
+    let arrivals = std::mem::take(&mut *arrivals.lock().unwrap());
+    (arrivals, warnings, dropped)
+}
+
+#[test]
+fn every_frame_reaches_the_broker_in_order_as_a_frame_report() {
+    let dir = TempDir::new("mqtt-all");
+    let broker = Broker::start(free_port(), dir.path());
+    let sub = Subscriber::start(broker.port, "cams/megamind");
+    let props = format!("publish=mqtt://127.0.0.1:{}/cams/megamind source-id=megamind", broker.port);
+    let (arrivals, warnings, dropped) = run(&props, false, |_| {});
+    assert_eq!((arrivals.len(), dropped), (MEGAMIND_FRAMES, 0));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let got = reports(&sub.wait_for(MEGAMIND_FRAMES, Duration::from_secs(30)));
+    assert_eq!(got.len(), MEGAMIND_FRAMES, "one message per frame");
+    let times: Vec<u64> = got.iter().map(|r| r.timestamp.expect("a PTS")).collect();
+    let bad: Vec<_> = times.windows(2).enumerate().filter(|(_, w)| w[0] >= w[1]).map(|(i, w)| (i, w[0], w[1])).take(5).collect();
+    assert!(bad.is_empty(), "in order: {bad:?}");
+    let now = std::time::SystemTime::now();
+    for r in &got {
+        assert_eq!(r.source_id, "megamind");
+        let utc = humantime::parse_rfc3339(r.timestamp_utc.as_deref().expect("timestamp_utc")).expect("RFC 3339");
+        let age = now.duration_since(utc).unwrap_or_default();
+        assert!(age < Duration::from_secs(120), "wall-clock time of the frame: {:?}", r.timestamp_utc);
+    }
+    let faces: usize = got.iter().map(|r| r.objects.len()).sum();
+    assert!(faces > 200, "faces {faces}");
+}
+
+#[test]
+fn a_broker_restart_never_stalls_the_video_and_drops_are_counted() {
+    let dir = TempDir::new("mqtt-restart");
+    let mut broker = Broker::start(free_port(), dir.path());
+    let sub = Subscriber::start(broker.port, "cams/restart");
+    // Real time (11 s): the broker is stopped at 3 s and back at 5.5 s; the queue holds 1 s.
+    let props = format!("publish=mqtt://127.0.0.1:{}/cams/restart publish-queue-size=24", broker.port);
+    let (mut stopped, mut restarted) = (false, false);
+    let (arrivals, warnings, dropped) = run(&props, true, |t| {
+        if !stopped && t > Duration::from_secs(3) {
+            broker.stop();
+            stopped = true;
+        }
+        if stopped && !restarted && t > Duration::from_millis(5500) {
+            broker.restart();
+            restarted = true;
+        }
+    });
+    assert!(restarted, "the broker was restarted mid-stream");
+    assert_eq!(arrivals.len(), MEGAMIND_FRAMES);
+    let gap = arrivals.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    println!("largest gap between frames at the sink: {gap:?}; dropped {dropped}; warnings {warnings:?}");
+    assert!(gap < Duration::from_millis(500), "the pipeline stalled for {gap:?}");
+    let got = reports(&sub.wait_for(MEGAMIND_FRAMES, Duration::from_secs(30)));
+    let mut times: Vec<u64> = got.iter().map(|r| r.timestamp.unwrap()).collect();
+    times.sort_unstable();
+    times.dedup();
+    println!("received {} messages, {} distinct frames", got.len(), times.len());
+    assert!(dropped > 0, "a 2.5 s outage with a 1 s queue drops messages");
+    assert_eq!(times.len() as u64 + dropped, MEGAMIND_FRAMES as u64, "what went missing is what was counted as dropped");
+    assert!(*times.last().unwrap() > 10_000_000_000, "messages resumed after the restart");
+    assert!(warnings.iter().any(|w| w.contains("was away for") && w.contains(&format!("{dropped} messages dropped"))), "{warnings:?}");
+}
+
+#[test]
+fn four_processes_publish_to_one_broker() {
+    let dir = TempDir::new("mqtt-four");
+    let broker = Broker::start(free_port(), dir.path());
+    let sub = Subscriber::start(broker.port, "cams/+");
+    let plugins = plugin_dir_with_built_plugin();
+    let registry = TempDir::new("mqtt-registry");
+    let children: Vec<Child> = (0..4)
+        .map(|i| {
+            let location = format!("location={}", megamind().display());
+            let publish = format!("publish=mqtt://127.0.0.1:{}/cams/cam{i}", broker.port);
+            Command::new("gst-launch-1.0")
+                .args(["-q", "filesrc", &location, "!", "decodebin", "!", "videorate", "!", "emotiondetect", &publish])
+                .args([&format!("source-id=cam{i}"), "draw=false", "post-messages=false", "!", "fakesink"])
+                .env("GST_PLUGIN_PATH", plugins.path())
+                .env("GST_PLUGIN_SYSTEM_PATH_1_0", system_plugin_dir())
+                .env("GST_REGISTRY", registry.path().join(format!("registry{i}.bin")))
+                .env_remove("GST_PLUGIN_PATH_1_0")
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("gst-launch-1.0 (apt package gstreamer1.0-tools)")
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "a publishing process failed");
+    }
+    let got = reports(&sub.wait_for(4 * MEGAMIND_FRAMES, Duration::from_secs(30)));
+    for i in 0..4 {
+        let mine: Vec<u64> = got.iter().filter(|r| r.source_id == format!("cam{i}")).map(|r| r.timestamp.unwrap()).collect();
+        assert_eq!(mine.len(), MEGAMIND_FRAMES, "cam{i}: every frame");
+        assert!(mine.windows(2).all(|w| w[0] < w[1]), "cam{i}: in order");
+    }
+    assert_eq!(got.len(), 4 * MEGAMIND_FRAMES);
+}
+
+#[test]
+fn a_bad_uri_fails_at_ready_and_an_unreachable_broker_is_a_warning() {
+    init();
+    for (uri, why) in [("http://127.0.0.1/t", "scheme 'http'"), ("mqtt://127.0.0.1:1883", "no /TOPIC"), ("mqtt://h:70000/t", "port")] {
+        let err = ready_error(&element(&[("publish", uri)]));
+        assert!(err.matches(gst::LibraryError::Settings), "{uri}: {err}");
+        assert!(err.message().contains(&format!("publish '{uri}'")) && err.message().contains(why), "{uri}: {}", err.message());
+    }
+    // Nothing listens there: the video runs to EOS, with a warning, and no long wait at EOS.
+    let start = Instant::now();
+    let (arrivals, warnings, dropped) = run(&format!("publish=mqtt://127.0.0.1:{}/t publish-queue-size=10", free_port()), false, |_| {});
+    assert_eq!(arrivals.len(), MEGAMIND_FRAMES);
+    assert!(warnings.iter().any(|w| w.contains("unreachable")), "{warnings:?}");
+    assert_eq!(dropped, (MEGAMIND_FRAMES - 10) as u64, "all but the newest 10 dropped");
+    assert!(start.elapsed() < Duration::from_secs(60), "{:?}", start.elapsed());
+}
