@@ -68,6 +68,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-rtsp
   gstreamer1.0-plugins-base-apps  # gst-discoverer-1.0
+  python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0  # the Python package
 )
 
 SUDO=()
@@ -246,6 +247,23 @@ if [ -n "$loaded" ] && [ "$loaded" != "$PLUGIN_DIR/$PLUGIN" ]; then
   echo "warning: GStreamer loads emotiondetect from $loaded, not from $PLUGIN_DIR/$PLUGIN; remove the other copy" >&2
 fi
 echo "gst-inspect-1.0 emotiondetect: ok ($(echo "$inspect" | awk '/^  Version/ {print "version " $2; exit}'))"
+
+# ---------------------------------------------------------------------------------------------
+# The Python package (python/emotiondetect) for the system python3 with Debian's python3-gi and
+# python3-gst-1.0 (installed with the apt packages above): a .pth file in the user's site
+# directory makes `import emotiondetect` work in any new shell; `pip install ./python` installs
+# it into another environment that can import gi.
+step "python: import emotiondetect (system python3)"
+sys_python=/usr/bin/python3
+if [ -x "$sys_python" ] && "$sys_python" -c 'import gi; gi.require_version("Gst", "1.0")' 2>/dev/null; then
+  user_site=$("$sys_python" -m site --user-site)
+  mkdir -p "$user_site"
+  echo "$ROOT/python" > "$user_site/emotiondetect.pth"
+  (cd / && "$sys_python" -c 'import emotiondetect' ) || die "python3 cannot import emotiondetect from $ROOT/python"
+  echo "$user_site/emotiondetect.pth -> $ROOT/python"
+else
+  echo "warning: $sys_python cannot import gi (Debian's python3-gi, python3-gst-1.0): the Python package is not set up" >&2
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Megamind.avi (OpenCV's sample video, 720x528, 270 frames): ../shared, else a copy cached in

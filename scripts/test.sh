@@ -2,6 +2,9 @@
 # Run the test suite (README "command 2"): cargo test --release, one test at a time.
 #
 #   scripts/test.sh [CARGO TEST ARGS...]      e.g. scripts/test.sh --test element
+#   scripts/test.sh --python                   the Python package's tests only (pytest)
+#
+# With no arguments: every Rust test, then the Python package's tests (python/tests).
 #
 # Needs ./setup.sh once (ONNX Runtime, models, .venv with the OpenCV reference the tests compare
 # against). Tests run with --test-threads=1: each GStreamer pipeline / ONNX session already uses
@@ -21,7 +24,7 @@ command -v cargo >/dev/null || { echo "scripts/test.sh: cargo not found (see ./s
 # --- test-only apt packages, installed on first use (command 1, ./setup.sh, does not need them):
 # the MQTT broker the publishing tests start on 127.0.0.1 (tests/mqtt.rs), and Debian's
 # PyGObject, GStreamer bindings and pytest for the Python package's tests (python/tests).
-test_apt=(mosquitto mosquitto-clients python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-pytest)
+test_apt=(mosquitto mosquitto-clients python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-pytest python3-numpy)
 missing_apt=()
 for p in "${test_apt[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing_apt+=("$p"); done
 if [ "${#missing_apt[@]}" -gt 0 ]; then
@@ -42,10 +45,32 @@ for a in "$@"; do
 done
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+plugin_tmp=$(mktemp -d)
+trap 'rm -rf "$log" "$plugin_tmp"' EXIT
+python_only=0
+if [ "${cargo_args[*]:-}" = "--python" ]; then python_only=1; cargo_args=(); fi
+rc=0
 set +e
-cargo test --release "${cargo_args[@]}" -- --test-threads=1 "${harness_args[@]}" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
+if [ "$python_only" = 0 ]; then
+  cargo test --release "${cargo_args[@]}" -- --test-threads=1 "${harness_args[@]}" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+fi
+# The Python package's tests (python/tests, pytest) with the plugin this tree builds, on a full
+# run (no arguments) or with --python alone; the system plugin directory only, so that a copy
+# installed by setup.sh in ~/.local/share/gstreamer-1.0/plugins is not the one tested.
+if [ "${#cargo_args[@]}" -eq 0 ] && [ "${#harness_args[@]}" -eq 0 ]; then
+  cargo build --release --quiet && cp "$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/libgstemotiondetect.so" "$plugin_tmp/"
+  GST_PLUGIN_PATH="$plugin_tmp" GST_PLUGIN_SYSTEM_PATH_1_0="$(pkg-config --variable=pluginsdir gstreamer-1.0)" \
+    GST_REGISTRY="$plugin_tmp/registry.bin" PYTHONPATH="$root/python" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$plugin_tmp/pytest.log"
+  py_rc=${PIPESTATUS[0]}
+  [ "$py_rc" = 0 ] || rc=$py_rc
+  # pytest's summary as a cargo-style line, for the total below
+  summary=$(grep -E '^[0-9]+ (passed|failed)|(passed|failed|error).* in [0-9.]+s' "$plugin_tmp/pytest.log" | tail -n 1)
+  n() { echo "$summary" | grep -Eo "[0-9]+ $1" | grep -Eo '[0-9]+' || echo 0; }
+  echo "test result: python. $(n passed) passed; $(( $(n failed) + $(n error) )) failed; $(n skipped) ignored" >> "$log"
+fi
 set -e
 # one closing line over all test binaries (unit, integration, examples, doc-tests)
 awk '/^test result:/ {

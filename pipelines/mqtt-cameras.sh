@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Many cameras on one machine, publishing to one MQTT broker: the "many cameras, many machines"
+# deployment (README "Scale-out"). One process, one branch per camera, all sharing one loaded
+# detector and classifier (model-instance-id) and their classifier batches; no drawing, no bus
+# messages, only the MQTT messages (topic PREFIX/HOST/CAMERA, source_id CAMERA).
+#
+#   pipelines/mqtt-cameras.sh mqtt://BROKER[:PORT]/PREFIX NAME=URI [NAME=URI ...] [-- PROP=VALUE ...]
+#
+#   pipelines/mqtt-cameras.sh mqtt://10.0.0.5/cameras door=rtsp://10.0.0.21/stream1 hall=rtsp://10.0.0.22/stream1
+#   pipelines/mqtt-cameras.sh mqtt://127.0.0.1/cameras a=file:///data/a.mp4 -- inference-interval=3
+#
+# URI: rtsp://, http(s)://, file:// (a live camera or a file; see uridecodebin). Live inputs get a
+# leaky queue (max 1 frame): when the element is busy, older frames are dropped, never the
+# stream's latency grown. PROP=VALUE after `--` apply to every camera (inference-interval=3 is
+# the usual surveillance setting). Environment: HOST (default: hostname) names this machine in
+# the topics; QOS (default 1) and QUEUE (publish-queue-size, default 150) set the publishing.
+# Watch with: mosquitto_sub -h BROKER -t 'PREFIX/#' -v, or examples/mqtt_consumer.rs.
+set -euo pipefail
+if [ $# -lt 2 ] || [[ "$1" != mqtt*://*/* ]]; then
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2
+fi
+broker=$1; shift
+host=${HOST:-$(hostname -s)}
+cams=(); props=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --) shift; props=("$@"); break ;;
+    *=*://*) cams+=("$1") ;;
+    *) echo "mqtt-cameras.sh: '$1' is not NAME=URI" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "${#cams[@]}" -gt 0 ] || { echo "mqtt-cameras.sh: no camera given" >&2; exit 2; }
+branches=()
+for c in "${cams[@]}"; do
+  name=${c%%=*}; uri=${c#*=}
+  [[ "$name" =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "mqtt-cameras.sh: camera name '$name': use letters, digits, _ . -" >&2; exit 2; }
+  branches+=(uridecodebin "uri=$uri" !)
+  [[ "$uri" == file://* ]] || branches+=(queue leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0 !)
+  branches+=(videoconvert ! emotiondetect model-instance-id=mqtt-cameras "source-id=$name" \
+    "publish=$broker/$host/$name" "publish-qos=${QOS:-1}" "publish-queue-size=${QUEUE:-150}" \
+    draw=false post-messages=false "${props[@]}" ! fakesink sync=false)
+done
+echo "mqtt-cameras.sh: ${#cams[@]} camera(s) on $host publishing to ${broker%%://*}://…/${broker#*://*/}/$host/NAME" >&2
+# -q: nothing but errors and warnings (on stderr); -e: EOS on Ctrl-C, so the queues are flushed.
+exec gst-launch-1.0 -q -e "${branches[@]}"
