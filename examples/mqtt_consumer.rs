@@ -57,7 +57,11 @@ fn main() -> Result<(), String> {
         }
         if printed.elapsed() >= Duration::from_secs(2) {
             people.retain(|_, s| s.at.elapsed() < Duration::from_secs(10));
-            println!("--- {} people on {} cameras", people.len(), people.keys().map(|k| &k.0).collect::<std::collections::BTreeSet<_>>().len());
+            println!(
+                "--- {} people on {} cameras",
+                people.len(),
+                people.keys().map(|k| &k.0).collect::<std::collections::BTreeSet<_>>().len()
+            );
             for ((camera, id), s) in &people {
                 println!("{camera:<16} #{id:<4} {:<9} {:.2}  {}", s.emotion, s.confidence, s.utc);
             }
