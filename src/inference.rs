@@ -78,7 +78,7 @@ impl Default for SessionConfig {
 /// register; the message names `what` (for example "face model") and the path.
 pub fn open_session(env: &Environment, what: &str, path: &Path, config: &SessionConfig) -> Result<(Session, Device)> {
     if !path.exists() {
-        return Err(Error::model(what, path, format!("no such file ({})", crate::runtime::MODEL_HINT)));
+        return Err(Error::model(what, path, format!("no such file ({})", crate::runtime::missing_model_hint(path))));
     }
     if !path.is_file() {
         return Err(Error::model(what, path, "not a regular file, expected an .onnx model file"));

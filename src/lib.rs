@@ -36,6 +36,6 @@ gst::plugin_define!(
     "MIT/X11",
     env!("CARGO_PKG_NAME"),
     env!("CARGO_PKG_NAME"),
-    env!("CARGO_PKG_REPOSITORY"),
+    env!("EMOTIONDETECT_ORIGIN"),
     env!("BUILD_REL_DATE")
 );

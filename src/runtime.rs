@@ -37,6 +37,27 @@ pub fn set_plugin_file(path: PathBuf) {
     let _ = PLUGIN_FILE.set(path);
 }
 
+/// What to do about the model file `path` that does not exist: for a file in a data directory's
+/// `models/` (where the defaults live), how to install the models, naming
+/// `$EMOTIONDETECT_DATA_DIR` when the path is in it; for any other path (given explicitly, e.g.
+/// `face-model=/path/typo.onnx`), to check the path: running setup would not create it.
+pub fn missing_model_hint(path: &Path) -> String {
+    let in_models = |d: &Path| path.parent() == Some(d.join("models").as_path());
+    if let Some(d) = std::env::var_os("EMOTIONDETECT_DATA_DIR").map(PathBuf::from).filter(|d| in_models(d)) {
+        return format!(
+            "EMOTIONDETECT_DATA_DIR is set to {}, which has no models/{}: unset it to use the installed models, or install them there with models/fetch.py --dest {}/models",
+            d.display(),
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            d.display()
+        );
+    }
+    if data_dirs().iter().any(|d| in_models(d)) {
+        MODEL_HINT.to_string()
+    } else {
+        "check the path: a model path given as a property is used as it is".to_string()
+    }
+}
+
 /// Directories searched for `lib/` and `models/`, in order:
 /// 1. `$EMOTIONDETECT_DATA_DIR`;
 /// 2. `<plugin dir>/../../emotiondetect` (for `~/.local/share/gstreamer-1.0/plugins`, that is
@@ -60,10 +81,15 @@ pub fn data_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// The installed model `file` (for example `face_detection_yunet.onnx`): the first
-/// `<data dir>/models/<file>` that exists, else the path where `setup.sh` would put it
-/// (so that the error message names it).
+/// The installed model `file` (for example `face_detection_yunet.onnx`): with
+/// `$EMOTIONDETECT_DATA_DIR` set, `$EMOTIONDETECT_DATA_DIR/models/<file>`, whether or not it
+/// exists (no silent fall-back to another installation: the error names that path); else the
+/// first `<data dir>/models/<file>` that exists, else the path where `setup.sh` would put it (so
+/// that the error message names it).
 pub fn default_model_path(file: &str) -> PathBuf {
+    if let Some(d) = std::env::var_os("EMOTIONDETECT_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("models").join(file);
+    }
     let candidates: Vec<PathBuf> = data_dirs().into_iter().map(|d| d.join("models").join(file)).collect();
     candidates.iter().find(|p| p.is_file()).or(candidates.last()).cloned().unwrap_or_else(|| PathBuf::from(file))
 }

@@ -20,14 +20,36 @@ fn assert_contains(text: &str, parts: &[&str]) {
 
 #[test]
 fn missing_model_files() {
+    // An explicit path is checked, not blamed on a missing installation.
     let path = "/nonexistent/dir/face_detection_yunet.onnx";
     let err = ready_error(&element(&[("face-model", path)]));
     assert!(err.matches(gst::ResourceError::OpenRead), "{err}");
-    assert_contains(err.message(), &["face model", path, "no such file", "setup.sh"]);
+    assert_contains(err.message(), &["face model", path, "no such file", "check the path"]);
+    assert!(!err.message().contains("setup.sh"), "{err}");
 
     let path = "/nonexistent/emotion.onnx";
     let err = ready_error(&element(&[("emotion-model", path)]));
-    assert_contains(err.message(), &["emotion model", path, "no such file", "setup.sh"]);
+    assert_contains(err.message(), &["emotion model", path, "no such file", "check the path"]);
+    assert!(!err.message().contains("setup.sh"), "{err}");
+}
+
+/// EMOTIONDETECT_DATA_DIR set to a directory without the models: the element says so, naming
+/// it, instead of falling back to another installation.
+#[test]
+fn data_dir_without_models_is_named() {
+    let dir = TempDir::new("empty-data-dir");
+    let previous = std::env::var_os("EMOTIONDETECT_DATA_DIR");
+    std::env::set_var("EMOTIONDETECT_DATA_DIR", dir.path());
+    let e = element(&[]);
+    let face_model: String = e.property("face-model");
+    let err = ready_error(&e);
+    match previous {
+        Some(p) => std::env::set_var("EMOTIONDETECT_DATA_DIR", p),
+        None => std::env::remove_var("EMOTIONDETECT_DATA_DIR"),
+    }
+    assert_eq!(Path::new(&face_model), dir.path().join("models/face_detection_yunet.onnx"), "no fall-back");
+    let d = dir.path().to_str().unwrap();
+    assert_contains(err.message(), &["face model", &face_model, "no such file", "EMOTIONDETECT_DATA_DIR is set to", d, "fetch.py --dest"]);
 }
 
 #[test]

@@ -18,8 +18,21 @@ pub fn match_labels(classes: &[String], labels: &[String]) -> Vec<Option<usize>>
     classes.iter().map(|c| labels.iter().position(|l| key(l) == key(c))).collect()
 }
 
-/// Counts of (true dataset class, predicted model label). Rows are the dataset classes, columns
-/// the model's labels (a model may have labels the dataset lacks, such as contempt).
+/// The order of the matrix rows: the dataset classes that match a model label, in the model's
+/// label order, then those that match none, in their given order. Returns indices into
+/// `classes`. With rows and columns both in label order, correct answers lie on the diagonal
+/// (whenever the dataset has a class for each of the first labels, as FER2013 has for all 7).
+pub fn row_order(classes: &[String], labels: &[String]) -> Vec<usize> {
+    let matched = match_labels(classes, labels);
+    let mut order: Vec<usize> = (0..classes.len()).collect();
+    // Stable: unmatched classes (key usize::MAX) keep their order, after the matched ones.
+    order.sort_by_key(|&c| matched[c].unwrap_or(usize::MAX));
+    order
+}
+
+/// Counts of (true dataset class, predicted model label). Columns are the model's labels in its
+/// output order (a model may have labels the dataset lacks, such as contempt); rows are the
+/// dataset classes in the same order ([`row_order`]), so the diagonal holds the correct answers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Confusion {
     pub classes: Vec<String>,
@@ -40,14 +53,23 @@ pub struct ClassScores {
 }
 
 impl Confusion {
-    /// An empty matrix for `classes` against the model's `labels`.
+    /// An empty matrix for `classes` against the model's `labels`. The classes are put in the
+    /// labels' order ([`row_order`]): look a class's row up by name in `classes`
+    /// ([`Confusion::row`]), not by its position in the argument.
     pub fn new(classes: Vec<String>, labels: Vec<String>) -> Confusion {
+        let order = row_order(&classes, &labels);
+        let classes: Vec<String> = order.iter().map(|&c| classes[c].clone()).collect();
         let matched = match_labels(&classes, &labels);
         let counts = vec![vec![0; labels.len()]; classes.len()];
         Confusion { classes, labels, matched, counts }
     }
 
-    /// Records one image of class `class` predicted as label `label`.
+    /// The row of the dataset class named `class`, if it is one.
+    pub fn row(&self, class: &str) -> Option<usize> {
+        self.classes.iter().position(|c| c == class)
+    }
+
+    /// Records one image of the class in row `class` predicted as label `label`.
     pub fn add(&mut self, class: usize, label: usize) {
         self.counts[class][label] += 1;
     }
@@ -168,6 +190,10 @@ impl Confusion {
                 let x = left + l as i32 * cell;
                 let shade = (255.0 * (1.0 - share)) as u8;
                 root.draw(&Rectangle::new([(x, y), (x + cell - 2, y + cell - 2)], RGBColor(shade, shade, 255).filled()))?;
+                if self.matched[c] == Some(l) {
+                    // The correct answer's cell (the diagonal when rows and columns line up).
+                    root.draw(&Rectangle::new([(x, y), (x + cell - 2, y + cell - 2)], ShapeStyle::from(&BLACK).stroke_width(2)))?;
+                }
                 let ink = if share > 0.5 { &WHITE } else { &BLACK };
                 root.draw_text(&format!("{:.0} %", 100.0 * share), &TextStyle::from((FONT, 15).into_font()).color(ink), (x + 10, y + 22))?;
                 root.draw_text(&n.to_string(), &TextStyle::from((FONT, 12).into_font()).color(ink), (x + 10, y + 44))?;
@@ -209,21 +235,69 @@ mod tests {
     fn scores_follow_the_definitions() {
         // classes a, b; model labels b, a, x (x: a label the dataset lacks)
         let mut m = Confusion::new(strings(&["happy", "sad"]), strings(&["sadness", "happiness", "contempt"]));
-        for (class, label, n) in [(0, 1, 8), (0, 0, 1), (0, 2, 1), (1, 0, 6), (1, 1, 4)] {
-            (0..n).for_each(|_| m.add(class, label));
+        assert_eq!(m.classes, strings(&["sad", "happy"]), "rows in the labels' order");
+        for (class, label, n) in [("happy", 1, 8), ("happy", 0, 1), ("happy", 2, 1), ("sad", 0, 6), ("sad", 1, 4)] {
+            let row = m.row(class).unwrap();
+            (0..n).for_each(|_| m.add(row, label));
         }
         assert_eq!(m.total(), 20);
         assert!((m.accuracy() - 14.0 / 20.0).abs() < 1e-12);
-        let happy = m.class_scores(0);
+        let happy = m.class_scores(m.row("happy").unwrap());
         assert!((happy.recall - 0.8).abs() < 1e-12 && (happy.precision - 8.0 / 12.0).abs() < 1e-12);
         assert!((happy.f1 - 2.0 * 0.8 * (8.0 / 12.0) / (0.8 + 8.0 / 12.0)).abs() < 1e-12);
-        let sad = m.class_scores(1);
+        let sad = m.class_scores(m.row("sad").unwrap());
         assert!((sad.recall - 0.6).abs() < 1e-12 && (sad.precision - 6.0 / 7.0).abs() < 1e-12);
         assert!((m.macro_f1() - (happy.f1 + sad.f1) / 2.0).abs() < 1e-12);
         assert_eq!(m.worst_recall(), (0.6, "sad"));
         let r = m.report();
         assert!(r.starts_with("accuracy=0.7000\n"), "{r}");
         assert!(r.contains("happy"));
+    }
+
+    /// The real counts of `emotiondetect-eval ../shared/datasets/fer2013/val` with the default
+    /// classifier (emotion_fer2013_vggbn.onnx, 3589 images), per true class: predictions in the
+    /// model's label order.
+    const FER2013_VAL_VGGBN: [(&str, [u64; 7]); 7] = [
+        ("angry", [307, 6, 30, 16, 46, 10, 52]),
+        ("disgust", [12, 36, 0, 2, 3, 1, 2]),
+        ("fear", [47, 1, 236, 15, 93, 42, 62]),
+        ("happy", [19, 1, 12, 768, 16, 23, 56]),
+        ("sad", [76, 1, 55, 23, 357, 15, 126]),
+        ("surprise", [11, 0, 26, 19, 9, 344, 6]),
+        ("neutral", [47, 0, 23, 41, 75, 9, 412]),
+    ];
+
+    #[test]
+    fn the_diagonal_holds_each_class_recall() {
+        // The dataset's folders come sorted (neutral before sad and surprise); the model's labels
+        // end with sad, surprise, neutral. Rows must follow the labels.
+        let folders = strings(&["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]);
+        let labels = strings(&gstemotiondetect::classification::FER2013_LABELS);
+        let mut m = Confusion::new(folders, labels.clone());
+        assert_eq!(m.classes, labels, "rows in the model's label order");
+        for (class, predicted) in FER2013_VAL_VGGBN {
+            let row = m.row(class).unwrap();
+            for (label, &n) in predicted.iter().enumerate() {
+                (0..n).for_each(|_| m.add(row, label));
+            }
+        }
+        assert_eq!(m.total(), 3589);
+        for (c, class) in m.classes.iter().enumerate() {
+            assert_eq!(m.matched[c], Some(c), "{class} on the diagonal");
+            let support: u64 = m.counts[c].iter().sum();
+            let recall = m.counts[c][c] as f64 / support as f64;
+            assert!((m.class_scores(c).recall - recall).abs() < 1e-12, "{class}: diagonal {recall} is the recall");
+        }
+        assert!((m.accuracy() - 0.6854).abs() < 5e-5, "accuracy {}", m.accuracy());
+        assert_eq!(m.worst_recall().1, "fear");
+        assert!((m.class_scores(2).recall - 236.0 / 496.0).abs() < 1e-12);
+        // The printed matrix: its rows are in the columns' order.
+        let report = m.report();
+        let matrix: Vec<&str> = report.lines().skip_while(|l| !l.starts_with("confusion matrix")).skip(1).collect();
+        let columns: Vec<&str> = matrix[0].split_whitespace().collect();
+        let rows: Vec<&str> = matrix[1..].iter().map(|l| l.split_whitespace().next().unwrap()).collect();
+        assert_eq!(columns, rows, "{report}");
+        assert!(matrix[7].starts_with("neutral") && matrix[7].trim_end().ends_with("412"), "{report}");
     }
 
     #[test]

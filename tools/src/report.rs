@@ -30,6 +30,8 @@ pub struct FaceSample {
     pub label_id: usize,
     /// The smoothed probabilities, 0..1 in label order; empty when the line has none.
     pub scores: Vec<f32>,
+    /// The box in frame pixels: left, top, width, height (the line's `x`, `y`, `w`, `h`).
+    pub bbox: [u32; 4],
 }
 
 /// One frame (one JSON line).
@@ -83,7 +85,7 @@ pub fn parse_frame(line: &str, labels: &[String]) -> Result<(Option<f64>, Vec<Fa
             if !e.smoothed_scores.is_empty() && e.smoothed_scores.len() != labels.len() {
                 return Err(format!("face #{id}: {} scores, expected {} (one per label)", e.smoothed_scores.len(), labels.len()));
             }
-            Ok(FaceSample { id, label_id, scores: e.smoothed_scores.clone() })
+            Ok(FaceSample { id, label_id, scores: e.smoothed_scores.clone(), bbox: [o.x, o.y, o.w, o.h] })
         })
         .collect::<Result<Vec<_>, String>>()?;
     Ok((frame.timestamp.map(|t| t as f64 / 1e9), faces))
@@ -212,6 +214,71 @@ pub fn write_csv<W: Write>(out: W, people: &[PersonSummary], labels: &[String]) 
     w.flush().map_err(|e| format!("writing CSV: {e}"))
 }
 
+/// The per-frame CSV header: `time_s, track_id, x, y, w, h, label`, then one column per label
+/// (its smoothed probability), named by the label, as the Python `fer` library's users expect.
+pub fn frames_csv_header(labels: &[String]) -> Vec<String> {
+    let mut h: Vec<String> = ["time_s", "track_id", "x", "y", "w", "h", "label"].iter().map(|s| s.to_string()).collect();
+    h.extend(labels.iter().cloned());
+    h
+}
+
+/// Writes one CSV row per face per frame ([`frames_csv_header`]): the frame's time (seconds from
+/// the first frame, 3 decimals), the track id, the box in pixels, the reported label and the
+/// smoothed probabilities 0..1 (4 decimals; empty cells when the line has none). Frames without
+/// faces have no row.
+///
+/// Errors: the writer fails (the message says so, with the OS reason).
+pub fn write_frames_csv<W: Write>(out: W, frames: &[FrameRecord], labels: &[String]) -> Result<(), String> {
+    let mut w = csv::Writer::from_writer(out);
+    let err = |e: csv::Error| format!("writing CSV: {e}");
+    w.write_record(frames_csv_header(labels)).map_err(err)?;
+    for frame in frames {
+        for face in &frame.faces {
+            let [x, y, bw, bh] = face.bbox;
+            let mut row =
+                vec![format!("{:.3}", frame.time), face.id.to_string(), x.to_string(), y.to_string(), bw.to_string(), bh.to_string()];
+            row.push(labels.get(face.label_id).cloned().unwrap_or_default());
+            row.extend((0..labels.len()).map(|i| face.scores.get(i).map(|p| format!("{p:.4}")).unwrap_or_default()));
+            w.write_record(&row).map_err(err)?;
+        }
+    }
+    w.flush().map_err(|e| format!("writing CSV: {e}"))
+}
+
+/// The whole audience's emotions over time: for each frame with at least one face within
+/// `window` seconds (centred), the share 0..1 of each label among all the faces reported in
+/// those frames (reported labels, so the shares sum to 1). Returns (time, shares) per frame;
+/// frames with no face in their window are left out (gaps).
+pub fn audience_shares(frames: &[FrameRecord], labels: usize, window: f64) -> Vec<(f64, Vec<f64>)> {
+    let labels = labels.max(1);
+    let half = window.max(0.0) / 2.0;
+    let (mut lo, mut hi) = (0usize, 0usize);
+    let mut counts = vec![0usize; labels];
+    let mut total = 0usize;
+    let mut out = Vec::new();
+    for frame in frames {
+        // Slide [lo, hi) over the frames within `half` of this one (times are increasing).
+        while hi < frames.len() && frames[hi].time <= frame.time + half + 1e-9 {
+            for f in &frames[hi].faces {
+                counts[f.label_id.min(labels - 1)] += 1;
+                total += 1;
+            }
+            hi += 1;
+        }
+        while lo < hi && frames[lo].time < frame.time - half - 1e-9 {
+            for f in &frames[lo].faces {
+                counts[f.label_id.min(labels - 1)] -= 1;
+                total -= 1;
+            }
+            lo += 1;
+        }
+        if total > 0 {
+            out.push((frame.time, counts.iter().map(|&c| c as f64 / total as f64).collect()));
+        }
+    }
+    out
+}
+
 /// Splits `people` into those seen for at least `min_seconds` (plotted) and the others.
 pub fn plotted_people(people: &[PersonSummary], min_seconds: f64) -> (Vec<&PersonSummary>, Vec<&PersonSummary>) {
     people.iter().partition(|p| p.seconds_seen + 1e-9 >= min_seconds)
@@ -238,6 +305,10 @@ impl Default for TimelineOptions {
 pub const HEADER_HEIGHT: u32 = 112;
 /// Height of one person's panel in the timeline, pixels.
 pub const PANEL_HEIGHT: u32 = 200;
+/// Height of the whole-audience panel at the top of the timeline, pixels.
+pub const AUDIENCE_HEIGHT: u32 = 200;
+/// The audience panel's moving window, seconds.
+pub const AUDIENCE_WINDOW: f64 = 0.5;
 pub(crate) const FONT: &str = "sans-serif";
 
 /// Registers DejaVu Sans (embedded by the `dejavu` crate) as plotters' `sans-serif`, so no
@@ -261,12 +332,16 @@ fn colour(labels: &[String], label_id: usize) -> RGBColor {
     RGBColor(r, g, b)
 }
 
-/// Draws the emotion timeline: one panel per person seen for at least `min_seconds`, sharing
-/// the time axis (seconds). Each panel has a band coloured by the reported label frame by frame
-/// and, below it, the smoothed probability (0..1) of each emotion as a line, broken where the
-/// person is out of view. Colours are the overlay's ([`label_colour`]). Returns the PNG file's
-/// bytes (RGB, `width` × ([`HEADER_HEIGHT`] + [`PANEL_HEIGHT`] per plotted person, at least
-/// one) pixels).
+/// Draws the emotion timeline. At the top, the whole audience: the share of each emotion among
+/// all the faces in view ([`audience_shares`] over [`AUDIENCE_WINDOW`]), as stacked areas, left
+/// blank where nobody is in view. Below, one panel per person seen for at least `min_seconds`,
+/// sharing the time axis (seconds). Each panel has a band coloured by the reported label frame by
+/// frame and, below it, the smoothed probability (0..1) of each emotion as a line, broken where
+/// the person is out of view. Colours are the overlay's ([`label_colour`]). Returns the PNG
+/// file's bytes (RGB, `width` × ([`HEADER_HEIGHT`] + [`AUDIENCE_HEIGHT`] + [`PANEL_HEIGHT`] per
+/// plotted person, at least one) pixels).
+///
+/// Errors: the embedded font cannot be read, or drawing or encoding failed.
 pub fn render_timeline(
     frames: &[FrameRecord],
     people: &[PersonSummary],
@@ -275,7 +350,7 @@ pub fn render_timeline(
 ) -> Result<Vec<u8>, String> {
     register_font()?;
     let (shown, skipped) = plotted_people(people, opts.min_seconds);
-    let (w, h) = (opts.width.max(400), HEADER_HEIGHT + PANEL_HEIGHT * shown.len().max(1) as u32);
+    let (w, h) = (opts.width.max(400), HEADER_HEIGHT + AUDIENCE_HEIGHT + PANEL_HEIGHT * shown.len().max(1) as u32);
     let mut rgb = vec![255u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
@@ -283,6 +358,99 @@ pub fn render_timeline(
         root.present().map_err(|e| format!("drawing the timeline: {e}"))?;
     }
     encode_png(&rgb, w, h).map_err(|e| format!("encoding the timeline PNG: {e}"))
+}
+
+/// Width of one face's panel in [`render_probabilities`], pixels.
+pub const BARS_WIDTH: u32 = 520;
+/// Height of one face's panel in [`render_probabilities`], pixels.
+pub const BARS_HEIGHT: u32 = 230;
+/// Height of [`render_probabilities`]'s title, pixels.
+pub const BARS_HEADER: u32 = 44;
+
+/// How many faces' panels [`render_probabilities`] puts side by side for `faces` faces.
+pub fn bar_columns(faces: usize) -> usize {
+    match faces {
+        0..=2 => faces.max(1),
+        3..=8 => 2,
+        9..=30 => 3,
+        _ => 4,
+    }
+}
+
+/// Draws one bar chart per face (a still image's faces): the smoothed probability 0..1 of each
+/// label as a horizontal bar in the label's overlay colour, captioned with the track id, the box
+/// (pixels) and the reported label. Panels are [`BARS_WIDTH`] × [`BARS_HEIGHT`] pixels,
+/// [`bar_columns`] per row, under a [`BARS_HEADER`] title. Returns the PNG file's bytes (RGB).
+///
+/// Errors: the embedded font cannot be read, or drawing or encoding failed.
+pub fn render_probabilities(faces: &[FaceSample], labels: &[String], title: &str) -> Result<Vec<u8>, String> {
+    register_font()?;
+    let cols = bar_columns(faces.len());
+    let rows = faces.len().div_ceil(cols).max(1);
+    let (w, h) = (BARS_WIDTH * cols as u32, BARS_HEADER + BARS_HEIGHT * rows as u32);
+    let mut rgb = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        draw_probabilities(&root, faces, labels, title, (rows, cols)).map_err(|e| format!("drawing the probabilities: {e}"))?;
+        root.present().map_err(|e| format!("drawing the probabilities: {e}"))?;
+    }
+    encode_png(&rgb, w, h).map_err(|e| format!("encoding the probabilities PNG: {e}"))
+}
+
+fn draw_probabilities(
+    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    faces: &[FaceSample],
+    labels: &[String],
+    title: &str,
+    (rows, cols): (usize, usize),
+) -> DrawResult {
+    root.fill(&WHITE)?;
+    let (header, body) = root.split_vertically(BARS_HEADER);
+    let heading = match faces.len() {
+        1 => format!("{title}: 1 face, emotion probabilities"),
+        n => format!("{title}: {n} faces, emotion probabilities"),
+    };
+    header.draw_text(&heading, &TextStyle::from((FONT, 20, FontStyle::Bold).into_font()).color(&BLACK), (12, 10))?;
+    if faces.is_empty() {
+        body.draw_text("No face was found.", &TextStyle::from((FONT, 18).into_font()).color(&BLACK), (12, 40))?;
+        return Ok(());
+    }
+    let n = labels.len().max(1);
+    for (area, face) in body.split_evenly((rows, cols)).iter().zip(faces) {
+        let [x, y, bw, bh] = face.bbox;
+        let label = labels.get(face.label_id).map_or("?", String::as_str);
+        let p = face.scores.get(face.label_id).copied().unwrap_or(0.0);
+        let caption = format!("#{} at {x},{y} ({bw}x{bh} px): {label} {p:.2}", face.id);
+        let mut chart = ChartBuilder::on(area)
+            .caption(caption, (FONT, 15, FontStyle::Bold))
+            .margin(8)
+            .margin_right(20)
+            .x_label_area_size(24)
+            .y_label_area_size(80)
+            // Segments 0..=n-1, the first label at the top.
+            .build_cartesian_2d(0.0..1.0, (0..n - 1).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_labels(6)
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .label_style((FONT, 13))
+            .x_label_formatter(&|v| format!("{v:.1}"))
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(j) if *j < n => labels.get(n - 1 - j).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .draw()?;
+        chart.draw_series((0..n).map(|i| {
+            let v = face.scores.get(i).copied().unwrap_or(0.0) as f64;
+            let j = n - 1 - i;
+            let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(j)), (v, SegmentValue::Exact(j + 1))], colour(labels, i).filled());
+            bar.set_margin(3, 3, 0, 0);
+            bar
+        }))?;
+    }
+    Ok(())
 }
 
 /// Encodes 8-bit RGB pixels (`w` × `h`, rows top to bottom) as a PNG file's bytes.
@@ -346,12 +514,83 @@ fn draw_timeline(
 
     let end = video_end(frames).max(1e-3);
     let interval = frame_interval(frames);
+    let (audience, body) = body.split_vertically(AUDIENCE_HEIGHT);
+    draw_audience(&audience, frames, labels, end, interval)?;
     if shown.is_empty() {
         body.draw_text("No person was seen long enough to plot.", &text(18), (12, 80))?;
         return Ok(());
     }
     for (area, person) in body.split_evenly((shown.len(), 1)).iter().zip(shown) {
         draw_person(area, frames, person, labels, end, interval)?;
+    }
+    Ok(())
+}
+
+/// Left and right margins of the charts, so that every panel shares the time axis.
+const CHART_LEFT: u32 = 52;
+const CHART_RIGHT: u32 = 20;
+
+fn draw_audience(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    frames: &[FrameRecord],
+    labels: &[String],
+    end: f64,
+    interval: f64,
+) -> DrawResult {
+    let faces: usize = frames.iter().map(|f| f.faces.len()).sum();
+    let (caption, chart_area) = area.split_vertically(40);
+    caption.draw_text(
+        &format!("Whole audience: share of each emotion among the faces in view ({faces} face-frames, {AUDIENCE_WINDOW} s window)"),
+        &TextStyle::from((FONT, 15, FontStyle::Bold).into_font()).color(&BLACK),
+        (12, 14),
+    )?;
+    let mut chart = ChartBuilder::on(&chart_area)
+        .margin_left(6)
+        .margin_right(CHART_RIGHT)
+        .margin_bottom(4)
+        .x_label_area_size(32)
+        .y_label_area_size(CHART_LEFT)
+        .build_cartesian_2d(0.0..end, 0.0..1.0)?;
+    chart
+        .configure_mesh()
+        .y_labels(3)
+        .x_labels(12)
+        .max_light_lines(1)
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .x_desc("time (s)")
+        .y_desc("share of faces")
+        .label_style((FONT, 12))
+        .axis_desc_style((FONT, 12))
+        .x_label_formatter(&|v| format!("{v:.1}"))
+        .y_label_formatter(&|v| format!("{v:.1}"))
+        .draw()?;
+    let shares = audience_shares(frames, labels.len(), AUDIENCE_WINDOW);
+    let step = if interval > 0.0 { interval } else { end / 100.0 };
+    // Runs of consecutive frames with faces; a gap longer than 1.5 frames breaks the areas.
+    let mut runs: Vec<&[(f64, Vec<f64>)]> = Vec::new();
+    let mut start = 0;
+    for i in 1..=shares.len() {
+        if i == shares.len() || shares[i].0 - shares[i - 1].0 > 1.5 * step {
+            runs.push(&shares[start..i]);
+            start = i;
+        }
+    }
+    for run in runs.into_iter().filter(|r| !r.is_empty()) {
+        // A lone frame is drawn one frame wide.
+        let points: Vec<(f64, &Vec<f64>)> = if run.len() == 1 {
+            vec![(run[0].0, &run[0].1), ((run[0].0 + step).min(end), &run[0].1)]
+        } else {
+            run.iter().map(|(t, v)| (*t, v)).collect()
+        };
+        let mut below = vec![0.0; points.len()];
+        for e in 0..labels.len() {
+            let above: Vec<f64> = points.iter().zip(&below).map(|((_, v), b)| b + v.get(e).copied().unwrap_or(0.0)).collect();
+            let mut polygon: Vec<(f64, f64)> = points.iter().zip(&above).map(|((t, _), y)| (*t, *y)).collect();
+            polygon.extend(points.iter().zip(&below).rev().map(|((t, _), y)| (*t, *y)));
+            chart.draw_series(std::iter::once(Polygon::new(polygon, colour(labels, e).filled())))?;
+            below = above;
+        }
     }
     Ok(())
 }
@@ -364,8 +603,8 @@ fn draw_person(
     end: f64,
     interval: f64,
 ) -> DrawResult {
-    const LEFT: u32 = 52;
-    const RIGHT: u32 = 20;
+    const LEFT: u32 = CHART_LEFT;
+    const RIGHT: u32 = CHART_RIGHT;
     let (caption, rest) = area.split_vertically(24);
     let (band_area, chart_area) = rest.split_vertically(16);
     let mut top: Vec<(usize, f64)> = p.shares.iter().copied().enumerate().filter(|s| s.1 > 0.0).collect();
@@ -519,7 +758,7 @@ mod tests {
         assert_eq!(frames[0].time, 0.0, "times start at the first frame");
         assert!((frames[49].time - 1.96).abs() < 1e-9);
         assert_eq!(frames[10].faces.len(), 2);
-        assert_eq!(frames[10].faces[1], FaceSample { id: 2, label_id: 0, scores: scores(0, 0.9) });
+        assert_eq!(frames[10].faces[1], FaceSample { id: 2, label_id: 0, scores: scores(0, 0.9), bbox: [60, 10, 30, 40] });
         assert!(frames[25].faces.is_empty());
         assert!((frame_interval(&frames) - 0.04).abs() < 1e-9);
         assert!((video_end(&frames) - 2.0).abs() < 1e-9);
@@ -578,7 +817,7 @@ mod tests {
 
     #[test]
     fn ties_go_to_the_first_label() {
-        let face = |label_id| FaceSample { id: 5, label_id, scores: vec![] };
+        let face = |label_id| FaceSample { id: 5, label_id, scores: vec![], bbox: [0; 4] };
         let frames: Vec<FrameRecord> =
             [6, 2, 2, 6].iter().enumerate().map(|(i, &l)| FrameRecord { time: i as f64, faces: vec![face(l)] }).collect();
         let p = &summarize(&frames, EMOTIONS)[0];
@@ -635,6 +874,53 @@ mod tests {
     }
 
     #[test]
+    fn frames_csv_has_one_row_per_face_named_by_label() {
+        let frames = read_jsonl(lines().as_bytes(), &fer()).unwrap();
+        let mut out = Vec::new();
+        write_frames_csv(&mut out, &frames, &fer()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows[0], "time_s,track_id,x,y,w,h,label,angry,disgust,fear,happy,sad,surprise,neutral");
+        assert_eq!(rows.len(), 1 + 49 + 10, "one row per face: person 1 in 49 frames, person 2 in 10");
+        assert_eq!(rows[1], "0.000,1,10,10,40,50,happy,0.0333,0.0333,0.0333,0.8000,0.0333,0.0333,0.0333");
+        // Frame 10 has both people, in the line's order.
+        assert!(rows[11].starts_with("0.400,1,") && rows[12].starts_with("0.400,2,60,10,30,40,angry,0.9000,"), "{text}");
+    }
+
+    #[test]
+    fn audience_shares_count_every_face_in_the_window() {
+        let frames = read_jsonl(lines().as_bytes(), &fer()).unwrap();
+        // No window: each frame alone. Frame 10: person 1 happy, person 2 angry.
+        let shares = audience_shares(&frames, EMOTIONS, 0.0);
+        assert_eq!(shares.len(), 49, "frame 25 (nobody in view) is a gap");
+        assert_eq!(shares[10], (frames[10].time, vec![0.5, 0.0, 0.0, 0.5, 0.0, 0.0, 0.0]));
+        assert_eq!(shares[0].1[3], 1.0);
+        // A 0.1 s window around frame 20 (t = 0.8) holds frames 19..=21: person 2's last frame
+        // is 19, so 1 angry face of 4.
+        let shares = audience_shares(&frames, EMOTIONS, 0.1);
+        let at = shares.iter().find(|(t, _)| (*t - 0.8).abs() < 1e-9).unwrap();
+        assert!((at.1[0] - 0.25).abs() < 1e-12 && (at.1[3] - 0.75).abs() < 1e-12, "{at:?}");
+        for (_, s) in &shares {
+            assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+        assert_eq!(shares.len(), 50, "frame 25 has faces in its window");
+    }
+
+    #[test]
+    fn bar_chart_has_one_panel_per_face() {
+        let frames = read_jsonl(lines().as_bytes(), &fer()).unwrap();
+        let faces = &frames[10].faces;
+        let (info, pixels) = decode_png(&render_probabilities(faces, &fer(), "x.jpg").unwrap());
+        assert_eq!((info.width, info.height), (2 * BARS_WIDTH, BARS_HEADER + BARS_HEIGHT));
+        for label in [0, 3] {
+            assert!(pixels.chunks(3).any(|p| p == EMOTION_COLOURS[label]), "bar of {}", FER2013_LABELS[label]);
+        }
+        assert_eq!(bar_columns(50), 4);
+        let (info, _) = decode_png(&render_probabilities(&[], &fer(), "none.jpg").unwrap());
+        assert_eq!((info.width, info.height), (BARS_WIDTH, BARS_HEADER + BARS_HEIGHT));
+    }
+
+    #[test]
     fn short_appearances_are_not_plotted() {
         let frames = read_jsonl(lines().as_bytes(), &fer()).unwrap();
         let people = summarize(&frames, EMOTIONS);
@@ -658,7 +944,7 @@ mod tests {
         let people = summarize(&frames, EMOTIONS);
         let opts = TimelineOptions { title: "synthetic.avi".into(), min_seconds: 0.3, width: 800 };
         let (info, pixels) = decode_png(&render_timeline(&frames, &people, &fer(), &opts).unwrap());
-        assert_eq!((info.width, info.height), (800, HEADER_HEIGHT + 2 * PANEL_HEIGHT), "two people plotted");
+        assert_eq!((info.width, info.height), (800, HEADER_HEIGHT + AUDIENCE_HEIGHT + 2 * PANEL_HEIGHT), "two people plotted");
         let has = |c: [u8; 3]| pixels.chunks(3).any(|p| p == c);
         for label in [0, 3, 4] {
             assert!(has(EMOTION_COLOURS[label]), "colour of {} drawn", FER2013_LABELS[label]);
@@ -669,8 +955,8 @@ mod tests {
         // With a 1 s minimum, person 2 (0.4 s) is left out; nobody plotted still makes a picture.
         let opts = TimelineOptions { min_seconds: 1.0, ..opts };
         let (info, _) = decode_png(&render_timeline(&frames, &people, &fer(), &opts).unwrap());
-        assert_eq!(info.height, HEADER_HEIGHT + PANEL_HEIGHT);
+        assert_eq!(info.height, HEADER_HEIGHT + AUDIENCE_HEIGHT + PANEL_HEIGHT);
         let (info, _) = decode_png(&render_timeline(&[], &[], &fer(), &opts).unwrap());
-        assert_eq!(info.height, HEADER_HEIGHT + PANEL_HEIGHT);
+        assert_eq!(info.height, HEADER_HEIGHT + AUDIENCE_HEIGHT + PANEL_HEIGHT);
     }
 }

@@ -51,6 +51,16 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `gst-discoverer-1.0 FILE`'s description of the streams.
+fn discover(file: &Path) -> String {
+    let out = Command::new("gst-discoverer-1.0")
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("gst-discoverer-1.0 (apt package gstreamer1.0-plugins-base-apps, ./setup.sh installs it): {e}"));
+    assert!(out.status.success(), "gst-discoverer-1.0 {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn megamind_gives_video_json_csv_and_plot() {
     let video = megamind();
@@ -62,9 +72,13 @@ fn megamind_gives_video_json_csv_and_plot() {
     assert!(summary.contains("270 frames") && summary.contains("Megamind-emotions.mp4"), "summary line: {summary}");
     assert_eq!(
         entries(&out_dir),
-        ["Megamind-emotions.mp4", "Megamind-people.csv", "Megamind-timeline.png", "Megamind.jsonl"],
-        "the four outputs and nothing else (no partial files)"
+        ["Megamind-emotions.mp4", "Megamind-frames.csv", "Megamind-people.csv", "Megamind-timeline.png", "Megamind.jsonl"],
+        "the five outputs and nothing else (no partial files)"
     );
+    // Megamind.avi's AC-3 audio is in the MP4, copied as it is (mp4mux takes AC-3).
+    assert!(summary.contains("audio copied (audio/x-ac3)"), "{summary}");
+    let streams = discover(&out_dir.join("Megamind-emotions.mp4"));
+    assert!(streams.contains("audio #") && streams.contains("AC-3"), "the MP4 keeps the audio:\n{streams}");
 
     // The MP4 decodes back to every frame, at the input size.
     let mp4 = out_dir.join("Megamind-emotions.mp4");
@@ -108,6 +122,27 @@ fn megamind_gives_video_json_csv_and_plot() {
     }
     assert!(!per_id.is_empty(), "faces were found");
 
+    // The per-frame CSV: one row per face of the JSON lines, a probability column per label.
+    let mut csv = csv::Reader::from_path(out_dir.join("Megamind-frames.csv")).unwrap();
+    let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+    let mut expected: Vec<String> = ["time_s", "track_id", "x", "y", "w", "h", "label"].iter().map(|h| h.to_string()).collect();
+    expected.extend(FER_LABELS.iter().map(|l| l.to_string()));
+    assert_eq!(header, expected);
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    let faces: Vec<&Value> = frames.iter().flat_map(|f| f["objects"].as_array().unwrap()).collect();
+    assert_eq!(rows.len(), faces.len(), "one row per face in the JSON lines");
+    assert!(rows.len() > 300, "{} faces", rows.len());
+    for (r, o) in rows.iter().zip(&faces) {
+        assert_eq!(r[1], o["id"].to_string(), "{r:?}");
+        for (i, k) in ["x", "y", "w", "h"].iter().enumerate() {
+            assert_eq!(r[2 + i], o[*k].to_string(), "{k} of {r:?}");
+        }
+        assert_eq!(&r[6], o["emotion"]["label"].as_str().unwrap());
+        for (l, p) in o["emotion"]["smoothed_scores"].as_array().unwrap().iter().enumerate() {
+            assert!((r[7 + l].parse::<f64>().unwrap() - p.as_f64().unwrap()).abs() < 1e-4, "{} of {r:?}", FER_LABELS[l]);
+        }
+    }
+
     // The CSV: one row per track id of the JSON lines, consistent with them.
     let mut csv = csv::Reader::from_path(out_dir.join("Megamind-people.csv")).unwrap();
     let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
@@ -150,7 +185,7 @@ fn megamind_gives_video_json_csv_and_plot() {
     let info = reader.next_frame(&mut pixels).expect("PNG pixels");
     assert_eq!(
         (info.width, info.height),
-        (1200, report::HEADER_HEIGHT + report::PANEL_HEIGHT * plotted.max(1) as u32),
+        (1200, report::HEADER_HEIGHT + report::AUDIENCE_HEIGHT + report::PANEL_HEIGHT * plotted.max(1) as u32),
         "{plotted} people plotted"
     );
     assert_eq!(info.color_type, png::ColorType::Rgb);
@@ -230,11 +265,24 @@ fn bad_properties_are_rejected_before_anything_runs() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("no property `no-such-property`"), "{err}");
+    assert!(!err.contains("did you mean"), "nothing is near no-such-property: {err}");
     for p in ["threshold", "face-model", "inference-interval", "emotion-smoothing", "draw"] {
         assert!(err.contains(p), "the element's properties are listed: {err}");
     }
+    assert!(!err.contains("active-device"), "read-only properties are not offered: {err}");
+    assert!(!err.contains("metadata-file"), "the tool's own property is not offered: {err}");
     assert!(!out_dir.exists(), "nothing is created");
 
+    // Typos get the nearest property name.
+    for (typo, meant) in
+        [("treshold", "threshold"), ("inference-intervall", "inference-interval"), ("max_faces", "max-faces"), ("drw", "draw")]
+    {
+        let out = run_tool(&[s(&video), "-o", s(&out_dir), &format!("{typo}=1")]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("no property `{typo}` (did you mean {meant}?)")), "{typo}: {err}");
+        assert!(!out_dir.exists());
+    }
     for (arg, expected) in [
         ("threshold=2", "out of range 0..1"),
         ("threshold=high", "not a valid gdouble"),
@@ -249,13 +297,12 @@ fn bad_properties_are_rejected_before_anything_runs() {
     }
 }
 
-/// PROP=VALUE reaches the element (max-faces=1 on a photo of two faces), and a still image is
-/// a video of one frame.
+/// PROP=VALUE reaches the element (max-faces=1 on a photo of two faces).
 #[test]
 fn properties_reach_the_element() {
     let photo = group_photo("13.jpg");
     let dir = TempDir::new("cli-photo");
-    // (frames in the JSON lines, faces in them, rows of the CSV)
+    // (frames in the JSON lines, faces in them, rows of the frames CSV)
     let analyse = |props: &[&str]| -> (usize, usize, usize) {
         let mut args = vec![s(&photo), "-o", s(dir.path())];
         args.extend_from_slice(props);
@@ -264,13 +311,71 @@ fn properties_reach_the_element() {
         let jsonl = std::fs::read_to_string(dir.path().join("13.jsonl")).unwrap();
         let frames: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         let faces = frames.iter().map(|f| f["objects"].as_array().unwrap().len()).sum();
-        let rows = csv::Reader::from_path(dir.path().join("13-people.csv")).unwrap().records().count();
+        let rows = csv::Reader::from_path(dir.path().join("13-frames.csv")).unwrap().records().count();
         (frames.len(), faces, rows)
     };
-    assert_eq!(analyse(&[]), (1, 2, 2), "13.jpg: one frame, two faces, two people");
+    assert_eq!(analyse(&[]), (1, 2, 2), "13.jpg: one frame, two faces");
     // The second run replaces the first one's outputs.
     assert_eq!(analyse(&["max-faces=1", "draw=false"]), (1, 1, 1), "max-faces=1");
-    assert_eq!(entries(dir.path()), ["13-emotions.mp4", "13-people.csv", "13-timeline.png", "13.jsonl"]);
+    assert_eq!(entries(dir.path()), ["13-annotated.png", "13-frames.csv", "13-probabilities.png", "13.jsonl"]);
+}
+
+fn decode_png(path: &Path) -> (png::OutputInfo, Vec<u8>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    pixels.truncate(info.buffer_size());
+    (info, pixels)
+}
+
+/// A still image gives the annotated picture (the element's overlay, at the photo's size), a
+/// bar chart per face, the JSON line and the frames CSV; no MP4 and no timeline.
+#[test]
+fn a_photo_gives_an_annotated_png_and_bar_charts() {
+    let photo = group_photo("13.jpg");
+    let dir = TempDir::new("cli-still");
+    let out = run_tool(&[s(&photo), "-o", s(dir.path())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("image, 2 faces") && summary.contains("13-annotated.png"), "{summary}");
+    assert_eq!(entries(dir.path()), ["13-annotated.png", "13-frames.csv", "13-probabilities.png", "13.jsonl"]);
+    let frame: Value = serde_json::from_str(std::fs::read_to_string(dir.path().join("13.jsonl")).unwrap().trim()).unwrap();
+    let faces = frame["objects"].as_array().unwrap();
+    assert_eq!(faces.len(), 2);
+
+    // The annotated PNG is the photo, with the overlay: each face's box in its emotion's colour.
+    let (w, h) = (frame["resolution"]["width"].as_u64().unwrap() as u32, frame["resolution"]["height"].as_u64().unwrap() as u32);
+    let (info, pixels) = decode_png(&dir.path().join("13-annotated.png"));
+    assert_eq!((info.width, info.height), (w, h));
+    let original = image::open(&photo).unwrap().to_rgb8();
+    let bpp = info.color_type.samples();
+    let colours = gstemotiondetect::overlay::EMOTION_COLOURS;
+    for f in faces {
+        let colour = colours[f["emotion"]["label_id"].as_u64().unwrap() as usize];
+        let (x, y, fh) = ["x", "y", "h"].map(|k| f[k].as_u64().unwrap() as usize).into();
+        // Along the box's left edge (below the tag) the pixels moved towards the label's colour,
+        // away from the photo's own (the overlay is drawn on the decoder's I420 and converted
+        // back to RGB, so the colour is not exact).
+        let dist = |p: &[u8]| p.iter().zip(colour).map(|(&a, b)| (a as i32 - b as i32).abs()).sum::<i32>();
+        let on_edge = (y + fh / 3..y + fh).filter(|&row| {
+            (x.saturating_sub(1)..x + 2).any(|col| {
+                let i = (row * w as usize + col) * bpp;
+                let before = original.get_pixel(col as u32, row as u32).0;
+                dist(&pixels[i..i + 3]) + 60 < dist(&before)
+            })
+        });
+        assert!(on_edge.count() > fh / 2, "box of face {f} drawn");
+    }
+
+    // One bar chart per face, side by side, with the emotion colours.
+    let (info, pixels) = decode_png(&dir.path().join("13-probabilities.png"));
+    assert_eq!((info.width, info.height), (2 * report::BARS_WIDTH, report::BARS_HEADER + report::BARS_HEIGHT));
+    let used = colours.iter().filter(|c| pixels.chunks(3).any(|p| p == &c[..])).count();
+    assert!(used >= 5, "bars in the emotion colours ({used} of {})", colours.len());
+
+    let rows = csv::Reader::from_path(dir.path().join("13-frames.csv")).unwrap().records().count();
+    assert_eq!(rows, 2);
 }
 
 /// The reports name the classifier's own labels: a spec (`emotion-model-proc`) that calls the
@@ -288,15 +393,57 @@ fn reports_use_the_labels_of_the_classifier_spec() {
     let proc = format!("emotion-model-proc={}", s(&spec_path));
     let out = run_tool(&[s(&photo), "-o", s(dir.path()), &proc]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let csv = std::fs::read_to_string(dir.path().join("13-people.csv")).unwrap();
+    let csv = std::fs::read_to_string(dir.path().join("13-frames.csv")).unwrap();
     let header = csv.lines().next().unwrap();
-    assert!(header.ends_with(&synonyms.map(|l| format!("share_{l}")).join(",")), "{header}");
+    assert!(header.ends_with(&synonyms.join(",")), "{header}");
     let jsonl = std::fs::read_to_string(dir.path().join("13.jsonl")).unwrap();
     let frame: Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
     for face in frame["objects"].as_array().unwrap() {
         let label = face["emotion"]["label"].as_str().unwrap();
         assert!(synonyms.contains(&label), "{label}");
-        let dominant = csv.lines().skip(1).any(|row| row.split(',').nth(5) == Some(label));
-        assert!(dominant, "{label} is a dominant emotion in\n{csv}");
+        let listed = csv.lines().skip(1).any(|row| row.split(',').nth(6) == Some(label));
+        assert!(listed, "{label} is a face's label in\n{csv}");
     }
+}
+
+/// The input's audio goes into the annotated MP4: Vorbis (which MP4 does not take) is encoded
+/// to AAC; `--no-audio` leaves it out. (Megamind.avi's AC-3 is copied: see the first test.)
+#[test]
+fn audio_is_kept_unless_no_audio() {
+    let dir = TempDir::new("cli-audio");
+    let clip = dir.path().join("talk.mkv");
+    // Megamind's MPEG-4 video as it is, with 11 s of a Vorbis tone, in Matroska.
+    run_pipeline(
+        &format!(
+            "filesrc location={} ! avidemux name=d d.video_0 ! queue ! mux. \
+             audiotestsrc num-buffers=480 ! audioconvert ! vorbisenc ! queue ! mux. \
+             matroskamux name=mux ! filesink location={}",
+            megamind().display(),
+            clip.display()
+        ),
+        Duration::from_secs(60),
+    );
+    let input = discover(&clip);
+    assert!(input.contains("Vorbis"), "the clip has Vorbis audio:\n{input}");
+
+    let out = run_tool(&[s(&clip), "-o", s(dir.path())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("audio encoded to AAC"), "{summary}");
+    let mp4 = dir.path().join("talk-emotions.mp4");
+    let streams = discover(&mp4);
+    assert!(streams.contains("video #") && streams.contains("audio #") && streams.contains("AAC"), "video and AAC audio:\n{streams}");
+    // The audio lasts as long as the tone.
+    let run = run_pipeline(
+        &format!("filesrc location={} ! qtdemux ! aacparse ! avdec_aac ! appsink name=sink", mp4.display()),
+        Duration::from_secs(60),
+    );
+    let secs: f64 = run.samples.iter().filter_map(|s| s.buffer().and_then(|b| b.duration())).map(|d| d.nseconds() as f64 / 1e9).sum();
+    assert!((secs - 480.0 * 1024.0 / 44100.0).abs() < 0.2, "{secs} s of audio");
+
+    let out = run_tool(&[s(&clip), "-o", s(dir.path()), "--no-audio"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("audio left out (--no-audio)"));
+    let streams = discover(&mp4);
+    assert!(streams.contains("video #") && !streams.contains("audio #"), "no audio with --no-audio:\n{streams}");
 }

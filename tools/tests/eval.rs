@@ -151,7 +151,30 @@ fn our_default_classifier_beats_mini_xception_on_fer2013_val() {
     // on the same images.
     assert!(acc >= 0.68, "accuracy {acc}\n{out}");
     assert!(value(&out, "worst_recall") >= 0.45, "{out}");
+    diagonal_is_the_recall(&out);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The printed confusion matrix has its rows in its columns' order (the model's labels), so each
+/// diagonal cell over its row's sum is the recall printed for that class.
+fn diagonal_is_the_recall(out: &str) {
+    let matrix: Vec<Vec<&str>> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("confusion matrix"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let columns = &matrix[0];
+    assert_eq!(columns.len(), 7, "{out}");
+    for (i, row) in matrix[1..].iter().enumerate() {
+        assert_eq!(row[0], columns[i], "row {i} is the class of column {i}:\n{out}");
+        let counts: Vec<u64> = row[1..].iter().map(|n| n.parse().unwrap()).collect();
+        let recall = counts[i] as f64 / counts.iter().sum::<u64>() as f64;
+        let printed = out.lines().find(|l| l.split_whitespace().next() == Some(row[0])).unwrap();
+        let printed: f64 = printed.split_whitespace().nth(2).unwrap().parse().unwrap();
+        assert!((recall - printed).abs() < 5e-5, "{}: diagonal gives {recall}, printed recall {printed}\n{out}", row[0]);
+    }
 }
 
 /// The other two exports of our classifier, by their shipped specs: the int8 net without flip

@@ -18,7 +18,7 @@ fn the_recipe_trains_exports_and_its_model_runs_in_our_stack() {
     require_file(
         &python,
         "the training venv",
-        "run ./setup.sh (it creates .venv-train from models/requirements-train.txt unless --no-train)",
+        "run scripts/test.sh (it creates .venv-train from models/requirements-train.txt) or ./setup.sh --train",
     );
     let data = shared_dir().join("datasets/fer2013");
     assert!(data.join("train/happy").is_dir(), "FER2013 not found at {}: the datasets live in ../shared/datasets", data.display());

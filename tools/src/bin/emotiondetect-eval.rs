@@ -139,7 +139,12 @@ fn evaluate(
     batch: usize,
     confusion: &mut Confusion,
 ) -> Result<Timing, String> {
-    let items: Vec<(usize, &PathBuf)> = dataset.iter().enumerate().flat_map(|(c, (_, files))| files.iter().map(move |f| (c, f))).collect();
+    // The matrix has its rows in the model's label order, not the folders' order.
+    let mut items: Vec<(usize, &PathBuf)> = Vec::new();
+    for (class, files) in dataset {
+        let row = confusion.row(class).ok_or_else(|| format!("class `{class}` has no row in the confusion matrix"))?;
+        items.extend(files.iter().map(|f| (row, f)));
+    }
     let bar = if std::io::stderr().is_terminal() { ProgressBar::new(items.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} images {per_sec} eta {eta}").map_err(|e| e.to_string())?);
     let per = classifier.spec.target().len();

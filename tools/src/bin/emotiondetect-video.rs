@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: MIT
-//! `emotiondetect-video INPUT [-o DIR] [PROP=VALUE ...]`: runs emotiondetect over a video file
-//! and writes, named after the input, into DIR (default `./out`):
+//! `emotiondetect-video INPUT [-o DIR] [--no-audio] [PROP=VALUE ...]`: runs emotiondetect over
+//! a video file and writes, named after the input, into DIR (default `./out`):
 //!
-//! - `<name>-emotions.mp4`: the annotated video (H.264 in MP4);
+//! - `<name>-emotions.mp4`: the annotated video (H.264 in MP4) with the input's first audio
+//!   stream (copied when mp4mux takes it as it is, else encoded to AAC; `--no-audio`: none);
 //! - `<name>.jsonl`: one JSON object per frame (the element's `metadata-file`);
 //! - `<name>-people.csv`: one row per person (track id), see `emotiondetect_tools::report`;
-//! - `<name>-timeline.png`: each person's emotions over time.
+//! - `<name>-frames.csv`: one row per face per frame, with a probability column per label;
+//! - `<name>-timeline.png`: the whole audience's and each person's emotions over time.
+//!
+//! A still image (JPEG or PNG, by typefinding) gives `<name>-annotated.png` (the element's
+//! overlay), `<name>-probabilities.png` (a bar chart per face), the JSON line and the frames CSV.
 //!
 //! Pipeline: `filesrc ! decodebin ! videorate ! videoconvert ! emotiondetect PROPS ! videoconvert
 //! ! videocrop ! video/x-raw,format=I420 ! x264enc ! h264parse ! mp4mux ! filesink` (videocrop
 //! drops an odd last column or row, which x264 refuses); the first video stream is
-//! analysed, every other stream (audio, subtitles, more video) goes to a fakesink. Everything is
+//! analysed, the first audio stream goes to `queue ! [audioconvert ! audioresample ! AAC
+//! encoder] ! mp4mux`, every other stream (subtitles, more video and audio) to a fakesink. For an
+//! image: `filesrc ! decodebin ! videoconvert ! emotiondetect ! videoconvert ! pngenc ! filesink`. Everything is
 //! written to hidden `.<file>.partial` names in DIR and renamed when all of it is complete; on
 //! any error the partial files are removed. Ctrl-C (or SIGTERM) sends EOS: the outputs then
 //! cover the part analysed so far (exit status 130); a second one stops at once and removes them.
@@ -35,15 +42,22 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 const TOOL: &str = "emotiondetect-video";
 const USAGE: &str = "\
-usage: emotiondetect-video INPUT [-o DIR] [PROP=VALUE ...]
+usage: emotiondetect-video INPUT [-o DIR] [--no-audio] [PROP=VALUE ...]
 
 Detects faces and their emotions in the video file INPUT (any format GStreamer decodes) and
 writes into DIR (default: ./out), named after INPUT:
-  <name>-emotions.mp4   the video with boxes and labels (H.264, MP4)
+  <name>-emotions.mp4   the video with boxes and labels (H.264, MP4), with INPUT's first
+                        audio stream (copied when MP4 takes it, else encoded to AAC)
   <name>.jsonl          one JSON object per frame (DL Streamer gvametaconvert shape)
   <name>-people.csv     one row per person: track id, first/last seen, frames, dominant
                         emotion and the share of frames with each of the 7 emotions
-  <name>-timeline.png   each person's emotions over time (people seen < 1 s are left out)
+  <name>-frames.csv     one row per face per frame: time, track id, box, label and one
+                        column per emotion (its smoothed probability)
+  <name>-timeline.png   the whole audience's emotions over time, then each person's
+                        (people seen < 1 s are left out)
+For a still image (JPEG, PNG), instead of the MP4, people CSV and timeline:
+  <name>-annotated.png     the image with boxes and labels
+  <name>-probabilities.png one bar chart of the emotion probabilities per face
 
 PROP=VALUE pairs set emotiondetect properties, e.g. threshold=0.5 detector-size=320
 inference-interval=3 (`gst-inspect-1.0 emotiondetect` lists them; metadata-file is set by
@@ -52,6 +66,7 @@ this tool). Outputs appear only when complete. Ctrl-C stops early and keeps what
 
 options:
   -o, --output-dir DIR   where the outputs go (created if needed; default ./out)
+  --no-audio             leave the audio out of the MP4
   -h, --help             this help";
 
 /// People on screen for less than this are listed in the CSV but not plotted.
@@ -99,6 +114,8 @@ struct Args {
     input: PathBuf,
     out_dir: PathBuf,
     props: Vec<(String, String)>,
+    /// `--no-audio`: the annotated MP4 gets no audio track.
+    no_audio: bool,
 }
 
 /// Parses the command line (without the program name). `Ok(None)`: help was asked for.
@@ -106,10 +123,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, Fa
     let mut input = None;
     let mut out_dir = None;
     let mut props = Vec::new();
+    let mut no_audio = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
+            "--no-audio" => no_audio = true,
             "-o" | "--output-dir" => out_dir = Some(args.next().ok_or_else(|| Failure::usage(format!("{arg} needs a directory")))?),
             _ if arg.starts_with("--output-dir=") => out_dir = Some(arg["--output-dir=".len()..].to_string()),
             _ if arg.starts_with('-') && arg.len() > 1 && input.is_none() && !Path::new(&arg).exists() => {
@@ -128,7 +147,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, Fa
         Some(d) => PathBuf::from(d),
         None => PathBuf::from("out"),
     };
-    Ok(Some(Args { input: PathBuf::from(input), out_dir, props }))
+    Ok(Some(Args { input: PathBuf::from(input), out_dir, props, no_audio }))
 }
 
 fn main() -> ExitCode {
@@ -152,37 +171,49 @@ fn main() -> ExitCode {
     }
 }
 
-/// The four outputs: their final paths, the `.partial` names they are written to, and cleanup.
+/// What INPUT is: a video (anything GStreamer decodes that is not a still image), or a JPEG or
+/// PNG still image.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Video,
+    Image,
+}
+
+/// The outputs of INPUT's kind, as suffixes of `<name>`, in the order the summary lists them.
+fn output_suffixes(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Video => &["-emotions.mp4", ".jsonl", "-people.csv", "-frames.csv", "-timeline.png"],
+        Kind::Image => &["-annotated.png", "-probabilities.png", ".jsonl", "-frames.csv"],
+    }
+}
+
+/// The outputs: their final paths, the `.partial` names they are written to, and cleanup.
 /// Dropped without [`Outputs::commit`], it removes the partial files (and DIR, if this run
 /// created it and it is empty).
 struct Outputs {
     dir: PathBuf,
     created_dir: bool,
-    mp4: PathBuf,
-    jsonl: PathBuf,
-    csv: PathBuf,
-    png: PathBuf,
+    name: String,
+    /// Final paths, one per [`output_suffixes`].
+    files: Vec<PathBuf>,
     committed: bool,
 }
 
 impl Outputs {
-    fn new(dir: &Path, name: &str) -> Result<Outputs, Failure> {
+    fn new(dir: &Path, name: &str, kind: Kind) -> Result<Outputs, Failure> {
         let created_dir = !dir.exists();
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the output directory {}: {e}", dir.display()))?;
-        let file = |suffix: &str| dir.join(format!("{name}{suffix}"));
-        Ok(Outputs {
-            dir: dir.to_path_buf(),
-            created_dir,
-            mp4: file("-emotions.mp4"),
-            jsonl: file(".jsonl"),
-            csv: file("-people.csv"),
-            png: file("-timeline.png"),
-            committed: false,
-        })
+        let files = output_suffixes(kind).iter().map(|suffix| dir.join(format!("{name}{suffix}"))).collect();
+        Ok(Outputs { dir: dir.to_path_buf(), created_dir, name: name.to_string(), files, committed: false })
     }
 
-    fn finals(&self) -> [&Path; 4] {
-        [&self.mp4, &self.jsonl, &self.csv, &self.png]
+    fn finals(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// The `.partial` path of the output `<name><suffix>`, where it is written until complete.
+    fn partial_of(&self, suffix: &str) -> PathBuf {
+        Outputs::partial(&self.dir.join(format!("{}{suffix}", self.name)))
     }
 
     /// `DIR/.<file>.partial`, where `path` is written until it is complete.
@@ -199,6 +230,35 @@ impl Outputs {
         self.committed = true;
         Ok(())
     }
+}
+
+/// Whether INPUT is a still image: GStreamer's typefinders on its first 64 KiB say `image/jpeg`
+/// or `image/png`; when they recognise nothing, the extension (.jpg, .jpeg, .png) decides.
+/// Errors: the file cannot be read (OS reason).
+fn input_kind(path: &Path) -> Result<Kind, Failure> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64 * 1024);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let image = |name: &str| matches!(name, "image/jpeg" | "image/png");
+    Ok(match gst_base::type_find_helper_for_data(None::<&gst::Object>, &head) {
+        Ok((caps, _)) => {
+            if caps.structure(0).is_some_and(|st| image(st.name())) {
+                Kind::Image
+            } else {
+                Kind::Video
+            }
+        }
+        Err(_) => {
+            let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+            if matches!(ext.as_str(), "jpg" | "jpeg" | "png") {
+                Kind::Image
+            } else {
+                Kind::Video
+            }
+        }
+    })
 }
 
 impl Drop for Outputs {
@@ -237,15 +297,18 @@ fn configured_element(props: &[(String, String)]) -> Result<gst::Element, Failur
     let element =
         gst::ElementFactory::make("emotiondetect").build().map_err(|e| format!("cannot create the emotiondetect element: {e}"))?;
     let own: Vec<glib::ParamSpec> = element.list_properties().iter().filter(|p| p.owner_type() == element.type_()).cloned().collect();
-    let names = || own.iter().map(|p| p.name()).filter(|n| *n != "metadata-file").collect::<Vec<_>>().join(", ");
+    // The properties a user may set: writable ones, less the tool's own metadata-file.
+    let settable: Vec<&str> =
+        own.iter().filter(|p| p.flags().contains(glib::ParamFlags::WRITABLE) && p.name() != "metadata-file").map(|p| p.name()).collect();
+    let names = || settable.join(", ");
     for (key, value) in props {
         if key == "metadata-file" {
             return Err(Failure::bad_property(format!("metadata-file is set by {TOOL}: it writes DIR/<name>.jsonl")));
         }
-        let pspec = own
-            .iter()
-            .find(|p| p.name() == key)
-            .ok_or_else(|| Failure::bad_property(format!("emotiondetect has no property `{key}`; its properties are: {}", names())))?;
+        let pspec = own.iter().find(|p| p.name() == key).ok_or_else(|| {
+            let hint = nearest_name(key, &settable).map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+            Failure::bad_property(format!("emotiondetect has no property `{key}`{hint}; the properties you can set are: {}", names()))
+        })?;
         if !pspec.flags().contains(glib::ParamFlags::WRITABLE) {
             return Err(Failure::bad_property(format!("emotiondetect's property `{key}` is read-only")));
         }
@@ -257,6 +320,13 @@ fn configured_element(props: &[(String, String)]) -> Result<gst::Element, Failur
         element.set_property_from_value(key, &parsed);
     }
     Ok(element)
+}
+
+/// The name in `names` nearest to `key` by edit distance (Levenshtein), if it is close enough to
+/// be a typo: at most 1 edit for names up to 4 characters, else at most a third of the length.
+fn nearest_name<'a>(key: &str, names: &[&'a str]) -> Option<&'a str> {
+    let limit = (key.chars().count() / 3).max(1);
+    names.iter().map(|n| (strsim::levenshtein(key, n), *n)).filter(|(d, _)| *d <= limit).min_by_key(|(d, _)| *d).map(|(_, n)| n)
 }
 
 /// The classifier's labels in its output order, from the spec the element used
@@ -306,7 +376,7 @@ fn make(factory: &str) -> Result<gst::Element, Failure> {
         let package = match factory {
             "x264enc" => "gstreamer1.0-plugins-ugly",
             "h264parse" => "gstreamer1.0-plugins-bad",
-            "mp4mux" => "gstreamer1.0-plugins-good",
+            "mp4mux" | "pngenc" => "gstreamer1.0-plugins-good",
             _ => "gstreamer1.0-plugins-base",
         };
         Failure::new(format!("the GStreamer element {factory} is not installed (apt package {package}; ./setup.sh installs it)"))
@@ -325,44 +395,109 @@ struct Shared {
     video_linked: AtomicBool,
     /// The caps names of the decoded streams, e.g. `audio/x-raw`.
     streams: Mutex<Vec<String>>,
-    /// The sink pads of the fakesinks taking the other streams (EOS goes there on Ctrl-C).
+    /// The sink pads of the fakesinks taking the other streams, and of the audio branch (EOS
+    /// goes there on Ctrl-C).
     other_sinks: Mutex<Vec<gst::Pad>>,
+    /// Whether an audio stream goes into the MP4.
+    audio_linked: AtomicBool,
+    /// What happened to the input's audio, for the summary (e.g. `audio copied (audio/mpeg)`).
+    audio: Mutex<Option<String>>,
 }
 
 fn clock(ns: u64) -> String {
     format!("{:.1} s", ns as f64 / 1e9)
 }
 
+/// AAC encoders, preferred first, for audio that cannot go into the MP4 as it is.
+const AAC_ENCODERS: [&str; 2] = ["avenc_aac", "voaacenc"];
+
+/// Whether decodebin should stop at `caps` and hand the stream over still compressed: parsed
+/// audio that `mp4mux` takes as it is (AAC, MP3, Opus, AC-3, ALAC: `audio_caps`, its pad
+/// template).
+fn audio_fits_mp4(caps: &gst::CapsRef, audio_caps: &gst::Caps) -> bool {
+    let Some(st) = caps.structure(0) else { return false };
+    let parsed = st.get::<bool>("parsed").unwrap_or(false) || st.get::<bool>("framed").unwrap_or(false);
+    st.name().starts_with("audio/") && st.name() != "audio/x-raw" && parsed && audio_caps.can_intersect(caps)
+}
+
+/// Links decodebin's audio pad `pad` (caps name `name`) into `mux`: as it is when compressed
+/// (decodebin stopped there: [`audio_fits_mp4`]), else encoded to AAC. Returns what was done, for
+/// the summary, and the branch's first sink pad (for EOS on Ctrl-C).
+fn link_audio(pipeline: &gst::Pipeline, pad: &gst::Pad, name: &str, mux: &gst::Element) -> Result<(String, gst::Pad), String> {
+    let queue = gst::ElementFactory::make("queue")
+        // x264enc holds back about a second of video: audio waits here, unbounded in time.
+        .property("max-size-buffers", 0u32)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 0u64)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut chain = vec![queue];
+    let what = if name == "audio/x-raw" {
+        let encoder = AAC_ENCODERS.iter().find_map(|f| gst::ElementFactory::make(f).build().ok()).ok_or_else(|| {
+            format!("the audio ({name}) needs an AAC encoder for MP4 and none is installed ({}: apt package gstreamer1.0-libav or gstreamer1.0-plugins-bad)", AAC_ENCODERS.join(" or "))
+        })?;
+        let what = format!("audio encoded to AAC ({})", encoder.factory().map(|f| f.name().to_string()).unwrap_or_default());
+        for f in ["audioconvert", "audioresample"] {
+            chain.push(gst::ElementFactory::make(f).build().map_err(|e| e.to_string())?);
+        }
+        chain.push(encoder);
+        what
+    } else {
+        format!("audio copied ({name})")
+    };
+    pipeline.add_many(&chain).map_err(|e| e.to_string())?;
+    gst::Element::link_many(&chain).map_err(|e| e.to_string())?;
+    let last = chain.last().unwrap_or(&chain[0]);
+    let mux_pad = mux.request_pad_simple("audio_%u").ok_or("mp4mux gives no audio pad")?;
+    last.static_pad("src").ok_or("no src pad")?.link(&mux_pad).map_err(|e| format!("{e:?}"))?;
+    for e in &chain {
+        e.sync_state_with_parent().map_err(|e| e.to_string())?;
+    }
+    let sink = chain[0].static_pad("sink").ok_or("no sink pad")?;
+    pad.link(&sink).map_err(|e| format!("{e:?}"))?;
+    Ok((what, sink))
+}
+
 /// The pipeline, built in code so that only the first video stream is analysed, and the sink pad
-/// that stream is linked to.
+/// that stream is linked to. A video is encoded to H.264 in MP4 at `out_partial`, with the
+/// first audio stream unless `!audio`; a still image is written as PNG there.
 fn build_pipeline(
     input: &Path,
     element: &gst::Element,
-    mp4_partial: &Path,
+    kind: Kind,
+    out_partial: &Path,
+    audio: bool,
     shared: &Arc<Shared>,
 ) -> Result<(gst::Pipeline, gst::Pad), Failure> {
     let pipeline = gst::Pipeline::new();
     let src = make("filesrc")?;
     src.set_property("location", input.to_str().ok_or("the input path is not UTF-8")?);
     let decodebin = make("decodebin")?;
-    let rate = make("videorate")?;
     let convert_in = make("videoconvert")?;
     let convert_out = make("videoconvert")?;
+    let sink = make("filesink")?;
+    sink.set_property("location", out_partial.to_str().ok_or("the output path is not UTF-8")?);
     // x264 needs an even width and height in 4:2:0: an odd last column or row is cropped.
     let crop = make("videocrop")?;
-    let i420 = make("capsfilter")?;
-    i420.set_property("caps", gst::Caps::builder("video/x-raw").field("format", "I420").build());
-    let enc = make("x264enc")?;
-    enc.set_property_from_str("speed-preset", "veryfast");
-    let parse = make("h264parse")?;
-    let mux = make("mp4mux")?;
-    let sink = make("filesink")?;
-    sink.set_property("location", mp4_partial.to_str().ok_or("the output path is not UTF-8")?);
-    let chain = [&rate, &convert_in, element, &convert_out, &crop, &i420, &enc, &parse, &mux, &sink];
+    let mut mux = None;
+    let chain: Vec<gst::Element> = match kind {
+        Kind::Image => vec![convert_in, element.clone(), convert_out, make("pngenc")?, sink],
+        Kind::Video => {
+            let rate = make("videorate")?;
+            let i420 = make("capsfilter")?;
+            i420.set_property("caps", gst::Caps::builder("video/x-raw").field("format", "I420").build());
+            let enc = make("x264enc")?;
+            enc.set_property_from_str("speed-preset", "veryfast");
+            let parse = make("h264parse")?;
+            let m = make("mp4mux")?;
+            mux = Some(m.clone());
+            vec![rate, convert_in, element.clone(), convert_out, crop.clone(), i420, enc, parse, m, sink]
+        }
+    };
     pipeline.add_many([&src, &decodebin]).map_err(|e| e.to_string())?;
-    pipeline.add_many(chain).map_err(|e| e.to_string())?;
+    pipeline.add_many(&chain).map_err(|e| e.to_string())?;
     src.link(&decodebin).map_err(|e| e.to_string())?;
-    gst::Element::link_many(chain).map_err(|e| format!("cannot link the pipeline: {e}"))?;
+    gst::Element::link_many(&chain).map_err(|e| format!("cannot link the pipeline: {e}"))?;
 
     // Count the analysed frames and note how far the video got.
     let s = shared.clone();
@@ -376,10 +511,19 @@ fn build_pipeline(
         gst::PadProbeReturn::Ok
     });
 
-    // The first raw video stream goes to the analysis; everything else to a fakesink.
-    let rate_sink = rate.static_pad("sink").unwrap();
-    let video_sink = rate_sink.clone();
-    let crop = crop.clone();
+    // Audio that fits MP4 as it is leaves decodebin compressed (no decoding, no re-encoding).
+    let mux = if audio { mux } else { None };
+    if let Some(audio_caps) = mux.as_ref().and_then(|m| m.pad_template("audio_%u")).map(|t| t.caps().clone()) {
+        decodebin.connect("autoplug-continue", false, move |values| {
+            let stop = values.get(2).and_then(|v| v.get::<gst::Caps>().ok()).is_some_and(|caps| audio_fits_mp4(&caps, &audio_caps));
+            Some((!stop).to_value())
+        });
+    }
+
+    // The first raw video stream goes to the analysis, the first audio stream into the MP4;
+    // everything else to a fakesink.
+    let head_sink = chain[0].static_pad("sink").unwrap();
+    let video_sink = head_sink.clone();
     let pipeline_weak = pipeline.downgrade();
     let s = shared.clone();
     decodebin.connect_pad_added(move |decodebin, pad| {
@@ -399,10 +543,20 @@ fn build_pipeline(
                 crop.set_property("right", st.get::<i32>("width").unwrap_or(0) % 2);
                 crop.set_property("bottom", st.get::<i32>("height").unwrap_or(0) % 2);
             }
-            if let Err(e) = pad.link(&rate_sink) {
-                post_error(decodebin, gst::StreamError::Failed, &format!("cannot link the decoded video ({caps}) to videorate: {e:?}"));
+            if let Err(e) = pad.link(&head_sink) {
+                post_error(decodebin, gst::StreamError::Failed, &format!("cannot link the decoded video ({caps}) to the analysis: {e:?}"));
             }
             return;
+        }
+        if let Some(mux) = mux.as_ref().filter(|_| name.starts_with("audio/") && !s.audio_linked.swap(true, Ordering::SeqCst)) {
+            match link_audio(&pipeline, pad, &name, mux) {
+                Ok((what, sink)) => {
+                    *s.audio.lock().unwrap() = Some(what);
+                    s.other_sinks.lock().unwrap().push(sink);
+                    return;
+                }
+                Err(e) => *s.audio.lock().unwrap() = Some(format!("audio dropped: {e}")),
+            }
         }
         let Ok(fakesink) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build() else { return };
         if pipeline.add(&fakesink).is_ok() {
@@ -670,11 +824,16 @@ fn run(args: &Args) -> Result<u8, Failure> {
         });
     }
 
-    let mut outputs = Outputs::new(&args.out_dir, &name)?;
-    let jsonl_partial = Outputs::partial(&outputs.jsonl);
+    let kind = input_kind(input)?;
+    let mut outputs = Outputs::new(&args.out_dir, &name, kind)?;
+    let jsonl_partial = outputs.partial_of(".jsonl");
     element.set_property("metadata-file", jsonl_partial.to_str().ok_or("the output path is not UTF-8")?);
     let shared = Arc::new(Shared::default());
-    let (pipeline, video_sink) = build_pipeline(input, &element, &Outputs::partial(&outputs.mp4), &shared)?;
+    let picture = outputs.partial_of(match kind {
+        Kind::Video => "-emotions.mp4",
+        Kind::Image => "-annotated.png",
+    });
+    let (pipeline, video_sink) = build_pipeline(input, &element, kind, &picture, !args.no_audio, &shared)?;
     let bar = progress_bar();
     let (ended, duration) = run_pipeline(&pipeline, &video_sink, input, &shared, &signals, &bar)?;
     let analysed = started.elapsed();
@@ -688,36 +847,62 @@ fn run(args: &Args) -> Result<u8, Failure> {
     };
     let frames = report::read_jsonl(std::io::BufReader::new(open()?), &labels)
         .map_err(|e| format!("error while reading {}: {e}", jsonl_partial.display()))?;
-    let people = report::summarize(&frames, labels.len());
-    let csv_partial = Outputs::partial(&outputs.csv);
-    let csv_file = std::fs::File::create(&csv_partial).map_err(|e| format!("cannot write {}: {e}", csv_partial.display()))?;
-    report::write_csv(std::io::BufWriter::new(csv_file), &people, &labels)
-        .map_err(|e| format!("error while writing {}: {e}", csv_partial.display()))?;
+    let write = |suffix: &str, what: &dyn Fn(std::io::BufWriter<std::fs::File>) -> Result<(), String>| -> Result<(), Failure> {
+        let path = outputs.partial_of(suffix);
+        let file = std::fs::File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        what(std::io::BufWriter::new(file)).map_err(|e| Failure::new(format!("error while writing {}: {e}", path.display())))
+    };
+    let write_png = |suffix: &str, png: Result<Vec<u8>, String>| -> Result<(), Failure> {
+        let png = png.map_err(|e| format!("error while drawing {}{suffix}: {e}", outputs.name))?;
+        let path = outputs.partial_of(suffix);
+        std::fs::write(&path, png).map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))
+    };
+    write("-frames.csv", &|w| report::write_frames_csv(w, &frames, &labels))?;
     let title = input.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let opts = report::TimelineOptions { title, min_seconds: MIN_PLOT_SECONDS, ..Default::default() };
-    let png = report::render_timeline(&frames, &people, &labels, &opts).map_err(|e| format!("error while drawing the timeline: {e}"))?;
-    let png_partial = Outputs::partial(&outputs.png);
-    std::fs::write(&png_partial, png).map_err(|e| format!("cannot write {}: {e}", png_partial.display()))?;
+    let n_frames = shared.frames.load(Ordering::Relaxed);
+    let secs = analysed.as_secs_f64();
+    let what = match kind {
+        Kind::Video => {
+            let people = report::summarize(&frames, labels.len());
+            write("-people.csv", &|w| report::write_csv(w, &people, &labels))?;
+            let opts = report::TimelineOptions { title, min_seconds: MIN_PLOT_SECONDS, ..Default::default() };
+            write_png("-timeline.png", report::render_timeline(&frames, &people, &labels, &opts))?;
+            let plotted = report::plotted_people(&people, MIN_PLOT_SECONDS).0.len();
+            let video = report::video_end(&frames);
+            let interrupted = match (&ended, duration) {
+                (Ended::Interrupted, Some(d)) => format!(" (interrupted: covers {video:.1} of {:.1} s)", d as f64 / 1e9),
+                (Ended::Interrupted, None) => " (interrupted)".into(),
+                (Ended::Eos, _) => String::new(),
+            };
+            let audio = match (args.no_audio, shared.audio.lock().unwrap().clone()) {
+                (true, _) => ", audio left out (--no-audio)".to_string(),
+                (false, Some(a)) => format!(", {a}"),
+                (false, None) => String::new(),
+            };
+            format!(
+                "{n_frames} frames ({video:.1} s) in {secs:.1} s ({:.1} fps), {} people ({plotted} plotted){audio}{interrupted}",
+                n_frames as f64 / secs.max(1e-3),
+                people.len()
+            )
+        }
+        Kind::Image => {
+            let faces = frames.first().map(|f| f.faces.clone()).unwrap_or_default();
+            write_png("-probabilities.png", report::render_probabilities(&faces, &labels, &title))?;
+            let each: Vec<String> = faces
+                .iter()
+                .map(|f| {
+                    let label = labels.get(f.label_id).map_or("?", String::as_str);
+                    format!("#{} {label} {:.2}", f.id, f.scores.get(f.label_id).copied().unwrap_or(0.0))
+                })
+                .collect();
+            let list = if each.is_empty() { String::new() } else { format!(" ({})", each.join(", ")) };
+            format!("image, {} face{}{list} in {secs:.1} s", faces.len(), if faces.len() == 1 { "" } else { "s" })
+        }
+    };
     outputs.commit()?;
 
-    let n_frames = shared.frames.load(Ordering::Relaxed);
-    let plotted = report::plotted_people(&people, MIN_PLOT_SECONDS).0.len();
-    let video = report::video_end(&frames);
-    let secs = analysed.as_secs_f64();
-    let files: Vec<String> = outputs.finals().iter().map(|p| p.file_name().unwrap().to_string_lossy().to_string()).collect();
-    let interrupted = match (&ended, duration) {
-        (Ended::Interrupted, Some(d)) => format!(" (interrupted: covers {video:.1} of {:.1} s)", d as f64 / 1e9),
-        (Ended::Interrupted, None) => " (interrupted)".into(),
-        (Ended::Eos, _) => String::new(),
-    };
-    println!(
-        "{}: {n_frames} frames ({video:.1} s) in {secs:.1} s ({:.1} fps), {} people ({plotted} plotted){interrupted}; wrote {} into {}",
-        input.display(),
-        n_frames as f64 / secs.max(1e-3),
-        people.len(),
-        files.join(", "),
-        outputs.dir.display()
-    );
+    let files: Vec<String> = outputs.finals().iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().to_string()).collect();
+    println!("{}: {what}; wrote {} into {}", input.display(), files.join(", "), outputs.dir.display());
     Ok(match ended {
         Ended::Eos => 0,
         Ended::Interrupted => 130,
