@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example rtsp-server -- [--address 0.0.0.0] [--port 8554] [--mount /emotions] [--keep-all-frames]
-//!     [INPUT] [PROP=VALUE ...]
+//!     [--loop] [INPUT] [PROP=VALUE ...]
 //! ```
 //!
 //! INPUT is a video file, `v4l2` or `v4l2:/dev/videoN` (a camera), an `rtsp://` URL, or `test`
@@ -17,6 +17,9 @@
 //! processing time) instead of falling further and further behind. `--keep-all-frames` removes
 //! that queue. Files are not live (they are read as fast as the stream is sent), so they get no
 //! leaky queue; if the element cannot keep up with a file, raise `inference-interval`.
+//! `--loop` serves a file endlessly, as a camera would: a second pipeline decodes it in real
+//! time, seeking back to the start at its end, and feeds the media through an `appsrc` that
+//! timestamps each frame as it arrives (so the stream's clock never jumps back).
 //!
 //! The element is registered from this binary (statically, from the crate it is built with), so
 //! neither an installed plugin nor GST_PLUGIN_PATH is needed; the models and ONNX Runtime are
@@ -26,7 +29,9 @@ use std::process::ExitCode;
 
 use gst_rtsp_server::prelude::*;
 
-const USAGE: &str = "usage: rtsp-server [--address ADDR] [--port PORT] [--mount /PATH] [--keep-all-frames] [INPUT] [PROP=VALUE ...]
+const USAGE: &str =
+    "usage: rtsp-server [--address ADDR] [--port PORT] [--mount /PATH] [--keep-all-frames] [--loop] [INPUT] [PROP=VALUE ...]
+  --loop: a file INPUT starts again at its end, for ever (a file is otherwise served once)
   --address: the address to listen on (default 0.0.0.0, every interface; 127.0.0.1: this machine only)
   INPUT: a video file, v4l2 or v4l2:/dev/videoN (camera), rtsp://... (an RTSP stream),
          or test (videotestsrc, the default)
@@ -41,6 +46,7 @@ struct Args {
     input: String,
     props: Vec<String>,
     keep_all_frames: bool,
+    looped: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -51,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
         input: "test".into(),
         props: Vec::new(),
         keep_all_frames: false,
+        looped: false,
     };
     let mut input_set = false;
     let mut it = std::env::args().skip(1);
@@ -58,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
         match a.as_str() {
             "-h" | "--help" => return Err(String::new()),
             "--keep-all-frames" => args.keep_all_frames = true,
+            "--loop" => args.looped = true,
             "--address" | "-a" => args.address = it.next().ok_or("--address needs a value")?,
             _ if a.starts_with("--address=") => args.address = a["--address=".len()..].into(),
             "--port" | "-p" => {
@@ -85,6 +93,9 @@ fn parse_args() -> Result<Args, String> {
             }
             _ => return Err(format!("unexpected argument {a:?}")),
         }
+    }
+    if args.looped && (is_live(&args.input) || args.input.contains("://")) {
+        return Err(format!("--loop is for a file INPUT, not {}", args.input));
     }
     Ok(args)
 }
@@ -128,6 +139,15 @@ fn source(input: &str) -> Result<String, String> {
     })
 }
 
+/// The file a looped media reads, checked.
+fn looped_file(input: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::path::Path::new(input);
+    if !path.is_file() {
+        return Err(format!("{input}: no such file (--loop needs a video file)"));
+    }
+    path.canonicalize().map_err(|e| format!("{input}: {e}"))
+}
+
 fn launch_line(args: &Args) -> Result<String, String> {
     let mut element = String::from("emotiondetect");
     for p in &args.props {
@@ -143,8 +163,83 @@ fn launch_line(args: &Args) -> Result<String, String> {
     Ok(format!(
         "( {} ! {queue}videoconvert ! {element} ! videoconvert ! video/x-raw,format=I420 ! \
          x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! rtph264pay name=pay0 pt=96 config-interval=1 )",
-        source(&args.input)?
+        if args.looped {
+            looped_file(&args.input)?;
+            format!("appsrc name={LOOP_SOURCE} is-live=true do-timestamp=true format=time")
+        } else {
+            source(&args.input)?
+        }
     ))
+}
+
+/// The `appsrc` of a looped media.
+const LOOP_SOURCE: &str = "loopsrc";
+
+/// Decodes `file` in real time into `appsrc`, seeking back to the start at each end. Returns the
+/// decoding pipeline (stop it by setting it to NULL).
+fn start_feeder(file: &std::path::Path, appsrc: gst_app::AppSrc) -> Result<gst::Pipeline, String> {
+    let desc = format!(
+        "filesrc location={} ! decodebin ! videorate ! videoconvert ! video/x-raw,format=I420 ! appsink name=out sync=true max-buffers=2",
+        quote(&file.to_string_lossy())
+    );
+    let feeder = gst::parse::launch(&desc).map_err(|e| e.to_string())?.downcast::<gst::Pipeline>().map_err(|_| "not a pipeline")?;
+    let sink = feeder.by_name("out").and_then(|s| s.downcast::<gst_app::AppSink>().ok()).ok_or("no appsink")?;
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let caps = sample.caps_owned();
+                if appsrc.caps() != caps {
+                    appsrc.set_caps(caps.as_ref());
+                }
+                let buffer = sample.buffer_owned().ok_or(gst::FlowError::Error)?;
+                appsrc.push_buffer(buffer)
+            })
+            .build(),
+    );
+    let weak = feeder.downgrade();
+    let watch = feeder.bus().ok_or("no bus")?.add_watch(move |_, msg| {
+        let Some(feeder) = weak.upgrade() else { return gst::glib::ControlFlow::Break };
+        match msg.view() {
+            gst::MessageView::Eos(_) => {
+                if let Err(e) = feeder.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, gst::ClockTime::ZERO) {
+                    eprintln!("rtsp-server: --loop: cannot seek back to the start: {e}");
+                }
+            }
+            gst::MessageView::Error(e) => eprintln!("rtsp-server: --loop: {} ({:?})", e.error(), e.debug()),
+            _ => {}
+        }
+        gst::glib::ControlFlow::Continue
+    });
+    let watch = watch.map_err(|e| e.to_string())?;
+    // The watch lives as long as the feeder: dropped with it when the media ends.
+    unsafe { feeder.set_data("bus-watch", watch) };
+    feeder.set_state(gst::State::Playing).map_err(|e| format!("the --loop decoder does not start: {e}"))?;
+    Ok(feeder)
+}
+
+/// Starts a feeder for every media the factory makes, stopped when the media is unprepared.
+fn loop_media(factory: &gst_rtsp_server::RTSPMediaFactory, file: std::path::PathBuf) {
+    factory.connect_media_configure(move |_, media| {
+        let appsrc = media
+            .element()
+            .downcast::<gst::Bin>()
+            .ok()
+            .and_then(|bin| bin.by_name_recurse_up(LOOP_SOURCE))
+            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
+        let Some(appsrc) = appsrc else {
+            eprintln!("rtsp-server: --loop: the media has no {LOOP_SOURCE}");
+            return;
+        };
+        match start_feeder(&file, appsrc) {
+            Ok(feeder) => {
+                media.connect_unprepared(move |_| {
+                    let _ = feeder.set_state(gst::State::Null);
+                });
+            }
+            Err(e) => eprintln!("rtsp-server: --loop: {e}"),
+        }
+    });
 }
 
 fn main() -> ExitCode {
@@ -194,6 +289,15 @@ fn main() -> ExitCode {
     factory.set_launch(&launch);
     // one pipeline (one decode, one inference) for all clients
     factory.set_shared(true);
+    if args.looped {
+        match looped_file(&args.input) {
+            Ok(file) => loop_media(&factory, file),
+            Err(e) => {
+                eprintln!("rtsp-server: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     mounts.add_factory(&args.mount, factory);
 
     let _source_id = match server.attach(None) {

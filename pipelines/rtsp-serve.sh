@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Serve annotated video over RTSP (examples/rtsp_server.rs, gst-rtsp-server).
 #
-#   pipelines/rtsp-serve.sh [--address 0.0.0.0] [--port 8554] [--mount /emotions] [--keep-all-frames]
+#   pipelines/rtsp-serve.sh [--address 0.0.0.0] [--port 8554] [--mount /emotions] [--keep-all-frames] [--loop]
 #                           [INPUT] [PROP=VALUE ...]
 #
 # INPUT: a video file, v4l2 or v4l2:/dev/videoN (camera), rtsp://... (re-serve an RTSP stream
@@ -13,7 +13,7 @@
 # every interface). Live inputs (camera, rtsp://, test) get a leaky queue before the element, so a
 # slow element drops frames instead of delaying the stream more and more; --keep-all-frames
 # removes it. A file is served in real time; if the element cannot keep up with it, raise
-# inference-interval (e.g. inference-interval=3).
+# inference-interval (e.g. inference-interval=3). --loop serves a file endlessly, like a camera.
 # The server is the release build of examples/rtsp_server.rs that ./setup.sh makes
 # (target/release/examples/rtsp-server); build it alone with cargo build --release --example rtsp-server.
 set -euo pipefail

@@ -352,3 +352,45 @@ fn rtsp_unknown_mount_fails_fast() {
     assert!(elapsed < Duration::from_secs(10), "the error took {elapsed:?}");
     assert_eq!(server.log.lock().unwrap().medias_configured, 0, "no media for an unknown mount");
 }
+
+/// `rtsp-server --loop` (the example that pipelines/rtsp-serve.sh runs) serves a file for ever:
+/// a 1 s clip gives a client more than three clips' worth of frames, with increasing timestamps.
+#[test]
+fn rtsp_server_loops_a_file() {
+    let _watchdog = Watchdog::new("rtsp_server_loops_a_file", Duration::from_secs(120));
+    init();
+    let dir = TempDir::new("rtsp-loop");
+    let clip = dir.path().join("clip.mp4");
+    let made = std::process::Command::new("gst-launch-1.0")
+        .args(["-q", "videotestsrc", "num-buffers=25", "!", "video/x-raw,width=320,height=240,framerate=25/1", "!"])
+        .args(["x264enc", "!", "mp4mux", "!", "filesink", &format!("location={}", clip.display())])
+        .status()
+        .expect("gst-launch-1.0");
+    assert!(made.success(), "making the 1 s clip");
+    let exe = std::env::current_exe().unwrap();
+    let server_exe = exe.parent().unwrap().join("../examples/rtsp-server");
+    let server_exe = require_file(&server_exe, "the rtsp-server example", "cargo builds it with the tests (cargo test --release)");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let mut server = std::process::Command::new(server_exe)
+        .args(["--address", "127.0.0.1", "--port", &port, "--loop"])
+        .arg(&clip)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("rtsp-server starts");
+    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("stream ready at") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0, "rtsp-server exited before serving");
+    }
+    let url = format!("rtsp://127.0.0.1:{port}/emotions");
+    let client = format!("rtspsrc location={url} latency=100 ! decodebin ! videoconvert ! emotiondetect draw=false ! fakesink");
+    let run = run_client(&client, 80, Duration::from_secs(40));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(!run.eos, "a looped file never ends");
+    let pts: Vec<u64> = run.messages.iter().map(|m| m.timestamp).collect();
+    println!("{} frames from a 25-frame clip", pts.len());
+    assert!(pts.len() >= 80, "looped: {} frames from a 25-frame clip", pts.len());
+    assert!(pts.windows(2).all(|w| w[0] < w[1]), "timestamps increase across the loops");
+}
