@@ -29,6 +29,10 @@ fn mosquitto() -> PathBuf {
     )
 }
 
+/// Started as root (CI), mosquitto would switch to the `mosquitto` user, which cannot read the
+/// test's files; as another user the setting is ignored.
+const KEEP_USER: &str = "user root\n";
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -45,7 +49,7 @@ impl Broker {
     fn start(port: u16, dir: &Path) -> Broker {
         let conf = dir.join("mosquitto.conf");
         let text = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
+            "{KEEP_USER}listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
             dir.display()
         );
         std::fs::write(&conf, text).unwrap();
@@ -290,4 +294,76 @@ fn a_bad_uri_fails_at_ready_and_an_unreachable_broker_is_a_warning() {
     assert!(warnings.iter().any(|w| w.contains("unreachable")), "{warnings:?}");
     assert_eq!(dropped, (MEGAMIND_FRAMES - 10) as u64, "all but the newest 10 dropped");
     assert!(start.elapsed() < Duration::from_secs(60), "{:?}", start.elapsed());
+}
+
+/// `mqtts://` to a mosquitto TLS listener with a certificate made here (openssl), whose CA is
+/// trusted through `EMOTIONDETECT_MQTT_CA_FILE`; the subscriber reads the same broker's plain listener.
+#[test]
+fn mqtts_publishes_over_tls() {
+    let dir = TempDir::new("mqtt-tls");
+    let d = dir.path();
+    // A test CA, and a server certificate for localhost signed by it.
+    std::fs::write(d.join("ext"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=emotiondetect-test-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+        &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "server.csr"],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+            "-out",
+            "cert.pem",
+        ],
+    ];
+    for args in steps {
+        let ok =
+            Command::new("openssl").args(args).current_dir(d).stderr(Stdio::null()).status().expect("openssl (Debian's openssl package)");
+        assert!(ok.success(), "openssl {args:?}");
+    }
+    let (plain, tls) = (free_port(), free_port());
+    let conf = d.join("mosquitto.conf");
+    let text = format!(
+        "{KEEP_USER}per_listener_settings false\nallow_anonymous true\nlistener {plain} 127.0.0.1\nlistener {tls} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
+        d.join("cert.pem").display(),
+        d.join("key.pem").display()
+    );
+    std::fs::write(&conf, text).unwrap();
+    let child = Command::new(mosquitto()).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let _broker = Broker { child: Some(child), port: plain, dir: d.to_path_buf() };
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", tls)).is_err() || TcpStream::connect(("127.0.0.1", plain)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10), "mosquitto does not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sub = Subscriber::start(plain, "cams/tls");
+    // The variable is read when the element starts (NULL->READY), in this process only.
+    std::env::set_var(gstemotiondetect::publish::CA_FILE_ENV, d.join("ca.pem"));
+    let (arrivals, warnings, dropped) = run(&format!("publish=mqtts://localhost:{tls}/cams/tls"), false, |_| {});
+    std::env::remove_var(gstemotiondetect::publish::CA_FILE_ENV);
+    assert_eq!((arrivals.len(), dropped), (MEGAMIND_FRAMES, 0), "{warnings:?}");
+    assert_eq!(reports(&sub.wait_for(MEGAMIND_FRAMES, Duration::from_secs(30))).len(), MEGAMIND_FRAMES, "every frame over TLS");
 }
