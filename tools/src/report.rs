@@ -530,21 +530,16 @@ fn draw_timeline(
 const CHART_LEFT: u32 = 52;
 const CHART_RIGHT: u32 = 20;
 
-fn draw_audience(
-    area: &DrawingArea<BitMapBackend<'_>, Shift>,
-    frames: &[FrameRecord],
-    labels: &[String],
+/// A chart of 0..1 values (`y_desc`) over 0..`end` seconds, with the shared margins and mesh.
+fn time_chart<'a, 'b>(
+    area: &'a DrawingArea<BitMapBackend<'b>, Shift>,
     end: f64,
-    interval: f64,
-) -> DrawResult {
-    let faces: usize = frames.iter().map(|f| f.faces.len()).sum();
-    let (caption, chart_area) = area.split_vertically(40);
-    caption.draw_text(
-        &format!("Whole audience: share of each emotion among the faces in view ({faces} face-frames, {AUDIENCE_WINDOW} s window)"),
-        &TextStyle::from((FONT, 15, FontStyle::Bold).into_font()).color(&BLACK),
-        (12, 14),
-    )?;
-    let mut chart = ChartBuilder::on(&chart_area)
+    y_desc: &str,
+) -> Result<
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    Box<dyn std::error::Error>,
+> {
+    let mut chart = ChartBuilder::on(area)
         .margin_left(6)
         .margin_right(CHART_RIGHT)
         .margin_bottom(4)
@@ -559,12 +554,30 @@ fn draw_audience(
         .light_line_style(RGBColor(235, 235, 235))
         .bold_line_style(RGBColor(215, 215, 215))
         .x_desc("time (s)")
-        .y_desc("share of faces")
+        .y_desc(y_desc)
         .label_style((FONT, 12))
         .axis_desc_style((FONT, 12))
         .x_label_formatter(&|v| format!("{v:.1}"))
         .y_label_formatter(&|v| format!("{v:.1}"))
         .draw()?;
+    Ok(chart)
+}
+
+fn draw_audience(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    frames: &[FrameRecord],
+    labels: &[String],
+    end: f64,
+    interval: f64,
+) -> DrawResult {
+    let faces: usize = frames.iter().map(|f| f.faces.len()).sum();
+    let (caption, chart_area) = area.split_vertically(40);
+    caption.draw_text(
+        &format!("Whole audience: share of each emotion among the faces in view ({faces} face-frames, {AUDIENCE_WINDOW} s window)"),
+        &TextStyle::from((FONT, 15, FontStyle::Bold).into_font()).color(&BLACK),
+        (12, 14),
+    )?;
+    let mut chart = time_chart(&chart_area, end, "share of faces")?;
     let shares = audience_shares(frames, labels.len(), AUDIENCE_WINDOW);
     let step = if interval > 0.0 { interval } else { end / 100.0 };
     // Runs of consecutive frames with faces; a gap longer than 1.5 frames breaks the areas.
@@ -636,27 +649,7 @@ fn draw_person(
         samples.iter().map(|(t, s)| Rectangle::new([(*t, 0.0), ((*t + step).min(end), 1.0)], colour(labels, s.label_id).filled())),
     )?;
 
-    let mut chart = ChartBuilder::on(&chart_area)
-        .margin_left(6)
-        .margin_right(RIGHT)
-        .margin_bottom(4)
-        .x_label_area_size(32)
-        .y_label_area_size(LEFT)
-        .build_cartesian_2d(0.0..end, 0.0..1.0)?;
-    chart
-        .configure_mesh()
-        .y_labels(3)
-        .x_labels(12)
-        .max_light_lines(1)
-        .light_line_style(RGBColor(235, 235, 235))
-        .bold_line_style(RGBColor(215, 215, 215))
-        .x_desc("time (s)")
-        .y_desc("probability")
-        .label_style((FONT, 12))
-        .axis_desc_style((FONT, 12))
-        .x_label_formatter(&|v| format!("{v:.1}"))
-        .y_label_formatter(&|v| format!("{v:.1}"))
-        .draw()?;
+    let mut chart = time_chart(&chart_area, end, "probability")?;
     // One line per emotion, broken where the person was not seen for more than 1.5 frames.
     for e in 0..labels.len() {
         let style = ShapeStyle::from(&colour(labels, e)).stroke_width(2);
