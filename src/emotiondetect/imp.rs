@@ -744,8 +744,9 @@ impl EmotionDetect {
         self.set_times(&mut report, buf);
         let json = self.write_json(&mut report, post_messages);
         outputs::attach_metas(buf, &report);
-        if post_messages {
-            let s = outputs::message_structure(&report, json.as_deref());
+        // `write_json` serialises whenever the message needs the JSON.
+        if let (true, Some(json)) = (post_messages, json) {
+            let s = outputs::message_structure(&report, json);
             let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
         }
     }
@@ -766,8 +767,8 @@ impl EmotionDetect {
     /// timestamp, else base time + running time on the pipeline clock, mapped to real time, else
     /// (no clock yet) now.
     fn wall_clock(&self, buf: &gst::BufferRef, running_time: Option<u64>) -> Option<std::time::SystemTime> {
-        let unix = gst::Caps::builder("timestamp/x-unix").build();
-        if let Some(m) = buf.iter_meta::<gst::ReferenceTimestampMeta>().find(|m| m.reference().can_intersect(&unix)) {
+        static UNIX: LazyLock<gst::Caps> = LazyLock::new(|| gst::Caps::builder("timestamp/x-unix").build());
+        if let Some(m) = buf.iter_meta::<gst::ReferenceTimestampMeta>().find(|m| m.reference().can_intersect(&UNIX)) {
             return Some(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(m.timestamp().nseconds()));
         }
         let element = self.obj();
