@@ -131,7 +131,8 @@ pub struct PublishOptions {
 pub enum Notice {
     /// The first connection failed: the broker is retried.
     Unreachable { reason: String },
-    /// An outage ended: the broker was away for `seconds` and `dropped` messages were lost.
+    /// An outage ended: the broker was away for `seconds` and `dropped` messages were lost. Sent
+    /// once the backlog has drained after the reconnection, so that it counts every drop.
     Recovered { seconds: f64, dropped: u64 },
 }
 
@@ -144,8 +145,10 @@ struct Counters {
     /// QoS 1: handed to the client and not acknowledged yet, oldest first (the broker
     /// acknowledges in order).
     inflight: VecDeque<Vec<u8>>,
-    /// When the current outage began, if one is going on.
+    /// When the current outage began, if one is going on (until the backlog has drained).
     outage_since: Option<Instant>,
+    /// When the broker came back in the current outage, while the backlog drains.
+    reconnected_at: Option<Instant>,
     connected_once: bool,
 }
 
@@ -157,6 +160,22 @@ struct Shared {
     connected: AtomicBool,
     stop: AtomicBool,
     queue_size: usize,
+    /// Called from the publisher's threads.
+    notify: Box<dyn Fn(Notice) + Send + Sync>,
+}
+
+impl Shared {
+    fn new(queue_size: usize, notify: impl Fn(Notice) + Send + Sync + 'static) -> Shared {
+        Shared {
+            queue: Mutex::new(VecDeque::new()),
+            counters: Mutex::default(),
+            changed: Condvar::new(),
+            connected: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            queue_size: queue_size.max(1),
+            notify: Box::new(notify),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -172,12 +191,12 @@ pub struct Publisher {
 
 impl Publisher {
     /// Starts publishing to `target`; the connection is made in the background (an unreachable
-    /// broker is a [`Notice::Unreachable`], retried). `notify` is called from the connection
-    /// thread.
+    /// broker is a [`Notice::Unreachable`], retried). `notify` is called from the publisher's
+    /// threads.
     ///
     /// Errors: [`Error::Settings`] when TLS cannot be set up (CA file unreadable) or a thread
     /// cannot start.
-    pub fn start(target: &MqttTarget, options: &PublishOptions, notify: impl Fn(Notice) + Send + 'static) -> Result<Publisher> {
+    pub fn start(target: &MqttTarget, options: &PublishOptions, notify: impl Fn(Notice) + Send + Sync + 'static) -> Result<Publisher> {
         let mut mqtt = MqttOptions::new(options.client_id.clone(), target.host.clone(), target.port);
         mqtt.set_keep_alive(Duration::from_secs(5)).set_clean_session(false).set_max_packet_size(16 << 20, 16 << 20);
         if let Some(user) = &target.username {
@@ -187,21 +206,11 @@ impl Publisher {
             mqtt.set_transport(Transport::tls_with_config(tls_config()?));
         }
         let (client, connection) = Client::new(mqtt, 16);
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(VecDeque::new()),
-            counters: Mutex::default(),
-            changed: Condvar::new(),
-            connected: AtomicBool::new(false),
-            stop: AtomicBool::new(false),
-            queue_size: options.queue_size.max(1),
-        });
+        let shared = Arc::new(Shared::new(options.queue_size, notify));
         let qos = if options.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
         let spawn_error = |e: std::io::Error| Error::Settings(format!("publish: cannot start a thread: {e}"));
         let s = shared.clone();
-        std::thread::Builder::new()
-            .name("emotiondetect-mqtt".into())
-            .spawn(move || drive(connection, &s, qos, notify))
-            .map_err(spawn_error)?;
+        std::thread::Builder::new().name("emotiondetect-mqtt".into()).spawn(move || drive(connection, &s, qos)).map_err(spawn_error)?;
         let (s, c, topic) = (shared.clone(), client.clone(), target.topic.clone());
         std::thread::Builder::new().name("emotiondetect-mqtt-send".into()).spawn(move || send(&s, &c, &topic, qos)).map_err(spawn_error)?;
         Ok(Publisher { shared, client, target: target.clone() })
@@ -248,6 +257,10 @@ impl Publisher {
             let left = q.len() as u64 + unacked;
             let now = Instant::now();
             if left == 0 || now >= deadline || !self.shared.connected.load(Ordering::Acquire) {
+                drop(q);
+                if left == 0 {
+                    report_if_drained(&self.shared);
+                }
                 return left;
             }
             q = self
@@ -275,36 +288,67 @@ fn drop_messages(shared: &Shared, n: u64) {
     c.dropped_in_outage += n;
 }
 
+enum Next {
+    Stop,
+    Idle,
+    Send(Vec<u8>),
+}
+
+/// The next message to send while connected; waits at most 100 ms for one.
+fn next_message(shared: &Shared) -> Next {
+    let mut q = lock(&shared.queue);
+    for waited in [false, true] {
+        if shared.stop.load(Ordering::Acquire) {
+            return Next::Stop;
+        }
+        if shared.connected.load(Ordering::Acquire) {
+            if let Some(p) = q.pop_front() {
+                return Next::Send(p);
+            }
+        }
+        if !waited {
+            q = shared.changed.wait_timeout(q, Duration::from_millis(100)).unwrap_or_else(PoisonError::into_inner).0;
+        }
+    }
+    Next::Idle
+}
+
 /// The sender thread: hands queued messages to the client while connected (QoS 1: keeping a
-/// copy until the broker acknowledges it).
+/// copy until the broker acknowledges it), and reports an outage's end once the backlog is out.
 fn send(shared: &Shared, client: &Client, topic: &str, qos: QoS) {
     loop {
-        let payload = {
-            let mut q = lock(&shared.queue);
-            loop {
-                if shared.stop.load(Ordering::Acquire) {
+        match next_message(shared) {
+            Next::Stop => return,
+            Next::Idle => {}
+            Next::Send(payload) => {
+                // Kept before it is handed over, so that its acknowledgement can never come first.
+                if qos != QoS::AtMostOnce {
+                    lock(&shared.counters).inflight.push_back(payload.clone());
+                }
+                if client.publish(topic, qos, false, payload).is_err() {
                     return;
                 }
-                if shared.connected.load(Ordering::Acquire) {
-                    if let Some(p) = q.pop_front() {
-                        break p;
-                    }
-                }
-                q = shared.changed.wait_timeout(q, Duration::from_millis(100)).unwrap_or_else(PoisonError::into_inner).0;
             }
-        };
-        // Kept before it is handed over, so that its acknowledgement can never come first.
-        if qos != QoS::AtMostOnce {
-            lock(&shared.counters).inflight.push_back(payload.clone());
         }
-        if client.publish(topic, qos, false, payload).is_err() {
-            return;
+        if shared.connected.load(Ordering::Acquire) && lock(&shared.queue).is_empty() {
+            report_if_drained(shared);
         }
     }
 }
 
+/// Ends an outage whose backlog has been sent: [`Notice::Recovered`] with every message the
+/// outage dropped (drops go on while the queue is full, after the reconnection too).
+fn report_if_drained(shared: &Shared) {
+    let mut c = lock(&shared.counters);
+    let (Some(since), Some(at)) = (c.outage_since, c.reconnected_at) else { return };
+    let notice = Notice::Recovered { seconds: at.duration_since(since).as_secs_f64(), dropped: c.dropped_in_outage };
+    (c.outage_since, c.reconnected_at, c.dropped_in_outage) = (None, None, 0);
+    drop(c);
+    (shared.notify)(notice);
+}
+
 /// The connection thread: polls the client's event loop, which reconnects after errors.
-fn drive(mut connection: Connection, shared: &Shared, qos: QoS, notify: impl Fn(Notice)) {
+fn drive(mut connection: Connection, shared: &Shared, qos: QoS) {
     let mut backoff = Duration::from_millis(250);
     for event in connection.iter() {
         if shared.stop.load(Ordering::Acquire) {
@@ -313,9 +357,7 @@ fn drive(mut connection: Connection, shared: &Shared, qos: QoS, notify: impl Fn(
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 backoff = Duration::from_millis(250);
-                if let Some(n) = connected(shared, ack.session_present, qos) {
-                    notify(n);
-                }
+                connected(shared, ack.session_present, qos);
             }
             Ok(Event::Incoming(Packet::PubAck(_))) => {
                 lock(&shared.counters).inflight.pop_front();
@@ -324,7 +366,7 @@ fn drive(mut connection: Connection, shared: &Shared, qos: QoS, notify: impl Fn(
             Ok(_) => {}
             Err(e) => {
                 if let Some(n) = disconnected(shared, &e.to_string()) {
-                    notify(n);
+                    (shared.notify)(n);
                 }
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -333,7 +375,7 @@ fn drive(mut connection: Connection, shared: &Shared, qos: QoS, notify: impl Fn(
     }
 }
 
-fn connected(shared: &Shared, session_present: bool, qos: QoS) -> Option<Notice> {
+fn connected(shared: &Shared, session_present: bool, qos: QoS) {
     if !session_present && qos != QoS::AtMostOnce {
         // A new session: the client forgets what the broker had not acknowledged; it goes back
         // to the front of the queue. The broker may have received some of it (only the
@@ -347,18 +389,19 @@ fn connected(shared: &Shared, session_present: bool, qos: QoS) -> Option<Notice>
     }
     let mut c = lock(&shared.counters);
     c.connected_once = true;
-    let notice =
-        c.outage_since.take().map(|since| Notice::Recovered { seconds: since.elapsed().as_secs_f64(), dropped: c.dropped_in_outage });
-    c.dropped_in_outage = 0;
+    if c.outage_since.is_some() {
+        c.reconnected_at = Some(Instant::now());
+    }
     drop(c);
     shared.connected.store(true, Ordering::Release);
     shared.changed.notify_all();
-    notice
 }
 
 fn disconnected(shared: &Shared, reason: &str) -> Option<Notice> {
     shared.connected.store(false, Ordering::Release);
     let mut c = lock(&shared.counters);
+    // Lost again before the backlog drained: the same outage goes on.
+    c.reconnected_at = None;
     if c.outage_since.is_some() {
         return None;
     }
@@ -432,5 +475,24 @@ mod tests {
         assert_eq!(p.dropped(), 2);
         assert_eq!(lock(&p.shared.queue).iter().map(|m| m[0]).collect::<Vec<_>>(), [2, 3, 4], "the newest kept");
         assert_eq!(p.flush(Duration::from_secs(5)), 3, "no wait while the broker is away");
+    }
+
+    #[test]
+    fn an_outage_is_reported_once_its_backlog_drained_with_every_drop() {
+        let notices = Arc::new(Mutex::new(Vec::new()));
+        let n = notices.clone();
+        let shared = Shared::new(2, move |notice| lock(&n).push(notice));
+        connected(&shared, false, QoS::AtLeastOnce);
+        assert!(disconnected(&shared, "gone").is_none(), "not the first connection");
+        drop_messages(&shared, 3);
+        connected(&shared, true, QoS::AtLeastOnce);
+        // The backlog is still draining: drops now belong to the outage.
+        drop_messages(&shared, 1);
+        assert!(lock(&notices).is_empty(), "no notice before the backlog drained");
+        report_if_drained(&shared);
+        let got = lock(&notices).clone();
+        assert!(matches!(got[..], [Notice::Recovered { dropped: 4, .. }]), "{got:?}");
+        report_if_drained(&shared);
+        assert_eq!(lock(&notices).len(), 1, "one notice an outage");
     }
 }
