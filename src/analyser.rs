@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::frame_report::{self, DetectionReport, EmotionReport, FaceReport, FrameReport, ModelRef, Resolution};
 use crate::inference::{self, DetectParams, FaceCrop, FaceDetector};
 use crate::instances::Models;
-use crate::overlay::{self, Overlay};
+use crate::overlay::{self, DrawMode, FaceMark, Mark, Overlay, Sprite};
 use crate::preprocess::Image;
 use crate::tracking::{Tracker, TrackerParams};
 
@@ -48,8 +48,12 @@ pub struct FrameParams {
     pub track_max_misses: u32,
     /// Weight of the past in the moving average of the probabilities, 0..0.99.
     pub emotion_smoothing: f64,
-    /// Draw boxes and tags on the frame.
+    /// Draw on the frame (how: `draw_mode`).
     pub draw: bool,
+    /// Boxes and tags, boxes only, or faces pixelated.
+    pub draw_mode: DrawMode,
+    /// Tag text height, pixels; 0 scales it to each face.
+    pub label_size: u32,
 }
 
 impl FrameParams {
@@ -67,6 +71,8 @@ impl FrameParams {
         track_max_misses: 5,
         emotion_smoothing: 0.5,
         draw: true,
+        draw_mode: DrawMode::Labels,
+        label_size: 0,
     };
 
     fn tracker(&self) -> TrackerParams {
@@ -212,7 +218,7 @@ impl Analyser {
         self.classify_due(image, &visible, params)?;
         let report = self.report(image.width as u32, image.height as u32, &visible);
         if params.draw {
-            self.draw(image, &report);
+            self.draw(image, &report, params);
         }
         Ok(report)
     }
@@ -288,14 +294,33 @@ impl Analyser {
         report
     }
 
-    /// Draws each reported face: its box and a "#id label 0.91" tag in the emotion's colour.
-    fn draw<P: AsRef<[u8]> + AsMut<[u8]>>(&mut self, image: &mut Image<P>, report: &FrameReport) {
-        for f in &report.objects {
-            let e = &f.emotion;
-            let text = format!("#{} {} {:.2}", f.id, e.label, e.confidence);
-            let bbox = (f.x as i64, f.y as i64, (f.x + f.w) as i64, (f.y + f.h) as i64);
-            self.overlay.draw_face(image, bbox, &text, overlay::label_colour(&e.label));
-        }
+    /// Draws each reported face in place: its box and a "#id label 0.91" tag in the emotion's
+    /// colour, as `params.draw_mode` says.
+    fn draw<P: AsRef<[u8]> + AsMut<[u8]> + Sync>(&mut self, image: &mut Image<P>, report: &FrameReport, params: &FrameParams) {
+        let marks = self.marks(report, params);
+        self.overlay.draw(image, &marks);
+    }
+
+    /// What [`Self::analyse`] draws in place, as opaque BGRA sprites to blend over the frame
+    /// instead (formats GStreamer's overlay composition draws on); `image` is the analysed
+    /// picture, which the `blur` mode averages.
+    pub fn sprites<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, report: &FrameReport, params: &FrameParams) -> Vec<Sprite> {
+        let marks = self.marks(report, params);
+        self.overlay.sprites(image, &marks)
+    }
+
+    fn marks(&mut self, report: &FrameReport, params: &FrameParams) -> Vec<Mark> {
+        let faces: Vec<FaceMark> = report
+            .objects
+            .iter()
+            .map(|f| {
+                let e = &f.emotion;
+                let rect = (f.x as i64, f.y as i64, (f.x + f.w) as i64, (f.y + f.h) as i64);
+                FaceMark { rect, text: Some(format!("#{} {} {:.2}", f.id, e.label, e.confidence)), rgb: overlay::label_colour(&e.label) }
+            })
+            .collect();
+        let (w, h) = (report.resolution.width as usize, report.resolution.height as usize);
+        self.overlay.layout(&faces, w, h, params.draw_mode, params.label_size)
     }
 }
 

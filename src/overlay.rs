@@ -39,10 +39,7 @@ struct Paint {
 
 impl Paint {
     fn new(rgb: [u8; 3], layout: PixelLayout) -> Paint {
-        let yuv = match layout {
-            PixelLayout::I420(spec) | PixelLayout::Nv12(spec) => spec.from_rgb(rgb),
-            PixelLayout::Packed { .. } => [0; 3],
-        };
+        let yuv = layout.yuv_spec().map_or([0; 3], |spec| spec.from_rgb(rgb));
         Paint { rgb, yuv }
     }
 }
@@ -88,6 +85,13 @@ impl<P: AsMut<[u8]> + AsRef<[u8]>> Image<P> {
                 mix(&mut uv[0], paint.yuv[1], alpha * 0.25);
                 mix(&mut uv[1], paint.yuv[2], alpha * 0.25);
             }
+            PixelLayout::Yuv422 { y: yo, u, v, .. } => {
+                let i = y * self.strides[0] + (x / 2) * 4;
+                let group = &mut self.planes[0].as_mut()[i..i + 4];
+                mix(&mut group[yo + (x & 1) * 2], paint.yuv[0], alpha);
+                mix(&mut group[u], paint.yuv[1], alpha * 0.5);
+                mix(&mut group[v], paint.yuv[2], alpha * 0.5);
+            }
         }
     }
 
@@ -118,6 +122,31 @@ impl<P: AsMut<[u8]> + AsRef<[u8]>> Image<P> {
                 }
                 self.fill_chroma(x0, y0, x1, y1, paint);
             }
+            PixelLayout::Yuv422 { .. } => {
+                for y in y0..y1 {
+                    self.fill_422_row(y, x0, x1, paint);
+                }
+            }
+        }
+    }
+
+    /// One row of [`Image::fill_rect`] on packed 4:2:2: a chroma pair takes the share of its
+    /// two pixels that the rectangle covers.
+    fn fill_422_row(&mut self, y: usize, x0: usize, x1: usize, paint: Paint) {
+        let PixelLayout::Yuv422 { y: yo, u, v, .. } = self.layout else { return };
+        let row = &mut self.planes[0].as_mut()[y * self.strides[0]..];
+        for g in x0 / 2..x1.div_ceil(2) {
+            let group = &mut row[g * 4..g * 4 + 4];
+            let (first, second) = (2 * g >= x0, 2 * g + 1 < x1);
+            if first {
+                group[yo] = paint.yuv[0];
+            }
+            if second {
+                group[yo + 2] = paint.yuv[0];
+            }
+            let alpha = if first && second { 1.0 } else { 0.5 };
+            mix(&mut group[u], paint.yuv[1], alpha);
+            mix(&mut group[v], paint.yuv[2], alpha);
         }
     }
 
@@ -137,7 +166,7 @@ impl<P: AsMut<[u8]> + AsRef<[u8]>> Image<P> {
                         mix(&mut uv[0], paint.yuv[1], alpha);
                         mix(&mut uv[1], paint.yuv[2], alpha);
                     }
-                    PixelLayout::Packed { .. } => {}
+                    PixelLayout::Packed { .. } | PixelLayout::Yuv422 { .. } => {}
                 }
             }
         }
@@ -218,22 +247,238 @@ impl Overlay {
         }
     }
 
-    /// Draws one face: its box in `rgb` and, above it (or inside when at the top edge), a
-    /// filled tag with `label` in black or white, whichever reads better on `rgb`.
-    pub fn draw_face<P: AsMut<[u8]> + AsRef<[u8]>>(&mut self, image: &mut Image<P>, bbox: (i64, i64, i64, i64), label: &str, rgb: [u8; 3]) {
-        let (x0, y0, x1, y1) = bbox;
-        image.draw_rect(x0, y0, x1, y1, Self::line_width(image.height), rgb);
-        let size = Self::text_size(image.height);
-        let pad = (size as i64 / 5).max(1);
-        let tag_h = size as i64 + 2 * pad;
-        let tag_w = self.text_width(label, size) + 2 * pad;
-        let ty = if y0 - tag_h >= 0 { y0 - tag_h } else { y0 };
-        let tx = x0.min(image.width as i64 - tag_w).max(0);
-        image.fill_rect(tx, ty, tx + tag_w, ty + tag_h, rgb);
-        let luma = 0.299 * rgb[0] as f32 + 0.587 * rgb[1] as f32 + 0.114 * rgb[2] as f32;
-        let ink = if luma > 140.0 { [0, 0, 0] } else { [255, 255, 255] };
-        self.draw_text(image, tx + pad, ty + pad, label, size, ink);
+    /// Where each face's marks go in a `width` x `height` frame, for `mode`. With
+    /// [`DrawMode::Labels`] each tag is placed outside its box (above, else below, else beside),
+    /// clipped to the frame, at the first spot that covers no face and no earlier tag; a tag
+    /// that would cover a face anywhere is left out (the metadata still has the label).
+    /// `label_size` is the text height in pixels, 0 for one scaled to each face (see
+    /// [`Overlay::auto_text_size`]).
+    pub fn layout(&mut self, faces: &[FaceMark], width: usize, height: usize, mode: DrawMode, label_size: u32) -> Vec<Mark> {
+        let thickness = Self::line_width(height);
+        let mut marks = Vec::with_capacity(faces.len() * 2);
+        let mut tags: Vec<Rect> = Vec::new();
+        for f in faces {
+            match mode {
+                DrawMode::Blur => marks.push(Mark::Pixelate { rect: f.rect, block: pixel_block(f.rect) }),
+                DrawMode::Boxes | DrawMode::Labels => marks.push(Mark::Outline { rect: f.rect, thickness, rgb: f.rgb }),
+            }
+            let Some(text) = f.text.as_deref().filter(|_| mode == DrawMode::Labels) else { continue };
+            let size = if label_size > 0 { label_size.min(MAX_LABEL_SIZE) } else { Self::auto_text_size(f.rect, height) };
+            let pad = (size as i64 / 5).max(1);
+            let (w, h) = (self.text_width(text, size) + 2 * pad, size as i64 + 2 * pad);
+            let Some(rect) = place_tag(f.rect, (w, h), (width as i64, height as i64), faces, &tags) else { continue };
+            tags.push(rect);
+            let luma = 0.299 * f.rgb[0] as f32 + 0.587 * f.rgb[1] as f32 + 0.114 * f.rgb[2] as f32;
+            let ink = if luma > 140.0 { [0, 0, 0] } else { [255, 255, 255] };
+            marks.push(Mark::Tag { rect, text: text.to_string(), size, pad, rgb: f.rgb, ink });
+        }
+        marks
     }
+
+    /// Text height for a face's tag: a third of the face's height, at least 10 px and at most
+    /// the frame-based [`Overlay::text_size`].
+    pub fn auto_text_size(face: Rect, frame_height: usize) -> u32 {
+        let face_h = (face.3 - face.1).max(0) as u32;
+        (face_h / 3).clamp(10, Self::text_size(frame_height))
+    }
+
+    /// Draws `marks` into `image` in place.
+    pub fn draw<P: AsMut<[u8]> + AsRef<[u8]> + Sync>(&mut self, image: &mut Image<P>, marks: &[Mark]) {
+        for m in marks {
+            match m {
+                &Mark::Outline { rect: (x0, y0, x1, y1), thickness, rgb } => image.draw_rect(x0, y0, x1, y1, thickness, rgb),
+                Mark::Tag { rect, text, size, pad, rgb, ink } => {
+                    image.fill_rect(rect.0, rect.1, rect.2, rect.3, *rgb);
+                    self.draw_text(image, rect.0 + pad, rect.1 + pad, text, *size, *ink);
+                }
+                &Mark::Pixelate { rect, block } => {
+                    for (cell, rgb) in pixel_cells(image, rect, block) {
+                        image.fill_rect(cell.0, cell.1, cell.2, cell.3, rgb);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The same marks as opaque BGRA pictures to blend over the frame (formats drawn with
+    /// GStreamer's overlay composition); `source` is the frame's picture the pixelation
+    /// averages, of the same size. Clipped to the frame; empty ones are left out.
+    pub fn sprites<P: AsRef<[u8]> + Sync>(&mut self, source: &Image<P>, marks: &[Mark]) -> Vec<Sprite> {
+        let frame = (source.width as i64, source.height as i64);
+        let mut out = Vec::new();
+        for m in marks {
+            match m {
+                &Mark::Outline { rect: (x0, y0, x1, y1), thickness: t, rgb } => {
+                    let t = t.max(1);
+                    for edge in [(x0, y0, x1, y0 + t), (x0, y1 - t, x1, y1), (x0, y0, x0 + t, y1), (x1 - t, y0, x1, y1)] {
+                        out.extend(Sprite::new(edge, frame).map(|s| s.fill(rgb)));
+                    }
+                }
+                Mark::Tag { rect, text, size, pad, rgb, ink } => {
+                    let Some(mut s) = Sprite::new(*rect, frame) else { continue };
+                    s = s.fill(*rgb);
+                    let (dx, dy) = (rect.0 - s.x, rect.1 - s.y);
+                    self.draw_text(&mut s.image(), dx + pad, dy + pad, text, *size, *ink);
+                    out.push(s);
+                }
+                &Mark::Pixelate { rect, block } => {
+                    let Some(mut s) = Sprite::new(rect, frame) else { continue };
+                    let (ox, oy) = (s.x, s.y);
+                    let cells = pixel_cells(source, rect, block);
+                    let mut img = s.image();
+                    for (c, rgb) in cells {
+                        img.fill_rect(c.0 - ox, c.1 - oy, c.2 - ox, c.3 - oy, rgb);
+                    }
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Largest `label-size`, pixels.
+pub const MAX_LABEL_SIZE: u32 = 200;
+
+/// A rectangle [x0, x1) x [y0, y1) in frame pixels.
+pub type Rect = (i64, i64, i64, i64);
+
+/// How faces are drawn (the element's `draw-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DrawMode {
+    /// The box and a "#id label 0.91" tag.
+    #[default]
+    Labels,
+    /// The box only.
+    Boxes,
+    /// The face pixelated, no text (privacy).
+    Blur,
+}
+
+/// One face to draw: its box, its tag's text (`None`: no tag), its colour.
+#[derive(Clone, Debug)]
+pub struct FaceMark {
+    pub rect: Rect,
+    pub text: Option<String>,
+    pub rgb: [u8; 3],
+}
+
+/// What [`Overlay::layout`] places.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mark {
+    /// A box outline `thickness` pixels wide, inside `rect`.
+    Outline { rect: Rect, thickness: i64, rgb: [u8; 3] },
+    /// A filled tag with `text` `size` pixels high in `ink`, `pad` pixels from its edges.
+    Tag { rect: Rect, text: String, size: u32, pad: i64, rgb: [u8; 3], ink: [u8; 3] },
+    /// `rect` replaced by the mean colours of `block` x `block` cells.
+    Pixelate { rect: Rect, block: i64 },
+}
+
+/// An opaque BGRA picture (rows `4 * width` bytes) at (x, y) in frame pixels.
+#[derive(Clone, Debug)]
+pub struct Sprite {
+    pub x: i64,
+    pub y: i64,
+    pub width: usize,
+    pub height: usize,
+    pub bgra: Vec<u8>,
+}
+
+impl Sprite {
+    /// A black opaque sprite over `rect` clipped to a `frame` (width, height); `None` if empty.
+    fn new(rect: Rect, frame: (i64, i64)) -> Option<Sprite> {
+        let (x0, y0) = (rect.0.max(0), rect.1.max(0));
+        let (x1, y1) = (rect.2.min(frame.0), rect.3.min(frame.1));
+        if x1 <= x0 || y1 <= y0 {
+            return None;
+        }
+        let (width, height) = ((x1 - x0) as usize, (y1 - y0) as usize);
+        Some(Sprite { x: x0, y: y0, width, height, bgra: [0, 0, 0, 255].repeat(width * height) })
+    }
+
+    fn fill(mut self, rgb: [u8; 3]) -> Sprite {
+        for px in self.bgra.chunks_exact_mut(4) {
+            px.copy_from_slice(&[rgb[2], rgb[1], rgb[0], 255]);
+        }
+        self
+    }
+
+    /// The sprite as an image to draw into (alpha stays opaque).
+    fn image(&mut self) -> Image<&mut [u8]> {
+        Image {
+            layout: PixelLayout::Packed { bpp: 4, r: 2, g: 1, b: 0 },
+            width: self.width,
+            height: self.height,
+            planes: [&mut self.bgra[..], &mut [][..], &mut [][..]],
+            strides: [self.width * 4, 0, 0],
+        }
+    }
+}
+
+/// Cell size of the pixelation: about 8 cells across the face, at least 2 px.
+fn pixel_block(rect: Rect) -> i64 {
+    ((rect.2 - rect.0).max(rect.3 - rect.1) / 8).max(2)
+}
+
+/// The cells of `rect` (clipped to the frame) with their mean colour.
+fn pixel_cells<P: AsRef<[u8]> + Sync>(image: &Image<P>, rect: Rect, block: i64) -> Vec<(Rect, [u8; 3])> {
+    let (x0, y0) = (rect.0.max(0), rect.1.max(0));
+    let (x1, y1) = (rect.2.min(image.width as i64), rect.3.min(image.height as i64));
+    let mut cells = Vec::new();
+    let block = block.max(1);
+    for cy in (y0..y1).step_by(block as usize) {
+        for cx in (x0..x1).step_by(block as usize) {
+            let cell = (cx, cy, (cx + block).min(x1), (cy + block).min(y1));
+            let mut sum = [0f32; 3];
+            for y in cell.1..cell.3 {
+                for x in cell.0..cell.2 {
+                    let p = image.rgb(x as usize, y as usize);
+                    (0..3).for_each(|c| sum[c] += p[c]);
+                }
+            }
+            let n = ((cell.2 - cell.0) * (cell.3 - cell.1)).max(1) as f32;
+            cells.push((cell, sum.map(|v| (v / n).round().clamp(0.0, 255.0) as u8)));
+        }
+    }
+    cells
+}
+
+/// The area of the intersection of two rectangles.
+pub fn overlap(a: Rect, b: Rect) -> i64 {
+    let w = a.2.min(b.2) - a.0.max(b.0);
+    let h = a.3.min(b.3) - a.1.max(b.1);
+    if w > 0 && h > 0 {
+        w * h
+    } else {
+        0
+    }
+}
+
+/// The first of the candidate spots for a `size` tag of `face` (above and below, left- and
+/// right-aligned, then beside) that covers no face and no placed tag; else the one with the
+/// least tag overlap among those covering no face; `None` when every spot covers a face.
+fn place_tag(face: Rect, size: (i64, i64), frame: (i64, i64), faces: &[FaceMark], tags: &[Rect]) -> Option<Rect> {
+    let (w, h) = size;
+    let (x0, y0, x1, y1) = face;
+    let spots = [(x0, y0 - h), (x0, y1), (x1 - w, y0 - h), (x1 - w, y1), (x1, y0), (x0 - w, y0), (x1, y1 - h), (x0 - w, y1 - h)];
+    let clip = |(x, y): (i64, i64)| {
+        let (x, y) = (x.min(frame.0 - w).max(0), y.min(frame.1 - h).max(0));
+        (x, y, x + w, y + h)
+    };
+    let mut best: Option<(i64, Rect)> = None;
+    for rect in spots.into_iter().map(clip) {
+        if faces.iter().any(|f| overlap(rect, f.rect) > 0) {
+            continue;
+        }
+        let cost: i64 = tags.iter().map(|&t| overlap(rect, t)).sum();
+        if cost == 0 {
+            return Some(rect);
+        }
+        if best.is_none_or(|(c, _)| cost < c) {
+            best = Some((cost, rect));
+        }
+    }
+    best.map(|(_, r)| r)
 }
 
 fn rasterise(font: &FontRef<'static>, c: char, size: u32) -> Glyph {
@@ -287,8 +532,53 @@ mod tests {
         let mut img = rgbx(8, 8);
         img.draw_rect(-20, -20, 100, 100, 3, [0, 255, 0]);
         let mut ov = Overlay::new();
-        ov.draw_face(&mut img, (-5, -5, 50, 50), "surprise 0.99", [0, 0, 255]);
+        let face = FaceMark { rect: (-5, -5, 5, 5), text: Some("surprise 0.99".into()), rgb: [0, 0, 255] };
+        let marks = ov.layout(&[face], 8, 8, DrawMode::Labels, 0);
+        ov.draw(&mut img, &marks);
         assert!(img.planes[0].iter().any(|&v| v > 0));
+        assert!(ov
+            .sprites(&img, &marks)
+            .iter()
+            .all(|s| s.x >= 0 && s.y >= 0 && s.x as usize + s.width <= 8 && s.y as usize + s.height <= 8));
+    }
+
+    #[test]
+    fn tags_go_outside_every_face_or_not_at_all() {
+        let mut ov = Overlay::new();
+        let face = |x: i64, y: i64| FaceMark { rect: (x, y, x + 40, y + 40), text: Some("#1 happy 0.91".into()), rgb: [250, 210, 0] };
+        // A row of faces with room above and below; one face alone at the top edge.
+        let faces = [face(0, 100), face(45, 100), face(90, 100), face(300, 0)];
+        let marks = ov.layout(&faces, 400, 300, DrawMode::Labels, 0);
+        let tags: Vec<Rect> = marks.iter().filter_map(|m| if let Mark::Tag { rect, .. } = m { Some(*rect) } else { None }).collect();
+        assert_eq!(tags.len(), 4, "{marks:?}");
+        for t in &tags {
+            assert!(faces.iter().all(|f| overlap(*t, f.rect) == 0), "{t:?} covers a face");
+            assert!(t.0 >= 0 && t.1 >= 0 && t.2 <= 400 && t.3 <= 300, "{t:?} leaves the frame");
+        }
+        assert!(tags[3].1 >= 40, "the face at the top edge gets its tag below: {:?}", tags[3]);
+        // Boxed in on every side: no tag rather than one over a face.
+        let crowd: Vec<FaceMark> = (0..5).flat_map(|r| (0..5).map(move |c| face(c * 40, r * 40))).collect();
+        let marks = ov.layout(&crowd, 200, 200, DrawMode::Labels, 0);
+        assert!(!marks.iter().any(|m| matches!(m, Mark::Tag { rect, .. } if crowd.iter().any(|f| overlap(*rect, f.rect) > 0))));
+        assert_eq!(ov.layout(&faces, 400, 300, DrawMode::Boxes, 0).len(), 4, "boxes: outlines only");
+        assert!(ov.layout(&faces, 400, 300, DrawMode::Blur, 0).iter().all(|m| matches!(m, Mark::Pixelate { .. })));
+    }
+
+    #[test]
+    fn pixelation_replaces_the_face_with_cell_means_in_place_and_as_sprites() {
+        let (w, h) = (16, 16);
+        let mut img = rgbx(w, h);
+        for (i, px) in img.planes[0].chunks_exact_mut(4).enumerate() {
+            px[0] = if i % 2 == 0 { 200 } else { 100 };
+        }
+        let mut ov = Overlay::new();
+        let marks = [Mark::Pixelate { rect: (0, 0, 8, 8), block: 4 }];
+        let sprites = ov.sprites(&img, &marks);
+        assert_eq!((sprites.len(), sprites[0].width, sprites[0].height), (1, 8, 8));
+        assert!(sprites[0].bgra.chunks_exact(4).all(|p| p == [0, 0, 150, 255]), "mean of 200 and 100, opaque");
+        ov.draw(&mut img, &marks);
+        assert!((0..8).all(|x| img.planes[0][x * 4] == 150), "pixelated in place");
+        assert_eq!(img.planes[0][8 * 4], 200, "outside the face untouched");
     }
 
     #[test]
@@ -325,6 +615,29 @@ mod tests {
         let blue = YuvSpec::BT601_LIMITED.from_rgb([0, 0, 255]);
         assert_eq!(&img.planes[1][0..4], &[blue[1], blue[2], blue[1], blue[2]]);
         assert_eq!(&img.planes[1][4..6], &[128, 128]);
+    }
+
+    #[test]
+    fn yuy2_fill_writes_luma_per_pixel_and_blends_half_covered_chroma() {
+        let spec = YuvSpec::BT601_LIMITED;
+        let mut img = Image {
+            layout: PixelLayout::Yuv422 { spec, y: 0, u: 1, v: 3 },
+            width: 6,
+            height: 2,
+            planes: [vec![16, 128, 16, 128].repeat(6), vec![], vec![]],
+            strides: [12, 0, 0],
+        };
+        // Pixels 1..4 of row 1: group 0 half covered, group 1 whole.
+        img.fill_rect(1, 1, 4, 2, [255, 0, 0]);
+        let red = spec.from_rgb([255, 0, 0]);
+        assert_eq!(&img.planes[0][..12], &[16, 128, 16, 128].repeat(3)[..], "row 0 untouched");
+        let row = &img.planes[0][12..];
+        assert_eq!((row[0], row[2], row[4], row[6], row[8]), (16, red[0], red[0], red[0], 16));
+        assert_eq!((row[5], row[7]), (red[1], red[2]), "whole group: the colour's chroma");
+        let half = |c: u8| (128.0 + (c as f32 - 128.0) * 0.5 + 0.5) as u8;
+        assert_eq!((row[1], row[3]), (half(red[1]), half(red[2])), "half-covered group: half the colour's chroma");
+        let mut ov = Overlay::new();
+        ov.draw_text(&mut img, 0, 0, "x", 10, [255, 0, 0]);
     }
 
     #[test]

@@ -15,6 +15,20 @@ pub enum PixelLayout {
     I420(YuvSpec),
     /// Two planes: Y full size, interleaved UV at half width and half height.
     Nv12(YuvSpec),
+    /// One plane of packed 4:2:2 (YUY2, UYVY, YVYU): each 4-byte group holds two pixels,
+    /// the first pixel's Y at byte `y` and the second's at `y + 2`, their shared U at `u`
+    /// and V at `v`.
+    Yuv422 { spec: YuvSpec, y: usize, u: usize, v: usize },
+}
+
+impl PixelLayout {
+    /// The YUV-to-RGB conversion of a YUV layout; `None` for RGB.
+    pub fn yuv_spec(&self) -> Option<YuvSpec> {
+        match *self {
+            PixelLayout::I420(spec) | PixelLayout::Nv12(spec) | PixelLayout::Yuv422 { spec, .. } => Some(spec),
+            PixelLayout::Packed { .. } => None,
+        }
+    }
 }
 
 /// How 8-bit YUV maps to RGB: the matrix's luma weights (Kr, Kb) and the range (limited:
@@ -211,6 +225,10 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
                 let uv = &self.planes[1].as_ref()[(y / 2) * self.strides[1] + (x / 2) * 2..];
                 spec.to_rgb([yy, uv[0], uv[1]].map(f32::from))
             }
+            PixelLayout::Yuv422 { spec, y: yo, u, v } => {
+                let p = &self.planes[0].as_ref()[y * self.strides[0] + (x / 2) * 4..];
+                spec.to_rgb([p[yo + (x & 1) * 2], p[u], p[v]].map(f32::from))
+            }
         }
     }
 
@@ -260,6 +278,7 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
                 let s = Nv12Sampler { spec, y: self.planes[0].as_ref(), uv: self.planes[1].as_ref(), strides: self.strides };
                 resample(&s, self.width, self.height, src, target, out)
             }
+            PixelLayout::Yuv422 { .. } => resample(&Yuv422Sampler(self), self.width, self.height, src, target, out),
         }
     }
 }
@@ -270,7 +289,7 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
     #[inline]
     fn channel_row(&self, c: usize, y: usize) -> (&[u8], usize) {
         match self.layout {
-            PixelLayout::Packed { .. } => (self.planes[0].as_ref(), y * self.strides[0]),
+            PixelLayout::Packed { .. } | PixelLayout::Yuv422 { .. } => (self.planes[0].as_ref(), y * self.strides[0]),
             PixelLayout::I420(_) if c == 0 => (self.planes[0].as_ref(), y * self.strides[0]),
             PixelLayout::I420(_) => (self.planes[c].as_ref(), (y / 2) * self.strides[c]),
             PixelLayout::Nv12(_) if c == 0 => (self.planes[0].as_ref(), y * self.strides[0]),
@@ -308,6 +327,7 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
                     (x / 2) * 2 + c - 1
                 }
             }
+            PixelLayout::Yuv422 { y, u, v, .. } => (x / 2) * 4 + [y + (x & 1) * 2, u, v][c],
         }
     }
 
@@ -392,7 +412,7 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
             }
             let (n0, rest) = px.split_at_mut(cw);
             let (n1, n2) = rest.split_at_mut(cw);
-            if let PixelLayout::I420(spec) | PixelLayout::Nv12(spec) = self.layout {
+            if let Some(spec) = self.layout.yuv_spec() {
                 spec.rows_to_rgb(n0, n1, n2);
             }
             store(band_row, [n0, n1, n2]);
@@ -537,6 +557,24 @@ impl Sampler for Nv12Sampler<'_> {
     #[inline(always)]
     fn to_rgb(&self, native: [f32; 3]) -> [f32; 3] {
         self.spec.to_rgb(native)
+    }
+}
+
+/// Packed 4:2:2 through [`Image::rgb`]'s addressing, converting after interpolation.
+#[cfg(test)]
+struct Yuv422Sampler<'a, P>(&'a Image<P>);
+
+#[cfg(test)]
+impl<P: AsRef<[u8]>> Sampler for Yuv422Sampler<'_, P> {
+    #[inline(always)]
+    fn native(&self, x: usize, y: usize) -> [f32; 3] {
+        let PixelLayout::Yuv422 { y: yo, u, v, .. } = self.0.layout else { unreachable!("a Yuv422 image") };
+        let p = &self.0.planes[0].as_ref()[y * self.0.strides[0] + (x / 2) * 4..];
+        [p[yo + (x & 1) * 2], p[u], p[v]].map(f32::from)
+    }
+    #[inline(always)]
+    fn to_rgb(&self, native: [f32; 3]) -> [f32; 3] {
+        self.0.layout.yuv_spec().map_or(native, |s| s.to_rgb(native))
     }
 }
 
@@ -768,12 +806,43 @@ mod tests {
             layout: PixelLayout::Nv12(YuvSpec::BT601_LIMITED),
             width: 4,
             height: 2,
-            planes: [ys, vec![90, 200, 160, 60], vec![]],
+            planes: [ys.clone(), vec![90, 200, 160, 60], vec![]],
             strides: [8, 4, 0],
+        };
+        // The same samples packed as YUY2 (Y0 U Y1 V) and UYVY (U Y0 V Y1), rows padded to 12 bytes.
+        let pack = |order: [usize; 4]| -> Vec<u8> {
+            let (u, v) = ([90u8, 160], [200u8, 60]);
+            let mut data = vec![0u8; 24];
+            for y in 0..2 {
+                for g in 0..2 {
+                    let group = [ys[y * 8 + 2 * g], u[g], ys[y * 8 + 2 * g + 1], v[g]];
+                    for (k, &src) in order.iter().enumerate() {
+                        data[y * 12 + g * 4 + k] = group[src];
+                    }
+                }
+            }
+            data
+        };
+        let yuy2 = Image {
+            layout: PixelLayout::Yuv422 { spec: YuvSpec::BT601_LIMITED, y: 0, u: 1, v: 3 },
+            width: 4,
+            height: 2,
+            planes: [pack([0, 1, 2, 3]), vec![], vec![]],
+            strides: [12, 0, 0],
+        };
+        let uyvy = Image {
+            layout: PixelLayout::Yuv422 { spec: YuvSpec::BT601_LIMITED, y: 1, u: 0, v: 2 },
+            width: 4,
+            height: 2,
+            planes: [pack([1, 0, 3, 2]), vec![], vec![]],
+            strides: [12, 0, 0],
         };
         for y in 0..2 {
             for x in 0..4 {
                 assert_eq!(i420.rgb(x, y), nv12.rgb(x, y));
+                // Both rows carry the 4:2:0 frame's chroma.
+                assert_eq!(i420.rgb(x, y), yuy2.rgb(x, y), "({x}, {y})");
+                assert_eq!(yuy2.rgb(x, y), uyvy.rgb(x, y), "({x}, {y})");
             }
         }
     }
@@ -783,6 +852,8 @@ mod tests {
         let (w, h) = (37, 23);
         let bytes = |n: usize, k: usize| -> Vec<u8> { (0..n).map(|i| ((i * k + 11) % 251) as u8).collect() };
         let (y, u, v, uv, packed) = (bytes(w * h, 7), bytes(19 * 12, 3), bytes(19 * 12, 5), bytes(38 * 12, 13), bytes(w * h * 4, 17));
+        // 37 pixels wide: 19 groups of 4 bytes, plus row padding.
+        let yuv422 = bytes(80 * h, 19);
         let spec = YuvSpec::from_colorimetry(true, false);
         let images = [
             Image { layout: PixelLayout::I420(spec), width: w, height: h, planes: [&y[..], &u[..], &v[..]], strides: [w, 19, 19] },
@@ -793,6 +864,28 @@ mod tests {
                 height: h,
                 planes: [&packed[..], &[][..], &[][..]],
                 strides: [w * 4, 0, 0],
+            },
+            // YUY2, UYVY, YVYU
+            Image {
+                layout: PixelLayout::Yuv422 { spec, y: 0, u: 1, v: 3 },
+                width: w,
+                height: h,
+                planes: [&yuv422[..], &[][..], &[][..]],
+                strides: [80, 0, 0],
+            },
+            Image {
+                layout: PixelLayout::Yuv422 { spec, y: 1, u: 0, v: 2 },
+                width: w,
+                height: h,
+                planes: [&yuv422[..], &[][..], &[][..]],
+                strides: [80, 0, 0],
+            },
+            Image {
+                layout: PixelLayout::Yuv422 { spec, y: 0, u: 3, v: 1 },
+                width: w,
+                height: h,
+                planes: [&yuv422[..], &[][..], &[][..]],
+                strides: [80, 0, 0],
             },
         ];
         for img in &images {

@@ -13,8 +13,9 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
-use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
+use gst_video::VideoInfo;
 
+use super::frames::{Analysed, Conversion, FORMATS};
 use super::outputs;
 use crate::analyser::{Analyser, Detections, FrameDetector, FrameParams};
 use crate::classification::DEFAULT_EMOTION_MODEL_FILE;
@@ -23,7 +24,6 @@ use crate::export::MetadataWriter;
 use crate::frame_report::FrameReport;
 use crate::inference::Device;
 use crate::instances::{self, ModelKey};
-use crate::preprocess::{Image, PixelLayout, YuvSpec};
 use crate::publish::{MqttTarget, Notice, PublishOptions, Publisher};
 use crate::runtime;
 use crate::worker::Worker;
@@ -39,6 +39,7 @@ const DEFAULT_MIN_FACE_SIZE: u32 = FrameParams::DEFAULT.min_face_size;
 const DEFAULT_MAX_FACES: u32 = FrameParams::DEFAULT.max_faces;
 const DEFAULT_BATCH_SIZE: u32 = FrameParams::DEFAULT.batch_size;
 const DEFAULT_DRAW: bool = FrameParams::DEFAULT.draw;
+const DEFAULT_LABEL_SIZE: u32 = FrameParams::DEFAULT.label_size;
 const DEFAULT_POST_MESSAGES: bool = true;
 const DEFAULT_DETECTOR_SIZE: u32 = FrameParams::DEFAULT.detector_size;
 const DEFAULT_CROP_MARGIN: f64 = FrameParams::DEFAULT.crop_margin;
@@ -54,41 +55,6 @@ const DEFAULT_PUBLISH_QOS: u32 = 1;
 const DEFAULT_PUBLISH_QUEUE_SIZE: u32 = 150;
 /// How long EOS waits for queued MQTT messages to be delivered.
 const PUBLISH_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// The formats accepted in and out, listed once.
-const FORMATS: [VideoFormat; 12] = [
-    VideoFormat::Rgb,
-    VideoFormat::Bgr,
-    VideoFormat::Rgbx,
-    VideoFormat::Bgrx,
-    VideoFormat::Xrgb,
-    VideoFormat::Xbgr,
-    VideoFormat::Rgba,
-    VideoFormat::Bgra,
-    VideoFormat::Argb,
-    VideoFormat::Abgr,
-    VideoFormat::I420,
-    VideoFormat::Nv12,
-];
-
-/// Where the channels of each accepted format live, and for YUV how they map to RGB.
-fn pixel_layout(info: &VideoInfo) -> Option<PixelLayout> {
-    let c = info.colorimetry();
-    let yuv =
-        YuvSpec::from_colorimetry(c.matrix() == gst_video::VideoColorMatrix::Bt709, c.range() == gst_video::VideoColorRange::Range0_255);
-    let packed = |bpp, r, g, b| Some(PixelLayout::Packed { bpp, r, g, b });
-    match info.format() {
-        VideoFormat::Rgb => packed(3, 0, 1, 2),
-        VideoFormat::Bgr => packed(3, 2, 1, 0),
-        VideoFormat::Rgbx | VideoFormat::Rgba => packed(4, 0, 1, 2),
-        VideoFormat::Bgrx | VideoFormat::Bgra => packed(4, 2, 1, 0),
-        VideoFormat::Xrgb | VideoFormat::Argb => packed(4, 1, 2, 3),
-        VideoFormat::Xbgr | VideoFormat::Abgr => packed(4, 3, 2, 1),
-        VideoFormat::I420 => Some(PixelLayout::I420(yuv)),
-        VideoFormat::Nv12 => Some(PixelLayout::Nv12(yuv)),
-        _ => None,
-    }
-}
 
 /// The property values.
 #[derive(Clone, Debug)]
@@ -172,6 +138,8 @@ impl ReadySettings {
 struct State {
     analyser: Analyser,
     info: Option<VideoInfo>,
+    /// For formats without a fast path: the conversion for the analysis.
+    conversion: Option<Conversion>,
     /// With `pipelining` (as it was at NULL->READY): the detection worker and the frame waiting
     /// for the rest of its analysis.
     pipeline: Option<Pipelined>,
@@ -183,6 +151,7 @@ type Detection = Result<Option<Detections>>;
 /// A frame to detect faces in on the worker thread.
 struct DetectJob {
     buffer: gst::Buffer,
+    analysed: Analysed,
     info: VideoInfo,
     params: FrameParams,
     /// Whether the detector runs on this frame (`inference-interval`).
@@ -192,6 +161,7 @@ struct DetectJob {
 /// A frame whose detection is done, waiting for the rest of its analysis.
 struct Pending {
     buffer: gst::Buffer,
+    analysed: Analysed,
     detection: Detection,
 }
 
@@ -206,11 +176,11 @@ impl Pipelined {
         let mut detector: FrameDetector = analyser.detector();
         let worker = Worker::spawn("emotiondetect-detect", move |job: DetectJob| {
             let detection = if job.run {
-                with_readable_image(&job.buffer, &job.info, |image| detector.detect(image, &job.params)).map(Some)
+                job.analysed.read(&job.buffer, &job.info, |image| detector.detect(image, &job.params)).map(Some)
             } else {
                 Ok(None)
             };
-            Pending { buffer: job.buffer, detection }
+            Pending { buffer: job.buffer, analysed: job.analysed, detection }
         })
         .map_err(|e| Error::Settings(format!("pipelining: cannot start the detection thread: {e}")))?;
         Ok(Pipelined { worker, pending: None })
@@ -322,6 +292,18 @@ impl ObjectImpl for EmotionDetect {
                     .nick("Draw")
                     .blurb("Draw a box and an emotion label per face on the frame (default: true)")
                     .default_value(DEFAULT_DRAW)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("draw-mode", super::DrawMode::from(FrameParams::DEFAULT.draw_mode))
+                    .nick("Draw mode")
+                    .blurb("What is drawn per face when draw=true: labels (box and tag), boxes (box only) or blur (face pixelated) (default: labels)")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("label-size")
+                    .nick("Label size")
+                    .blurb("Tag text height in pixels; 0 scales it to each face (default: 0)")
+                    .maximum(crate::overlay::MAX_LABEL_SIZE)
+                    .default_value(DEFAULT_LABEL_SIZE)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecBoolean::builder("post-messages")
@@ -474,6 +456,8 @@ impl ObjectImpl for EmotionDetect {
             "max-faces" => p.max_faces = value.get().expect("type checked upstream"),
             "batch-size" => p.batch_size = value.get().expect("type checked upstream"),
             "draw" => p.draw = value.get().expect("type checked upstream"),
+            "draw-mode" => p.draw_mode = value.get::<super::DrawMode>().expect("type checked upstream").into(),
+            "label-size" => p.label_size = value.get().expect("type checked upstream"),
             "post-messages" => s.post_messages = value.get().expect("type checked upstream"),
             "detector-size" => p.detector_size = value.get().expect("type checked upstream"),
             "crop-margin" => p.crop_margin = value.get().expect("type checked upstream"),
@@ -507,6 +491,8 @@ impl ObjectImpl for EmotionDetect {
             "max-faces" => p.max_faces.to_value(),
             "batch-size" => p.batch_size.to_value(),
             "draw" => p.draw.to_value(),
+            "draw-mode" => super::DrawMode::from(p.draw_mode).to_value(),
+            "label-size" => p.label_size.to_value(),
             "post-messages" => s.post_messages.to_value(),
             "detector-size" => p.detector_size.to_value(),
             "crop-margin" => p.crop_margin.to_value(),
@@ -598,9 +584,10 @@ impl BaseTransformImpl for EmotionDetect {
         let (params, post) = self.frame_settings();
         let report = {
             let mut guard = self.state.lock().unwrap();
-            let State { analyser, info, .. } = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+            let State { analyser, info, conversion, .. } = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
             let info = info.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
-            with_image(buf, info, |image| analyser.process(image, &params))
+            let analysed = Analysed::new(buf, info, conversion.as_ref());
+            analysed.analyse(analyser, buf, info, &params, |analyser, image, params| analyser.process(image, params))
         };
         self.publish(buf, report, post);
         Ok(gst::FlowSuccess::Ok)
@@ -613,11 +600,12 @@ impl BaseTransformImpl for EmotionDetect {
         let (params, post) = self.frame_settings();
         let finished = {
             let mut guard = self.state.lock().unwrap();
-            let State { analyser, info, pipeline } = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+            let State { analyser, info, pipeline, conversion } = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
             let info = info.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
             let pipe = pipeline.as_mut().ok_or(gst::FlowError::Flushing)?;
             let run = analyser.next_runs_detector(&params);
-            pipe.worker.submit(DetectJob { buffer: inbuf, info: info.clone(), params, run });
+            let analysed = Analysed::new(&inbuf, info, conversion.as_ref());
+            pipe.worker.submit(DetectJob { buffer: inbuf, analysed, info: info.clone(), params, run });
             // The previous frame's analysis overlaps this frame's detection.
             let finished = pipe.pending.take().map(|p| finish(analyser, p, info, &params));
             match pipe.worker.result() {
@@ -672,11 +660,17 @@ impl VideoFilterImpl for EmotionDetect {
         outcaps: &gst::Caps,
         out_info: &VideoInfo,
     ) -> std::result::Result<(), gst::LoggableError> {
-        if pixel_layout(in_info).is_none() {
-            return Err(gst::loggable_error!(CAT, "unsupported format {:?}", in_info.format()));
-        }
+        let conversion = Conversion::for_format(in_info).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+        gst::debug!(
+            CAT,
+            imp = self,
+            "{:?}: {}",
+            in_info.format(),
+            if conversion.is_some() { "converted to BGRx for the analysis" } else { "fast path" }
+        );
         if let Some(state) = self.state.lock().unwrap().as_mut() {
             state.info = Some(in_info.clone());
+            state.conversion = conversion;
         }
         self.parent_set_info(incaps, in_info, outcaps, out_info)
     }
@@ -716,7 +710,7 @@ impl EmotionDetect {
         let pipeline = if ready.pipelining { Some(Pipelined::start(&analyser).map_err(|e| error_message(&e))?) } else { None };
         self.pipelined.store(pipeline.is_some(), Ordering::Release);
         *self.output.lock().unwrap() = Output { writer, publisher, source: None, source_id: ready.source_id.clone() };
-        *self.state.lock().unwrap() = Some(State { analyser, info: None, pipeline });
+        *self.state.lock().unwrap() = Some(State { analyser, info: None, conversion: None, pipeline });
         Ok(())
     }
 
@@ -877,7 +871,7 @@ impl EmotionDetect {
         let (params, post) = self.frame_settings();
         let finished = {
             let mut guard = self.state.lock().unwrap();
-            let Some(State { analyser, info: Some(info), pipeline: Some(pipe) }) = guard.as_mut() else { return };
+            let Some(State { analyser, info: Some(info), pipeline: Some(pipe), .. }) = guard.as_mut() else { return };
             let Some(pending) = pipe.pending.take() else { return };
             finish(analyser, pending, info, &params)
         };
@@ -912,35 +906,11 @@ impl EmotionDetect {
 
 /// The rest of a pipelined frame's analysis, once its detection is done.
 fn finish(analyser: &mut Analyser, pending: Pending, info: &VideoInfo, params: &FrameParams) -> (gst::Buffer, Result<FrameReport>) {
-    let Pending { mut buffer, detection } = pending;
-    let report = detection.and_then(|d| with_image(buffer.make_mut(), info, |image| analyser.analyse(image, d, params)));
+    let Pending { mut buffer, analysed, detection } = pending;
+    let report = detection.and_then(|d| {
+        analysed.analyse(analyser, buffer.make_mut(), info, params, |analyser, image, params| analyser.analyse(image, d, params))
+    });
     (buffer, report)
-}
-
-/// Maps `buf` writable as an [`Image`] and runs `f` on it; the map is released on return.
-///
-/// Errors: [`Error::Frame`] when the format is not accepted or the buffer cannot be mapped,
-/// else `f`'s.
-fn with_image<R>(buf: &mut gst::BufferRef, info: &VideoInfo, f: impl FnOnce(&mut Image<&mut [u8]>) -> Result<R>) -> Result<R> {
-    let layout = pixel_layout(info).ok_or_else(|| Error::Frame(format!("unsupported format {:?}", info.format())))?;
-    let mut frame = VideoFrameRef::from_buffer_ref_writable(buf, info).map_err(|e| Error::Frame(format!("cannot map the frame: {e}")))?;
-    let strides = plane_strides(frame.plane_stride());
-    let (width, height) = (frame.width() as usize, frame.height() as usize);
-    let [p0, p1, p2, _] = frame.planes_data_mut();
-    f(&mut Image { layout, width, height, planes: [p0, p1, p2], strides })
-}
-
-/// [`with_image`], read-only (the pipelined detector).
-fn with_readable_image<R>(buf: &gst::BufferRef, info: &VideoInfo, f: impl FnOnce(&Image<&[u8]>) -> Result<R>) -> Result<R> {
-    let layout = pixel_layout(info).ok_or_else(|| Error::Frame(format!("unsupported format {:?}", info.format())))?;
-    let frame = VideoFrameRef::from_buffer_ref_readable(buf, info).map_err(|e| Error::Frame(format!("cannot map the frame: {e}")))?;
-    let plane = |i: u32| if i < frame.n_planes() { frame.plane_data(i).unwrap_or(&[]) } else { &[] };
-    let (width, height) = (frame.width() as usize, frame.height() as usize);
-    f(&Image { layout, width, height, planes: [plane(0), plane(1), plane(2)], strides: plane_strides(frame.plane_stride()) })
-}
-
-fn plane_strides(strides: &[i32]) -> [usize; 3] {
-    [0, 1, 2].map(|i| strides.get(i).copied().unwrap_or(0).max(0) as usize)
 }
 
 /// The GStreamer error of an [`Error`]: the one place where domains are chosen.

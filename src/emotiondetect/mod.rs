@@ -17,6 +17,7 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod frames;
 mod imp;
 mod outputs;
 
@@ -25,7 +26,42 @@ glib::wrapper! {
         @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
 }
 
+/// How faces are drawn (the `draw-mode` property); the metadata carries everything in every mode.
+#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstEmotionDetectDrawMode")]
+pub enum DrawMode {
+    #[default]
+    #[enum_value(name = "A box and an '#id label 0.91' tag per face", nick = "labels")]
+    Labels = 0,
+    #[enum_value(name = "A box per face, no text", nick = "boxes")]
+    Boxes = 1,
+    #[enum_value(name = "Faces pixelated, no box or text (privacy)", nick = "blur")]
+    Blur = 2,
+}
+
+impl From<DrawMode> for crate::overlay::DrawMode {
+    fn from(m: DrawMode) -> Self {
+        match m {
+            DrawMode::Labels => Self::Labels,
+            DrawMode::Boxes => Self::Boxes,
+            DrawMode::Blur => Self::Blur,
+        }
+    }
+}
+
+impl From<crate::overlay::DrawMode> for DrawMode {
+    fn from(m: crate::overlay::DrawMode) -> Self {
+        match m {
+            crate::overlay::DrawMode::Labels => Self::Labels,
+            crate::overlay::DrawMode::Boxes => Self::Boxes,
+            crate::overlay::DrawMode::Blur => Self::Blur,
+        }
+    }
+}
+
 /// Registers the element with `plugin`.
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    DrawMode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(Some(plugin), "emotiondetect", gst::Rank::NONE, EmotionDetect::static_type())
 }

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+// The element's frames: the formats it takes, mapping a buffer as an `Image`, and for the
+// formats without a fast path, GStreamer's own conversion (VideoConverter, to BGRx for the
+// analysis) and blending (VideoOverlayComposition, for the drawing).
+
+use gst_video::prelude::*;
+use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
+
+use crate::analyser::{Analyser, FrameParams};
+use crate::error::{Error, Result};
+use crate::frame_report::FrameReport;
+use crate::overlay::Sprite;
+use crate::preprocess::{Image, PixelLayout, YuvSpec};
+
+/// The formats accepted in and out, listed once: first those analysed and drawn in place (the
+/// fast path), then those converted for the analysis and drawn by blending.
+pub(super) const FORMATS: [VideoFormat; 23] = [
+    VideoFormat::I420,
+    VideoFormat::Nv12,
+    VideoFormat::Yuy2,
+    VideoFormat::Uyvy,
+    VideoFormat::Yvyu,
+    VideoFormat::Bgrx,
+    VideoFormat::Rgbx,
+    VideoFormat::Xrgb,
+    VideoFormat::Xbgr,
+    VideoFormat::Bgra,
+    VideoFormat::Rgba,
+    VideoFormat::Argb,
+    VideoFormat::Abgr,
+    VideoFormat::Rgb,
+    VideoFormat::Bgr,
+    VideoFormat::Nv21,
+    VideoFormat::Nv16,
+    VideoFormat::Y42b,
+    VideoFormat::Y444,
+    VideoFormat::Gray8,
+    VideoFormat::Gray16Le,
+    VideoFormat::P01010le,
+    VideoFormat::I42010le,
+];
+
+/// Where the channels of a fast-path format live, and for YUV how they map to RGB (the
+/// stream's matrix and range); `None` for the formats that are converted.
+pub(super) fn pixel_layout(info: &VideoInfo) -> Option<PixelLayout> {
+    let c = info.colorimetry();
+    let yuv =
+        YuvSpec::from_colorimetry(c.matrix() == gst_video::VideoColorMatrix::Bt709, c.range() == gst_video::VideoColorRange::Range0_255);
+    let packed = |bpp, r, g, b| Some(PixelLayout::Packed { bpp, r, g, b });
+    let yuv422 = |y, u, v| Some(PixelLayout::Yuv422 { spec: yuv, y, u, v });
+    match info.format() {
+        VideoFormat::Rgb => packed(3, 0, 1, 2),
+        VideoFormat::Bgr => packed(3, 2, 1, 0),
+        VideoFormat::Rgbx | VideoFormat::Rgba => packed(4, 0, 1, 2),
+        VideoFormat::Bgrx | VideoFormat::Bgra => packed(4, 2, 1, 0),
+        VideoFormat::Xrgb | VideoFormat::Argb => packed(4, 1, 2, 3),
+        VideoFormat::Xbgr | VideoFormat::Abgr => packed(4, 3, 2, 1),
+        VideoFormat::I420 => Some(PixelLayout::I420(yuv)),
+        VideoFormat::Nv12 => Some(PixelLayout::Nv12(yuv)),
+        VideoFormat::Yuy2 => yuv422(0, 1, 3),
+        VideoFormat::Uyvy => yuv422(1, 0, 2),
+        VideoFormat::Yvyu => yuv422(0, 3, 1),
+        _ => None,
+    }
+}
+
+/// A format without a fast path: each frame is converted to BGRx by GStreamer's
+/// `VideoConverter` (which follows the stream's colorimetry) for the analysis, and the marks
+/// are blended back into the original frame.
+pub(super) struct Conversion {
+    converter: gst_video::VideoConverter,
+    info: VideoInfo,
+}
+
+impl Conversion {
+    /// The conversion of frames described by `info`, or `None` when its format has a fast path.
+    ///
+    /// Errors: [`Error::Frame`] when GStreamer cannot convert it.
+    pub(super) fn for_format(info: &VideoInfo) -> Result<Option<Conversion>> {
+        if pixel_layout(info).is_some() {
+            return Ok(None);
+        }
+        let bad = |e: &dyn std::fmt::Display| Error::Frame(format!("cannot convert {:?} for the analysis: {e}", info.format()));
+        let out = VideoInfo::builder(VideoFormat::Bgrx, info.width(), info.height())
+            .fps(info.fps())
+            .par(info.par())
+            .interlace_mode(info.interlace_mode())
+            .build()
+            .map_err(|e| bad(&e))?;
+        let mut config = gst_video::VideoConverterConfig::new();
+        config.set_threads(std::thread::available_parallelism().map_or(1, |n| n.get().min(4) as u32));
+        let converter = gst_video::VideoConverter::new(info, &out, Some(config)).map_err(|e| bad(&e))?;
+        Ok(Some(Conversion { converter, info: out }))
+    }
+
+    /// `buf` (a frame of the negotiated format) converted to a new BGRx buffer.
+    ///
+    /// Errors: [`Error::Frame`] when a frame cannot be mapped.
+    fn convert(&self, buf: &gst::BufferRef, in_info: &VideoInfo) -> Result<gst::Buffer> {
+        let map_error = |e: gst::glib::BoolError| Error::Frame(format!("cannot map the frame: {e}"));
+        let mut out = gst::Buffer::with_size(self.info.size()).map_err(|e| Error::Frame(format!("cannot allocate a frame: {e}")))?;
+        let src = VideoFrameRef::from_buffer_ref_readable(buf, in_info).map_err(map_error)?;
+        let mut dest =
+            VideoFrameRef::from_buffer_ref_writable(out.get_mut().expect("a new buffer is writable"), &self.info).map_err(map_error)?;
+        self.converter.frame_ref(&src, &mut dest);
+        drop(dest);
+        Ok(out)
+    }
+}
+
+/// The picture a frame is analysed on: the frame itself, or its BGRx copy (or why the copy
+/// failed: the frame then passes through with a warning).
+pub(super) struct Analysed {
+    converted: Option<std::result::Result<(gst::Buffer, VideoInfo), String>>,
+}
+
+impl Analysed {
+    /// Converts `buf` when `conversion` is set.
+    pub(super) fn new(buf: &gst::BufferRef, info: &VideoInfo, conversion: Option<&Conversion>) -> Analysed {
+        let converted = conversion.map(|c| c.convert(buf, info).map(|b| (b, c.info.clone())).map_err(|e| e.to_string()));
+        Analysed { converted }
+    }
+
+    /// Runs `f` (the detector) on the picture.
+    ///
+    /// Errors: [`Error::Frame`] when the frame could not be converted or mapped, else `f`'s.
+    pub(super) fn read<R>(&self, buf: &gst::BufferRef, info: &VideoInfo, f: impl FnOnce(&Image<&[u8]>) -> Result<R>) -> Result<R> {
+        match &self.converted {
+            Some(Ok((c, c_info))) => with_readable_image(c, c_info, f),
+            Some(Err(e)) => Err(Error::Frame(e.clone())),
+            None => with_readable_image(buf, info, f),
+        }
+    }
+
+    /// Runs `analyse` on the picture and draws what `params` asks: in place on a fast-path
+    /// format; else the marks are blended into `buf` by `VideoOverlayComposition`.
+    ///
+    /// Errors: [`Error::Frame`] when the frame could not be converted, mapped or blended, else
+    /// `analyse`'s.
+    pub(super) fn analyse(
+        self,
+        analyser: &mut Analyser,
+        buf: &mut gst::BufferRef,
+        info: &VideoInfo,
+        params: &FrameParams,
+        analyse: impl FnOnce(&mut Analyser, &mut Image<&mut [u8]>, &FrameParams) -> Result<FrameReport>,
+    ) -> Result<FrameReport> {
+        let (mut converted, c_info) = match self.converted {
+            None => return with_image(buf, info, |image| analyse(analyser, image, params)),
+            Some(c) => c.map_err(Error::Frame)?,
+        };
+        let undrawn = FrameParams { draw: false, ..*params };
+        let (report, sprites) = with_image(converted.make_mut(), &c_info, |image| {
+            let report = analyse(analyser, image, &undrawn)?;
+            let sprites = if params.draw { analyser.sprites(image, &report, params) } else { Vec::new() };
+            Ok((report, sprites))
+        })?;
+        blend(buf, info, &sprites)?;
+        Ok(report)
+    }
+}
+
+/// Blends opaque BGRA `sprites` into the frame with GStreamer's overlay composition, which
+/// draws on every accepted format.
+///
+/// Errors: [`Error::Frame`] when the frame cannot be mapped or blended.
+fn blend(buf: &mut gst::BufferRef, info: &VideoInfo, sprites: &[Sprite]) -> Result<()> {
+    if sprites.is_empty() {
+        return Ok(());
+    }
+    let rects = sprites.iter().map(rectangle).collect::<Result<Vec<_>>>()?;
+    let composition = gst_video::VideoOverlayComposition::new(rects.iter()).map_err(|e| Error::Frame(format!("overlay: {e}")))?;
+    let mut frame = VideoFrameRef::from_buffer_ref_writable(buf, info).map_err(|e| Error::Frame(format!("cannot map the frame: {e}")))?;
+    composition.blend(&mut frame).map_err(|e| Error::Frame(format!("cannot blend the overlay on {:?}: {e}", info.format())))
+}
+
+/// GStreamer's overlay pixel format (`GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB`): B, G, R, A
+/// bytes in memory on little-endian machines, which the sprites are.
+#[cfg(target_endian = "little")]
+const OVERLAY_FORMAT: VideoFormat = VideoFormat::Bgra;
+
+fn rectangle(s: &Sprite) -> Result<gst_video::VideoOverlayRectangle> {
+    let (w, h) = (s.width as u32, s.height as u32);
+    let mut buffer = gst::Buffer::from_slice(s.bgra.clone());
+    gst_video::VideoMeta::add(
+        buffer.get_mut().expect("a new buffer is writable"),
+        gst_video::VideoFrameFlags::empty(),
+        OVERLAY_FORMAT,
+        w,
+        h,
+    )
+    .map_err(|e| Error::Frame(format!("overlay: {e}")))?;
+    Ok(gst_video::VideoOverlayRectangle::new_raw(&buffer, s.x as i32, s.y as i32, w, h, gst_video::VideoOverlayFormatFlags::empty()))
+}
+
+/// Maps `buf` writable as an [`Image`] and runs `f` on it; the map is released on return.
+///
+/// Errors: [`Error::Frame`] when the format has no fast path or the buffer cannot be mapped,
+/// else `f`'s.
+fn with_image<R>(buf: &mut gst::BufferRef, info: &VideoInfo, f: impl FnOnce(&mut Image<&mut [u8]>) -> Result<R>) -> Result<R> {
+    let layout = pixel_layout(info).ok_or_else(|| Error::Frame(format!("unsupported format {:?}", info.format())))?;
+    let mut frame = VideoFrameRef::from_buffer_ref_writable(buf, info).map_err(|e| Error::Frame(format!("cannot map the frame: {e}")))?;
+    let strides = plane_strides(frame.plane_stride());
+    let (width, height) = (frame.width() as usize, frame.height() as usize);
+    let [p0, p1, p2, _] = frame.planes_data_mut();
+    f(&mut Image { layout, width, height, planes: [p0, p1, p2], strides })
+}
+
+/// [`with_image`], read-only (the pipelined detector).
+fn with_readable_image<R>(buf: &gst::BufferRef, info: &VideoInfo, f: impl FnOnce(&Image<&[u8]>) -> Result<R>) -> Result<R> {
+    let layout = pixel_layout(info).ok_or_else(|| Error::Frame(format!("unsupported format {:?}", info.format())))?;
+    let frame = VideoFrameRef::from_buffer_ref_readable(buf, info).map_err(|e| Error::Frame(format!("cannot map the frame: {e}")))?;
+    let plane = |i: u32| if i < frame.n_planes() { frame.plane_data(i).unwrap_or(&[]) } else { &[] };
+    let (width, height) = (frame.width() as usize, frame.height() as usize);
+    f(&Image { layout, width, height, planes: [plane(0), plane(1), plane(2)], strides: plane_strides(frame.plane_stride()) })
+}
+
+fn plane_strides(strides: &[i32]) -> [usize; 3] {
+    [0, 1, 2].map(|i| strides.get(i).copied().unwrap_or(0).max(0) as usize)
+}
