@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The element's frames: the formats it takes, mapping a buffer as an `Image`, and for the
-// formats without a fast path, GStreamer's own conversion (VideoConverter, to BGRx for the
-// analysis) and blending (VideoOverlayComposition, for the drawing).
+// formats without a fast path, GStreamer's own conversion (VideoConverter, to a fast-path
+// format for the analysis) and blending (VideoOverlayComposition, for the drawing).
 
 use gst_video::prelude::*;
 use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
@@ -64,9 +64,12 @@ pub(super) fn pixel_layout(info: &VideoInfo) -> Option<PixelLayout> {
     }
 }
 
-/// A format without a fast path: each frame is converted to BGRx by GStreamer's
-/// `VideoConverter` (which follows the stream's colorimetry) for the analysis, and the marks
-/// are blended back into the original frame.
+/// A format without a fast path (the other YUV layouts, deep and grey ones): each frame is
+/// converted by GStreamer's `VideoConverter` for the analysis to the fast-path format that
+/// keeps its picture: 8-bit I420 for 4:2:0 and grey, YUY2 for 4:2:2, BGRx for 4:4:4 (whose
+/// chroma no 8-bit YUV fast path holds). YUV targets keep the stream's range and (BT.601 or
+/// BT.709) matrix, so that the analysis converts to RGB as the stream says. The marks are
+/// blended back into the original frame.
 pub(super) struct Conversion {
     converter: gst_video::VideoConverter,
     info: VideoInfo,
@@ -81,19 +84,28 @@ impl Conversion {
             return Ok(None);
         }
         let bad = |e: &dyn std::fmt::Display| Error::Frame(format!("cannot convert {:?} for the analysis: {e}", info.format()));
-        let out = VideoInfo::builder(VideoFormat::Bgrx, info.width(), info.height())
-            .fps(info.fps())
-            .par(info.par())
-            .interlace_mode(info.interlace_mode())
-            .build()
-            .map_err(|e| bad(&e))?;
+        let target = analysis_format(info);
+        let mut out = VideoInfo::builder(target, info.width(), info.height());
+        // Grey and RGB targets take GStreamer's defaults for the target, as videoconvert does.
+        let colorimetry = yuv_colorimetry(info);
+        if target != VideoFormat::Bgrx && !info.format_info().is_gray() {
+            out = out.colorimetry(&colorimetry);
+        }
+        let out = out.fps(info.fps()).par(info.par()).interlace_mode(info.interlace_mode()).build().map_err(|e| bad(&e))?;
         let mut config = gst_video::VideoConverterConfig::new();
         config.set_threads(std::thread::available_parallelism().map_or(1, |n| n.get().min(4) as u32));
+        // Dithering would add noise to what the models see; 10 bits are rounded instead.
+        config.set_dither_method(gst_video::VideoDitherMethod::None);
         let converter = gst_video::VideoConverter::new(info, &out, Some(config)).map_err(|e| bad(&e))?;
         Ok(Some(Conversion { converter, info: out }))
     }
 
-    /// `buf` (a frame of the negotiated format) converted to a new BGRx buffer.
+    /// The format frames are converted to.
+    pub(super) fn format(&self) -> VideoFormat {
+        self.info.format()
+    }
+
+    /// `buf` (a frame of the negotiated format) converted to a new buffer of the analysis format.
     ///
     /// Errors: [`Error::Frame`] when a frame cannot be mapped.
     fn convert(&self, buf: &gst::BufferRef, in_info: &VideoInfo) -> Result<gst::Buffer> {
@@ -108,7 +120,28 @@ impl Conversion {
     }
 }
 
-/// The picture a frame is analysed on: the frame itself, or its BGRx copy (or why the copy
+/// The fast-path format that holds a picture of `info`'s format without losing resolution.
+fn analysis_format(info: &VideoInfo) -> VideoFormat {
+    let f = info.format_info();
+    match (f.is_gray(), f.w_sub().get(1).copied().unwrap_or(0), f.h_sub().get(1).copied().unwrap_or(0)) {
+        (true, _, _) | (false, 1, 1) => VideoFormat::I420,
+        (false, 1, 0) => VideoFormat::Yuy2,
+        _ => VideoFormat::Bgrx,
+    }
+}
+
+/// The stream's colorimetry for an 8-bit YUV copy: its range and matrix, with matrices the
+/// analysis does not read (BT.2020, ...) converted to BT.709.
+fn yuv_colorimetry(info: &VideoInfo) -> gst_video::VideoColorimetry {
+    let c = info.colorimetry();
+    let matrix = match c.matrix() {
+        m @ (gst_video::VideoColorMatrix::Bt601 | gst_video::VideoColorMatrix::Bt709) => m,
+        _ => gst_video::VideoColorMatrix::Bt709,
+    };
+    gst_video::VideoColorimetry::new(c.range(), matrix, c.transfer(), c.primaries())
+}
+
+/// The picture a frame is analysed on: the frame itself, or its converted copy (or why the copy
 /// failed: the frame then passes through with a warning).
 pub(super) struct Analysed {
     converted: Option<std::result::Result<(gst::Buffer, VideoInfo), String>>,

@@ -666,7 +666,7 @@ impl VideoFilterImpl for EmotionDetect {
             imp = self,
             "{:?}: {}",
             in_info.format(),
-            if conversion.is_some() { "converted to BGRx for the analysis" } else { "fast path" }
+            if conversion.is_some() { "converted to I420 for the analysis" } else { "fast path" }
         );
         if let Some(state) = self.state.lock().unwrap().as_mut() {
             state.info = Some(in_info.clone());

@@ -20,8 +20,35 @@ use gst::prelude::*;
 /// The seven FER2013 labels, in the classifier's output order.
 pub const FER_LABELS: [&str; 7] = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
 
-/// The 12 formats the element accepts.
-pub const FORMATS: [&str; 12] = ["RGB", "BGR", "RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "ARGB", "ABGR", "I420", "NV12"];
+/// The formats the element accepts, in its pad templates' order: the fast path first.
+pub const FORMATS: [&str; 23] = [
+    "I420",
+    "NV12",
+    "YUY2",
+    "UYVY",
+    "YVYU",
+    "BGRx",
+    "RGBx",
+    "xRGB",
+    "xBGR",
+    "BGRA",
+    "RGBA",
+    "ARGB",
+    "ABGR",
+    "RGB",
+    "BGR",
+    "NV21",
+    "NV16",
+    "Y42B",
+    "Y444",
+    "GRAY8",
+    "GRAY16_LE",
+    "P010_10LE",
+    "I420_10LE",
+];
+
+/// The packed RGB formats: the same RGB values, so the very same results.
+pub const RGB_FORMATS: [&str; 10] = ["BGRx", "RGBx", "xRGB", "xBGR", "BGRA", "RGBA", "ARGB", "ABGR", "RGB", "BGR"];
 
 const SETUP: &str = "run ./setup.sh (or ./setup.sh --no-run) from the repository root";
 
