@@ -928,7 +928,7 @@ mod tests {
         let mut out = Vec::new();
         write_csv(&mut out, &people, &labels).unwrap();
         let csv = String::from_utf8(out).unwrap();
-        assert!(csv.lines().next().unwrap().ends_with("share_fear,share_contempt"), "{csv}");
+        assert!(csv.lines().next().unwrap().ends_with("share_fear,share_contempt,share_unknown"), "{csv}");
         assert!(csv.lines().nth(1).unwrap().contains(",contempt,0.0000,0.4000,"), "{csv}");
         let opts = TimelineOptions { min_seconds: 0.1, ..Default::default() };
         let (_, pixels) = decode_png(&render_timeline(&frames, &people, &labels, &opts).unwrap());
