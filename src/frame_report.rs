@@ -12,8 +12,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the JSON schema, written as `schema_version` in every line.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the JSON schema, written as `schema_version` in every line. 2: a face smaller
+/// than `min-emotion-face-size` has the emotion [`UNKNOWN_EMOTION`] ([`EmotionReport::unknown`]:
+/// `label_id` null, confidence 0, no scores); version 1 had no such face.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The emotion label of a face too small to classify (`min-emotion-face-size`).
+pub const UNKNOWN_EMOTION: &str = "unknown";
 
 /// One analysed frame.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,23 +109,46 @@ pub struct BoundingBox {
     pub y_max: f64,
 }
 
-/// The classifier's part of a face.
+/// The classifier's part of a face; for a face too small to classify,
+/// [`EmotionReport::unknown`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EmotionReport {
-    /// The reported emotion: the top-1 of `smoothed_scores`.
+    /// The reported emotion: the top-1 of `smoothed_scores`, or [`UNKNOWN_EMOTION`].
     pub label: String,
-    /// Index of `label` in `labels`.
-    pub label_id: usize,
-    /// Its smoothed probability 0..1.
+    /// Index of `label` in `labels`; `None` (JSON `null`) for [`UNKNOWN_EMOTION`].
+    pub label_id: Option<usize>,
+    /// Its smoothed probability 0..1 (0 for [`UNKNOWN_EMOTION`]).
     pub confidence: f32,
     pub model: ModelRef,
     /// The classifier's labels, in output order: the names of `scores` and `smoothed_scores`.
     pub labels: Arc<[String]>,
     /// The classifier's last output for this face (this frame's, or the cached one with
-    /// `reclassify-interval`): probabilities in label order.
+    /// `reclassify-interval`): probabilities in label order; empty for [`UNKNOWN_EMOTION`].
     pub scores: Vec<f32>,
-    /// The moving average of `scores` over the track (`emotion-smoothing`).
+    /// The moving average of `scores` over the track (`emotion-smoothing`); empty for
+    /// [`UNKNOWN_EMOTION`].
     pub smoothed_scores: Vec<f32>,
+}
+
+impl EmotionReport {
+    /// The emotion of a face too small to classify: [`UNKNOWN_EMOTION`], no `label_id`,
+    /// confidence 0, no scores; `model` and `labels` are still the classifier's.
+    pub fn unknown(model: ModelRef, labels: Arc<[String]>) -> EmotionReport {
+        EmotionReport {
+            label: UNKNOWN_EMOTION.into(),
+            label_id: None,
+            confidence: 0.0,
+            model,
+            labels,
+            scores: Vec::new(),
+            smoothed_scores: Vec::new(),
+        }
+    }
+
+    /// Whether the face was left unclassified ([`Self::unknown`]).
+    pub fn is_unknown(&self) -> bool {
+        self.label_id.is_none()
+    }
 }
 
 /// The model that gave a result.
@@ -191,7 +219,7 @@ mod tests {
             landmarks: Some([[0.1, 0.2]; 5]),
             emotion: EmotionReport {
                 label: "happy".into(),
-                label_id: 0,
+                label_id: Some(0),
                 confidence: 0.8,
                 model: ModelRef { name: "fer2013_vggbn".into() },
                 labels,
@@ -229,6 +257,22 @@ mod tests {
         assert_eq!(o["landmarks"][4], serde_json::json!([0.1, 0.2]));
         let unknown = FrameReport::new(1, 1).to_json();
         assert!(unknown.contains("\"timestamp\":null") && !unknown.contains("landmarks"), "{unknown}");
+    }
+
+    #[test]
+    fn a_face_too_small_to_classify_has_an_unknown_emotion_without_scores() {
+        let mut r = sample();
+        let e = &r.objects[0].emotion;
+        r.objects[0].emotion = EmotionReport::unknown(e.model.clone(), e.labels.clone());
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let e = &v["objects"][0]["emotion"];
+        assert_eq!((e["label"].as_str(), e["confidence"].as_f64()), (Some(UNKNOWN_EMOTION), Some(0.0)));
+        assert!(e["label_id"].is_null(), "{e}");
+        assert_eq!((e["scores"].as_array().map(Vec::len), e["smoothed_scores"].as_array().map(Vec::len)), (Some(0), Some(0)));
+        assert_eq!((e["labels"].as_array().map(Vec::len), e["model"]["name"].as_str()), (Some(2), Some("fer2013_vggbn")));
+        let back = FrameReport::from_json(&r.to_json()).unwrap();
+        assert!(back.objects[0].emotion.is_unknown() && !sample().objects[0].emotion.is_unknown());
+        assert_eq!(back, r);
     }
 
     #[test]

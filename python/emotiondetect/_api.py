@@ -32,12 +32,14 @@ class Face:
     box: Tuple[int, int, int, int]
     #: Detector confidence 0..1.
     confidence: float
-    #: The reported emotion (top-1 of the smoothed probabilities) and its probability.
+    #: The reported emotion (top-1 of the smoothed probabilities) and its probability;
+    #: ``"unknown"`` and 0.0 for a face too small to classify (min-emotion-face-size).
     emotion: str
     emotion_confidence: float
-    #: The classifier's last output for this face: label -> probability.
+    #: The classifier's last output for this face: label -> probability (empty when unknown).
     scores: Dict[str, float]
-    #: The probabilities smoothed over the track (emotion-smoothing): label -> probability.
+    #: The probabilities smoothed over the track (emotion-smoothing): label -> probability
+    #: (empty when unknown).
     smoothed_scores: Dict[str, float]
     #: Five (x, y) landmarks normalised 0..1 (right eye, left eye, nose, mouth corners), if any.
     landmarks: Optional[List[Tuple[float, float]]] = None
@@ -61,6 +63,11 @@ class Face:
         """The face as the ``fer`` library's ``detect_emotions`` gives it:
         ``{"box": [x, y, w, h], "emotions": {label: probability}}``."""
         return {"box": list(self.box), "emotions": dict(self.smoothed_scores)}
+
+    @property
+    def classified(self) -> bool:
+        """False for a face too small to classify (``emotion == "unknown"``, no scores)."""
+        return bool(self.scores)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 import emotiondetect
+from conftest import shared_file
 
 
 def element_lines(head: list, tmp_path) -> list:
@@ -84,3 +85,16 @@ def test_errors_carry_the_elements_message(tmp_path, megamind):
         list(emotiondetect.analyse(megamind, treshold=0.5))
     with pytest.raises(emotiondetect.EmotionDetectError, match="threshold=5: out of range"):
         list(emotiondetect.analyse(megamind, threshold=5))
+
+
+def test_small_faces_are_unknown_without_scores(tmp_path):
+    """vtest.avi's faces (about 10x13 px) are under min-emotion-face-size: unknown, no scores."""
+    vtest = shared_file("media/videos/vtest.avi")
+    head = ["filesrc", f"location={vtest}", "!", "decodebin", "!", "identity", "eos-after=100"]
+    lines = element_lines(head, tmp_path)
+    faces = [emotiondetect.Frame.from_json(json.dumps(line)).faces for line in lines]
+    faces = [f for frame in faces for f in frame]
+    assert len(faces) > 5
+    for f in faces:
+        assert (f.emotion, f.emotion_confidence, f.scores, f.smoothed_scores) == ("unknown", 0.0, {}, {})
+        assert not f.classified and f.as_fer()["emotions"] == {}

@@ -4,11 +4,17 @@
 //! element message (`docs/conventions.md`). The JSON lines come from the same report
 //! (`crate::export`).
 
-use crate::frame_report::{FaceReport, FrameReport};
+use crate::frame_report::{EmotionReport, FaceReport, FrameReport};
 
 /// `GST_CLOCK_TIME_NONE` for unknown times, as GStreamer's own messages write it.
 fn ns(t: Option<u64>) -> u64 {
     t.unwrap_or(u64::MAX)
+}
+
+/// The emotion's label id, -1 for a face too small to classify (label `unknown`, no scores):
+/// GStreamer structures have no null.
+fn label_id(e: &EmotionReport) -> i32 {
+    e.label_id.map_or(-1, |l| l as i32)
 }
 
 fn f64_list(values: &[f32]) -> gst::List {
@@ -37,7 +43,7 @@ pub fn attach_metas(buf: &mut gst::BufferRef, report: &FrameReport) {
         meta.add_param(
             gst::Structure::builder("emotion")
                 .field("label", e.label.as_str())
-                .field("label_id", e.label_id as i32)
+                .field("label_id", label_id(e))
                 .field("confidence", e.confidence as f64)
                 .field("model_name", e.model.name.as_ref())
                 .field("scores", f64_list(&e.scores))
@@ -78,7 +84,7 @@ fn face_structure(f: &FaceReport) -> gst::Structure {
         .field("height", f.h)
         .field("confidence", f.detection.confidence as f64)
         .field("emotion", e.label.as_str())
-        .field("label-id", e.label_id as i32)
+        .field("label-id", label_id(e))
         .field("emotion-confidence", e.confidence as f64)
         .field("scores", f64_list(&e.scores))
         .field("smoothed-scores", f64_list(&e.smoothed_scores))

@@ -41,6 +41,9 @@ pub struct Confusion {
     pub matched: Vec<Option<usize>>,
     /// `counts[class][label]`.
     pub counts: Vec<Vec<u64>>,
+    /// Per class, the images given no emotion (`unknown`: a face smaller than
+    /// `min-emotion-face-size`). They count in the class's support and as wrong.
+    pub unknown: Vec<u64>,
 }
 
 /// Precision, recall and F1 of one dataset class, and its number of images.
@@ -61,7 +64,8 @@ impl Confusion {
         let classes: Vec<String> = order.iter().map(|&c| classes[c].clone()).collect();
         let matched = match_labels(&classes, &labels);
         let counts = vec![vec![0; labels.len()]; classes.len()];
-        Confusion { classes, labels, matched, counts }
+        let unknown = vec![0; classes.len()];
+        Confusion { classes, labels, matched, counts, unknown }
     }
 
     /// The row of the dataset class named `class`, if it is one.
@@ -74,8 +78,14 @@ impl Confusion {
         self.counts[class][label] += 1;
     }
 
+    /// Records one image of the class in row `class` given no emotion (`unknown`).
+    pub fn add_unknown(&mut self, class: usize) {
+        self.unknown[class] += 1;
+    }
+
+    /// Images recorded, `unknown` ones included.
     pub fn total(&self) -> u64 {
-        self.counts.iter().flatten().sum()
+        self.counts.iter().flatten().sum::<u64>() + self.unknown.iter().sum::<u64>()
     }
 
     /// Share of images whose predicted label is their class's label (0 when empty).
@@ -87,7 +97,7 @@ impl Confusion {
     /// Scores of dataset class `c`. Precision counts every image predicted as its label, from any
     /// class; a class the model lacks has precision, recall and F1 0.
     pub fn class_scores(&self, c: usize) -> ClassScores {
-        let support: u64 = self.counts[c].iter().sum();
+        let support: u64 = self.counts[c].iter().sum::<u64>() + self.unknown[c];
         let Some(l) = self.matched[c] else { return ClassScores { precision: 0.0, recall: 0.0, f1: 0.0, support } };
         let tp = self.counts[c][l];
         let predicted: u64 = self.counts.iter().map(|row| row[l]).sum();
@@ -117,6 +127,10 @@ impl Confusion {
     /// the confusion matrix (rows: true class, columns: predicted label).
     pub fn report(&self) -> String {
         let mut s = format!("accuracy={:.4}\nmacro_f1={:.4}\n", self.accuracy(), self.macro_f1());
+        let unknown: u64 = self.unknown.iter().sum();
+        if unknown > 0 {
+            s += &format!("unknown={unknown} (no emotion: smaller than --min-emotion-face-size; counted as wrong)\n");
+        }
         let (worst, class) = self.worst_recall();
         s += &format!(
             "worst_recall={worst:.4} ({class})\n\n{:<10} {:>9} {:>7} {:>7} {:>8}\n",
@@ -184,7 +198,7 @@ impl Confusion {
         for (c, row) in self.counts.iter().enumerate() {
             let y = top + c as i32 * cell;
             root.draw_text(&self.classes[c], &text(14), (12, y + cell / 2 - 8))?;
-            let support: u64 = row.iter().sum();
+            let support: u64 = row.iter().sum::<u64>() + self.unknown[c];
             for (l, &n) in row.iter().enumerate() {
                 let share = ratio(n, support);
                 let x = left + l as i32 * cell;
@@ -201,6 +215,102 @@ impl Confusion {
         }
         Ok(())
     }
+}
+
+/// A classifier's scores on a dataset whose faces were shrunk to `size` x `size` pixels
+/// (`emotiondetect-eval --face-size`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SizePoint {
+    /// Face size, pixels (the shrunk image's side).
+    pub size: u32,
+    /// Accuracy 0..1.
+    pub accuracy: f64,
+    /// Macro-F1 0..1.
+    pub macro_f1: f64,
+}
+
+/// The smallest measured size from which on every larger size keeps an accuracy of at least
+/// `floor` (0..1): faces below it are better reported without an emotion. `None` when even the
+/// largest size is under `floor`.
+pub fn min_reliable_size(points: &[SizePoint], floor: f64) -> Option<u32> {
+    let mut sorted = points.to_vec();
+    sorted.sort_by_key(|p| p.size);
+    let first_good = sorted.iter().rposition(|p| p.accuracy < floor).map_or(0, |i| i + 1);
+    sorted.get(first_good).map(|p| p.size)
+}
+
+/// Draws accuracy and macro-F1 against the face size, with the `floor` line (e.g. 0.5) and,
+/// when given, the chosen `threshold` size. Returns the PNG file's bytes (RGB).
+///
+/// Errors: no points, or the font or the drawing failed.
+pub fn render_size_curve(points: &[SizePoint], title: &str, floor: f64, threshold: Option<u32>) -> Result<Vec<u8>, String> {
+    if points.is_empty() {
+        return Err("no face sizes to draw".into());
+    }
+    register_font()?;
+    let (w, h) = (720u32, 420u32);
+    let mut rgb = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        draw_size_curve(&root, points, title, floor, threshold).map_err(|e| format!("drawing the face-size curve: {e}"))?;
+        root.present().map_err(|e| format!("drawing the face-size curve: {e}"))?;
+    }
+    encode_png(&rgb, w, h).map_err(|e| format!("encoding the face-size PNG: {e}"))
+}
+
+fn draw_size_curve(
+    root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    points: &[SizePoint],
+    title: &str,
+    floor: f64,
+    threshold: Option<u32>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut sorted = points.to_vec();
+    sorted.sort_by_key(|p| p.size);
+    let max = sorted.last().map_or(48, |p| p.size).max(1) as f64;
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 18, FontStyle::Bold))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..max + 2.0, 0.0..1.0)?;
+    chart
+        .configure_mesh()
+        .x_desc("face size, pixels (shrunk before the classifier)")
+        .y_desc("FER2013 val")
+        .label_style((FONT, 13))
+        .draw()?;
+    let blue = RGBColor(31, 119, 180);
+    let orange = RGBColor(230, 120, 20);
+    for (name, colour, value) in [("accuracy", blue, 0), ("macro-F1", orange, 1)] {
+        let xy: Vec<(f64, f64)> = sorted.iter().map(|p| (p.size as f64, if value == 0 { p.accuracy } else { p.macro_f1 })).collect();
+        chart
+            .draw_series(LineSeries::new(xy.clone(), ShapeStyle::from(&colour).stroke_width(2)))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ShapeStyle::from(&colour).stroke_width(2)));
+        chart.draw_series(xy.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
+    }
+    let grey = RGBColor(120, 120, 120);
+    chart
+        .draw_series(std::iter::once(PathElement::new(vec![(0.0, floor), (max + 2.0, floor)], ShapeStyle::from(&grey).stroke_width(1))))?
+        .label(format!("{:.0} %", 100.0 * floor))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ShapeStyle::from(&grey).stroke_width(1)));
+    if let Some(t) = threshold {
+        let red = RGBColor(200, 30, 30);
+        chart
+            .draw_series(std::iter::once(PathElement::new(vec![(t as f64, 0.0), (t as f64, 1.0)], ShapeStyle::from(&red).stroke_width(1))))?
+            .label(format!("min-emotion-face-size {t}"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ShapeStyle::from(&red).stroke_width(1)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .label_font((FONT, 13))
+        .draw()?;
+    Ok(())
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -298,6 +408,34 @@ mod tests {
         let rows: Vec<&str> = matrix[1..].iter().map(|l| l.split_whitespace().next().unwrap()).collect();
         assert_eq!(columns, rows, "{report}");
         assert!(matrix[7].starts_with("neutral") && matrix[7].trim_end().ends_with("412"), "{report}");
+    }
+
+    #[test]
+    fn unknown_images_count_as_wrong() {
+        let mut m = Confusion::new(strings(&["happy", "sad"]), strings(&["happy", "sad"]));
+        (0..3).for_each(|_| m.add(0, 0));
+        m.add_unknown(0);
+        assert_eq!(m.total(), 4);
+        assert!((m.accuracy() - 0.75).abs() < 1e-12);
+        let happy = m.class_scores(0);
+        assert_eq!((happy.support, happy.precision), (4, 1.0));
+        assert!((happy.recall - 0.75).abs() < 1e-12);
+        assert!(m.report().contains("unknown=1 "), "{}", m.report());
+    }
+
+    #[test]
+    fn the_reliable_size_is_where_accuracy_stays_above_the_floor() {
+        let p = |size, accuracy| SizePoint { size, accuracy, macro_f1: accuracy };
+        let curve = [p(48, 0.68), p(8, 0.2), p(12, 0.45), p(16, 0.55), p(24, 0.62)];
+        assert_eq!(min_reliable_size(&curve, 0.5), Some(16));
+        // A dip at 24 moves it past the dip.
+        assert_eq!(min_reliable_size(&[p(16, 0.55), p(24, 0.49), p(32, 0.6)], 0.5), Some(32));
+        assert_eq!(min_reliable_size(&[p(8, 0.3), p(48, 0.4)], 0.5), None);
+        assert_eq!(min_reliable_size(&[p(8, 0.6)], 0.5), Some(8));
+        let png = render_size_curve(&curve, "test", 0.5, Some(16)).unwrap();
+        let reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap();
+        assert_eq!((reader.info().width, reader.info().height), (720, 420));
+        assert!(render_size_curve(&[], "test", 0.5, None).is_err());
     }
 
     #[test]

@@ -8,13 +8,15 @@
 //! Times are in seconds from the first frame's timestamp; shares are fractions 0..1.
 //! Labels are the classifier's, in its output order (its spec's `labels`): the JSON lines carry
 //! each face's label and its `scores` in that order, not the list itself.
+//! A face too small to classify (`min-emotion-face-size`, label `unknown`, no scores) counts
+//! as a frame of its person, in no emotion: `share_unknown` in the CSV, grey in the timeline.
 //! `emotiondetect-video` (src/bin) uses this module; it needs no GStreamer.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::OnceLock;
 
-use gstemotiondetect::frame_report::FrameReport;
+use gstemotiondetect::frame_report::{FrameReport, UNKNOWN_EMOTION};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -26,8 +28,9 @@ use gstemotiondetect::overlay::label_colour;
 pub struct FaceSample {
     /// Track id: the same person keeps it while in view.
     pub id: u64,
-    /// Index in the classifier's labels of the reported (smoothed) label.
-    pub label_id: usize,
+    /// Index in the classifier's labels of the reported (smoothed) label; `None`: `unknown`
+    /// (the face was too small to classify).
+    pub label_id: Option<usize>,
     /// The smoothed probabilities, 0..1 in label order; empty when the line has none.
     pub scores: Vec<f32>,
     /// The box in frame pixels: left, top, width, height (the line's `x`, `y`, `w`, `h`).
@@ -55,11 +58,15 @@ pub struct PersonSummary {
     pub frames: usize,
     /// Time on screen: `frames` × the frame interval, seconds (gaps are not counted).
     pub seconds_seen: f64,
-    /// Index in the labels of the most frequent reported label (ties: the first in label order).
-    pub dominant: usize,
-    /// Fraction 0..1 of this person's frames with each reported label, in label order; sums to 1.
-    /// Frames are evenly spaced (the tool runs `videorate`), so this is also the share of time.
+    /// Index in the labels of the most frequent reported label (ties: the first in label order);
+    /// `None` when every frame of this person was `unknown`.
+    pub dominant: Option<usize>,
+    /// Fraction 0..1 of this person's frames with each reported label, in label order; with
+    /// `unknown` they sum to 1. Frames are evenly spaced (the tool runs `videorate`), so this is
+    /// also the share of time.
     pub shares: Vec<f64>,
+    /// Fraction 0..1 of this person's frames whose face was too small to classify (`unknown`).
+    pub unknown: f64,
 }
 
 /// Parses one JSON line of the element's `metadata-file` (a [`FrameReport`]), written with a
@@ -75,10 +82,15 @@ pub fn parse_frame(line: &str, labels: &[String]) -> Result<(Option<f64>, Vec<Fa
         .iter()
         .map(|o| {
             let (id, e) = (o.id, &o.emotion);
-            let label_id = labels
-                .iter()
-                .position(|l| *l == e.label)
-                .ok_or_else(|| format!("face #{id}: unknown emotion `{}` (expected one of {})", e.label, labels.join(", ")))?;
+            let label_id = match e.is_unknown() {
+                true => None,
+                false => Some(
+                    labels
+                        .iter()
+                        .position(|l| *l == e.label)
+                        .ok_or_else(|| format!("face #{id}: unknown emotion `{}` (expected one of {})", e.label, labels.join(", ")))?,
+                ),
+            };
             if e.labels[..] != labels[..] {
                 return Err(format!("face #{id}: labels [{}], expected [{}]", e.labels.join(", "), labels.join(", ")));
             }
@@ -153,16 +165,26 @@ pub fn summarize(frames: &[FrameRecord], labels: usize) -> Vec<PersonSummary> {
         last: f64,
         frames: usize,
         counts: Vec<usize>,
+        unknown: usize,
     }
     let labels = labels.max(1);
     let mut people: BTreeMap<u64, Acc> = BTreeMap::new();
     for frame in frames {
         for face in &frame.faces {
-            let acc = people.entry(face.id).or_insert(Acc { first: frame.time, last: frame.time, frames: 0, counts: vec![0; labels] });
+            let acc = people.entry(face.id).or_insert(Acc {
+                first: frame.time,
+                last: frame.time,
+                frames: 0,
+                counts: vec![0; labels],
+                unknown: 0,
+            });
             acc.first = acc.first.min(frame.time);
             acc.last = acc.last.max(frame.time);
             acc.frames += 1;
-            acc.counts[face.label_id.min(labels - 1)] += 1;
+            match face.label_id {
+                Some(l) => acc.counts[l.min(labels - 1)] += 1,
+                None => acc.unknown += 1,
+            }
         }
     }
     let interval = frame_interval(frames);
@@ -170,7 +192,7 @@ pub fn summarize(frames: &[FrameRecord], labels: usize) -> Vec<PersonSummary> {
         .into_iter()
         .map(|(id, a)| {
             // max_by_key keeps the last maximum: search from the end for the first in label order.
-            let dominant = (0..labels).rev().max_by_key(|&i| a.counts[i]).unwrap_or(0);
+            let dominant = (0..labels).rev().max_by_key(|&i| a.counts[i]).filter(|&i| a.counts[i] > 0);
             PersonSummary {
                 id,
                 first_seen: a.first,
@@ -179,18 +201,26 @@ pub fn summarize(frames: &[FrameRecord], labels: usize) -> Vec<PersonSummary> {
                 seconds_seen: a.frames as f64 * interval,
                 dominant,
                 shares: a.counts.iter().map(|&c| c as f64 / a.frames.max(1) as f64).collect(),
+                unknown: a.unknown as f64 / a.frames.max(1) as f64,
             }
         })
         .collect()
 }
 
 /// The CSV header: `track_id, first_seen_s, last_seen_s, seconds_seen, frames,
-/// dominant_emotion`, then `share_<label>` for each label.
+/// dominant_emotion`, then `share_<label>` for each label, then `share_unknown` (frames whose
+/// face was too small to classify).
 pub fn csv_header(labels: &[String]) -> Vec<String> {
     let mut h: Vec<String> =
         ["track_id", "first_seen_s", "last_seen_s", "seconds_seen", "frames", "dominant_emotion"].iter().map(|s| s.to_string()).collect();
     h.extend(labels.iter().map(|l| format!("share_{l}")));
+    h.push(format!("share_{UNKNOWN_EMOTION}"));
     h
+}
+
+/// The name of label `label_id` (`None`: [`UNKNOWN_EMOTION`]).
+pub fn label_name(labels: &[String], label_id: Option<usize>) -> &str {
+    label_id.and_then(|l| labels.get(l)).map_or(UNKNOWN_EMOTION, String::as_str)
 }
 
 /// Writes `people` as CSV ([`csv_header`], then one row per person; times in seconds with
@@ -206,9 +236,10 @@ pub fn write_csv<W: Write>(out: W, people: &[PersonSummary], labels: &[String]) 
             format!("{:.3}", p.last_seen),
             format!("{:.3}", p.seconds_seen),
             p.frames.to_string(),
-            labels.get(p.dominant).cloned().unwrap_or_default(),
+            label_name(labels, p.dominant).to_string(),
         ];
         row.extend(p.shares.iter().map(|s| format!("{s:.4}")));
+        row.push(format!("{:.4}", p.unknown));
         w.write_record(&row).map_err(err)?;
     }
     w.flush().map_err(|e| format!("writing CSV: {e}"))
@@ -237,7 +268,7 @@ pub fn write_frames_csv<W: Write>(out: W, frames: &[FrameRecord], labels: &[Stri
             let [x, y, bw, bh] = face.bbox;
             let mut row =
                 vec![format!("{:.3}", frame.time), face.id.to_string(), x.to_string(), y.to_string(), bw.to_string(), bh.to_string()];
-            row.push(labels.get(face.label_id).cloned().unwrap_or_default());
+            row.push(label_name(labels, face.label_id).to_string());
             row.extend((0..labels.len()).map(|i| face.scores.get(i).map(|p| format!("{p:.4}")).unwrap_or_default()));
             w.write_record(&row).map_err(err)?;
         }
@@ -247,8 +278,8 @@ pub fn write_frames_csv<W: Write>(out: W, frames: &[FrameRecord], labels: &[Stri
 
 /// The whole audience's emotions over time: for each frame with at least one face within
 /// `window` seconds (centred), the share 0..1 of each label among all the faces reported in
-/// those frames (reported labels, so the shares sum to 1). Returns (time, shares) per frame;
-/// frames with no face in their window are left out (gaps).
+/// those frames (reported labels, so the shares sum to 1; `unknown` faces are left out). Returns
+/// (time, shares) per frame; frames with no classified face in their window are left out (gaps).
 pub fn audience_shares(frames: &[FrameRecord], labels: usize, window: f64) -> Vec<(f64, Vec<f64>)> {
     let labels = labels.max(1);
     let half = window.max(0.0) / 2.0;
@@ -259,15 +290,15 @@ pub fn audience_shares(frames: &[FrameRecord], labels: usize, window: f64) -> Ve
     for frame in frames {
         // Slide [lo, hi) over the frames within `half` of this one (times are increasing).
         while hi < frames.len() && frames[hi].time <= frame.time + half + 1e-9 {
-            for f in &frames[hi].faces {
-                counts[f.label_id.min(labels - 1)] += 1;
+            for l in frames[hi].faces.iter().filter_map(|f| f.label_id) {
+                counts[l.min(labels - 1)] += 1;
                 total += 1;
             }
             hi += 1;
         }
         while lo < hi && frames[lo].time < frame.time - half - 1e-9 {
-            for f in &frames[lo].faces {
-                counts[f.label_id.min(labels - 1)] -= 1;
+            for l in frames[lo].faces.iter().filter_map(|f| f.label_id) {
+                counts[l.min(labels - 1)] -= 1;
                 total -= 1;
             }
             lo += 1;
@@ -326,9 +357,10 @@ pub(crate) fn register_font() -> Result<(), String> {
     }
 }
 
-/// The overlay's colour of label `label_id` (an emotion's colour does not depend on the model).
-fn colour(labels: &[String], label_id: usize) -> RGBColor {
-    let [r, g, b] = label_colour(labels.get(label_id).map_or("", String::as_str));
+/// The overlay's colour of label `label_id` (an emotion's colour does not depend on the model;
+/// `None`, unknown: the overlay's grey).
+fn colour(labels: &[String], label_id: impl Into<Option<usize>>) -> RGBColor {
+    let [r, g, b] = label_colour(label_name(labels, label_id.into()));
     RGBColor(r, g, b)
 }
 
@@ -418,8 +450,8 @@ fn draw_probabilities(
     let n = labels.len().max(1);
     for (area, face) in body.split_evenly((rows, cols)).iter().zip(faces) {
         let [x, y, bw, bh] = face.bbox;
-        let label = labels.get(face.label_id).map_or("?", String::as_str);
-        let p = face.scores.get(face.label_id).copied().unwrap_or(0.0);
+        let label = label_name(labels, face.label_id);
+        let p = face.label_id.and_then(|l| face.scores.get(l)).copied().unwrap_or(0.0);
         let caption = format!("#{} at {x},{y} ({bw}x{bh} px): {label} {p:.2}", face.id);
         let mut chart = ChartBuilder::on(area)
             .caption(caption, (FONT, 15, FontStyle::Bold))
@@ -707,7 +739,7 @@ mod tests {
             landmarks: None,
             emotion: EmotionReport {
                 label: labels[label_id].clone(),
-                label_id,
+                label_id: Some(label_id),
                 confidence: scores[label_id],
                 model: ModelRef { name: "m".into() },
                 labels: labels.to_vec().into(),
@@ -751,7 +783,7 @@ mod tests {
         assert_eq!(frames[0].time, 0.0, "times start at the first frame");
         assert!((frames[49].time - 1.96).abs() < 1e-9);
         assert_eq!(frames[10].faces.len(), 2);
-        assert_eq!(frames[10].faces[1], FaceSample { id: 2, label_id: 0, scores: scores(0, 0.9), bbox: [60, 10, 30, 40] });
+        assert_eq!(frames[10].faces[1], FaceSample { id: 2, label_id: Some(0), scores: scores(0, 0.9), bbox: [60, 10, 30, 40] });
         assert!(frames[25].faces.is_empty());
         assert!((frame_interval(&frames) - 0.04).abs() < 1e-9);
         assert!((video_end(&frames) - 2.0).abs() < 1e-9);
@@ -797,24 +829,24 @@ mod tests {
         let people = summarize(&frames, EMOTIONS);
         assert_eq!(people.len(), 2);
         let p1 = &people[0];
-        assert_eq!((p1.id, p1.frames, p1.dominant), (1, 49, 3));
+        assert_eq!((p1.id, p1.frames, p1.dominant), (1, 49, Some(3)));
         assert_eq!((p1.first_seen, p1.last_seen), (0.0, frames[49].time));
         assert!((p1.seconds_seen - 49.0 * 0.04).abs() < 1e-9);
         assert!((p1.shares[3] - 29.0 / 49.0).abs() < 1e-12 && (p1.shares[4] - 20.0 / 49.0).abs() < 1e-12);
         assert!((p1.shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         let p2 = &people[1];
-        assert_eq!((p2.id, p2.frames, p2.dominant), (2, 10, 0));
+        assert_eq!((p2.id, p2.frames, p2.dominant), (2, 10, Some(0)));
         assert!((p2.first_seen - 0.4).abs() < 1e-9 && (p2.last_seen - 0.76).abs() < 1e-9);
         assert_eq!(p2.shares[0], 1.0);
     }
 
     #[test]
     fn ties_go_to_the_first_label() {
-        let face = |label_id| FaceSample { id: 5, label_id, scores: vec![], bbox: [0; 4] };
+        let face = |label_id| FaceSample { id: 5, label_id: Some(label_id), scores: vec![], bbox: [0; 4] };
         let frames: Vec<FrameRecord> =
             [6, 2, 2, 6].iter().enumerate().map(|(i, &l)| FrameRecord { time: i as f64, faces: vec![face(l)] }).collect();
         let p = &summarize(&frames, EMOTIONS)[0];
-        assert_eq!(p.dominant, 2, "fear and neutral tie: fear comes first");
+        assert_eq!(p.dominant, Some(2), "fear and neutral tie: fear comes first");
         assert_eq!((p.shares[2], p.shares[6]), (0.5, 0.5));
         assert!(summarize(&[], EMOTIONS).is_empty());
     }
@@ -828,11 +860,51 @@ mod tests {
         let rows: Vec<&str> = text.lines().collect();
         assert_eq!(
             rows[0],
-            "track_id,first_seen_s,last_seen_s,seconds_seen,frames,dominant_emotion,share_angry,share_disgust,share_fear,share_happy,share_sad,share_surprise,share_neutral"
+            "track_id,first_seen_s,last_seen_s,seconds_seen,frames,dominant_emotion,share_angry,share_disgust,share_fear,share_happy,share_sad,share_surprise,share_neutral,share_unknown"
         );
-        assert_eq!(rows[1], "1,0.000,1.960,1.960,49,happy,0.0000,0.0000,0.0000,0.5918,0.4082,0.0000,0.0000");
-        assert_eq!(rows[2], "2,0.400,0.760,0.400,10,angry,1.0000,0.0000,0.0000,0.0000,0.0000,0.0000,0.0000");
+        assert_eq!(rows[1], "1,0.000,1.960,1.960,49,happy,0.0000,0.0000,0.0000,0.5918,0.4082,0.0000,0.0000,0.0000");
+        assert_eq!(rows[2], "2,0.400,0.760,0.400,10,angry,1.0000,0.0000,0.0000,0.0000,0.0000,0.0000,0.0000,0.0000");
         assert_eq!(rows.len(), 3);
+    }
+
+    /// A face too small to classify counts as a frame of its person, in no emotion.
+    #[test]
+    fn unknown_faces_count_as_frames_without_an_emotion() {
+        let labels = fer();
+        let mut small = face(3, (0.0, 0.0, 10.0, 13.0), &labels, 0, &scores(0, 0.9));
+        small.emotion = EmotionReport::unknown(small.emotion.model.clone(), small.emotion.labels.clone());
+        let happy = face(3, (0.0, 0.0, 40.0, 40.0), &labels, 3, &scores(3, 0.8));
+        let line = |f: &FaceReport, n: u64| {
+            FrameReport { timestamp: Some(n * 100_000_000), objects: vec![f.clone()], ..FrameReport::new(100, 100) }.to_json()
+        };
+        let text: String = (0..4).map(|n| line(if n == 0 { &happy } else { &small }, n) + "\n").collect();
+        let frames = read_jsonl(text.as_bytes(), &labels).unwrap();
+        assert_eq!(frames[1].faces[0].label_id, None);
+        let p = &summarize(&frames, EMOTIONS)[0];
+        assert_eq!((p.frames, p.dominant, p.unknown, p.shares[3]), (4, Some(3), 0.75, 0.25));
+        let only_small: Vec<FrameRecord> = frames[1..].to_vec();
+        assert_eq!(summarize(&only_small, EMOTIONS)[0].dominant, None);
+        let mut csv = Vec::new();
+        write_csv(&mut csv, &summarize(&only_small, EMOTIONS), &labels).unwrap();
+        let row = String::from_utf8(csv).unwrap().lines().nth(1).unwrap().to_string();
+        assert!(row.contains(",unknown,0.0000,") && row.ends_with(",1.0000"), "{row}");
+        let mut csv = Vec::new();
+        write_frames_csv(&mut csv, &frames, &labels).unwrap();
+        let row = String::from_utf8(csv).unwrap().lines().nth(2).unwrap().to_string();
+        assert!(row.ends_with(",unknown,,,,,,,"), "{row}");
+        // The audience panel counts classified faces only: frame 1's window holds frame 0's
+        // happy face and frame 1's unknown one.
+        let shares = audience_shares(&frames, EMOTIONS, 0.25);
+        assert_eq!(shares[1].1[3], 1.0);
+        assert_eq!(shares.len(), 2, "frames 2 and 3 have only unknown faces in their windows");
+        let png = render_timeline(
+            &frames,
+            &summarize(&frames, EMOTIONS),
+            &labels,
+            &TimelineOptions { min_seconds: 0.0, ..TimelineOptions::default() },
+        )
+        .unwrap();
+        assert!(!png.is_empty());
     }
 
     #[test]
@@ -852,11 +924,11 @@ mod tests {
             .collect();
         let frames = read_jsonl(text.join("\n").as_bytes(), &labels).unwrap();
         let people = summarize(&frames, labels.len());
-        assert_eq!((people[0].dominant, people[0].shares.len()), (7, 8));
+        assert_eq!((people[0].dominant, people[0].shares.len()), (Some(7), 8));
         let mut out = Vec::new();
         write_csv(&mut out, &people, &labels).unwrap();
         let csv = String::from_utf8(out).unwrap();
-        assert!(csv.lines().next().unwrap().ends_with("share_fear,share_contempt"), "{csv}");
+        assert!(csv.lines().next().unwrap().ends_with("share_fear,share_contempt,share_unknown"), "{csv}");
         assert!(csv.lines().nth(1).unwrap().contains(",contempt,0.0000,0.4000,"), "{csv}");
         let opts = TimelineOptions { min_seconds: 0.1, ..Default::default() };
         let (_, pixels) = decode_png(&render_timeline(&frames, &people, &labels, &opts).unwrap());

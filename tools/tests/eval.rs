@@ -199,3 +199,38 @@ fn our_fast_and_float32_exports_keep_the_accuracy() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `--face-size` shrinks the faces before the element's crop-and-resize: 8 px faces are
+/// classified far worse than the full 48 px ones (README, Small faces: 22 % and 68.5 % on the
+/// whole split), and with `--min-emotion-face-size` faces under it get no emotion and count as
+/// wrong.
+#[test]
+fn shrunk_faces_lose_accuracy_and_too_small_ones_are_unknown() {
+    let dir = temp_dir("sizes");
+    let png = dir.join("curve.png");
+    let val = fer_val();
+    let (code, out, err) = eval(&[val.to_str().unwrap(), "--limit", "60", "--face-size", "8,48", "--png", png.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let at = |out: &str, size: u32| -> (f64, f64, u64) {
+        let line =
+            out.lines().find(|l| l.starts_with(&format!("face_size={size} "))).unwrap_or_else(|| panic!("no {size} px line:\n{out}"));
+        let field = |k: &str| line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{k}="))).unwrap().to_string();
+        (field("accuracy").parse().unwrap(), field("macro_f1").parse().unwrap(), field("unknown").parse().unwrap())
+    };
+    let ((small, small_f1, _), (full, full_f1, _)) = (at(&out, 8), at(&out, 48));
+    println!("8 px: {small} ({small_f1}), 48 px: {full} ({full_f1})");
+    assert!(full > 0.6 && small < full - 0.25 && small_f1 < full_f1 - 0.25, "{out}");
+    assert!(out.contains("min_reliable_size=48"), "8 px is under 50 %, 48 px over it:\n{out}");
+    let reader = png::Decoder::new(std::io::Cursor::new(std::fs::read(&png).expect("the curve PNG"))).read_info().unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (720, 420));
+    // 16 px faces under a 25 px minimum: none classified, all wrong; 48 px faces all classified.
+    let args = [val.to_str().unwrap(), "--limit", "20", "--min-emotion-face-size", "25", "--face-size", "16,48"];
+    let (code, out, err) = eval(&[&args[..], &["--png", png.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(at(&out, 16), (0.0, 0.0, 140), "{out}");
+    assert!(at(&out, 48).0 > 0.5 && at(&out, 48).2 == 0, "{out}");
+    let (code, _, err) = eval(&[val.to_str().unwrap(), "--face-size", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--face-size: `0` is not a size"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -8,13 +8,17 @@
 //! Prints `accuracy=`, `macro_f1=`, `worst_recall=`, per-class precision, recall and F1, the
 //! confusion matrix, `images_per_s=` (decode + pre-processing + inference) and `ms_per_face=`
 //! (inference alone), and writes the confusion matrix as a PNG.
+//!
+//! With `--face-size 8,12,...` each image is first shrunk to N x N pixels (as a camera delivers
+//! a small face) and the element's path scales it back up to the model's input: it prints one
+//! `face_size=N accuracy= macro_f1=` line per size and draws the curve as the PNG.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use emotiondetect_tools::evaluation::Confusion;
+use emotiondetect_tools::evaluation::{min_reliable_size, render_size_curve, Confusion, SizePoint};
 use gstemotiondetect::classification::{top1, DEFAULT_EMOTION_MODEL_FILE};
 use gstemotiondetect::inference::{face_tensor, Device, EmotionClassifier, FaceCrop, SessionConfig};
 use gstemotiondetect::preprocess::{Image, PixelLayout};
@@ -24,6 +28,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 const USAGE: &str = "\
 usage: emotiondetect-eval DATASET [--model PATH] [--spec PATH] [--batch N] [--device D]
                           [--threads N] [--png PATH] [--limit N]
+                          [--face-size N[,N...]] [--min-emotion-face-size N]
 
 Classifies every image of DATASET/<class>/ (jpg or png) with the emotion model and prints
 accuracy, per-class precision/recall/F1, macro-F1, the confusion matrix and the speed.
@@ -36,7 +41,14 @@ angry/anger, fear/fearful, ...).
   --device D     cpu, cuda, cuda:N or auto (default cpu)
   --threads N    ONNX Runtime intra-op threads (default 0 = one per core)
   --png PATH     where to write the confusion matrix (default <model name>-confusion.png)
-  --limit N      at most N images per class (default: all)";
+  --limit N      at most N images per class (default: all)
+  --face-size N[,N...]
+                 shrink each image to N x N pixels first (bilinear, area-averaging), then
+                 run the element's crop-and-resize path; one line per size and, as the
+                 PNG, accuracy and macro-F1 against the size (repeatable)
+  --min-emotion-face-size N
+                 as the element's property: images smaller than N pixels get no emotion
+                 (unknown, counted as wrong) (default 0: classify all)";
 
 struct Args {
     dataset: PathBuf,
@@ -47,6 +59,9 @@ struct Args {
     threads: usize,
     png: Option<PathBuf>,
     limit: usize,
+    /// Face sizes to shrink the images to, pixels; empty: as they are.
+    face_sizes: Vec<u32>,
+    min_emotion_face_size: u32,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -60,6 +75,8 @@ fn parse_args() -> Result<Args, String> {
         threads: 0,
         png: None,
         limit: 0,
+        face_sizes: Vec::new(),
+        min_emotion_face_size: 0,
     };
     let number = |v: Option<String>, what: &str| -> Result<usize, String> {
         v.as_deref().and_then(|s| s.parse().ok()).ok_or(format!("{what} needs a whole number"))
@@ -73,6 +90,8 @@ fn parse_args() -> Result<Args, String> {
             "--batch" => args.batch = number(it.next(), "--batch")?.max(1),
             "--threads" => args.threads = number(it.next(), "--threads")?,
             "--limit" => args.limit = number(it.next(), "--limit")?,
+            "--face-size" => args.face_sizes.extend(sizes(it.next())?),
+            "--min-emotion-face-size" => args.min_emotion_face_size = number(it.next(), "--min-emotion-face-size")? as u32,
             "--device" => args.device = Device::parse(&it.next().ok_or("--device needs a value")?)?,
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             s if args.dataset.as_os_str().is_empty() => args.dataset = s.into(),
@@ -83,6 +102,20 @@ fn parse_args() -> Result<Args, String> {
         return Err("DATASET is missing".into());
     }
     Ok(args)
+}
+
+/// The sizes of `--face-size 8,12,16`: whole numbers of pixels, 1..=4096.
+fn sizes(v: Option<String>) -> Result<Vec<u32>, String> {
+    let list = v.ok_or("--face-size needs sizes in pixels, e.g. 8,12,16")?;
+    list.split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=4096).contains(n))
+                .ok_or(format!("--face-size: `{s}` is not a size 1..4096 in pixels"))
+        })
+        .collect()
 }
 
 /// The class folders (sorted) and, per class, its image files (sorted, at most `limit`).
@@ -113,9 +146,13 @@ fn list_dataset(root: &Path, limit: usize) -> Result<Vec<(String, Vec<PathBuf>)>
     Ok(classes)
 }
 
-/// Decodes one image to packed RGB.
-fn decode(path: &Path) -> Result<Image<Vec<u8>>, String> {
-    let img = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?.to_rgb8();
+/// Decodes one image to packed RGB, shrunk to `size` x `size` pixels when given (a triangle
+/// filter whose support follows the scale: each pixel averages its area, as a sensor does).
+fn decode(path: &Path, size: Option<u32>) -> Result<Image<Vec<u8>>, String> {
+    let mut img = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?.to_rgb8();
+    if let Some(n) = size {
+        img = image::imageops::resize(&img, n, n, image::imageops::FilterType::Triangle);
+    }
     let (w, h) = (img.width() as usize, img.height() as usize);
     Ok(Image {
         layout: PixelLayout::Packed { bpp: 3, r: 0, g: 1, b: 2 },
@@ -132,11 +169,20 @@ struct Timing {
     images: usize,
 }
 
+/// How the images are presented: shrunk to `face_size` pixels, and given no emotion below
+/// `min_emotion_face_size` pixels (as the element's property).
+#[derive(Clone, Copy)]
+struct Presentation {
+    face_size: Option<u32>,
+    min_emotion_face_size: u32,
+}
+
 /// Classifies every image, filling `confusion`.
 fn evaluate(
     classifier: &mut EmotionClassifier,
     dataset: &[(String, Vec<PathBuf>)],
     batch: usize,
+    how: Presentation,
     confusion: &mut Confusion,
 ) -> Result<Timing, String> {
     // The matrix has its rows in the model's label order, not the folders' order.
@@ -152,16 +198,26 @@ fn evaluate(
     let (start, mut inference) = (Instant::now(), Duration::ZERO);
     let mut results = Vec::with_capacity(batch);
     for chunk in items.chunks(batch) {
-        for ((_, path), out) in chunk.iter().zip(tensor.chunks_mut(per)) {
-            let image = decode(path)?;
+        // The classes of the images classified in this chunk, in tensor order.
+        let mut classified = Vec::with_capacity(chunk.len());
+        for (class, path) in chunk {
+            let image = decode(path, how.face_size)?;
+            if image.width.min(image.height) < how.min_emotion_face_size as usize {
+                confusion.add_unknown(*class);
+                continue;
+            }
+            let out = &mut tensor[per * classified.len()..per * (classified.len() + 1)];
             let whole = FaceCrop { region: (0.0, 0.0, image.width as f32, image.height as f32), landmarks: None };
             face_tensor(&classifier.spec, &image, &whole, out);
+            classified.push(*class);
         }
         results.clear();
-        let t = Instant::now();
-        classifier.classify_tensor(&tensor[..per * chunk.len()], chunk.len(), &mut results)?;
-        inference += t.elapsed();
-        for ((class, _), e) in chunk.iter().zip(&results) {
+        if !classified.is_empty() {
+            let t = Instant::now();
+            classifier.classify_tensor(&tensor[..per * classified.len()], classified.len(), &mut results)?;
+            inference += t.elapsed();
+        }
+        for (class, e) in classified.iter().zip(&results) {
             confusion.add(*class, top1(e).map_or(0, |(label, _)| label));
         }
         bar.inc(chunk.len() as u64);
@@ -203,7 +259,11 @@ fn run(args: Args) -> Result<(), String> {
         dataset.iter().map(|(_, f)| f.len()).sum::<usize>()
     ))?;
     let batch = args.batch.min(classifier.max_batch);
-    let timing = evaluate(&mut classifier, &dataset, batch, &mut confusion)?;
+    if !args.face_sizes.is_empty() {
+        return size_curve(&args, &mut classifier, &dataset, batch, confusion);
+    }
+    let how = Presentation { face_size: None, min_emotion_face_size: args.min_emotion_face_size };
+    let timing = evaluate(&mut classifier, &dataset, batch, how, &mut confusion)?;
     let secs = timing.total.as_secs_f64().max(1e-9);
     emit(&format!(
         "{}\nimages_per_s={:.1}\nms_per_face={:.3} (inference alone, batch {batch}; {} images in {:.2} s in all)\n",
@@ -220,6 +280,44 @@ fn run(args: Args) -> Result<(), String> {
     std::fs::write(&png_path, png).map_err(|e| format!("{}: {e}", png_path.display()))?;
     emit(&format!("confusion_png={}\n", png_path.display()))?;
     Ok(())
+}
+
+/// Accuracy under which a size is too small to report an emotion (the issue's "about 50 %").
+const RELIABLE_ACCURACY: f64 = 0.5;
+
+/// `--face-size`: one evaluation per size, one line each, and the curve as the PNG.
+fn size_curve(
+    args: &Args,
+    classifier: &mut EmotionClassifier,
+    dataset: &[(String, Vec<PathBuf>)],
+    batch: usize,
+    empty: Confusion,
+) -> Result<(), String> {
+    let mut points = Vec::new();
+    for &size in &args.face_sizes {
+        let mut confusion = empty.clone();
+        let how = Presentation { face_size: Some(size), min_emotion_face_size: args.min_emotion_face_size };
+        let timing = evaluate(classifier, dataset, batch, how, &mut confusion)?;
+        let (worst, class) = confusion.worst_recall();
+        let unknown: u64 = confusion.unknown.iter().sum();
+        emit(&format!(
+            "face_size={size} accuracy={:.4} macro_f1={:.4} worst_recall={worst:.4} ({class}) unknown={unknown} images={} in {:.2} s\n",
+            confusion.accuracy(),
+            confusion.macro_f1(),
+            timing.images,
+            timing.total.as_secs_f64()
+        ))?;
+        points.push(SizePoint { size, accuracy: confusion.accuracy(), macro_f1: confusion.macro_f1() });
+    }
+    let reliable = min_reliable_size(&points, RELIABLE_ACCURACY);
+    let text = reliable.map_or("none (every size is under it)".to_string(), |s| s.to_string());
+    emit(&format!("min_reliable_size={text} (the smallest size from which on accuracy stays >= {RELIABLE_ACCURACY})\n"))?;
+    let name = &classifier.spec.name;
+    let png_path = args.png.clone().unwrap_or_else(|| PathBuf::from(format!("{name}-face-size.png")));
+    let title = format!("{name}: accuracy by face size, {}", args.dataset.display());
+    let png = render_size_curve(&points, &title, RELIABLE_ACCURACY, reliable)?;
+    std::fs::write(&png_path, png).map_err(|e| format!("{}: {e}", png_path.display()))?;
+    emit(&format!("curve_png={}\n", png_path.display()))
 }
 
 fn main() -> ExitCode {

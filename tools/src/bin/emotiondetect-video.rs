@@ -891,8 +891,8 @@ fn run(args: &Args) -> Result<u8, Failure> {
             let each: Vec<String> = faces
                 .iter()
                 .map(|f| {
-                    let label = labels.get(f.label_id).map_or("?", String::as_str);
-                    format!("#{} {label} {:.2}", f.id, f.scores.get(f.label_id).copied().unwrap_or(0.0))
+                    let label = report::label_name(&labels, f.label_id);
+                    format!("#{} {label} {:.2}", f.id, f.label_id.and_then(|l| f.scores.get(l)).copied().unwrap_or(0.0))
                 })
                 .collect();
             let list = if each.is_empty() { String::new() } else { format!(" ({})", each.join(", ")) };
