@@ -78,7 +78,11 @@ function faceCard(o, cls) {
 // Boxes and tags of `report` on `ctx`, scaled from the analysed frame to the canvas.
 function drawBoxes(ctx, report, w, h) {
   const sx = w / report.resolution.width, sy = h / report.resolution.height;
-  const font = Math.max(12, Math.round(h / 32));
+  // Tags about a third of the median face's height (readable, and crowds overlap less),
+  // at most 1/32 of the picture.
+  const heights = report.objects.map((o) => o.h * sy).sort((a, b) => a - b);
+  const median = heights.length ? heights[heights.length >> 1] : h;
+  const font = Math.round(Math.max(10, Math.min(h / 32, median * 0.35)));
   ctx.lineWidth = Math.max(2, Math.round(h / 240));
   ctx.font = `600 ${font}px system-ui, sans-serif`;
   ctx.textBaseline = 'top';
@@ -177,6 +181,7 @@ function onWebcamReply(m) {
   $('webcam-latency').textContent =
     `round trip ${rtt.toFixed(0)} ms (mean ${mean.toFixed(0)} ms, analysis ${m.analysis_ms.toFixed(0)} ms) · ${fps.toFixed(1)} fps · dropped ${cam.dropped}`;
   $('webcam-latency').dataset.rtt = rtt.toFixed(1);
+  $('webcam-latency').dataset.frames = cam.frames;
   sendFrame();
 }
 
