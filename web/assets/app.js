@@ -82,10 +82,12 @@ function drawBoxes(ctx, report, w, h) {
   // at most 1/32 of the picture.
   const heights = report.objects.map((o) => o.h * sy).sort((a, b) => a - b);
   const median = heights.length ? heights[heights.length >> 1] : h;
-  const font = Math.round(Math.max(10, Math.min(h / 32, median * 0.35)));
+  const font = Math.round(Math.max(10, Math.min(h / 32, median * 0.3)));
   ctx.lineWidth = Math.max(2, Math.round(h / 240));
   ctx.font = `600 ${font}px system-ui, sans-serif`;
   ctx.textBaseline = 'top';
+  const placed = [];
+  const overlaps = (r) => placed.some((p) => r.x < p.x + p.w && p.x < r.x + r.w && r.y < p.y + p.h && p.y < r.y + r.h);
   for (const o of report.objects) {
     const c = color(o.emotion.label);
     const x = o.x * sx, y = o.y * sy;
@@ -93,11 +95,17 @@ function drawBoxes(ctx, report, w, h) {
     ctx.strokeRect(x, y, o.w * sx, o.h * sy);
     const text = tag(o);
     const tw = ctx.measureText(text).width + 8;
-    const ty = y >= font + 6 ? y - font - 6 : y + o.h * sy;
+    const tx = Math.max(0, Math.min(x, w - tw)); // inside the picture
+    // Above the box, else below it when that spot is taken by another tag (crowds).
+    const above = { x: tx, y: y - font - 6, w: tw, h: font + 6 };
+    const below = { x: tx, y: y + o.h * sy, w: tw, h: font + 6 };
+    const spot = above.y >= 0 && !overlaps(above) ? above : !overlaps(below) && below.y + below.h <= h ? below : above.y >= 0 ? above : below;
+    placed.push(spot);
+    const ty = spot.y;
     ctx.fillStyle = c;
-    ctx.fillRect(x, ty, tw, font + 6);
+    ctx.fillRect(tx, ty, tw, font + 6);
     ctx.fillStyle = '#fff';
-    ctx.fillText(text, x + 4, ty + 3);
+    ctx.fillText(text, tx + 4, ty + 3);
   }
 }
 
@@ -288,13 +296,16 @@ async function showVideoReport(s) {
     li.appendChild(a);
     return li;
   }));
-  const csv = await (await fetch(files['people.csv'])).text();
-  const table = $('video-people');
-  table.replaceChildren(...csv.trim().split('\n').map((line, i) => {
+  // The people CSV as a table: id, time seen, dominant emotion and the share of each emotion
+  // (the file to download has every column).
+  const csv = (await (await fetch(files['people.csv'])).text()).trim().split('\n').map((l) => l.split(','));
+  const keep = csv[0].map((h, k) => (['track_id', 'seconds_seen', 'dominant_emotion'].includes(h) || h.startsWith('share_') ? k : -1))
+    .filter((k) => k >= 0);
+  $('video-people').replaceChildren(...csv.map((row, i) => {
     const tr = document.createElement('tr');
-    for (const cell of line.split(',')) {
+    for (const k of keep) {
       const td = document.createElement(i ? 'td' : 'th');
-      td.textContent = cell;
+      td.textContent = i ? row[k] : row[k].replace('share_', '').replace('dominant_emotion', 'dominant').replace('seconds_seen', 'seen (s)');
       tr.appendChild(td);
     }
     return tr;

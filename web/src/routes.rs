@@ -340,17 +340,19 @@ async fn sources(State(app): State<Arc<App>>) -> Response {
     Json(app.sources.iter().map(|s| s.status()).collect::<Vec<_>>()).into_response()
 }
 
-fn source(app: &App, name: &str) -> Result<Arc<Source>, Response> {
-    app.sources.iter().find(|s| s.name == name).cloned().ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no source {name}")))
+/// The source called `name`; `None`: answer [`no_source`].
+fn source(app: &App, name: &str) -> Option<Arc<Source>> {
+    app.sources.iter().find(|s| s.name == name).cloned()
+}
+
+fn no_source(name: &str) -> Response {
+    error(StatusCode::NOT_FOUND, format!("no source {name}"))
 }
 
 /// `multipart/x-mixed-replace` of the source's annotated JPEGs: each client gets the newest
 /// frame when it is ready for one.
 async fn mjpeg(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
-    let s = match source(&app, &name) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let Some(s) = source(&app, &name) else { return no_source(&name) };
     let frames = tokio_stream::wrappers::WatchStream::new(s.frames()).filter_map(|f| async move {
         let jpeg = f?;
         let head = format!("--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n", jpeg.len());
@@ -363,8 +365,8 @@ async fn mjpeg(State(app): State<Arc<App>>, Path(name): Path<String>) -> Respons
 /// Server-Sent Events: one `report` event per analysed frame of the source (its FrameReport).
 async fn events(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
     match source(&app, &name) {
-        Ok(s) => Sse::new(report_events(s.reports())).keep_alive(KeepAlive::default()).into_response(),
-        Err(r) => r,
+        Some(s) => Sse::new(report_events(s.reports())).keep_alive(KeepAlive::default()).into_response(),
+        None => no_source(&name),
     }
 }
 

@@ -215,11 +215,11 @@ fn play(pipeline: &gst::Pipeline, out: &Outputs) -> Result<(), String> {
                     let _ = out.reports.send(json); // no SSE client: nothing to do
                 }
             }
-            gst::MessageView::Eos(_) => {
-                // A file: from the start again. A live source that ended: rebuild it.
-                if pipeline.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, gst::ClockTime::ZERO).is_err() {
-                    return Err("the stream ended and cannot be rewound".into());
-                }
+            // A file: from the start again. A live source that ended: rebuild it.
+            gst::MessageView::Eos(_)
+                if pipeline.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, gst::ClockTime::ZERO).is_err() =>
+            {
+                return Err("the stream ended and cannot be rewound".into());
             }
             gst::MessageView::Error(e) => return Err(error_text(&msg, e)),
             _ => {}
