@@ -533,7 +533,7 @@ fn post_error(element: &gst::Element, kind: gst::StreamError, text: &str) {
 }
 
 /// The text of an error message: what GStreamer said, which element, and its debug details.
-fn gst_error_text(msg: &gst::MessageRef, err: &gst::message::Error) -> String {
+pub fn gst_error_text(msg: &gst::MessageRef, err: &gst::message::Error) -> String {
     let src = msg.src().map(|s| s.name().to_string()).unwrap_or_else(|| "?".into());
     let mut text = format!("{} (from {src})", err.error().message().trim_end_matches('.'));
     // The debug string is "file.c(line): function (): /element/path:\ndetails"; keep the details.

@@ -269,18 +269,9 @@ pub fn first_error(bus: &gst::Bus) -> Option<String> {
     }
 }
 
-/// What GStreamer said, from which element, and the details of its debug string.
-pub fn error_text(msg: &gst::MessageRef, e: &gst::message::Error) -> String {
-    let src = msg.src().map(|s| s.name().to_string()).unwrap_or_else(|| "?".into());
-    let mut text = format!("{} (from {src})", e.error().message().trim_end_matches('.'));
-    if let Some(debug) = e.debug() {
-        let details: Vec<&str> = debug.lines().skip(1).map(str::trim).filter(|l| !l.is_empty()).collect();
-        if !details.is_empty() {
-            text.push_str(&format!(": {}", details.join(" ")));
-        }
-    }
-    text
-}
+/// What GStreamer said, from which element, and the details of its debug string (as
+/// `emotiondetect-video` words it).
+pub use emotiondetect_tools::video::gst_error_text as error_text;
 
 /// One webcam client's pipeline: `appsrc (image/jpeg) ! jpegdec ! videoconvert ! emotiondetect
 /// draw=false ! fakesink`, fed one frame at a time; kept for the connection so that the tracker
