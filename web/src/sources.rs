@@ -29,7 +29,8 @@ const MAX_FPS: i32 = 10;
 /// One live source and what its pipeline produced last.
 pub struct Source {
     pub name: String,
-    /// The URI with any user:password@ removed, for display.
+    /// The URI for display: without any user:password@; a file only by its name (the server's
+    /// directories are nobody's business).
     pub shown_uri: String,
     jpeg: watch::Receiver<Option<Bytes>>,
     reports: broadcast::Sender<Arc<str>>,
@@ -118,8 +119,12 @@ impl Source {
     }
 }
 
-/// `rtsp://user:pw@host/x` -> `rtsp://host/x`: the page and the API never show credentials.
+/// `rtsp://user:pw@host/x` -> `rtsp://host/x`, `file:///a/b/c.avi` -> `c.avi (file)`: the page
+/// and the API never show credentials or the server's paths.
 fn without_credentials(uri: &str) -> String {
+    if let Some(path) = uri.strip_prefix("file://") {
+        return format!("{} (file)", path.rsplit('/').next().unwrap_or_default());
+    }
     match uri.split_once("://") {
         Some((scheme, rest)) => {
             let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
@@ -236,6 +241,6 @@ mod tests {
     fn credentials_are_never_shown() {
         assert_eq!(without_credentials("rtsp://admin:secret@10.0.0.2:554/live"), "rtsp://10.0.0.2:554/live");
         assert_eq!(without_credentials("rtsp://cam/a@b"), "rtsp://cam/a@b");
-        assert_eq!(without_credentials("file:///v/a.avi"), "file:///v/a.avi");
+        assert_eq!(without_credentials("file:///v/a.avi"), "a.avi (file)");
     }
 }
