@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -59,7 +60,13 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM, so that the server removes its temporary directory; SIGKILL after 10 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let started = Instant::now();
+        while self.alive() && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -195,6 +202,8 @@ const BROWSER_HOW: &str = "the browser tests need Debian's chromium and chromium
 pub struct Browser {
     pub client: fantoccini::Client,
     driver: Child,
+    /// Chromium's profile and temporary files (its TMPDIR), removed when dropped.
+    _profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -203,7 +212,11 @@ impl Browser {
         let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| Path::new(p).is_file());
         let chromium = chromium.unwrap_or_else(|| panic!("chromium not found: {BROWSER_HOW}"));
         let port = free_port();
+        let profile = temp_dir();
+        // Its own process group: Chromium, its child, goes with it even when a test panics.
         let driver = Command::new("chromedriver")
+            .process_group(0)
+            .env("TMPDIR", profile.path())
             .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -216,6 +229,7 @@ impl Browser {
             "--disable-gpu".into(),
             "--window-size=1280,760".into(),
             "--autoplay-policy=no-user-gesture-required".into(),
+            format!("--user-data-dir={}", profile.path().join("profile").display()),
         ];
         if let Some(camera) = camera {
             args.push("--use-fake-device-for-media-stream".into());
@@ -234,7 +248,7 @@ impl Browser {
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         };
-        Browser { client, driver }
+        Browser { client, driver, _profile: profile }
     }
 
     /// Runs `script` (a function body returning a value) in the page.
@@ -281,17 +295,17 @@ impl Browser {
         eprintln!("screenshot: {}", path.display());
     }
 
-    /// Ends the session and chromedriver.
-    pub async fn close(mut self) {
+    /// Ends the session, then chromedriver and Chromium (when dropped).
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
 impl Drop for Browser {
+    /// Kills chromedriver's process group (chromedriver and the Chromium it started).
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.driver.id())]).status();
+        let _ = self.driver.wait();
     }
 }
 
