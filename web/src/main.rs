@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+//! `emotiondetect-web`: the browser app of emotiondetect (webcam, photo, video, live streams)
+//! and its HTTP API, on 127.0.0.1:8080 by default. The element runs in this process
+//! (registered from the crate, as `emotiondetect-video` does); all its pipelines share one
+//! model instance ([`engine::MODEL_INSTANCE_ID`]). The page's HTML, JS and CSS are embedded in
+//! the binary. `--help` lists the options; README "Web app" describes the API.
+
+mod config;
+mod engine;
+mod jobs;
+mod routes;
+mod sources;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+const TOOL: &str = "emotiondetect-web";
+
+fn main() -> ExitCode {
+    let config = match config::parse_args(std::env::args().skip(1)) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            println!("{}", config::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{TOOL}: {e}\n{} (--help for more)", config::USAGE.lines().next().unwrap_or_default());
+            return ExitCode::from(2);
+        }
+    };
+    match serve(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{TOOL}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the models, starts the sources and serves until SIGINT/SIGTERM.
+fn serve(config: config::Config) -> Result<(), String> {
+    emotiondetect_tools::video::init().map_err(|f| f.message)?;
+    let models = engine::Models::load()?;
+    let jobs = jobs::Jobs::new(config.max_kept_videos)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start tokio: {e}"))?;
+    let listener =
+        runtime.block_on(tokio::net::TcpListener::bind(config.listen)).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let sources: Vec<_> = config.sources.iter().map(sources::Source::start).collect();
+    let app = Arc::new(routes::App::new(config, models.device(), jobs, sources));
+    println!("{TOOL}: listening on http://{addr}/ (models on {}, temporary files in {})", app.device, app.jobs.root().display());
+    let router = routes::router(app.clone());
+    let result = runtime.block_on(async move {
+        tokio::select! {
+            r = axum::serve(listener, router) => r.map_err(|e| format!("the server stopped: {e}")),
+            _ = shutdown_signal() => Ok(()),
+        }
+    });
+    app.jobs.stop_all();
+    // Open streams (MJPEG, SSE, WebSockets) end with the runtime.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    for s in &app.sources {
+        s.stop();
+    }
+    drop(models);
+    println!("{TOOL}: stopped");
+    result
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
