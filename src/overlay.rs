@@ -637,7 +637,7 @@ mod tests {
             layout: PixelLayout::Yuv422 { spec, y: 0, u: 1, v: 3 },
             width: 6,
             height: 2,
-            planes: [vec![16, 128, 16, 128].repeat(6), vec![], vec![]],
+            planes: [[16, 128, 16, 128].repeat(6), vec![], vec![]],
             strides: [12, 0, 0],
         };
         // Pixels 1..4 of row 1: group 0 half covered, group 1 whole.

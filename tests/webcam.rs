@@ -24,7 +24,7 @@ impl Xvfb {
                 continue;
             }
             let display = format!(":{n}");
-            let child = Command::new("Xvfb")
+            let mut child = Command::new("Xvfb")
                 .args([display.as_str(), "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -37,6 +37,8 @@ impl Xvfb {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
+            let _ = child.kill();
+            let _ = child.wait();
             panic!("Xvfb {display} did not start in 10 s");
         }
         panic!("no free X display in :90..:130");

@@ -10,7 +10,7 @@
  *
  * ## Example launch line
  * ```bash
- * gst-launch-1.0 v4l2src ! videoconvert ! emotiondetect ! videoconvert ! autovideosink
+ * gst-launch-1.0 v4l2src ! emotiondetect ! autovideosink
  * gst-launch-1.0 -m filesrc location=Megamind.avi ! decodebin ! emotiondetect metadata-file=faces.jsonl ! fakesink
  * ```
  */
