@@ -90,7 +90,7 @@ def test_errors_carry_the_elements_message(tmp_path, megamind):
 def test_small_faces_are_unknown_without_scores(tmp_path):
     """vtest.avi's faces (about 10x13 px) are under min-emotion-face-size: unknown, no scores."""
     vtest = shared_file("media/videos/vtest.avi")
-    head = ["filesrc", f"location={vtest}", "!", "decodebin", "!", "identity", "eos-after=100"]
+    head = ["filesrc", f"location={vtest}", "!", "decodebin", "!", "identity", "eos-after=300"]
     lines = element_lines(head, tmp_path)
     faces = [emotiondetect.Frame.from_json(json.dumps(line)).faces for line in lines]
     faces = [f for frame in faces for f in frame]

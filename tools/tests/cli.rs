@@ -149,6 +149,7 @@ fn megamind_gives_video_json_csv_and_plot() {
     let mut expected: Vec<String> =
         ["track_id", "first_seen_s", "last_seen_s", "seconds_seen", "frames", "dominant_emotion"].iter().map(|h| h.to_string()).collect();
     expected.extend(FER_LABELS.iter().map(|l| format!("share_{l}")));
+    expected.push("share_unknown".into());
     assert_eq!(header, expected);
     let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
     let ids: BTreeSet<u64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
