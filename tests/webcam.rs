@@ -81,6 +81,17 @@ fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
+/// The frames the element skipped on QoS (late at the display sink, as every GstVideoFilter
+/// does by default): the `dropped` count of its last QoS message, 0 if it posted none.
+fn qos_dropped(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.contains("\"emotiondetect0\" (qos)"))
+        .filter_map(|l| l.split("dropped=(guint64)").nth(1))
+        .filter_map(|v| v.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
 /// The element messages in gst-launch -m output, and how many of them have a face.
 fn frames_and_faces(text: &str) -> (usize, usize) {
     let messages: Vec<&str> = text.lines().filter(|l| l.contains("emotiondetect, timestamp=")).collect();
@@ -115,11 +126,16 @@ fn the_webcam_line_runs_on_yuy2_in_a_window_under_xvfb() {
     let text = webcam_sh(&x, &format!("filesrc location={} ! avidemux", clip.display()));
     // No converter in the line: the element takes the clip's YUY2 as it comes.
     let (frames, faces) = frames_and_faces(&text);
-    println!("YUY2 640x480 Megamind: {frames} frames, {faces} with faces");
-    assert!(frames >= 250 && faces * 10 >= frames * 8, "{frames} frames, {faces} with faces");
+    let skipped = qos_dropped(&text);
+    println!("YUY2 640x480 Megamind: {frames} frames analysed, {skipped} skipped on QoS, {faces} with faces");
+    // Every frame is either analysed (one message) or skipped late on QoS, and skips stay rare.
+    assert_eq!(frames + skipped, 270, "{frames} messages + {skipped} QoS drops:\n{}", tail(&text));
+    assert!(frames >= 200 && faces * 10 >= frames * 8, "{frames} frames, {faces} with faces");
 
     // A source that offers several sizes, as v4l2src does: negotiation picks one, no converter.
     let sizes = "video/x-raw,format=YUY2,width=640,height=480,framerate=30/1;video/x-raw,format=YUY2,width=1280,height=720,framerate=10/1;video/x-raw,format=YUY2,width=320,height=240,framerate=30/1";
     let text = webcam_sh(&x, &format!("videotestsrc num-buffers=30 ! capsfilter caps=\"{sizes}\""));
-    assert_eq!(frames_and_faces(&text).0, 30, "one message per frame:\n{}", tail(&text));
+    let (frames, skipped) = (frames_and_faces(&text).0, qos_dropped(&text));
+    assert_eq!(frames + skipped, 30, "one message per frame not skipped on QoS ({skipped}):\n{}", tail(&text));
+    assert!(frames >= 15, "{frames} of 30 frames analysed");
 }
