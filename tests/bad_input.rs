@@ -79,7 +79,7 @@ fn text_file_named_onnx() {
 fn an_empty_directory_is_not_a_model() {
     let dir = TempDir::new("dir");
     let err = ready_error(&element(&[("face-model", dir.path().to_str().unwrap())]));
-    assert_contains(err.message(), &["face model", dir.path().to_str().unwrap(), "not a regular file"]);
+    assert_contains(err.message(), &["face model", dir.path().to_str().unwrap(), "is a directory, expected a regular file"]);
 }
 
 /// Real ONNX models in the wrong role: the message says what the model has and what the

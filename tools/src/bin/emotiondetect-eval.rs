@@ -6,8 +6,9 @@
 //! which a dataset of crops does not have: those fall back to the whole image).
 //!
 //! Prints `accuracy=`, `macro_f1=`, `worst_recall=`, per-class precision, recall and F1, the
-//! confusion matrix, `images_per_s=` (decode + pre-processing + inference) and `ms_per_face=`
-//! (inference alone), and writes the confusion matrix as a PNG.
+//! confusion matrix, `skipped=` (images that cannot be read or decoded: each is named on stderr
+//! and left out, the run goes on), `images_per_s=` (decode + pre-processing + inference) and
+//! `ms_per_face=` (inference alone), and writes the confusion matrix as a PNG.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -49,8 +50,9 @@ struct Args {
     limit: usize,
 }
 
+/// Parses the command line as the OS gives it: paths need not be UTF-8, options and numbers are.
 fn parse_args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
+    let mut it = std::env::args_os().skip(1);
     let mut args = Args {
         dataset: PathBuf::new(),
         model: runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE),
@@ -61,11 +63,11 @@ fn parse_args() -> Result<Args, String> {
         png: None,
         limit: 0,
     };
-    let number = |v: Option<String>, what: &str| -> Result<usize, String> {
-        v.as_deref().and_then(|s| s.parse().ok()).ok_or(format!("{what} needs a whole number"))
+    let number = |v: Option<std::ffi::OsString>, what: &str| -> Result<usize, String> {
+        v.as_deref().and_then(|s| s.to_str()).and_then(|s| s.parse().ok()).ok_or(format!("{what} needs a whole number"))
     };
     while let Some(a) = it.next() {
-        match a.as_str() {
+        match a.to_str().unwrap_or_default() {
             "-h" | "--help" => return Err(String::new()),
             "--model" => args.model = it.next().ok_or("--model needs a path")?.into(),
             "--spec" => args.spec = Some(it.next().ok_or("--spec needs a path")?.into()),
@@ -73,10 +75,13 @@ fn parse_args() -> Result<Args, String> {
             "--batch" => args.batch = number(it.next(), "--batch")?.max(1),
             "--threads" => args.threads = number(it.next(), "--threads")?,
             "--limit" => args.limit = number(it.next(), "--limit")?,
-            "--device" => args.device = Device::parse(&it.next().ok_or("--device needs a value")?)?,
+            "--device" => {
+                let d = it.next().and_then(|d| d.into_string().ok()).ok_or("--device needs a value")?;
+                args.device = Device::parse(&d)?
+            }
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
-            s if args.dataset.as_os_str().is_empty() => args.dataset = s.into(),
-            s => return Err(format!("unexpected argument {s}")),
+            _ if args.dataset.as_os_str().is_empty() => args.dataset = a.into(),
+            _ => return Err(format!("unexpected argument {}", a.to_string_lossy())),
         }
     }
     if args.dataset.as_os_str().is_empty() {
@@ -113,9 +118,15 @@ fn list_dataset(root: &Path, limit: usize) -> Result<Vec<(String, Vec<PathBuf>)>
     Ok(classes)
 }
 
-/// Decodes one image to packed RGB.
+/// Decodes one image to packed RGB. The file is checked first: a FIFO or device named `.jpg`
+/// would block or never end.
+///
+/// Errors: the file is not a regular file, cannot be read, or does not decode (the OS or
+/// decoder's reason; the caller names the file).
 fn decode(path: &Path) -> Result<Image<Vec<u8>>, String> {
-    let img = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?.to_rgb8();
+    let file = gstemotiondetect::files::open_regular(path).map_err(|e| e.to_string())?;
+    let reader = image::ImageReader::new(std::io::BufReader::new(file)).with_guessed_format().map_err(|e| e.to_string())?;
+    let img = reader.decode().map_err(|e| e.to_string())?.to_rgb8();
     let (w, h) = (img.width() as usize, img.height() as usize);
     Ok(Image {
         layout: PixelLayout::Packed { bpp: 3, r: 0, g: 1, b: 2 },
@@ -129,7 +140,10 @@ fn decode(path: &Path) -> Result<Image<Vec<u8>>, String> {
 struct Timing {
     total: Duration,
     inference: Duration,
+    /// Images classified.
     images: usize,
+    /// Images that could not be read or decoded, with the reason: left out of the scores.
+    skipped: Vec<(PathBuf, String)>,
 }
 
 /// Classifies every image, filling `confusion`.
@@ -151,23 +165,41 @@ fn evaluate(
     let mut tensor = vec![0.0f32; per * batch];
     let (start, mut inference) = (Instant::now(), Duration::ZERO);
     let mut results = Vec::with_capacity(batch);
+    let (mut skipped, mut classified) = (Vec::new(), 0);
     for chunk in items.chunks(batch) {
-        for ((_, path), out) in chunk.iter().zip(tensor.chunks_mut(per)) {
-            let image = decode(path)?;
-            let whole = FaceCrop { region: (0.0, 0.0, image.width as f32, image.height as f32), landmarks: None };
-            face_tensor(&classifier.spec, &image, &whole, out);
+        // One unreadable image is skipped and counted, not the end of the run.
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (row, path) in chunk {
+            match decode(path) {
+                Ok(image) => {
+                    let whole = FaceCrop { region: (0.0, 0.0, image.width as f32, image.height as f32), landmarks: None };
+                    face_tensor(&classifier.spec, &image, &whole, &mut tensor[rows.len() * per..(rows.len() + 1) * per]);
+                    rows.push(*row);
+                }
+                Err(e) => {
+                    bar.suspend(|| eprintln!("emotiondetect-eval: skipped {}: {e}", path.display()));
+                    skipped.push(((*path).clone(), e));
+                }
+            }
         }
         results.clear();
-        let t = Instant::now();
-        classifier.classify_tensor(&tensor[..per * chunk.len()], chunk.len(), &mut results)?;
-        inference += t.elapsed();
-        for ((class, _), e) in chunk.iter().zip(&results) {
+        if !rows.is_empty() {
+            let t = Instant::now();
+            classifier.classify_tensor(&tensor[..per * rows.len()], rows.len(), &mut results)?;
+            inference += t.elapsed();
+        }
+        for (class, e) in rows.iter().zip(&results) {
             confusion.add(*class, top1(e).map_or(0, |(label, _)| label));
         }
+        classified += rows.len();
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    Ok(Timing { total: start.elapsed(), inference, images: items.len() })
+    if classified == 0 {
+        let first = skipped.first().map(|(p, e): &(PathBuf, String)| format!(" (the first: {}: {e})", p.display())).unwrap_or_default();
+        return Err(format!("none of the {} images could be read{first}", items.len()));
+    }
+    Ok(Timing { total: start.elapsed(), inference, images: classified, skipped })
 }
 
 /// Writes to stdout. A reader that has gone (`| head`) is not an error: the PNG is still written.
@@ -206,8 +238,14 @@ fn run(args: Args) -> Result<(), String> {
     let timing = evaluate(&mut classifier, &dataset, batch, &mut confusion)?;
     let secs = timing.total.as_secs_f64().max(1e-9);
     emit(&format!(
-        "{}\nimages_per_s={:.1}\nms_per_face={:.3} (inference alone, batch {batch}; {} images in {:.2} s in all)\n",
+        "{}\nskipped={}{}\nimages_per_s={:.1}\nms_per_face={:.3} (inference alone, batch {batch}; {} images in {:.2} s in all)\n",
         confusion.report(),
+        timing.skipped.len(),
+        if timing.skipped.is_empty() {
+            String::new()
+        } else {
+            " (unreadable images, left out of the scores; listed on stderr)".to_string()
+        },
         timing.images as f64 / secs,
         timing.inference.as_secs_f64() * 1e3 / timing.images.max(1) as f64,
         timing.images,

@@ -18,15 +18,20 @@
 //! analysed, the first audio stream goes to `queue ! [audioconvert ! audioresample ! AAC
 //! encoder] ! mp4mux`, every other stream (subtitles, more video and audio) to a fakesink. For an
 //! image: `filesrc ! decodebin ! videoconvert ! emotiondetect ! videoconvert ! pngenc ! filesink`. Everything is
-//! written to hidden `.<file>.partial` names in DIR and renamed when all of it is complete; on
-//! any error the partial files are removed. Ctrl-C (or SIGTERM) sends EOS: the outputs then
-//! cover the part analysed so far (exit status 130); a second one stops at once and removes them.
+//! written to hidden `.<file>.<pid>.partial` names in DIR and renamed when all of it is complete;
+//! on any error the partial files are removed, and those of a killed run (SIGKILL) are removed by
+//! the next run for the same name (`emotiondetect_tools::outputs`). Ctrl-C (or SIGTERM) sends
+//! EOS: the outputs then cover the part analysed so far (exit status 130). When the pipeline makes
+//! no progress towards EOS for `--grace` seconds, it is stopped and the outputs built from the
+//! JSON lines written so far are kept (the video is not: it cannot be finished), and the summary
+//! says so; a second Ctrl-C stops at once and removes them. File names need not be UTF-8.
 //! DIR defaults to `./out` (as `pipelines/file-to-mp4.sh`), not to the input's directory, which
 //! may be read-only or shared. The progress bar is drawn on stderr when both stdout and stderr
 //! are terminals; the one-line summary always goes to stdout.
 //! The element is registered from this crate, so no installed plugin is needed (ONNX Runtime and
 //! the models come from ./setup.sh as for the plugin).
 
+use std::ffi::{OsStr, OsString};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,6 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use emotiondetect_tools::outputs::Outputs;
 use emotiondetect_tools::report;
 use gst::glib;
 use gst::prelude::*;
@@ -62,18 +68,24 @@ For a still image (JPEG, PNG), instead of the MP4, people CSV and timeline:
 PROP=VALUE pairs set emotiondetect properties, e.g. threshold=0.5 detector-size=320
 inference-interval=3 (`gst-inspect-1.0 emotiondetect` lists them; metadata-file is set by
 this tool). Outputs appear only when complete. Ctrl-C stops early and keeps what was analysed
-(exit status 130); a second Ctrl-C discards it. The progress bar shows on a terminal only.
+(exit status 130); if finishing the video then makes no progress for --grace seconds, the
+reports are kept without the video; a second Ctrl-C discards everything. The progress bar
+shows on a terminal only.
 
 options:
   -o, --output-dir DIR   where the outputs go (created if needed; default ./out)
   --no-audio             leave the audio out of the MP4
+  --plot-people N        plot the N people seen longest in the timeline (default 20); the
+                         others are summed up in one line (all are in the people CSV)
+  --grace S              after Ctrl-C, give up finishing the video after S seconds without
+                         progress, keeping the reports (default 10)
   -h, --help             this help";
 
 /// People on screen for less than this are listed in the CSV but not plotted.
 const MIN_PLOT_SECONDS: f64 = 1.0;
 /// The progress bar and the Ctrl-C checks run this often.
 const TICK: Duration = Duration::from_millis(200);
-/// After Ctrl-C, how long EOS may take to come through before giving up.
+/// After Ctrl-C, how long the pipeline may go without progress towards EOS (default).
 const EOS_GRACE: Duration = Duration::from_secs(10);
 
 /// A failure: the message to print and the exit status.
@@ -116,28 +128,54 @@ struct Args {
     props: Vec<(String, String)>,
     /// `--no-audio`: the annotated MP4 gets no audio track.
     no_audio: bool,
+    /// `--plot-people`: people plotted in the timeline.
+    plot_people: usize,
+    /// `--grace`: after Ctrl-C, how long without progress before the video is given up.
+    grace: Duration,
 }
 
-/// Parses the command line (without the program name). `Ok(None)`: help was asked for.
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, Failure> {
-    let mut input = None;
-    let mut out_dir = None;
+/// The value after option `opt`, as UTF-8 text.
+fn option_text(opt: &str, value: Option<OsString>) -> Result<String, Failure> {
+    let value = value.ok_or_else(|| Failure::usage(format!("{opt} needs a value")))?;
+    value.into_string().map_err(|v| Failure::usage(format!("{opt}: `{}` is not UTF-8 text", v.to_string_lossy())))
+}
+
+/// Parses the command line (without the program name), as the OS gives it: paths need not be
+/// UTF-8. `Ok(None)`: help was asked for.
+fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Args>, Failure> {
+    let mut input: Option<OsString> = None;
+    let mut out_dir: Option<OsString> = None;
     let mut props = Vec::new();
-    let mut no_audio = false;
+    let (mut no_audio, mut plot_people, mut grace) = (false, report::DEFAULT_MAX_PEOPLE, EOS_GRACE);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
-        match arg.as_str() {
+        // Options are UTF-8; INPUT and DIR may be any file name.
+        let text = arg.to_str().unwrap_or_default();
+        match text {
             "-h" | "--help" => return Ok(None),
             "--no-audio" => no_audio = true,
-            "-o" | "--output-dir" => out_dir = Some(args.next().ok_or_else(|| Failure::usage(format!("{arg} needs a directory")))?),
-            _ if arg.starts_with("--output-dir=") => out_dir = Some(arg["--output-dir=".len()..].to_string()),
-            _ if arg.starts_with('-') && arg.len() > 1 && input.is_none() && !Path::new(&arg).exists() => {
-                return Err(Failure::usage(format!("unknown option {arg}")))
+            "-o" | "--output-dir" => out_dir = Some(args.next().ok_or_else(|| Failure::usage(format!("{text} needs a directory")))?),
+            "--plot-people" => {
+                let v = option_text(text, args.next())?;
+                plot_people = v.parse().map_err(|_| Failure::usage(format!("--plot-people needs a whole number, got `{v}`")))?;
+            }
+            "--grace" => {
+                let v = option_text(text, args.next())?;
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s <= 86_400.0)
+                    .ok_or_else(|| Failure::usage(format!("--grace needs seconds (0 to 86400), got `{v}`")))?;
+                grace = Duration::from_secs_f64(secs);
+            }
+            _ if text.starts_with("--output-dir=") => out_dir = Some(text["--output-dir=".len()..].into()),
+            _ if text.starts_with('-') && text.len() > 1 && input.is_none() && !Path::new(&arg).exists() => {
+                return Err(Failure::usage(format!("unknown option {text}")))
             }
             _ if input.is_none() => input = Some(arg),
-            _ => match arg.split_once('=') {
+            _ => match arg.to_str().and_then(|a| a.split_once('=')) {
                 Some((k, v)) if !k.is_empty() => props.push((k.to_string(), v.to_string())),
-                _ => return Err(Failure::usage(format!("expected PROP=VALUE, got `{arg}`"))),
+                _ => return Err(Failure::usage(format!("expected PROP=VALUE, got `{}`", arg.to_string_lossy()))),
             },
         }
     }
@@ -147,11 +185,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, Fa
         Some(d) => PathBuf::from(d),
         None => PathBuf::from("out"),
     };
-    Ok(Some(Args { input: PathBuf::from(input), out_dir, props, no_audio }))
+    Ok(Some(Args { input: PathBuf::from(input), out_dir, props, no_audio, plot_people, grace }))
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
+    let args = match parse_args(std::env::args_os().skip(1)) {
         Ok(Some(args)) => args,
         Ok(None) => {
             println!("{USAGE}");
@@ -179,56 +217,15 @@ enum Kind {
     Image,
 }
 
+/// Every output suffix of either kind (stale partial files of each are cleaned).
+const ALL_SUFFIXES: [&str; 7] =
+    ["-emotions.mp4", ".jsonl", "-people.csv", "-frames.csv", "-timeline.png", "-annotated.png", "-probabilities.png"];
+
 /// The outputs of INPUT's kind, as suffixes of `<name>`, in the order the summary lists them.
 fn output_suffixes(kind: Kind) -> &'static [&'static str] {
     match kind {
         Kind::Video => &["-emotions.mp4", ".jsonl", "-people.csv", "-frames.csv", "-timeline.png"],
         Kind::Image => &["-annotated.png", "-probabilities.png", ".jsonl", "-frames.csv"],
-    }
-}
-
-/// The outputs: their final paths, the `.partial` names they are written to, and cleanup.
-/// Dropped without [`Outputs::commit`], it removes the partial files (and DIR, if this run
-/// created it and it is empty).
-struct Outputs {
-    dir: PathBuf,
-    created_dir: bool,
-    name: String,
-    /// Final paths, one per [`output_suffixes`].
-    files: Vec<PathBuf>,
-    committed: bool,
-}
-
-impl Outputs {
-    fn new(dir: &Path, name: &str, kind: Kind) -> Result<Outputs, Failure> {
-        let created_dir = !dir.exists();
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the output directory {}: {e}", dir.display()))?;
-        let files = output_suffixes(kind).iter().map(|suffix| dir.join(format!("{name}{suffix}"))).collect();
-        Ok(Outputs { dir: dir.to_path_buf(), created_dir, name: name.to_string(), files, committed: false })
-    }
-
-    fn finals(&self) -> &[PathBuf] {
-        &self.files
-    }
-
-    /// The `.partial` path of the output `<name><suffix>`, where it is written until complete.
-    fn partial_of(&self, suffix: &str) -> PathBuf {
-        Outputs::partial(&self.dir.join(format!("{}{suffix}", self.name)))
-    }
-
-    /// `DIR/.<file>.partial`, where `path` is written until it is complete.
-    fn partial(path: &Path) -> PathBuf {
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        path.with_file_name(format!(".{name}.partial"))
-    }
-
-    /// Renames every partial file to its final name.
-    fn commit(&mut self) -> Result<(), Failure> {
-        for path in self.finals() {
-            std::fs::rename(Outputs::partial(path), path).map_err(|e| format!("cannot move {} into place: {e}", path.display()))?;
-        }
-        self.committed = true;
-        Ok(())
     }
 }
 
@@ -259,20 +256,6 @@ fn input_kind(path: &Path) -> Result<Kind, Failure> {
             }
         }
     })
-}
-
-impl Drop for Outputs {
-    fn drop(&mut self) {
-        if self.committed {
-            return;
-        }
-        for path in self.finals() {
-            let _ = std::fs::remove_file(Outputs::partial(path));
-        }
-        if self.created_dir {
-            let _ = std::fs::remove_dir(&self.dir); // only if empty
-        }
-    }
 }
 
 /// Checks a RIFF file (AVI, WAV, ...) against the size its header declares. GStreamer plays a
@@ -333,10 +316,9 @@ fn nearest_name<'a>(key: &str, names: &[&'a str]) -> Option<&'a str> {
 /// (`emotion-model-proc`, else the model's own or shipped spec), for a file without faces
 /// (the JSON lines of faces name them).
 fn classifier_labels(element: &gst::Element) -> Result<Vec<String>, Failure> {
-    let model: String = element.property("emotion-model");
-    let proc: Option<String> = element.property("emotion-model-proc");
-    let (spec, _) = ClassifierSpec::resolve(Path::new(&model), proc.as_deref().map(Path::new))
-        .map_err(|e| format!("cannot read the classifier's labels: {e}"))?;
+    let model: PathBuf = element.property("emotion-model");
+    let proc: Option<PathBuf> = element.property("emotion-model-proc");
+    let (spec, _) = ClassifierSpec::resolve(&model, proc.as_deref()).map_err(|e| format!("cannot read the classifier's labels: {e}"))?;
     Ok(spec.labels)
 }
 
@@ -471,12 +453,12 @@ fn build_pipeline(
 ) -> Result<(gst::Pipeline, gst::Pad), Failure> {
     let pipeline = gst::Pipeline::new();
     let src = make("filesrc")?;
-    src.set_property("location", input.to_str().ok_or("the input path is not UTF-8")?);
+    src.set_property("location", input.to_path_buf());
     let decodebin = make("decodebin")?;
     let convert_in = make("videoconvert")?;
     let convert_out = make("videoconvert")?;
     let sink = make("filesink")?;
-    sink.set_property("location", out_partial.to_str().ok_or("the output path is not UTF-8")?);
+    sink.set_property("location", out_partial.to_path_buf());
     // x264 needs an even width and height in 4:2:0: an odd last column or row is cropped.
     let crop = make("videocrop")?;
     let mut mux = None;
@@ -623,6 +605,9 @@ enum Ended {
     Eos,
     /// Ctrl-C, EOS sent and received: the outputs cover the part analysed.
     Interrupted,
+    /// Ctrl-C, EOS sent, then no progress for the grace period: the pipeline was stopped; the
+    /// JSON lines written so far are there, the video is not finished.
+    GaveUp,
 }
 
 fn progress_bar() -> ProgressBar {
@@ -647,6 +632,7 @@ fn run_pipeline(
     shared: &Shared,
     signals: &AtomicUsize,
     bar: &ProgressBar,
+    (grace, picture): (Duration, &Path),
 ) -> Result<(Ended, Option<u64>), Failure> {
     let bus = pipeline.bus().unwrap();
     let input_name = input.display();
@@ -654,6 +640,8 @@ fn run_pipeline(
     let mut missing: Vec<String> = Vec::new();
     let mut warnings = 0usize;
     let mut eos_sent: Option<Instant> = None;
+    // After EOS is sent: the last time frames or the video file moved on, and how far.
+    let mut progress = (Instant::now(), 0u64, 0u64);
     let mut first_frame: Option<(Instant, u64)> = None;
     let mut last_tick = Instant::now();
 
@@ -694,10 +682,28 @@ fn run_pipeline(
             // Ctrl-C: the first sends EOS (the outputs are finished with what was analysed), a
             // second one, or EOS not coming through in time, gives up.
             let n = signals.load(Ordering::SeqCst);
-            if n >= 2 || eos_sent.is_some_and(|t| t.elapsed() > EOS_GRACE) {
+            if n >= 2 {
                 let _ = pipeline.set_state(gst::State::Null);
                 bar.finish_and_clear();
-                return Err(Failure { message: "interrupted: stopped, no outputs written".into(), code: 130 });
+                return Err(Failure { message: "interrupted twice: stopped, no outputs written".into(), code: 130 });
+            }
+            if eos_sent.is_some() {
+                let now = (shared.frames.load(Ordering::Relaxed), std::fs::metadata(picture).map_or(0, |m| m.len()));
+                if (now.0, now.1) != (progress.1, progress.2) {
+                    progress = (Instant::now(), now.0, now.1);
+                } else if progress.0.elapsed() >= grace {
+                    // Finishing the video is stuck: stop (the element writes out its JSON lines)
+                    // and keep the reports built from them.
+                    bar.finish_and_clear();
+                    eprintln!(
+                        "{TOOL}: the video made no progress for {:.1} s after Ctrl-C: keeping the reports, not the video",
+                        grace.as_secs_f64()
+                    );
+                    if pipeline.set_state(gst::State::Null).is_err() {
+                        return Err(Failure { message: "interrupted: the pipeline did not stop, no outputs written".into(), code: 130 });
+                    }
+                    return Ok((Ended::GaveUp, duration));
+                }
             }
             if n == 1 && eos_sent.is_none() {
                 if shared.frames.load(Ordering::Relaxed) == 0 {
@@ -716,6 +722,7 @@ fn run_pipeline(
                     pad.send_event(gst::event::Eos::new());
                 }
                 eos_sent = Some(Instant::now());
+                progress = (Instant::now(), shared.frames.load(Ordering::Relaxed), 0);
             }
             let frames = shared.frames.load(Ordering::Relaxed);
             if frames > 0 && first_frame.is_none() {
@@ -799,17 +806,14 @@ fn run_pipeline(
 fn run(args: &Args) -> Result<u8, Failure> {
     let started = Instant::now();
     let input = &args.input;
-    let meta = std::fs::metadata(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
-    if !meta.is_file() {
-        return Err(Failure::new(format!("{} is not a file", input.display())));
-    }
+    gstemotiondetect::files::check_regular(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
     if let Some((declared, actual)) = riff_truncation(input).map_err(|e| format!("cannot read {}: {e}", input.display()))? {
         return Err(Failure::new(format!(
             "error while checking {}: the file is truncated: its RIFF (AVI/WAV) header declares {declared} bytes, the file has {actual}",
             input.display()
         )));
     }
-    let name = input.file_stem().map(|s| s.to_string_lossy().to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| "video".into());
+    let name: OsString = input.file_stem().filter(|s| !s.is_empty()).unwrap_or(OsStr::new("video")).to_os_string();
 
     gst::init().map_err(|e| format!("cannot initialise GStreamer: {e}"))?;
     gstemotiondetect::plugin_register_static().map_err(|e| format!("cannot register the emotiondetect element: {e}"))?;
@@ -825,9 +829,12 @@ fn run(args: &Args) -> Result<u8, Failure> {
     }
 
     let kind = input_kind(input)?;
-    let mut outputs = Outputs::new(&args.out_dir, &name, kind)?;
+    let mut outputs = Outputs::new(&args.out_dir, &name, output_suffixes(kind), &ALL_SUFFIXES)?;
+    for stale in &outputs.removed_stale {
+        eprintln!("{TOOL}: removed {}, left by an earlier run that was killed", stale.display());
+    }
     let jsonl_partial = outputs.partial_of(".jsonl");
-    element.set_property("metadata-file", jsonl_partial.to_str().ok_or("the output path is not UTF-8")?);
+    element.set_property("metadata-file", jsonl_partial.clone());
     let shared = Arc::new(Shared::default());
     let picture = outputs.partial_of(match kind {
         Kind::Video => "-emotions.mp4",
@@ -835,11 +842,15 @@ fn run(args: &Args) -> Result<u8, Failure> {
     });
     let (pipeline, video_sink) = build_pipeline(input, &element, kind, &picture, !args.no_audio, &shared)?;
     let bar = progress_bar();
-    let (ended, duration) = run_pipeline(&pipeline, &video_sink, input, &shared, &signals, &bar)?;
+    let (ended, duration) = run_pipeline(&pipeline, &video_sink, input, &shared, &signals, &bar, (args.grace, &picture))?;
+    if matches!(ended, Ended::GaveUp) {
+        let _ = std::fs::remove_file(&picture); // unfinished: not a playable file
+    }
     let analysed = started.elapsed();
 
     // The reports, from the JSON lines the element wrote.
-    let open = || std::fs::File::open(&jsonl_partial).map_err(|e| format!("cannot read back {}: {e}", jsonl_partial.display()));
+    let open =
+        || gstemotiondetect::files::open_regular(&jsonl_partial).map_err(|e| format!("cannot read back {}: {e}", jsonl_partial.display()));
     // The lines name their labels; with no face at all, the CSV's columns come from the spec.
     let labels = match report::labels_in(std::io::BufReader::new(open()?)) {
         Ok(Some(labels)) => labels,
@@ -849,11 +860,11 @@ fn run(args: &Args) -> Result<u8, Failure> {
         .map_err(|e| format!("error while reading {}: {e}", jsonl_partial.display()))?;
     let write = |suffix: &str, what: &dyn Fn(std::io::BufWriter<std::fs::File>) -> Result<(), String>| -> Result<(), Failure> {
         let path = outputs.partial_of(suffix);
-        let file = std::fs::File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let file = gstemotiondetect::files::create_regular(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         what(std::io::BufWriter::new(file)).map_err(|e| Failure::new(format!("error while writing {}: {e}", path.display())))
     };
     let write_png = |suffix: &str, png: Result<Vec<u8>, String>| -> Result<(), Failure> {
-        let png = png.map_err(|e| format!("error while drawing {}{suffix}: {e}", outputs.name))?;
+        let png = png.map_err(|e| format!("error while drawing {}{suffix}: {e}", outputs.name().to_string_lossy()))?;
         let path = outputs.partial_of(suffix);
         std::fs::write(&path, png).map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))
     };
@@ -865,13 +876,17 @@ fn run(args: &Args) -> Result<u8, Failure> {
         Kind::Video => {
             let people = report::summarize(&frames, labels.len());
             write("-people.csv", &|w| report::write_csv(w, &people, &labels))?;
-            let opts = report::TimelineOptions { title, min_seconds: MIN_PLOT_SECONDS, ..Default::default() };
+            let opts = report::TimelineOptions { title, min_seconds: MIN_PLOT_SECONDS, max_people: args.plot_people, ..Default::default() };
             write_png("-timeline.png", report::render_timeline(&frames, &people, &labels, &opts))?;
-            let plotted = report::plotted_people(&people, MIN_PLOT_SECONDS).0.len();
+            let plotted = report::plotted_people(&people, MIN_PLOT_SECONDS, args.plot_people).0.len();
             let video = report::video_end(&frames);
             let interrupted = match (&ended, duration) {
                 (Ended::Interrupted, Some(d)) => format!(" (interrupted: covers {video:.1} of {:.1} s)", d as f64 / 1e9),
                 (Ended::Interrupted, None) => " (interrupted)".into(),
+                (Ended::GaveUp, _) => format!(
+                    " (interrupted: covers {video:.1} s; finishing the video made no progress for {:.1} s, so the MP4 was not kept)",
+                    args.grace.as_secs_f64()
+                ),
                 (Ended::Eos, _) => String::new(),
             };
             let audio = match (args.no_audio, shared.audio.lock().unwrap().clone()) {
@@ -899,13 +914,13 @@ fn run(args: &Args) -> Result<u8, Failure> {
             format!("image, {} face{}{list} in {secs:.1} s", faces.len(), if faces.len() == 1 { "" } else { "s" })
         }
     };
-    outputs.commit()?;
+    let moved = outputs.commit()?;
 
-    let files: Vec<String> = outputs.finals().iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().to_string()).collect();
-    println!("{}: {what}; wrote {} into {}", input.display(), files.join(", "), outputs.dir.display());
+    let files: Vec<String> = moved.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().to_string()).collect();
+    println!("{}: {what}; wrote {} into {}", input.display(), files.join(", "), outputs.dir().display());
     Ok(match ended {
         Ended::Eos => 0,
-        Ended::Interrupted => 130,
+        Ended::Interrupted | Ended::GaveUp => 130,
     })
 }
 
@@ -914,7 +929,20 @@ mod tests {
     use super::*;
 
     fn args(a: &[&str]) -> Result<Option<Args>, Failure> {
-        parse_args(a.iter().map(|s| s.to_string()))
+        parse_args(a.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn non_utf8_paths_and_the_new_options() {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = OsStr::from_bytes(b"caf\xe9.avi");
+        let a = parse_args([odd.to_os_string(), "-o".into(), OsStr::from_bytes(b"d\xff").into()]).ok().unwrap().unwrap();
+        assert_eq!((a.input.as_os_str(), a.out_dir.as_os_str()), (odd, OsStr::from_bytes(b"d\xff")));
+        let a = args(&["v.mp4", "--plot-people", "5", "--grace", "0.5"]).ok().unwrap().unwrap();
+        assert_eq!((a.plot_people, a.grace), (5, Duration::from_millis(500)));
+        for bad in [&["v.mp4", "--plot-people", "x"][..], &["v.mp4", "--grace", "-1"], &["v.mp4", "--grace", "nan"]] {
+            assert_eq!(args(bad).err().map(|f| f.code), Some(2), "{bad:?}");
+        }
     }
 
     #[test]
