@@ -193,6 +193,8 @@ fn a_file_that_is_not_onnx_runtime_fails_in_a_child_process() {
     assert_eq!(status.signal(), None, "gst-launch-1.0 crashed: {text}");
     assert!(!status.success(), "gst-launch-1.0 must fail: {text}");
     assert_contains(&text, &["could not load ONNX Runtime", ort.to_str().unwrap(), "setup.sh"]);
+    // The loader's own reason, not only "dlopen failed".
+    assert!(text.contains("file too short") || text.contains("invalid ELF header"), "dlopen's reason missing: {text}");
 }
 
 /// A buffer too small for the negotiated caps: the frame cannot be mapped, so the element posts
