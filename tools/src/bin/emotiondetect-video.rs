@@ -78,7 +78,7 @@ options:
   --plot-people N        plot the N people seen longest in the timeline (default 20); the
                          others are summed up in one line (all are in the people CSV)
   --grace S              after Ctrl-C, give up finishing the video after S seconds without
-                         progress, keeping the reports (default 10)
+                         progress, keeping the reports (default 10; 0: at once)
   -h, --help             this help";
 
 /// People on screen for less than this are listed in the CSV but not plotted.
@@ -687,23 +687,28 @@ fn run_pipeline(
                 bar.finish_and_clear();
                 return Err(Failure { message: "interrupted twice: stopped, no outputs written".into(), code: 130 });
             }
-            if eos_sent.is_some() {
-                let now = (shared.frames.load(Ordering::Relaxed), std::fs::metadata(picture).map_or(0, |m| m.len()));
-                if (now.0, now.1) != (progress.1, progress.2) {
-                    progress = (Instant::now(), now.0, now.1);
-                } else if progress.0.elapsed() >= grace {
-                    // Finishing the video is stuck: stop (the element writes out its JSON lines)
-                    // and keep the reports built from them.
-                    bar.finish_and_clear();
-                    eprintln!(
-                        "{TOOL}: the video made no progress for {:.1} s after Ctrl-C: keeping the reports, not the video",
-                        grace.as_secs_f64()
-                    );
-                    if pipeline.set_state(gst::State::Null).is_err() {
-                        return Err(Failure { message: "interrupted: the pipeline did not stop, no outputs written".into(), code: 130 });
+            // After Ctrl-C: finishing the video made no progress for `grace` (or grace is 0).
+            let stalled = match eos_sent {
+                Some(_) => {
+                    let now = (shared.frames.load(Ordering::Relaxed), std::fs::metadata(picture).map_or(0, |m| m.len()));
+                    if (now.0, now.1) != (progress.1, progress.2) {
+                        progress = (Instant::now(), now.0, now.1);
                     }
-                    return Ok((Ended::GaveUp, duration));
+                    progress.0.elapsed() >= grace
                 }
+                None => n == 1 && grace.is_zero() && shared.frames.load(Ordering::Relaxed) > 0,
+            };
+            if stalled {
+                // Stop (the element writes out its JSON lines) and keep the reports built from them.
+                bar.finish_and_clear();
+                eprintln!(
+                    "{TOOL}: interrupted: the video is not finished within {:.1} s: keeping the reports, not the video",
+                    grace.as_secs_f64()
+                );
+                if pipeline.set_state(gst::State::Null).is_err() {
+                    return Err(Failure { message: "interrupted: the pipeline did not stop, no outputs written".into(), code: 130 });
+                }
+                return Ok((Ended::GaveUp, duration));
             }
             if n == 1 && eos_sent.is_none() {
                 if shared.frames.load(Ordering::Relaxed) == 0 {
@@ -884,7 +889,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 (Ended::Interrupted, Some(d)) => format!(" (interrupted: covers {video:.1} of {:.1} s)", d as f64 / 1e9),
                 (Ended::Interrupted, None) => " (interrupted)".into(),
                 (Ended::GaveUp, _) => format!(
-                    " (interrupted: covers {video:.1} s; finishing the video made no progress for {:.1} s, so the MP4 was not kept)",
+                    " (interrupted: covers {video:.1} s; the video was not finished within {:.1} s, so the MP4 was not kept)",
                     args.grace.as_secs_f64()
                 ),
                 (Ended::Eos, _) => String::new(),
