@@ -317,13 +317,22 @@ pub struct FaceCrop {
 /// Writes one face of `image` into `out` (`spec.target().len()` floats) in the model's layout,
 /// colour and normalisation: aligned on its landmarks when the spec asks for it and the
 /// detector gave them, else scaled from its box.
+///
+/// A region or alignment that is not finite (or so large that sampling overflows) gives an all-zero
+/// tensor: non-finite values never reach the model.
 pub fn face_tensor<P: AsRef<[u8]> + Sync>(spec: &ClassifierSpec, image: &Image<P>, face: &FaceCrop, out: &mut [f32]) {
     let target = spec.target();
+    let (x0, y0, x1, y1) = face.region;
+    let sane = |v: f32| v.is_finite() && v.abs() < 1e7;
     match (&spec.alignment, face.landmarks) {
-        (Alignment::FivePoint { template }, Some(landmarks)) => {
+        (Alignment::FivePoint { template }, Some(landmarks)) if landmarks.iter().flatten().all(|v| sane(*v)) => {
             image.to_tensor_affine(similarity_transform(template, &landmarks), &target, out)
         }
-        _ => image.to_tensor(face.region, &target, out),
+        _ if [x0, y0, x1, y1].iter().all(|v| sane(*v)) => image.to_tensor(face.region, &target, out),
+        _ => out[..target.len()].fill(0.0),
+    }
+    if out[..target.len()].iter().any(|v| !v.is_finite()) {
+        out[..target.len()].fill(0.0);
     }
 }
 

@@ -466,7 +466,7 @@ fn draw_probabilities(
     for (area, face) in body.split_evenly((rows, cols)).iter().zip(faces) {
         let [x, y, bw, bh] = face.bbox;
         let label = labels.get(face.label_id).map_or("?", String::as_str);
-        let p = face.scores.get(face.label_id).copied().unwrap_or(0.0);
+        let p = unit(face.scores.get(face.label_id).copied().unwrap_or(0.0));
         let caption = format!("#{} at {x},{y} ({bw}x{bh} px): {label} {p:.2}", face.id);
         let mut chart = ChartBuilder::on(area)
             .caption(caption, (FONT, 15, FontStyle::Bold))
@@ -490,7 +490,7 @@ fn draw_probabilities(
             })
             .draw()?;
         chart.draw_series((0..n).map(|i| {
-            let v = face.scores.get(i).copied().unwrap_or(0.0) as f64;
+            let v = unit(face.scores.get(i).copied().unwrap_or(0.0));
             let j = n - 1 - i;
             let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(j)), (v, SegmentValue::Exact(j + 1))], colour(labels, i).filled());
             bar.set_margin(3, 3, 0, 0);
@@ -513,6 +513,16 @@ pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, png::Enc
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A probability from a JSON line as drawn: clamped to 0..1, NaN as 0. A hostile line's 1e38
+/// would otherwise be a bar two billion pixels wide, which takes plotters minutes to clip.
+fn unit(p: f32) -> f64 {
+    if p.is_nan() {
+        0.0
+    } else {
+        (p as f64).clamp(0.0, 1.0)
+    }
+}
 
 fn draw_timeline(
     root: &DrawingArea<BitMapBackend<'_>, Shift>,
@@ -712,7 +722,7 @@ fn draw_person(
             if *t - last_t > 1.5 * step && !segment.is_empty() {
                 chart.draw_series(std::iter::once(PathElement::new(std::mem::take(&mut segment), style)))?;
             }
-            segment.push((*t, v as f64));
+            segment.push((*t, unit(v)));
             last_t = *t;
         }
         if segment.len() == 1 {
