@@ -109,8 +109,8 @@ pub fn decode_yunet(levels: &[YunetLevel<'_>], input_w: usize, score_threshold: 
         let n = level.cls.len().min(level.obj.len()).min(level.bbox.len() / 4).min(level.kps.len() / 10);
         for i in 0..n {
             let score = (level.cls[i].clamp(0.0, 1.0) * level.obj[i].clamp(0.0, 1.0)).sqrt();
-            // `!(a > b)`, not `a <= b`: a NaN score is no face.
-            if !(score > score_threshold) {
+            // Not `score <= threshold`, which is false for NaN: a NaN score is no face.
+            if score.partial_cmp(&score_threshold) != Some(std::cmp::Ordering::Greater) {
                 continue;
             }
             let (col, row) = ((i % cols) as f32, (i / cols) as f32);
