@@ -168,9 +168,10 @@ pub fn face_box(x0: f32, y0: f32, x1: f32, y1: f32, resolution: Resolution) -> (
     let (fw, fh) = (resolution.width as f64, resolution.height as f64);
     let clip = |v: f32, max: f64| if v.is_nan() { 0.0 } else { (v as f64).clamp(0.0, max) };
     let (x0, x1, y0, y1) = (clip(x0, fw), clip(x1, fw), clip(y0, fh), clip(y1, fh));
-    let px = |v: f64| v.round() as u32;
-    // Corners rounded, then the size: x + w never passes the frame's width.
-    let rect = (px(x0), px(y0), px(x1).saturating_sub(px(x0)), px(y1).saturating_sub(px(y0)));
+    let px = |v: f64| v.max(0.0).round() as u32;
+    let (x, y) = (px(x0), px(y0));
+    // The size rounded on its own, then cut so that x + w never passes the frame's edge.
+    let rect = (x, y, px(x1 - x0).min(resolution.width.saturating_sub(x)), px(y1 - y0).min(resolution.height.saturating_sub(y)));
     let (w, h) = (fw.max(1.0), fh.max(1.0));
     let norm = BoundingBox { x_min: x0 / w, y_min: y0 / h, x_max: x1 / w, y_max: y1 / h };
     (rect, norm)
