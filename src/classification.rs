@@ -72,7 +72,7 @@ impl ClassifierSpec {
     ///
     /// Errors: the file cannot be read or is not a valid spec (the path and the field are named).
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Spec(format!("model spec {}: {e}", path.display())))?;
+        let text = crate::files::read_regular_to_string(path).map_err(|e| Error::Spec(format!("model spec {}: {e}", path.display())))?;
         Self::parse(&text).map_err(|e| Error::Spec(format!("model spec {}: {e}", path.display())))
     }
 

@@ -27,6 +27,12 @@ impl Face {
         self.y1 - self.y0
     }
 
+    /// Whether the box, the score and the landmarks are all finite numbers.
+    pub fn is_finite(&self) -> bool {
+        let landmarks = self.landmarks.iter().flatten().flatten();
+        [self.x0, self.y0, self.x1, self.y1, self.score].iter().chain(landmarks).all(|v| v.is_finite())
+    }
+
     fn area(&self) -> f32 {
         self.width().max(0.0) * self.height().max(0.0)
     }
@@ -103,7 +109,8 @@ pub fn decode_yunet(levels: &[YunetLevel<'_>], input_w: usize, score_threshold: 
         let n = level.cls.len().min(level.obj.len()).min(level.bbox.len() / 4).min(level.kps.len() / 10);
         for i in 0..n {
             let score = (level.cls[i].clamp(0.0, 1.0) * level.obj[i].clamp(0.0, 1.0)).sqrt();
-            if score <= score_threshold {
+            // Not `score <= threshold`, which is false for NaN: a NaN score is no face.
+            if score.partial_cmp(&score_threshold) != Some(std::cmp::Ordering::Greater) {
                 continue;
             }
             let (col, row) = ((i % cols) as f32, (i / cols) as f32);
@@ -113,8 +120,12 @@ pub fn decode_yunet(levels: &[YunetLevel<'_>], input_w: usize, score_threshold: 
             let w = b[2].exp() * s;
             let h = b[3].exp() * s;
             let k = &level.kps[i * 10..i * 10 + 10];
-            let landmarks = std::array::from_fn(|j| [(col + k[2 * j]) * s, (row + k[2 * j + 1]) * s]);
-            faces.push(Face { x0: cx - w / 2.0, y0: cy - h / 2.0, x1: cx + w / 2.0, y1: cy + h / 2.0, score, landmarks: Some(landmarks) });
+            let landmarks: [[f32; 2]; 5] = std::array::from_fn(|j| [(col + k[2 * j]) * s, (row + k[2 * j + 1]) * s]);
+            let face = Face { x0: cx - w / 2.0, y0: cy - h / 2.0, x1: cx + w / 2.0, y1: cy + h / 2.0, score, landmarks: Some(landmarks) };
+            // exp() of a large log size overflows: such a box is no face.
+            if face.is_finite() {
+                faces.push(face);
+            }
         }
     }
     faces
@@ -127,11 +138,12 @@ pub fn decode_yunet(levels: &[YunetLevel<'_>], input_w: usize, score_threshold: 
 pub fn decode_ultraface(scores: &[f32], boxes: &[f32], score_threshold: f32) -> Vec<Face> {
     let n = (scores.len() / 2).min(boxes.len() / 4);
     (0..n)
-        .filter(|&i| scores[2 * i + 1] > score_threshold)
+        .filter(|&i| scores[2 * i + 1] > score_threshold && scores[2 * i + 1] <= 1.0)
         .map(|i| {
             let b = &boxes[4 * i..4 * i + 4];
             Face { x0: b[0], y0: b[1], x1: b[2], y1: b[3], score: scores[2 * i + 1], landmarks: None }
         })
+        .filter(Face::is_finite)
         .collect()
 }
 
@@ -231,6 +243,23 @@ mod tests {
     fn yunet_scores_are_clamped_before_the_square_root() {
         let level = YunetLevel { stride: 8, cls: &[1.5], obj: &[-0.2], bbox: &[0.0; 4], kps: &[0.0; 10] };
         assert!(decode_yunet(&[level], 8, 0.0).is_empty());
+    }
+
+    #[test]
+    fn non_finite_detector_outputs_give_no_faces() {
+        // NaN scores passed `score <= threshold` (false for NaN) as ~1,000 faces a frame.
+        let n = 4;
+        let (cls, obj) = (vec![f32::NAN; n], vec![1.0; n]);
+        let level = YunetLevel { stride: 32, cls: &cls, obj: &obj, bbox: &[0.0; 16], kps: &[0.0; 40] };
+        assert!(decode_yunet(&[level], 64, 0.0).is_empty(), "NaN scores");
+        let bbox: Vec<f32> = [0.0, 0.0, f32::INFINITY, 200.0].repeat(n);
+        let level = YunetLevel { stride: 32, cls: &[1.0; 4], obj: &[1.0; 4], bbox: &bbox, kps: &[0.0; 40] };
+        assert!(decode_yunet(&[level], 64, 0.0).is_empty(), "infinite and overflowing sizes");
+        let kps = [f32::NAN; 40];
+        let level = YunetLevel { stride: 32, cls: &[1.0; 4], obj: &[1.0; 4], bbox: &[0.0; 16], kps: &kps };
+        assert!(decode_yunet(&[level], 64, 0.0).is_empty(), "NaN landmarks");
+        assert!(decode_ultraface(&[0.0, f32::NAN, 0.0, 0.9], &[0.0, 0.0, f32::INFINITY, 1.0, 0.0, 0.0, 0.5, 0.5], 0.0).len() == 1);
+        assert!(decode_ultraface(&[0.0, f32::INFINITY], &[0.0, 0.0, 0.5, 0.5], 0.0).is_empty());
     }
 
     #[test]

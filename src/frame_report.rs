@@ -190,12 +190,18 @@ impl FrameReport {
 }
 
 /// The box of a face given in frame pixels (`x0, y0, x1, y1`) as [`FaceReport`] reports it:
-/// rounded pixels and normalised 0..1.
+/// rounded pixels and normalised 0..1, clipped to the frame (a track carried by its velocity may
+/// drift past an edge; a NaN coordinate counts as 0), so no report lies outside its frame.
 pub fn face_box(x0: f32, y0: f32, x1: f32, y1: f32, resolution: Resolution) -> ((u32, u32, u32, u32), BoundingBox) {
-    let (w, h) = (resolution.width.max(1) as f64, resolution.height.max(1) as f64);
-    let px = |v: f32| v.max(0.0).round() as u32;
-    let rect = (px(x0), px(y0), px(x1 - x0), px(y1 - y0));
-    let norm = BoundingBox { x_min: x0 as f64 / w, y_min: y0 as f64 / h, x_max: x1 as f64 / w, y_max: y1 as f64 / h };
+    let (fw, fh) = (resolution.width as f64, resolution.height as f64);
+    let clip = |v: f32, max: f64| if v.is_nan() { 0.0 } else { (v as f64).clamp(0.0, max) };
+    let (x0, x1, y0, y1) = (clip(x0, fw), clip(x1, fw), clip(y0, fh), clip(y1, fh));
+    let px = |v: f64| v.max(0.0).round() as u32;
+    let (x, y) = (px(x0), px(y0));
+    // The size rounded on its own, then cut so that x + w never passes the frame's edge.
+    let rect = (x, y, px(x1 - x0).min(resolution.width.saturating_sub(x)), px(y1 - y0).min(resolution.height.saturating_sub(y)));
+    let (w, h) = (fw.max(1.0), fh.max(1.0));
+    let norm = BoundingBox { x_min: x0 / w, y_min: y0 / h, x_max: x1 / w, y_max: y1 / h };
     (rect, norm)
 }
 

@@ -77,11 +77,16 @@ impl Default for SessionConfig {
 /// Errors: the file is missing or not a valid ONNX model, or CUDA was asked for and cannot
 /// register; the message names `what` (for example "face model") and the path.
 pub fn open_session(env: &Environment, what: &str, path: &Path, config: &SessionConfig) -> Result<(Session, Device)> {
-    if !path.exists() {
-        return Err(Error::model(what, path, format!("no such file ({})", crate::runtime::missing_model_hint(path))));
-    }
-    if !path.is_file() {
-        return Err(Error::model(what, path, "not a regular file, expected an .onnx model file"));
+    // Opened here first: ONNX Runtime would block on a FIFO and call any failure "not a valid model".
+    match crate::files::open_regular(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::model(what, path, format!("no such file ({})", crate::runtime::missing_model_hint(path))));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            return Err(Error::model(what, path, format!("{e}, an .onnx model file")));
+        }
+        Err(e) => return Err(Error::model(what, path, format!("cannot be read: {e}"))),
     }
     match config.device {
         Device::Cpu => build(env, path, None, config).map(|s| (s, Device::Cpu)),
@@ -243,6 +248,9 @@ impl FaceDetector {
             if level.cls.len() != cells {
                 return Err(Error::Inference(format!("YuNet stride {s} gave {} cells, expected {cells}", level.cls.len())));
             }
+            for (name, values) in [("cls", level.cls), ("obj", level.obj), ("bbox", level.bbox), ("kps", level.kps)] {
+                check_finite(values, "face model", &self.path, &format!("output {name}_{s}"))?;
+            }
             levels.push(level);
         }
         Ok(detection::decode_yunet(&levels, target.width, threshold))
@@ -254,7 +262,10 @@ impl FaceDetector {
             let value = outputs.get(name).ok_or_else(|| Error::Inference(format!("UltraFace output {name} missing")))?;
             value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(inference_error)
         };
-        Ok(detection::decode_ultraface(get("scores")?, get("boxes")?, threshold))
+        let (scores, boxes) = (get("scores")?, get("boxes")?);
+        check_finite(scores, "face model", &self.path, "output scores")?;
+        check_finite(boxes, "face model", &self.path, "output boxes")?;
+        Ok(detection::decode_ultraface(scores, boxes, threshold))
     }
 }
 
@@ -306,13 +317,22 @@ pub struct FaceCrop {
 /// Writes one face of `image` into `out` (`spec.target().len()` floats) in the model's layout,
 /// colour and normalisation: aligned on its landmarks when the spec asks for it and the
 /// detector gave them, else scaled from its box.
+///
+/// A region or alignment that is not finite (or so large that sampling overflows) gives an all-zero
+/// tensor: non-finite values never reach the model.
 pub fn face_tensor<P: AsRef<[u8]> + Sync>(spec: &ClassifierSpec, image: &Image<P>, face: &FaceCrop, out: &mut [f32]) {
     let target = spec.target();
+    let (x0, y0, x1, y1) = face.region;
+    let sane = |v: f32| v.is_finite() && v.abs() < 1e7;
     match (&spec.alignment, face.landmarks) {
-        (Alignment::FivePoint { template }, Some(landmarks)) => {
+        (Alignment::FivePoint { template }, Some(landmarks)) if landmarks.iter().flatten().all(|v| sane(*v)) => {
             image.to_tensor_affine(similarity_transform(template, &landmarks), &target, out)
         }
-        _ => image.to_tensor(face.region, &target, out),
+        _ if [x0, y0, x1, y1].iter().all(|v| sane(*v)) => image.to_tensor(face.region, &target, out),
+        _ => out[..target.len()].fill(0.0),
+    }
+    if out[..target.len()].iter().any(|v| !v.is_finite()) {
+        out[..target.len()].fill(0.0);
     }
 }
 
@@ -396,7 +416,13 @@ impl EmotionClassifier {
         if n_labels == 0 || scores.len() != n_labels * n {
             return Err(Error::Inference(format!("classifier gave {} scores for {n} faces x {n_labels} labels", scores.len())));
         }
-        results.extend(scores.chunks(n_labels).map(|row| probabilities(row.to_vec(), spec.output)));
+        check_finite(scores, "emotion model", &self.path, &format!("output {}", self.output_name))?;
+        let rows: Vec<Vec<f32>> = scores.chunks(n_labels).map(|row| probabilities(row.to_vec(), spec.output)).collect();
+        // Softmax of +-Inf logits is NaN: as bad as NaN outputs.
+        for row in &rows {
+            check_finite(row, "emotion model", &self.path, "softmax of its logits")?;
+        }
+        results.extend(rows);
         Ok(())
     }
 }
@@ -416,6 +442,21 @@ fn run_batch<'s>(
         .map_err(|e| Error::Inference(format!("input tensor of {} floats for shape {shape:?}: {e}", tensor.len())))?;
     let input = TensorRef::from_array_view(view).map_err(inference_error)?;
     session.run(ort::inputs![input_name => input]).map_err(inference_error)
+}
+
+/// Refuses a frame whose model output holds NaN or infinite values, which must never reach the
+/// metadata (a NaN score passes every `<=` threshold test, and JSON writes it as `null`).
+///
+/// Errors: [`Error::Inference`] naming the model (`what`, `path`), the output and the first bad value.
+pub fn check_finite(values: &[f32], what: &str, path: &Path, output: &str) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => {
+            let bad = values.iter().filter(|v| !v.is_finite()).count();
+            let reason = format!("{output} has {bad} non-finite values of {} (value {i} is {}): frame rejected", values.len(), values[i]);
+            Err(Error::Inference(format!("{what} {}: {reason}", path.display())))
+        }
+    }
 }
 
 fn inference_error(e: ort::Error) -> Error {

@@ -163,8 +163,10 @@ pub fn environment(log: Logger) -> crate::error::Result<&'static Environment> {
 }
 
 fn load(path: &Path, log: Logger) -> Result<Environment, String> {
-    if !path.is_file() {
-        return Err("no such file".into());
+    match crate::files::check_regular(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("no such file".into()),
+        Err(e) => return Err(e.to_string()),
+        Ok(_) => {}
     }
     if let Some(cuda) = path.parent().map(|d| d.join("cuda")).filter(|d| d.is_dir()) {
         let (loaded, failed) = preload_libraries(&cuda);
@@ -178,7 +180,13 @@ fn load(path: &Path, log: Logger) -> Result<Environment, String> {
             ),
         );
     }
-    let builder = ort::init_from(path).map_err(|e| e.to_string())?;
+    let builder = ort::init_from(path).map_err(|e| match &e {
+        // libloading's own text is only "dlopen failed": the loader's reason is its source.
+        ort::LoadDynamicError::Dlopen { error, path } => {
+            format!("failed to load from {}: {}", path.display(), crate::files::error_chain(error))
+        }
+        other => other.to_string(),
+    })?;
     builder
         .with_name("emotiondetect")
         .with_telemetry(false)

@@ -210,6 +210,8 @@ pub struct EmotionDetect {
     pipelined: AtomicBool,
     /// `active-device`: kept apart from `state` so that reading it never waits for a frame.
     active_device: Mutex<String>,
+    /// Skipped frames: one warning, then at most one per interval (with the count held back).
+    frame_warnings: Mutex<crate::ratelimit::RateLimiter>,
 }
 
 #[glib::object_subclass]
@@ -443,7 +445,8 @@ impl ObjectImpl for EmotionDetect {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut guard = self.settings.lock().unwrap();
-        let path = |v: &glib::Value| v.get::<Option<String>>().ok().flatten().filter(|p| !p.is_empty()).map(PathBuf::from);
+        // Paths as the OS has them (PathBuf, not String): a non-UTF-8 file name is a valid name.
+        let path = |v: &glib::Value| v.get::<Option<PathBuf>>().ok().flatten().filter(|p| !p.as_os_str().is_empty());
         let s = &mut *guard;
         let (r, p) = (&mut s.ready, &mut s.params);
         match pspec.name() {
@@ -492,9 +495,9 @@ impl ObjectImpl for EmotionDetect {
         let s = self.settings.lock().unwrap();
         let (r, p) = (&s.ready, &s.params);
         match pspec.name() {
-            "face-model" => r.face_model_path().to_string_lossy().to_value(),
-            "emotion-model" => r.emotion_model_path().to_string_lossy().to_value(),
-            "emotion-model-proc" => r.emotion_model_proc.as_ref().map(|p| p.to_string_lossy().into_owned()).to_value(),
+            "face-model" => r.face_model_path().to_value(),
+            "emotion-model" => r.emotion_model_path().to_value(),
+            "emotion-model-proc" => r.emotion_model_proc.to_value(),
             "device" => r.device.to_value(),
             "threshold" => p.threshold.to_value(),
             "nms-threshold" => p.nms_threshold.to_value(),
@@ -515,7 +518,7 @@ impl ObjectImpl for EmotionDetect {
             "inference-threads" => r.inference_threads.to_value(),
             "inference-spinning" => r.inference_spinning.to_value(),
             "pipelining" => r.pipelining.to_value(),
-            "metadata-file" => r.metadata_file.as_ref().map(|p| p.to_string_lossy().to_string()).to_value(),
+            "metadata-file" => r.metadata_file.to_value(),
             "model-instance-id" => r.model_instance_id.to_value(),
             "publish" => r.publish.as_deref().map(|u| MqttTarget::parse(u).map_or_else(|_| u.to_string(), |t| t.to_string())).to_value(),
             "publish-qos" => r.publish_qos.to_value(),
@@ -601,7 +604,7 @@ impl BaseTransformImpl for EmotionDetect {
             let analysed = Analysed::new(buf, info, conversion.as_ref());
             analysed.analyse(analyser, buf, info, &params, |analyser, image, params| analyser.process(image, params))
         };
-        self.publish(buf, report, post);
+        self.publish(buf, report, post)?;
         Ok(gst::FlowSuccess::Ok)
     }
 
@@ -630,7 +633,7 @@ impl BaseTransformImpl for EmotionDetect {
             finished
         };
         if let Some((mut buffer, report)) = finished {
-            self.publish(buffer.make_mut(), report, post);
+            self.publish(buffer.make_mut(), report, post)?;
             *self.ready.lock().unwrap() = Some(buffer);
         }
         Ok(gst::FlowSuccess::Ok)
@@ -738,23 +741,34 @@ impl EmotionDetect {
 
     /// The outputs of one analysed frame: ROI metas, the bus message, the JSON line. A failed
     /// analysis posts a warning and leaves the frame untouched.
-    fn publish(&self, buf: &mut gst::BufferRef, report: Result<FrameReport>, post_messages: bool) {
+    ///
+    /// Errors: `metadata-file` cannot be written (the element error is posted): the stream stops.
+    fn publish(
+        &self,
+        buf: &mut gst::BufferRef,
+        report: Result<FrameReport>,
+        post_messages: bool,
+    ) -> std::result::Result<(), gst::FlowError> {
         let mut report = match report {
             Ok(report) => report,
             Err(e) => {
-                // One bad frame must not stop the stream: warn and pass it through untouched.
-                gst::element_imp_warning!(self, gst::StreamError::Failed, ("frame {:?} skipped: {e}", buf.pts()));
-                return;
+                // One bad frame must not stop the stream: warn (rate-limited) and pass it through untouched.
+                if let Some(held) = self.frame_warnings.lock().unwrap().allow(std::time::Instant::now()) {
+                    let more = if held > 0 { format!(" ({held} more frames skipped since the last warning)") } else { String::new() };
+                    gst::element_imp_warning!(self, gst::StreamError::Failed, ("frame {:?} skipped: {e}{more}", buf.pts()));
+                }
+                return Ok(());
             }
         };
         self.set_times(&mut report, buf);
-        let json = self.write_json(&mut report, post_messages);
+        let json = self.write_json(&mut report, post_messages)?;
         outputs::attach_metas(buf, &report);
         // `write_json` serialises whenever the message needs the JSON.
         if let (true, Some(json)) = (post_messages, json) {
             let s = outputs::message_structure(&report, json);
             let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
         }
+        Ok(())
     }
 
     /// The buffer's PTS and duration, and the PTS's stream and running time in the segment.
@@ -793,8 +807,10 @@ impl EmotionDetect {
 
     /// Fills in the stream's identity, serialises the report once when anything takes JSON
     /// (`metadata-file`, `publish`, the message's `json` field), appends it to `metadata-file`
-    /// (a write error posts a warning) and queues it for the broker. Returns the JSON.
-    fn write_json(&self, report: &mut FrameReport, for_message: bool) -> Option<String> {
+    /// and queues it for the broker. Returns the JSON.
+    ///
+    /// Errors: `metadata-file` cannot be written: the element error is posted (as filesink does).
+    fn write_json(&self, report: &mut FrameReport, for_message: bool) -> std::result::Result<Option<String>, gst::FlowError> {
         let mut output = self.output.lock().unwrap();
         let Output { writer, publisher, source, source_id } = &mut *output;
         let uri = source.get_or_insert_with(|| self.stream_uri());
@@ -805,16 +821,18 @@ impl EmotionDetect {
             None => self.obj().name().to_string(),
         };
         if writer.is_none() && publisher.is_none() && !for_message {
-            return None;
+            return Ok(None);
         }
         let json = report.to_json();
         if let Some(Err(e)) = writer.as_mut().map(|w| w.write_json(&json)) {
-            gst::element_imp_warning!(self, gst::ResourceError::Write, ("{e}"));
+            *writer = None; // posted once; the file keeps its whole lines
+            self.post_error_message(error_message(&e));
+            return Err(gst::FlowError::Error);
         }
         if let Some(p) = publisher {
             p.publish(json.clone().into_bytes());
         }
-        Some(json)
+        Ok(Some(json))
     }
 
     /// Starts publishing to `uri` (`publish`); the broker's notices become warnings.
@@ -866,7 +884,8 @@ impl EmotionDetect {
     fn flush_metadata(&self) {
         let mut output = self.output.lock().unwrap();
         if let Some(Err(e)) = output.writer.as_mut().map(|w| w.flush()) {
-            gst::element_imp_warning!(self, gst::ResourceError::Write, ("{e}"));
+            output.writer = None;
+            self.post_error_message(error_message(&e));
         }
         let undelivered = output.publisher.as_ref().map_or(0, |p| p.flush(PUBLISH_FLUSH_TIMEOUT));
         if undelivered > 0 {
@@ -888,7 +907,9 @@ impl EmotionDetect {
             finish(analyser, pending, info, &params)
         };
         let (mut buffer, report) = finished;
-        self.publish(buffer.make_mut(), report, post);
+        if self.publish(buffer.make_mut(), report, post).is_err() {
+            return; // the error is posted
+        }
         if let Err(e) = self.obj().src_pad().push(buffer) {
             gst::debug!(CAT, imp = self, "pushing the last pending frame: {e:?}");
         }

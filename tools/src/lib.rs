@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 //! The tools around the `emotiondetect` element, kept out of the plugin's dependency graph:
 //! [`report`] (per-person CSV and emotion timeline of `emotiondetect-video`) and [`evaluation`]
-//! (accuracy, P/R/F1 and confusion matrix of `emotiondetect-eval`), which need no GStreamer, and
+//! (accuracy, P/R/F1 and confusion matrix of `emotiondetect-eval`) and [`outputs`] (the output
+//! files of `emotiondetect-video`, written whole or not at all), which need no GStreamer, and
 //! [`video`], the analysis of `emotiondetect-video` (runs the element; also used by
 //! `emotiondetect-web`).
 
 pub mod evaluation;
+pub mod outputs;
 pub mod report;
 pub mod video;

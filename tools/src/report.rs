@@ -310,9 +310,41 @@ pub fn audience_shares(frames: &[FrameRecord], labels: usize, window: f64) -> Ve
     out
 }
 
-/// Splits `people` into those seen for at least `min_seconds` (plotted) and the others.
-pub fn plotted_people(people: &[PersonSummary], min_seconds: f64) -> (Vec<&PersonSummary>, Vec<&PersonSummary>) {
-    people.iter().partition(|p| p.seconds_seen + 1e-9 >= min_seconds)
+/// Splits `people` into those plotted and the others: of those seen for at least `min_seconds`,
+/// the `max_people` seen longest (ties: the lower track id), in track id order; the others in
+/// their order in `people`. The picture grows with the plotted people only, so its memory is
+/// bounded whatever the number of people.
+pub fn plotted_people(people: &[PersonSummary], min_seconds: f64, max_people: usize) -> (Vec<&PersonSummary>, Vec<&PersonSummary>) {
+    let mut long: Vec<&PersonSummary> = people.iter().filter(|p| p.seconds_seen + 1e-9 >= min_seconds).collect();
+    long.sort_by(|a, b| b.seconds_seen.total_cmp(&a.seconds_seen).then(a.id.cmp(&b.id)));
+    long.truncate(max_people);
+    long.sort_by_key(|p| p.id);
+    let shown: std::collections::HashSet<u64> = long.iter().map(|p| p.id).collect();
+    let skipped = people.iter().filter(|p| !shown.contains(&p.id)).collect();
+    (long, skipped)
+}
+
+/// The byte size of an RGB picture of `width` x `height` pixels, checked: counts from the input
+/// (people, faces) must not wrap a size computation.
+///
+/// Errors: the size overflows, or exceeds [`MAX_PICTURE_BYTES`] (the message gives both sizes).
+pub fn rgb_bytes(width: u32, height: u32) -> Result<usize, String> {
+    (width as usize)
+        .checked_mul(height as usize)
+        .and_then(|px| px.checked_mul(3))
+        .filter(|&b| b <= MAX_PICTURE_BYTES)
+        .ok_or_else(|| format!("a picture of {width} x {height} pixels is larger than {} MiB", MAX_PICTURE_BYTES >> 20))
+}
+
+/// The height of a picture of `header` pixels and `panels` panels of `panel` pixels, checked.
+///
+/// Errors: it does not fit in a `u32`.
+fn stacked_height(header: u32, panel: u32, panels: usize) -> Result<u32, String> {
+    u32::try_from(panels)
+        .ok()
+        .and_then(|n| panel.checked_mul(n))
+        .and_then(|h| h.checked_add(header))
+        .ok_or_else(|| format!("{panels} panels of {panel} pixels do not fit in one picture"))
 }
 
 /// How the timeline looks.
@@ -322,16 +354,25 @@ pub struct TimelineOptions {
     pub title: String,
     /// People on screen for less than this many seconds are left out (and listed as such).
     pub min_seconds: f64,
+    /// At most this many people are plotted, those seen longest; the others are summed up in
+    /// one line (all are in the CSV).
+    pub max_people: usize,
     /// Picture width in pixels; the height follows from the number of people.
     pub width: u32,
 }
 
 impl Default for TimelineOptions {
     fn default() -> Self {
-        TimelineOptions { title: String::new(), min_seconds: 1.0, width: 1200 }
+        TimelineOptions { title: String::new(), min_seconds: 1.0, max_people: DEFAULT_MAX_PEOPLE, width: 1200 }
     }
 }
 
+/// People plotted in the timeline by default ([`TimelineOptions::max_people`]).
+pub const DEFAULT_MAX_PEOPLE: usize = 20;
+/// The largest picture drawn, bytes of RGB (256 MiB: 20 panels of 1200 pixels take 15 MiB).
+pub const MAX_PICTURE_BYTES: usize = 256 << 20;
+/// Faces given a bar chart by [`render_probabilities`], the most confident first.
+pub const MAX_BAR_FACES: usize = 48;
 /// Height of the timeline's title and legend, pixels.
 pub const HEADER_HEIGHT: u32 = 112;
 /// Height of one person's panel in the timeline, pixels.
@@ -381,9 +422,9 @@ pub fn render_timeline(
     opts: &TimelineOptions,
 ) -> Result<Vec<u8>, String> {
     register_font()?;
-    let (shown, skipped) = plotted_people(people, opts.min_seconds);
-    let (w, h) = (opts.width.max(400), HEADER_HEIGHT + AUDIENCE_HEIGHT + PANEL_HEIGHT * shown.len().max(1) as u32);
-    let mut rgb = vec![255u8; (w * h * 3) as usize];
+    let (shown, skipped) = plotted_people(people, opts.min_seconds, opts.max_people);
+    let (w, h) = (opts.width.max(400), stacked_height(HEADER_HEIGHT + AUDIENCE_HEIGHT, PANEL_HEIGHT, shown.len().max(1))?);
+    let mut rgb = vec![255u8; rgb_bytes(w, h)?];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
         draw_timeline(&root, frames, &shown, &skipped, labels, opts).map_err(|e| format!("drawing the timeline: {e}"))?;
@@ -412,18 +453,22 @@ pub fn bar_columns(faces: usize) -> usize {
 /// Draws one bar chart per face (a still image's faces): the smoothed probability 0..1 of each
 /// label as a horizontal bar in the label's overlay colour, captioned with the track id, the box
 /// (pixels) and the reported label. Panels are [`BARS_WIDTH`] × [`BARS_HEIGHT`] pixels,
-/// [`bar_columns`] per row, under a [`BARS_HEADER`] title. Returns the PNG file's bytes (RGB).
+/// [`bar_columns`] per row, under a [`BARS_HEADER`] title. At most [`MAX_BAR_FACES`] faces get a
+/// chart, the first ones (the element reports the most confident first); the title counts all.
+/// Returns the PNG file's bytes (RGB).
 ///
 /// Errors: the embedded font cannot be read, or drawing or encoding failed.
 pub fn render_probabilities(faces: &[FaceSample], labels: &[String], title: &str) -> Result<Vec<u8>, String> {
     register_font()?;
+    let all = faces.len();
+    let faces = &faces[..all.min(MAX_BAR_FACES)];
     let cols = bar_columns(faces.len());
     let rows = faces.len().div_ceil(cols).max(1);
-    let (w, h) = (BARS_WIDTH * cols as u32, BARS_HEADER + BARS_HEIGHT * rows as u32);
-    let mut rgb = vec![255u8; (w * h * 3) as usize];
+    let (w, h) = (BARS_WIDTH * cols as u32, stacked_height(BARS_HEADER, BARS_HEIGHT, rows)?);
+    let mut rgb = vec![255u8; rgb_bytes(w, h)?];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        draw_probabilities(&root, faces, labels, title, (rows, cols)).map_err(|e| format!("drawing the probabilities: {e}"))?;
+        draw_probabilities(&root, faces, all, labels, title, (rows, cols)).map_err(|e| format!("drawing the probabilities: {e}"))?;
         root.present().map_err(|e| format!("drawing the probabilities: {e}"))?;
     }
     encode_png(&rgb, w, h).map_err(|e| format!("encoding the probabilities PNG: {e}"))
@@ -432,14 +477,16 @@ pub fn render_probabilities(faces: &[FaceSample], labels: &[String], title: &str
 fn draw_probabilities(
     root: &DrawingArea<BitMapBackend<'_>, Shift>,
     faces: &[FaceSample],
+    all: usize,
     labels: &[String],
     title: &str,
     (rows, cols): (usize, usize),
 ) -> DrawResult {
     root.fill(&WHITE)?;
     let (header, body) = root.split_vertically(BARS_HEADER);
-    let heading = match faces.len() {
+    let heading = match all {
         1 => format!("{title}: 1 face, emotion probabilities"),
+        n if n > faces.len() => format!("{title}: {n} faces, emotion probabilities of the first {}", faces.len()),
         n => format!("{title}: {n} faces, emotion probabilities"),
     };
     header.draw_text(&heading, &TextStyle::from((FONT, 20, FontStyle::Bold).into_font()).color(&BLACK), (12, 10))?;
@@ -451,7 +498,7 @@ fn draw_probabilities(
     for (area, face) in body.split_evenly((rows, cols)).iter().zip(faces) {
         let [x, y, bw, bh] = face.bbox;
         let label = label_name(labels, face.label_id);
-        let p = face.label_id.and_then(|l| face.scores.get(l)).copied().unwrap_or(0.0);
+        let p = unit(face.label_id.and_then(|l| face.scores.get(l)).copied().unwrap_or(0.0));
         let caption = format!("#{} at {x},{y} ({bw}x{bh} px): {label} {p:.2}", face.id);
         let mut chart = ChartBuilder::on(area)
             .caption(caption, (FONT, 15, FontStyle::Bold))
@@ -475,7 +522,7 @@ fn draw_probabilities(
             })
             .draw()?;
         chart.draw_series((0..n).map(|i| {
-            let v = face.scores.get(i).copied().unwrap_or(0.0) as f64;
+            let v = unit(face.scores.get(i).copied().unwrap_or(0.0));
             let j = n - 1 - i;
             let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(j)), (v, SegmentValue::Exact(j + 1))], colour(labels, i).filled());
             bar.set_margin(3, 3, 0, 0);
@@ -498,6 +545,16 @@ pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, png::Enc
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A probability from a JSON line as drawn: clamped to 0..1, NaN as 0. A hostile line's 1e38
+/// would otherwise be a bar two billion pixels wide, which takes plotters minutes to clip.
+fn unit(p: f32) -> f64 {
+    if p.is_nan() {
+        0.0
+    } else {
+        (p as f64).clamp(0.0, 1.0)
+    }
+}
 
 fn draw_timeline(
     root: &DrawingArea<BitMapBackend<'_>, Shift>,
@@ -524,8 +581,13 @@ fn draw_timeline(
         &text(14),
         (12, 64),
     )?;
-    // The people left out, as many as fit on one line.
-    let mut note = format!("Not plotted (seen < {:.1} s, listed in the CSV): ", opts.min_seconds);
+    // The people left out, in one line: as many as fit.
+    let short = skipped.iter().filter(|p| p.seconds_seen + 1e-9 < opts.min_seconds).count();
+    let mut note = format!("Not plotted (seen < {:.1} s", opts.min_seconds);
+    if short < skipped.len() {
+        note.push_str(&format!(", or beyond the {} seen longest", opts.max_people));
+    }
+    note.push_str("; listed in the CSV): ");
     if skipped.is_empty() {
         note.push_str("none.");
     } else {
@@ -692,7 +754,7 @@ fn draw_person(
             if *t - last_t > 1.5 * step && !segment.is_empty() {
                 chart.draw_series(std::iter::once(PathElement::new(std::mem::take(&mut segment), style)))?;
             }
-            segment.push((*t, v as f64));
+            segment.push((*t, unit(v)));
             last_t = *t;
         }
         if segment.len() == 1 {
@@ -989,10 +1051,48 @@ mod tests {
     fn short_appearances_are_not_plotted() {
         let frames = read_jsonl(lines().as_bytes(), &fer()).unwrap();
         let people = summarize(&frames, EMOTIONS);
-        let (shown, skipped) = plotted_people(&people, 1.0);
+        let (shown, skipped) = plotted_people(&people, 1.0, 20);
         assert_eq!(shown.iter().map(|p| p.id).collect::<Vec<_>>(), [1]);
         assert_eq!(skipped.iter().map(|p| p.id).collect::<Vec<_>>(), [2]);
-        assert_eq!(plotted_people(&people, 0.0).0.len(), 2);
+        assert_eq!(plotted_people(&people, 0.0, 20).0.len(), 2);
+        let (shown, skipped) = plotted_people(&people, 0.0, 1);
+        assert_eq!((shown[0].id, skipped[0].id), (1, 2), "the one seen longest");
+    }
+
+    /// `threshold=0` on vtest.avi gave ~6,000 people: the picture's byte size wrapped in u32 and
+    /// plotters panicked after the whole run. Now the 20 seen longest are plotted.
+    #[test]
+    fn thousands_of_people_plot_the_longest_seen_and_summarise_the_rest() {
+        let n_people = 7000u64;
+        // Person i is seen in the first 30 + i % 7 frames (25 fps): 1.2..1.44 s.
+        let frames: Vec<FrameRecord> = (0..37)
+            .map(|f| FrameRecord {
+                time: f as f64 * 0.04,
+                faces: (0..n_people)
+                    .filter(|i| f < 30 + i % 7)
+                    .map(|id| FaceSample {
+                        id,
+                        label_id: Some((id % 7) as usize),
+                        scores: scores((id % 7) as usize, 0.9),
+                        bbox: [0, 0, 9, 9],
+                    })
+                    .collect(),
+            })
+            .collect();
+        let people = summarize(&frames, EMOTIONS);
+        assert_eq!(people.len(), n_people as usize);
+        let opts = TimelineOptions { min_seconds: 1.0, ..Default::default() };
+        let (info, pixels) = decode_png(&render_timeline(&frames, &people, &fer(), &opts).unwrap());
+        assert_eq!(info.height, HEADER_HEIGHT + AUDIENCE_HEIGHT + DEFAULT_MAX_PEOPLE as u32 * PANEL_HEIGHT, "20 panels");
+        assert!(pixels.len() == info.width as usize * info.height as usize * 3);
+        let (shown, skipped) = plotted_people(&people, 1.0, DEFAULT_MAX_PEOPLE);
+        assert!(shown.iter().all(|p| p.frames == 36) && skipped.len() == 6980, "the 20 seen longest (36 frames: id % 7 == 6)");
+        assert!(rgb_bytes(1200, u32::MAX).is_err() && stacked_height(312, 200, 30_000_000).is_err());
+        assert_eq!(rgb_bytes(1200, 100), Ok(360_000));
+        // A photo's bar charts: at most MAX_BAR_FACES panels however many faces.
+        let faces: Vec<FaceSample> = frames[0].faces.iter().take(5000).cloned().collect();
+        let (info, _) = decode_png(&render_probabilities(&faces, &fer(), "crowd.jpg").unwrap());
+        assert_eq!(info.height, BARS_HEADER + BARS_HEIGHT * (MAX_BAR_FACES / bar_columns(MAX_BAR_FACES)) as u32);
     }
 
     fn decode_png(bytes: &[u8]) -> (png::OutputInfo, Vec<u8>) {
@@ -1007,7 +1107,7 @@ mod tests {
     fn timeline_is_a_png_with_the_emotion_colours() {
         let frames = read_jsonl(lines().as_bytes(), &fer()).unwrap();
         let people = summarize(&frames, EMOTIONS);
-        let opts = TimelineOptions { title: "synthetic.avi".into(), min_seconds: 0.3, width: 800 };
+        let opts = TimelineOptions { title: "synthetic.avi".into(), min_seconds: 0.3, width: 800, ..Default::default() };
         let (info, pixels) = decode_png(&render_timeline(&frames, &people, &fer(), &opts).unwrap());
         assert_eq!((info.width, info.height), (800, HEADER_HEIGHT + AUDIENCE_HEIGHT + 2 * PANEL_HEIGHT), "two people plotted");
         let has = |c: [u8; 3]| pixels.chunks(3).any(|p| p == c);

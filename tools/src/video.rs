@@ -9,17 +9,23 @@
 //! analysed, the first audio stream goes to `queue ! [audioconvert ! audioresample ! AAC
 //! encoder] ! mp4mux`, every other stream (subtitles, more video and audio) to a fakesink. For an
 //! image: `filesrc ! decodebin ! videoconvert ! emotiondetect ! videoconvert ! pngenc ! filesink`. Everything is
-//! written to hidden `.<file>.partial` names in DIR and renamed when all of it is complete; on
-//! any error the partial files are removed. A first stop request (see [`run`]) sends EOS: the
-//! outputs then cover the part analysed so far; a second one stops at once and removes them.
+//! written to hidden `.<file>.<pid>.partial` names in DIR and renamed when all of it is complete;
+//! on any error the partial files are removed, and those of a killed run (SIGKILL) are removed by
+//! the next run for the same name ([`crate::outputs`]). A first stop request (see [`run`]) sends
+//! EOS: the outputs then cover the part analysed so far. When the pipeline then makes no progress
+//! towards EOS for [`Args::grace`], it is stopped and the reports built from the JSON lines
+//! written so far are kept (the video is not: it cannot be finished); a second stop request stops
+//! at once and removes everything. File names need not be UTF-8.
 //! The element is registered from this crate, so no installed plugin is needed (ONNX Runtime and
 //! the models come from ./setup.sh as for the plugin).
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::outputs::Outputs;
 use crate::report;
 use gst::glib;
 use gst::prelude::*;
@@ -32,8 +38,8 @@ pub const TOOL: &str = "emotiondetect-video";
 const MIN_PLOT_SECONDS: f64 = 1.0;
 /// The progress bar and the Ctrl-C checks run this often.
 const TICK: Duration = Duration::from_millis(200);
-/// After Ctrl-C, how long EOS may take to come through before giving up.
-const EOS_GRACE: Duration = Duration::from_secs(10);
+/// After Ctrl-C, how long the pipeline may go without progress towards EOS (default).
+pub const EOS_GRACE: Duration = Duration::from_secs(10);
 
 /// A failure: the message to print and the exit status.
 #[derive(Debug)]
@@ -82,6 +88,10 @@ pub struct Args {
     pub props: Vec<(String, String)>,
     /// `--no-audio`: the annotated MP4 gets no audio track.
     pub no_audio: bool,
+    /// `--plot-people`: people plotted in the timeline (the rest summed up in one line).
+    pub plot_people: usize,
+    /// `--grace`: after a stop request, how long without progress before the video is given up.
+    pub grace: Duration,
 }
 
 /// Where [`run`] reports how far it got (the tool's progress bar, the web app's job status).
@@ -125,50 +135,9 @@ fn output_suffixes(kind: Kind) -> &'static [&'static str] {
     }
 }
 
-/// The outputs: their final paths, the `.partial` names they are written to, and cleanup.
-/// Dropped without [`Outputs::commit`], it removes the partial files (and DIR, if this run
-/// created it and it is empty).
-struct Outputs {
-    dir: PathBuf,
-    created_dir: bool,
-    name: String,
-    /// Final paths, one per [`output_suffixes`].
-    files: Vec<PathBuf>,
-    committed: bool,
-}
-
-impl Outputs {
-    fn new(dir: &Path, name: &str, kind: Kind) -> Result<Outputs, Failure> {
-        let created_dir = !dir.exists();
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the output directory {}: {e}", dir.display()))?;
-        let files = output_suffixes(kind).iter().map(|suffix| dir.join(format!("{name}{suffix}"))).collect();
-        Ok(Outputs { dir: dir.to_path_buf(), created_dir, name: name.to_string(), files, committed: false })
-    }
-
-    fn finals(&self) -> &[PathBuf] {
-        &self.files
-    }
-
-    /// The `.partial` path of the output `<name><suffix>`, where it is written until complete.
-    fn partial_of(&self, suffix: &str) -> PathBuf {
-        Outputs::partial(&self.dir.join(format!("{}{suffix}", self.name)))
-    }
-
-    /// `DIR/.<file>.partial`, where `path` is written until it is complete.
-    fn partial(path: &Path) -> PathBuf {
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        path.with_file_name(format!(".{name}.partial"))
-    }
-
-    /// Renames every partial file to its final name.
-    fn commit(&mut self) -> Result<(), Failure> {
-        for path in self.finals() {
-            std::fs::rename(Outputs::partial(path), path).map_err(|e| format!("cannot move {} into place: {e}", path.display()))?;
-        }
-        self.committed = true;
-        Ok(())
-    }
-}
+/// Every output suffix of either kind (stale partial files of each are cleaned).
+const ALL_SUFFIXES: [&str; 7] =
+    ["-emotions.mp4", ".jsonl", "-people.csv", "-frames.csv", "-timeline.png", "-annotated.png", "-probabilities.png"];
 
 /// Whether INPUT is a still image: GStreamer's typefinders on its first 64 KiB say `image/jpeg`
 /// or `image/png`; when they recognise nothing, the extension (.jpg, .jpeg, .png) decides.
@@ -197,20 +166,6 @@ fn input_kind(path: &Path) -> Result<Kind, Failure> {
             }
         }
     })
-}
-
-impl Drop for Outputs {
-    fn drop(&mut self) {
-        if self.committed {
-            return;
-        }
-        for path in self.finals() {
-            let _ = std::fs::remove_file(Outputs::partial(path));
-        }
-        if self.created_dir {
-            let _ = std::fs::remove_dir(&self.dir); // only if empty
-        }
-    }
 }
 
 /// Checks a RIFF file (AVI, WAV, ...) against the size its header declares. GStreamer plays a
@@ -409,12 +364,12 @@ fn build_pipeline(
 ) -> Result<(gst::Pipeline, gst::Pad), Failure> {
     let pipeline = gst::Pipeline::new();
     let src = make("filesrc")?;
-    src.set_property("location", input.to_str().ok_or("the input path is not UTF-8")?);
+    src.set_property("location", input.to_path_buf());
     let decodebin = make("decodebin")?;
     let convert_in = make("videoconvert")?;
     let convert_out = make("videoconvert")?;
     let sink = make("filesink")?;
-    sink.set_property("location", out_partial.to_str().ok_or("the output path is not UTF-8")?);
+    sink.set_property("location", out_partial.to_path_buf());
     // x264 needs an even width and height in 4:2:0: an odd last column or row is cropped.
     let crop = make("videocrop")?;
     let mut mux = None;
@@ -561,6 +516,9 @@ enum Ended {
     Eos,
     /// Ctrl-C, EOS sent and received: the outputs cover the part analysed.
     Interrupted,
+    /// Ctrl-C, EOS sent, then no progress for the grace period: the pipeline was stopped; the
+    /// JSON lines written so far are there, the video is not finished.
+    GaveUp,
 }
 
 /// Runs the pipeline to EOS, reporting to `bar`; errors carry what was happening.
@@ -571,6 +529,7 @@ fn run_pipeline(
     shared: &Shared,
     signals: &AtomicUsize,
     bar: &dyn Progress,
+    (grace, picture): (Duration, &Path),
 ) -> Result<(Ended, Option<u64>), Failure> {
     let bus = pipeline.bus().unwrap();
     let input_name = input.display();
@@ -580,6 +539,8 @@ fn run_pipeline(
     let mut eos_sent: Option<Instant> = None;
     let mut first_frame: Option<(Instant, u64)> = None;
     let mut last_tick = Instant::now();
+    // After EOS is sent: the last time frames or the video file moved on, and how far.
+    let mut progress = (Instant::now(), 0u64, 0u64);
 
     let phase = |shared: &Shared, duration: Option<u64>| -> String {
         if shared.frames.load(Ordering::Relaxed) == 0 {
@@ -616,12 +577,35 @@ fn run_pipeline(
         if last_tick.elapsed() >= TICK || msg.is_none() {
             last_tick = Instant::now();
             // Ctrl-C: the first sends EOS (the outputs are finished with what was analysed), a
-            // second one, or EOS not coming through in time, gives up.
+            // second one gives up.
             let n = signals.load(Ordering::SeqCst);
-            if n >= 2 || eos_sent.is_some_and(|t| t.elapsed() > EOS_GRACE) {
+            if n >= 2 {
                 let _ = pipeline.set_state(gst::State::Null);
                 bar.finish();
-                return Err(Failure { message: "interrupted: stopped, no outputs written".into(), code: 130 });
+                return Err(Failure { message: "interrupted twice: stopped, no outputs written".into(), code: 130 });
+            }
+            // After Ctrl-C: finishing the video made no progress for `grace` (or grace is 0).
+            let stalled = match eos_sent {
+                Some(_) => {
+                    let now = (shared.frames.load(Ordering::Relaxed), std::fs::metadata(picture).map_or(0, |m| m.len()));
+                    if now != (progress.1, progress.2) {
+                        progress = (Instant::now(), now.0, now.1);
+                    }
+                    progress.0.elapsed() >= grace
+                }
+                None => n == 1 && grace.is_zero() && shared.frames.load(Ordering::Relaxed) > 0,
+            };
+            if stalled {
+                // Stop (the element writes out its JSON lines) and keep the reports built from them.
+                bar.finish();
+                bar.note(&format!(
+                    "interrupted: the video is not finished within {:.1} s: keeping the reports, not the video",
+                    grace.as_secs_f64()
+                ));
+                if pipeline.set_state(gst::State::Null).is_err() {
+                    return Err(Failure { message: "interrupted: the pipeline did not stop, no outputs written".into(), code: 130 });
+                }
+                return Ok((Ended::GaveUp, duration));
             }
             if n == 1 && eos_sent.is_none() {
                 if shared.frames.load(Ordering::Relaxed) == 0 {
@@ -638,6 +622,7 @@ fn run_pipeline(
                     pad.send_event(gst::event::Eos::new());
                 }
                 eos_sent = Some(Instant::now());
+                progress = (Instant::now(), shared.frames.load(Ordering::Relaxed), 0);
             }
             let frames = shared.frames.load(Ordering::Relaxed);
             if frames > 0 && first_frame.is_none() {
@@ -741,36 +726,40 @@ pub fn init() -> Result<(), Failure> {
 pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Result<Done, Failure> {
     let started = Instant::now();
     let input = &args.input;
-    let meta = std::fs::metadata(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
-    if !meta.is_file() {
-        return Err(Failure::new(format!("{} is not a file", input.display())));
-    }
+    gstemotiondetect::files::check_regular(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
     if let Some((declared, actual)) = riff_truncation(input).map_err(|e| format!("cannot read {}: {e}", input.display()))? {
         return Err(Failure::new(format!(
             "error while checking {}: the file is truncated: its RIFF (AVI/WAV) header declares {declared} bytes, the file has {actual}",
             input.display()
         )));
     }
-    let name = input.file_stem().map(|s| s.to_string_lossy().to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| "video".into());
+    let name: OsString = input.file_stem().filter(|s| !s.is_empty()).unwrap_or(OsStr::new("video")).to_os_string();
 
     init()?;
     let element = configured_element(&args.props)?;
 
     let kind = input_kind(input)?;
-    let mut outputs = Outputs::new(&args.out_dir, &name, kind)?;
+    let mut outputs = Outputs::new(&args.out_dir, &name, output_suffixes(kind), &ALL_SUFFIXES)?;
+    for stale in &outputs.removed_stale {
+        progress.note(&format!("removed {}, left by an earlier run that was killed", stale.display()));
+    }
     let jsonl_partial = outputs.partial_of(".jsonl");
-    element.set_property("metadata-file", jsonl_partial.to_str().ok_or("the output path is not UTF-8")?);
+    element.set_property("metadata-file", jsonl_partial.clone());
     let shared = Arc::new(Shared::default());
     let picture = outputs.partial_of(match kind {
         Kind::Video => "-emotions.mp4",
         Kind::Image => "-annotated.png",
     });
     let (pipeline, video_sink) = build_pipeline(input, &element, kind, &picture, !args.no_audio, &shared)?;
-    let (ended, duration) = run_pipeline(&pipeline, &video_sink, input, &shared, signals, progress)?;
+    let (ended, duration) = run_pipeline(&pipeline, &video_sink, input, &shared, signals, progress, (args.grace, &picture))?;
+    if matches!(ended, Ended::GaveUp) {
+        let _ = std::fs::remove_file(&picture); // unfinished: not a playable file
+    }
     let analysed = started.elapsed();
 
     // The reports, from the JSON lines the element wrote.
-    let open = || std::fs::File::open(&jsonl_partial).map_err(|e| format!("cannot read back {}: {e}", jsonl_partial.display()));
+    let open =
+        || gstemotiondetect::files::open_regular(&jsonl_partial).map_err(|e| format!("cannot read back {}: {e}", jsonl_partial.display()));
     // The lines name their labels; with no face at all, the CSV's columns come from the spec.
     let labels = match report::labels_in(std::io::BufReader::new(open()?)) {
         Ok(Some(labels)) => labels,
@@ -780,11 +769,11 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
         .map_err(|e| format!("error while reading {}: {e}", jsonl_partial.display()))?;
     let write = |suffix: &str, what: &dyn Fn(std::io::BufWriter<std::fs::File>) -> Result<(), String>| -> Result<(), Failure> {
         let path = outputs.partial_of(suffix);
-        let file = std::fs::File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let file = gstemotiondetect::files::create_regular(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         what(std::io::BufWriter::new(file)).map_err(|e| Failure::new(format!("error while writing {}: {e}", path.display())))
     };
     let write_png = |suffix: &str, png: Result<Vec<u8>, String>| -> Result<(), Failure> {
-        let png = png.map_err(|e| format!("error while drawing {}{suffix}: {e}", outputs.name))?;
+        let png = png.map_err(|e| format!("error while drawing {}{suffix}: {e}", outputs.name().to_string_lossy()))?;
         let path = outputs.partial_of(suffix);
         std::fs::write(&path, png).map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))
     };
@@ -796,13 +785,17 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
         Kind::Video => {
             let people = report::summarize(&frames, labels.len());
             write("-people.csv", &|w| report::write_csv(w, &people, &labels))?;
-            let opts = report::TimelineOptions { title, min_seconds: MIN_PLOT_SECONDS, ..Default::default() };
+            let opts = report::TimelineOptions { title, min_seconds: MIN_PLOT_SECONDS, max_people: args.plot_people, ..Default::default() };
             write_png("-timeline.png", report::render_timeline(&frames, &people, &labels, &opts))?;
-            let plotted = report::plotted_people(&people, MIN_PLOT_SECONDS).0.len();
+            let plotted = report::plotted_people(&people, MIN_PLOT_SECONDS, args.plot_people).0.len();
             let video = report::video_end(&frames);
             let interrupted = match (&ended, duration) {
                 (Ended::Interrupted, Some(d)) => format!(" (interrupted: covers {video:.1} of {:.1} s)", d as f64 / 1e9),
                 (Ended::Interrupted, None) => " (interrupted)".into(),
+                (Ended::GaveUp, _) => format!(
+                    " (interrupted: covers {video:.1} s; the video was not finished within {:.1} s, so the MP4 was not kept)",
+                    args.grace.as_secs_f64()
+                ),
                 (Ended::Eos, _) => String::new(),
             };
             let audio = match (args.no_audio, shared.audio.lock().unwrap().clone()) {
@@ -830,15 +823,15 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
             format!("image, {} face{}{list} in {secs:.1} s", faces.len(), if faces.len() == 1 { "" } else { "s" })
         }
     };
-    outputs.commit()?;
+    let moved = outputs.commit()?;
 
-    let files: Vec<String> = outputs.finals().iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().to_string()).collect();
-    let summary = format!("{}: {what}; wrote {} into {}", input.display(), files.join(", "), outputs.dir.display());
+    let files: Vec<String> = moved.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().to_string()).collect();
+    let summary = format!("{}: {what}; wrote {} into {}", input.display(), files.join(", "), outputs.dir().display());
     let code = match ended {
         Ended::Eos => 0,
-        Ended::Interrupted => 130,
+        Ended::Interrupted | Ended::GaveUp => 130,
     };
-    Ok(Done { code, summary, files: outputs.finals().to_vec() })
+    Ok(Done { code, summary, files: moved })
 }
 
 #[cfg(test)]

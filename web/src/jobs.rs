@@ -80,6 +80,8 @@ impl Job {
             out_dir: self.dir.join("out"),
             props: vec![("model-instance-id".into(), crate::engine::MODEL_INSTANCE_ID.into())],
             no_audio: false,
+            plot_people: emotiondetect_tools::report::DEFAULT_MAX_PEOPLE,
+            grace: video::EOS_GRACE,
         };
         let result = video::run(&args, self.as_ref(), &self.stop);
         let _ = std::fs::remove_file(self.input_path());

@@ -6,8 +6,9 @@
 //! which a dataset of crops does not have: those fall back to the whole image).
 //!
 //! Prints `accuracy=`, `macro_f1=`, `worst_recall=`, per-class precision, recall and F1, the
-//! confusion matrix, `images_per_s=` (decode + pre-processing + inference) and `ms_per_face=`
-//! (inference alone), and writes the confusion matrix as a PNG.
+//! confusion matrix, `skipped=` (images that cannot be read or decoded: each is named on stderr
+//! and left out, the run goes on), `images_per_s=` (decode + pre-processing + inference) and
+//! `ms_per_face=` (inference alone), and writes the confusion matrix as a PNG.
 //!
 //! With `--face-size 8,12,...` each image is first shrunk to N x N pixels (as a camera delivers
 //! a small face) and the element's path scales it back up to the model's input: it prints one
@@ -64,8 +65,9 @@ struct Args {
     min_emotion_face_size: u32,
 }
 
+/// Parses the command line as the OS gives it: paths need not be UTF-8, options and numbers are.
 fn parse_args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
+    let mut it = std::env::args_os().skip(1);
     let mut args = Args {
         dataset: PathBuf::new(),
         model: runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE),
@@ -78,11 +80,11 @@ fn parse_args() -> Result<Args, String> {
         face_sizes: Vec::new(),
         min_emotion_face_size: 0,
     };
-    let number = |v: Option<String>, what: &str| -> Result<usize, String> {
-        v.as_deref().and_then(|s| s.parse().ok()).ok_or(format!("{what} needs a whole number"))
+    let number = |v: Option<std::ffi::OsString>, what: &str| -> Result<usize, String> {
+        v.as_deref().and_then(|s| s.to_str()).and_then(|s| s.parse().ok()).ok_or(format!("{what} needs a whole number"))
     };
     while let Some(a) = it.next() {
-        match a.as_str() {
+        match a.to_str().unwrap_or_default() {
             "-h" | "--help" => return Err(String::new()),
             "--model" => args.model = it.next().ok_or("--model needs a path")?.into(),
             "--spec" => args.spec = Some(it.next().ok_or("--spec needs a path")?.into()),
@@ -90,12 +92,15 @@ fn parse_args() -> Result<Args, String> {
             "--batch" => args.batch = number(it.next(), "--batch")?.max(1),
             "--threads" => args.threads = number(it.next(), "--threads")?,
             "--limit" => args.limit = number(it.next(), "--limit")?,
-            "--face-size" => args.face_sizes.extend(sizes(it.next())?),
+            "--face-size" => args.face_sizes.extend(sizes(it.next().and_then(|v| v.into_string().ok()))?),
             "--min-emotion-face-size" => args.min_emotion_face_size = number(it.next(), "--min-emotion-face-size")? as u32,
-            "--device" => args.device = Device::parse(&it.next().ok_or("--device needs a value")?)?,
+            "--device" => {
+                let d = it.next().and_then(|d| d.into_string().ok()).ok_or("--device needs a value")?;
+                args.device = Device::parse(&d)?
+            }
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
-            s if args.dataset.as_os_str().is_empty() => args.dataset = s.into(),
-            s => return Err(format!("unexpected argument {s}")),
+            _ if args.dataset.as_os_str().is_empty() => args.dataset = a.into(),
+            _ => return Err(format!("unexpected argument {}", a.to_string_lossy())),
         }
     }
     if args.dataset.as_os_str().is_empty() {
@@ -147,9 +152,15 @@ fn list_dataset(root: &Path, limit: usize) -> Result<Vec<(String, Vec<PathBuf>)>
 }
 
 /// Decodes one image to packed RGB, shrunk to `size` x `size` pixels when given (a triangle
-/// filter whose support follows the scale: each pixel averages its area, as a sensor does).
+/// filter whose support follows the scale: each pixel averages its area, as a sensor does). The
+/// file is checked first: a FIFO or device named `.jpg` would block or never end.
+///
+/// Errors: the file is not a regular file, cannot be read, or does not decode (the OS or
+/// decoder's reason; the caller names the file).
 fn decode(path: &Path, size: Option<u32>) -> Result<Image<Vec<u8>>, String> {
-    let mut img = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?.to_rgb8();
+    let file = gstemotiondetect::files::open_regular(path).map_err(|e| e.to_string())?;
+    let reader = image::ImageReader::new(std::io::BufReader::new(file)).with_guessed_format().map_err(|e| e.to_string())?;
+    let mut img = reader.decode().map_err(|e| e.to_string())?.to_rgb8();
     if let Some(n) = size {
         img = image::imageops::resize(&img, n, n, image::imageops::FilterType::Triangle);
     }
@@ -166,7 +177,10 @@ fn decode(path: &Path, size: Option<u32>) -> Result<Image<Vec<u8>>, String> {
 struct Timing {
     total: Duration,
     inference: Duration,
+    /// Images classified.
     images: usize,
+    /// Images that could not be read or decoded, with the reason: left out of the scores.
+    skipped: Vec<(PathBuf, String)>,
 }
 
 /// How the images are presented: shrunk to `face_size` pixels, and given no emotion below
@@ -197,33 +211,42 @@ fn evaluate(
     let mut tensor = vec![0.0f32; per * batch];
     let (start, mut inference) = (Instant::now(), Duration::ZERO);
     let mut results = Vec::with_capacity(batch);
+    let (mut skipped, mut classified) = (Vec::new(), 0);
     for chunk in items.chunks(batch) {
-        // The classes of the images classified in this chunk, in tensor order.
-        let mut classified = Vec::with_capacity(chunk.len());
-        for (class, path) in chunk {
-            let image = decode(path, how.face_size)?;
-            if image.width.min(image.height) < how.min_emotion_face_size as usize {
-                confusion.add_unknown(*class);
-                continue;
+        // One unreadable image is skipped and counted, not the end of the run.
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (row, path) in chunk {
+            match decode(path, how.face_size) {
+                Ok(image) if image.width.min(image.height) < how.min_emotion_face_size as usize => confusion.add_unknown(*row),
+                Ok(image) => {
+                    let whole = FaceCrop { region: (0.0, 0.0, image.width as f32, image.height as f32), landmarks: None };
+                    face_tensor(&classifier.spec, &image, &whole, &mut tensor[rows.len() * per..(rows.len() + 1) * per]);
+                    rows.push(*row);
+                }
+                Err(e) => {
+                    bar.suspend(|| eprintln!("emotiondetect-eval: skipped {}: {e}", path.display()));
+                    skipped.push(((*path).clone(), e));
+                }
             }
-            let out = &mut tensor[per * classified.len()..per * (classified.len() + 1)];
-            let whole = FaceCrop { region: (0.0, 0.0, image.width as f32, image.height as f32), landmarks: None };
-            face_tensor(&classifier.spec, &image, &whole, out);
-            classified.push(*class);
         }
         results.clear();
-        if !classified.is_empty() {
+        if !rows.is_empty() {
             let t = Instant::now();
-            classifier.classify_tensor(&tensor[..per * classified.len()], classified.len(), &mut results)?;
+            classifier.classify_tensor(&tensor[..per * rows.len()], rows.len(), &mut results)?;
             inference += t.elapsed();
         }
-        for (class, e) in classified.iter().zip(&results) {
+        for (class, e) in rows.iter().zip(&results) {
             confusion.add(*class, top1(e).map_or(0, |(label, _)| label));
         }
+        classified += rows.len();
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    Ok(Timing { total: start.elapsed(), inference, images: items.len() })
+    if !items.is_empty() && skipped.len() == items.len() {
+        let first = skipped.first().map(|(p, e): &(PathBuf, String)| format!(" (the first: {}: {e})", p.display())).unwrap_or_default();
+        return Err(format!("none of the {} images could be read{first}", items.len()));
+    }
+    Ok(Timing { total: start.elapsed(), inference, images: classified, skipped })
 }
 
 /// Writes to stdout. A reader that has gone (`| head`) is not an error: the PNG is still written.
@@ -266,8 +289,14 @@ fn run(args: Args) -> Result<(), String> {
     let timing = evaluate(&mut classifier, &dataset, batch, how, &mut confusion)?;
     let secs = timing.total.as_secs_f64().max(1e-9);
     emit(&format!(
-        "{}\nimages_per_s={:.1}\nms_per_face={:.3} (inference alone, batch {batch}; {} images in {:.2} s in all)\n",
+        "{}\nskipped={}{}\nimages_per_s={:.1}\nms_per_face={:.3} (inference alone, batch {batch}; {} images in {:.2} s in all)\n",
         confusion.report(),
+        timing.skipped.len(),
+        if timing.skipped.is_empty() {
+            String::new()
+        } else {
+            " (unreadable images, left out of the scores; listed on stderr)".to_string()
+        },
         timing.images as f64 / secs,
         timing.inference.as_secs_f64() * 1e3 / timing.images.max(1) as f64,
         timing.images,

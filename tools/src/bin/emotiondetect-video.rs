@@ -13,22 +13,27 @@
 //! overlay), `<name>-probabilities.png` (a bar chart per face), the JSON line and the frames CSV.
 //!
 //! The analysis itself is [`emotiondetect_tools::video::run`] (shared with `emotiondetect-web`):
-//! everything is written to hidden `.<file>.partial` names in DIR and renamed when all of it is
-//! complete; on any error the partial files are removed. Ctrl-C (or SIGTERM) sends EOS: the
-//! outputs then cover the part analysed so far (exit status 130); a second one stops at once
-//! and removes them.
+//! everything is written to hidden `.<file>.<pid>.partial` names in DIR and renamed when all of
+//! it is complete; on any error the partial files are removed, and those of a killed run
+//! (SIGKILL) by the next run for the same name. Ctrl-C (or SIGTERM) sends EOS: the outputs then
+//! cover the part analysed so far (exit status 130); when finishing the video makes no progress
+//! for `--grace` seconds the reports are kept without the video; a second Ctrl-C stops at once
+//! and removes them. File names need not be UTF-8.
 //! DIR defaults to `./out` (as `pipelines/file-to-mp4.sh`), not to the input's directory, which
 //! may be read-only or shared. The progress bar is drawn on stderr when both stdout and stderr
 //! are terminals; the one-line summary always goes to stdout.
 //! The element is registered from this crate, so no installed plugin is needed (ONNX Runtime and
 //! the models come from ./setup.sh as for the plugin).
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use emotiondetect_tools::report;
 use emotiondetect_tools::video::{self, Args, Failure, Progress, TOOL};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -53,11 +58,17 @@ For a still image (JPEG, PNG), instead of the MP4, people CSV and timeline:
 PROP=VALUE pairs set emotiondetect properties, e.g. threshold=0.5 detector-size=320
 inference-interval=3 (`gst-inspect-1.0 emotiondetect` lists them; metadata-file is set by
 this tool). Outputs appear only when complete. Ctrl-C stops early and keeps what was analysed
-(exit status 130); a second Ctrl-C discards it. The progress bar shows on a terminal only.
+(exit status 130); if finishing the video then makes no progress for --grace seconds, the
+reports are kept without the video; a second Ctrl-C discards everything. The progress bar
+shows on a terminal only.
 
 options:
   -o, --output-dir DIR   where the outputs go (created if needed; default ./out)
   --no-audio             leave the audio out of the MP4
+  --plot-people N        plot the N people seen longest in the timeline (default 20); the
+                         others are summed up in one line (all are in the people CSV)
+  --grace S              after Ctrl-C, give up finishing the video after S seconds without
+                         progress, keeping the reports (default 10; 0: at once)
   -h, --help             this help";
 
 /// A bad command line: exit status 2, with the usage line.
@@ -65,26 +76,50 @@ fn usage(message: impl Into<String>) -> Failure {
     Failure::usage(message, USAGE.lines().next().unwrap_or_default())
 }
 
-/// Parses the command line (without the program name). `Ok(None)`: help was asked for.
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, Failure> {
-    let mut input = None;
-    let mut out_dir = None;
+/// The value after option `opt`, as UTF-8 text.
+fn option_text(opt: &str, value: Option<OsString>) -> Result<String, Failure> {
+    let value = value.ok_or_else(|| usage(format!("{opt} needs a value")))?;
+    value.into_string().map_err(|v| usage(format!("{opt}: `{}` is not UTF-8 text", v.to_string_lossy())))
+}
+
+/// `--grace S`: seconds, 0 to a day.
+fn grace_seconds(v: &str) -> Result<Duration, Failure> {
+    let secs: f64 = v
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && (0.0..=86_400.0).contains(s))
+        .ok_or_else(|| usage(format!("--grace needs seconds (0 to 86400), got `{v}`")))?;
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses the command line (without the program name), as the OS gives it: paths need not be
+/// UTF-8. `Ok(None)`: help was asked for.
+fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Args>, Failure> {
+    let mut input: Option<OsString> = None;
+    let mut out_dir: Option<OsString> = None;
     let mut props = Vec::new();
-    let mut no_audio = false;
+    let (mut no_audio, mut plot_people, mut grace) = (false, report::DEFAULT_MAX_PEOPLE, video::EOS_GRACE);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
-        match arg.as_str() {
+        // Options are UTF-8; INPUT and DIR may be any file name.
+        let text = arg.to_str().unwrap_or_default();
+        match text {
             "-h" | "--help" => return Ok(None),
             "--no-audio" => no_audio = true,
-            "-o" | "--output-dir" => out_dir = Some(args.next().ok_or_else(|| usage(format!("{arg} needs a directory")))?),
-            _ if arg.starts_with("--output-dir=") => out_dir = Some(arg["--output-dir=".len()..].to_string()),
-            _ if arg.starts_with('-') && arg.len() > 1 && input.is_none() && !Path::new(&arg).exists() => {
-                return Err(usage(format!("unknown option {arg}")))
+            "-o" | "--output-dir" => out_dir = Some(args.next().ok_or_else(|| usage(format!("{text} needs a directory")))?),
+            "--plot-people" => {
+                let v = option_text(text, args.next())?;
+                plot_people = v.parse().map_err(|_| usage(format!("--plot-people needs a whole number, got `{v}`")))?;
+            }
+            "--grace" => grace = grace_seconds(&option_text(text, args.next())?)?,
+            _ if text.starts_with("--output-dir=") => out_dir = Some(text["--output-dir=".len()..].into()),
+            _ if text.starts_with('-') && text.len() > 1 && input.is_none() && !Path::new(&arg).exists() => {
+                return Err(usage(format!("unknown option {text}")))
             }
             _ if input.is_none() => input = Some(arg),
-            _ => match arg.split_once('=') {
+            _ => match arg.to_str().and_then(|a| a.split_once('=')) {
                 Some((k, v)) if !k.is_empty() => props.push((k.to_string(), v.to_string())),
-                _ => return Err(usage(format!("expected PROP=VALUE, got `{arg}`"))),
+                _ => return Err(usage(format!("expected PROP=VALUE, got `{}`", arg.to_string_lossy()))),
             },
         }
     }
@@ -94,11 +129,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, Fa
         Some(d) => PathBuf::from(d),
         None => PathBuf::from("out"),
     };
-    Ok(Some(Args { input: PathBuf::from(input), out_dir, props, no_audio }))
+    Ok(Some(Args { input: PathBuf::from(input), out_dir, props, no_audio, plot_people, grace }))
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
+    let args = match parse_args(std::env::args_os().skip(1)) {
         Ok(Some(args)) => args,
         Ok(None) => {
             println!("{USAGE}");
@@ -166,9 +201,23 @@ fn set_bar_length(bar: &ProgressBar, duration_ns: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsStr;
 
     fn args(a: &[&str]) -> Result<Option<Args>, Failure> {
-        parse_args(a.iter().map(|s| s.to_string()))
+        parse_args(a.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn non_utf8_paths_and_the_new_options() {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = OsStr::from_bytes(b"caf\xe9.avi");
+        let a = parse_args([odd.to_os_string(), "-o".into(), OsStr::from_bytes(b"d\xff").into()]).ok().unwrap().unwrap();
+        assert_eq!((a.input.as_os_str(), a.out_dir.as_os_str()), (odd, OsStr::from_bytes(b"d\xff")));
+        let a = args(&["v.mp4", "--plot-people", "5", "--grace", "0.5"]).ok().unwrap().unwrap();
+        assert_eq!((a.plot_people, a.grace), (5, Duration::from_millis(500)));
+        for bad in [&["v.mp4", "--plot-people", "x"][..], &["v.mp4", "--grace", "-1"], &["v.mp4", "--grace", "nan"]] {
+            assert_eq!(args(bad).err().map(|f| f.code), Some(2), "{bad:?}");
+        }
     }
 
     #[test]
