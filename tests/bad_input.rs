@@ -157,16 +157,10 @@ fn a_failed_start_can_be_retried() {
 /// process with the plugin this test run built, and `ORT_DYLIB_PATH=ort` (ONNX Runtime allows
 /// one environment per process, so a missing library can only be tested in a fresh process).
 fn launch_with_ort(ort: &Path) -> (std::process::ExitStatus, String) {
-    let registry = TempDir::new("registry");
-    let plugins = plugin_dir_with_built_plugin();
-    let out = Command::new("gst-launch-1.0")
-        .args(["videotestsrc", "num-buffers=1", "!", "emotiondetect", "!", "fakesink"])
-        .env("GST_PLUGIN_PATH", plugins.path())
-        .env("GST_PLUGIN_SYSTEM_PATH_1_0", system_plugin_dir())
-        .env("GST_REGISTRY", registry.path().join("registry.bin"))
+    let gst = ChildGst::new();
+    let out = gst
+        .apply(Command::new("gst-launch-1.0").args(["videotestsrc", "num-buffers=1", "!", "emotiondetect", "!", "fakesink"]), 0)
         .env("ORT_DYLIB_PATH", ort)
-        .env_remove("GST_PLUGIN_PATH_1_0")
-        .env_remove("GST_REGISTRY_1_0")
         .output()
         .expect("gst-launch-1.0 (apt package gstreamer1.0-tools; ./setup.sh installs it)");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

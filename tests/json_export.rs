@@ -221,19 +221,16 @@ fn unwritable_paths_fail_at_ready_naming_the_path() {
 #[test]
 fn dash_writes_the_lines_to_stdout() {
     let photo = group_photo("13.jpg");
-    let registry = TempDir::new("json-registry");
-    let plugins = plugin_dir_with_built_plugin();
+    let gst = ChildGst::new();
     let location = format!("location={}", photo.display());
-    let out = Command::new("gst-launch-1.0")
-        .args(["-q", "filesrc", &location, "!", "jpegdec", "!", "imagefreeze", "num-buffers=3", "!", "videoconvert", "!"])
-        .args(["emotiondetect", "metadata-file=-", "!", "fakesink"])
-        .env("GST_PLUGIN_PATH", plugins.path())
-        .env("GST_PLUGIN_SYSTEM_PATH_1_0", system_plugin_dir())
-        .env("GST_REGISTRY", registry.path().join("registry.bin"))
-        .env_remove("GST_PLUGIN_PATH_1_0")
-        .env_remove("GST_REGISTRY_1_0")
-        .output()
-        .expect("gst-launch-1.0 (apt package gstreamer1.0-tools; ./setup.sh installs it)");
+    let mut cmd = Command::new("gst-launch-1.0");
+    cmd.args(["-q", "filesrc", &location, "!", "jpegdec", "!", "imagefreeze", "num-buffers=3", "!", "videoconvert", "!"]).args([
+        "emotiondetect",
+        "metadata-file=-",
+        "!",
+        "fakesink",
+    ]);
+    let out = gst.apply(&mut cmd, 0).output().expect("gst-launch-1.0 (apt package gstreamer1.0-tools; ./setup.sh installs it)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{}\nstdout:\n{stdout}\nstderr:\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "gst-launch-1.0 failed: {}", String::from_utf8_lossy(&out.stderr));

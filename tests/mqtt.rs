@@ -249,22 +249,20 @@ fn four_processes_publish_to_one_broker() {
     let dir = TempDir::new("mqtt-four");
     let broker = Broker::start(free_port(), dir.path());
     let sub = Subscriber::start(broker.port, "cams/+");
-    let plugins = plugin_dir_with_built_plugin();
-    let registry = TempDir::new("mqtt-registry");
+    let gst = ChildGst::new();
     let children: Vec<Child> = (0..4)
         .map(|i| {
             let location = format!("location={}", megamind().display());
             let publish = format!("publish=mqtt://127.0.0.1:{}/cams/cam{i}", broker.port);
-            Command::new("gst-launch-1.0")
-                .args(["-q", "filesrc", &location, "!", "decodebin", "!", "videorate", "!", "emotiondetect", &publish])
-                .args([&format!("source-id=cam{i}"), "draw=false", "post-messages=false", "!", "fakesink"])
-                .env("GST_PLUGIN_PATH", plugins.path())
-                .env("GST_PLUGIN_SYSTEM_PATH_1_0", system_plugin_dir())
-                .env("GST_REGISTRY", registry.path().join(format!("registry{i}.bin")))
-                .env_remove("GST_PLUGIN_PATH_1_0")
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("gst-launch-1.0 (apt package gstreamer1.0-tools)")
+            let mut cmd = Command::new("gst-launch-1.0");
+            cmd.args(["-q", "filesrc", &location, "!", "decodebin", "!", "videorate", "!", "emotiondetect", &publish]).args([
+                &format!("source-id=cam{i}"),
+                "draw=false",
+                "post-messages=false",
+                "!",
+                "fakesink",
+            ]);
+            gst.apply(&mut cmd, i).stdout(Stdio::null()).spawn().expect("gst-launch-1.0 (apt package gstreamer1.0-tools)")
         })
         .collect();
     for mut c in children {

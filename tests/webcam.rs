@@ -55,20 +55,10 @@ impl Drop for Xvfb {
 /// Runs pipelines/webcam.sh with `source` on the Xvfb display, the built plugin and messages on;
 /// returns the output, asserting it ran to EOS.
 fn webcam_sh(x: &Xvfb, source: &str) -> String {
-    let registry = TempDir::new("registry");
-    let plugins = plugin_dir_with_built_plugin();
-    let out = Command::new("bash")
-        .arg(repo_dir().join("pipelines/webcam.sh"))
-        .env("SOURCE", source)
-        .env("MESSAGES", "1")
-        .env("DISPLAY", &x.display)
-        .env("GST_PLUGIN_PATH", plugins.path())
-        .env("GST_PLUGIN_SYSTEM_PATH_1_0", system_plugin_dir())
-        .env("GST_REGISTRY", registry.path().join("registry.bin"))
-        .env_remove("GST_PLUGIN_PATH_1_0")
-        .env_remove("GST_REGISTRY_1_0")
-        .output()
-        .expect("bash");
+    let gst = ChildGst::new();
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo_dir().join("pipelines/webcam.sh")).env("SOURCE", source).env("MESSAGES", "1").env("DISPLAY", &x.display);
+    let out = gst.apply(&mut cmd, 0).output().expect("bash");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "webcam.sh SOURCE={source}: {}\n{}", out.status, tail(&text));
     assert!(text.contains("Got EOS from element"), "webcam.sh SOURCE={source}: no EOS\n{}", tail(&text));

@@ -502,6 +502,29 @@ pub fn plugin_dir_with_built_plugin() -> TempDir {
     dir
 }
 
+/// The GStreamer environment of a child process (gst-launch-1.0, a script): the system plugins
+/// and only the plugin this test run built, with a private registry; the variables of the
+/// calling environment that would override them are removed. Keep it alive while children run.
+pub struct ChildGst {
+    plugins: TempDir,
+    registry: TempDir,
+}
+
+impl ChildGst {
+    pub fn new() -> ChildGst {
+        ChildGst { plugins: plugin_dir_with_built_plugin(), registry: TempDir::new("registry") }
+    }
+
+    /// Sets the environment on `cmd`; `n` names the registry file (one per concurrent child).
+    pub fn apply<'a>(&self, cmd: &'a mut std::process::Command, n: usize) -> &'a mut std::process::Command {
+        cmd.env("GST_PLUGIN_PATH", self.plugins.path())
+            .env("GST_PLUGIN_SYSTEM_PATH_1_0", system_plugin_dir())
+            .env("GST_REGISTRY", self.registry.path().join(format!("registry{n}.bin")))
+            .env_remove("GST_PLUGIN_PATH_1_0")
+            .env_remove("GST_REGISTRY_1_0")
+    }
+}
+
 /// A directory removed on drop.
 pub struct TempDir(pub PathBuf);
 
