@@ -135,9 +135,11 @@ fn output_suffixes(kind: Kind) -> &'static [&'static str] {
     }
 }
 
-/// Every output suffix of either kind (stale partial files of each are cleaned).
-const ALL_SUFFIXES: [&str; 7] =
-    ["-emotions.mp4", ".jsonl", "-people.csv", "-frames.csv", "-timeline.png", "-annotated.png", "-probabilities.png"];
+/// Every output suffix of either kind, whose stale partial files are cleaned (an earlier run may
+/// have been of the other kind); a suffix in both kinds is listed twice, which is harmless.
+fn all_suffixes() -> Vec<&'static str> {
+    [output_suffixes(Kind::Video), output_suffixes(Kind::Image)].concat()
+}
 
 /// Whether INPUT is a still image: GStreamer's typefinders on its first 64 KiB say `image/jpeg`
 /// or `image/png`; when they recognise nothing, the extension (.jpg, .jpeg, .png) decides.
@@ -739,7 +741,7 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
     let element = configured_element(&args.props)?;
 
     let kind = input_kind(input)?;
-    let mut outputs = Outputs::new(&args.out_dir, &name, output_suffixes(kind), &ALL_SUFFIXES)?;
+    let mut outputs = Outputs::new(&args.out_dir, &name, output_suffixes(kind), &all_suffixes())?;
     for stale in &outputs.removed_stale {
         progress.note(&format!("removed {}, left by an earlier run that was killed", stale.display()));
     }
