@@ -42,10 +42,10 @@ fn main() -> Result<(), String> {
     let n = frames.load(Ordering::Relaxed) - prerolled;
     println!("frames={n} seconds={seconds:.3} fps={:.1} peak_rss_mb={:.1} faces={faces}", n as f64 / seconds, peak_rss_mb());
     for id in instance_ids(&pipeline) {
-        let s = gstemotiondetect::instances::batch_stats(&id);
+        let s = emotiondetect_core::instances::batch_stats(&id);
         println!(
             "instance={id} sessions={} classifier_calls={} multi_stream_calls={} max_streams_per_call={}",
-            gstemotiondetect::instances::sessions_loaded(&id),
+            emotiondetect_core::instances::sessions_loaded(&id),
             s.batches,
             s.multi_stream_batches,
             s.max_streams_per_batch

@@ -10,9 +10,9 @@
 
 use std::time::Instant;
 
-use gstemotiondetect::classification::{ClassifierSpec, DEFAULT_EMOTION_MODEL_FILE};
-use gstemotiondetect::inference::{open_session, SessionConfig};
-use gstemotiondetect::runtime;
+use emotiondetect_core::classification::{ClassifierSpec, DEFAULT_EMOTION_MODEL_FILE};
+use emotiondetect_core::inference::{open_session, SessionConfig};
+use emotiondetect_core::runtime;
 use ort::value::TensorRef;
 
 fn main() -> Result<(), String> {

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use gstemotiondetect::frame_report::FrameReport;
-use gstemotiondetect::publish::MqttTarget;
+use emotiondetect_core::frame_report::FrameReport;
+use emotiondetect_core::publish::MqttTarget;
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
 /// The latest of one person on one camera.

@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use gstemotiondetect::detection::detector_geometry;
-use gstemotiondetect::preprocess::*;
+use emotiondetect_core::detection::detector_geometry;
+use emotiondetect_core::preprocess::*;
 
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();

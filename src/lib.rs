@@ -1,33 +1,26 @@
 // SPDX-License-Identifier: MIT
-//! GStreamer plugin `emotiondetect`: finds faces in raw video, classifies each face's emotion
-//! with ONNX Runtime, attaches the results as metadata and draws them.
+//! GStreamer plugin `emotiondetect`: the `emotiondetect` element (faces found, their emotion
+//! classified, the results attached as metas and drawn) and the `emotionpublish` element (each
+//! frame's report sent to a JSON lines file or an MQTT broker). The work is done by the
+//! GStreamer-free `emotiondetect-core` crate; this crate is only the GStreamer glue.
 #![allow(clippy::too_many_arguments)]
 
 use gst::glib;
 
-pub mod analyser;
-pub mod classification;
-pub mod detection;
 mod emotiondetect;
-pub mod error;
-pub mod export;
-pub mod files;
-pub mod frame_report;
-pub mod inference;
-pub mod instances;
-pub mod overlay;
-pub mod preprocess;
-pub mod publish;
-pub mod ratelimit;
-pub mod runtime;
-pub mod tracking;
-pub mod worker;
+mod emotionpublish;
+mod errors;
+mod ratelimit;
+mod report_meta;
+mod worker;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     if let Some(file) = plugin.filename() {
-        runtime::set_plugin_file(file);
+        emotiondetect_core::runtime::set_plugin_file(file);
     }
-    emotiondetect::register(plugin)
+    report_meta::register();
+    emotiondetect::register(plugin)?;
+    emotionpublish::register(plugin)
 }
 
 gst::plugin_define!(

@@ -5,14 +5,17 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use crate::error::{Error, Result};
+use emotiondetect_core::error::{Error, Result};
 
 /// A thread that applies one function to the jobs it is given, in order.
 pub struct Worker<I, O> {
     jobs: Option<Sender<I>>,
-    results: Receiver<std::thread::Result<O>>,
+    /// In a mutex only so that the worker is `Sync` (the element's state must be); one
+    /// thread collects results, so it is never contended.
+    results: Mutex<Receiver<std::thread::Result<O>>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -31,7 +34,7 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                 }
             }
         })?;
-        Ok(Worker { jobs: Some(jobs), results, thread: Some(thread) })
+        Ok(Worker { jobs: Some(jobs), results: Mutex::new(results), thread: Some(thread) })
     }
 
     /// Hands `job` to the thread; its result comes from [`Self::result`].
@@ -45,7 +48,7 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
     ///
     /// Errors: [`Error::Thread`] when the job panicked or the thread has stopped.
     pub fn result(&self) -> Result<O> {
-        match self.results.recv() {
+        match self.results.lock().unwrap_or_else(PoisonError::into_inner).recv() {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(_)) => Err(Error::Thread("the worker thread panicked on this job".into())),
             Err(_) => Err(Error::Thread("the worker thread has stopped".into())),

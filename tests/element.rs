@@ -43,7 +43,7 @@ fn properties_read_back_with_their_defaults() {
     let data = data_dir();
     // Model paths default to the models setup.sh installed.
     assert_eq!(e.property::<String>("face-model"), data.join("models/face_detection_yunet.onnx").to_string_lossy());
-    let default_emotion = gstemotiondetect::classification::DEFAULT_EMOTION_MODEL_FILE;
+    let default_emotion = emotiondetect_core::classification::DEFAULT_EMOTION_MODEL_FILE;
     assert_eq!(e.property::<String>("emotion-model"), data.join("models").join(default_emotion).to_string_lossy());
     assert_eq!(e.property::<String>("device"), "cpu");
     assert_eq!(e.property::<f64>("threshold"), 0.6);

@@ -241,6 +241,6 @@ fn a_full_disk_is_an_element_error_and_the_file_keeps_whole_lines() {
     let text = std::fs::read_to_string(&jsonl).unwrap();
     assert!(!text.is_empty() && text.ends_with('\n'), "whole lines only ({} bytes)", text.len());
     for (n, line) in text.lines().enumerate() {
-        gstemotiondetect::frame_report::FrameReport::from_json(line).unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
+        emotiondetect_core::frame_report::FrameReport::from_json(line).unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
     }
 }

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use emotiondetect_core::frame_report::FrameReport;
 use gst::prelude::*;
-use gstemotiondetect::frame_report::FrameReport;
 use serde_json::Value;
 
 const MEGAMIND_FRAMES: usize = 270;

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use emotiondetect_core::frame_report::FrameReport;
 use gst::prelude::*;
-use gstemotiondetect::frame_report::FrameReport;
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
 const MEGAMIND_FRAMES: usize = 270;
@@ -359,9 +359,9 @@ fn mqtts_publishes_over_tls() {
     }
     let sub = Subscriber::start(plain, "cams/tls");
     // The variable is read when the element starts (NULL->READY), in this process only.
-    std::env::set_var(gstemotiondetect::publish::CA_FILE_ENV, d.join("ca.pem"));
+    std::env::set_var(emotiondetect_core::publish::CA_FILE_ENV, d.join("ca.pem"));
     let (arrivals, warnings, dropped) = run(&format!("publish=mqtts://localhost:{tls}/cams/tls"), false, |_| {});
-    std::env::remove_var(gstemotiondetect::publish::CA_FILE_ENV);
+    std::env::remove_var(emotiondetect_core::publish::CA_FILE_ENV);
     assert_eq!((arrivals.len(), dropped), (MEGAMIND_FRAMES, 0), "{warnings:?}");
     assert_eq!(reports(&sub.wait_for(MEGAMIND_FRAMES, Duration::from_secs(30))).len(), MEGAMIND_FRAMES, "every frame over TLS");
 }

@@ -62,7 +62,7 @@ fn tag_coverage(drawn: &gst::Sample, plain: &gst::Sample, msg: &FrameMsg) -> f64
 
 /// How many tags the element's layout places for these faces (the same call as it draws with).
 fn tags_placed(msg: &FrameMsg, height: usize, width: usize) -> usize {
-    use gstemotiondetect::overlay::{DrawMode, FaceMark, Mark, Overlay};
+    use emotiondetect_core::overlay::{DrawMode, FaceMark, Mark, Overlay};
     let faces: Vec<FaceMark> = msg
         .faces
         .iter()

@@ -8,12 +8,12 @@
 //! About 100,000 cases in all in a normal `cargo test --release`; `PROPTEST_CASES=N` sets the
 //! total (shared out in the same proportions), e.g. `scripts/proptest.sh 2000000`.
 
-use gstemotiondetect::classification::{probabilities, softmax, ClassifierSpec, OutputKind};
-use gstemotiondetect::detection::{decode_ultraface, decode_yunet, detector_geometry, filter_faces, nms, Face, YunetLevel};
-use gstemotiondetect::frame_report::{face_box, DetectionReport, EmotionReport, FaceReport, FrameReport, ModelRef, Resolution};
-use gstemotiondetect::inference::{face_tensor, FaceCrop};
-use gstemotiondetect::preprocess::{ColourOrder, Image, Normalisation, PixelLayout, TensorLayout, TensorTarget, YuvSpec};
-use gstemotiondetect::tracking::{Tracker, TrackerParams};
+use emotiondetect_core::classification::{probabilities, softmax, ClassifierSpec, OutputKind};
+use emotiondetect_core::detection::{decode_ultraface, decode_yunet, detector_geometry, filter_faces, nms, Face, YunetLevel};
+use emotiondetect_core::frame_report::{face_box, DetectionReport, EmotionReport, FaceReport, FrameReport, ModelRef, Resolution};
+use emotiondetect_core::inference::{face_tensor, FaceCrop};
+use emotiondetect_core::preprocess::{ColourOrder, Image, Normalisation, PixelLayout, TensorLayout, TensorTarget, YuvSpec};
+use emotiondetect_core::tracking::{Tracker, TrackerParams};
 use proptest::prelude::*;
 
 /// The cases for a property with `weight` of the total (`PROPTEST_CASES`, default 100,000).
@@ -353,7 +353,7 @@ fn face_report() -> impl Strategy<Value = FaceReport> {
             id,
             roi_type: "face".into(),
             detection: DetectionReport {
-                bounding_box: gstemotiondetect::frame_report::BoundingBox { x_min: v, y_min: -v, x_max: v / 3.0, y_max: 0.0 },
+                bounding_box: emotiondetect_core::frame_report::BoundingBox { x_min: v, y_min: -v, x_max: v / 3.0, y_max: 0.0 },
                 confidence: 0.5,
                 label: "face".into(),
                 label_id: 0,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! `model-instance-id`: elements with the same id share one loaded detector and classifier
-//! (counted through `gstemotiondetect::instances`), their faces share classifier calls, each
+//! (counted through `emotiondetect_core::instances`), their faces share classifier calls, each
 //! stream's results equal those of a private element, one stream stopping does not disturb the
 //! others, and joining with other model settings fails. Also `active-device`.
 //!
@@ -11,8 +11,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use emotiondetect_core::instances;
 use gst::prelude::*;
-use gstemotiondetect::instances;
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 

@@ -6,11 +6,11 @@
 use gst_video::prelude::*;
 use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
 
-use crate::analyser::{Analyser, FrameParams};
-use crate::error::{Error, Result};
-use crate::frame_report::FrameReport;
-use crate::overlay::Sprite;
-use crate::preprocess::{Image, PixelLayout, YuvSpec};
+use emotiondetect_core::analyser::{Analyser, FrameParams};
+use emotiondetect_core::error::{Error, Result};
+use emotiondetect_core::frame_report::FrameReport;
+use emotiondetect_core::overlay::Sprite;
+use emotiondetect_core::preprocess::{Image, PixelLayout, YuvSpec};
 
 /// The formats accepted in and out, listed once: first those analysed and drawn in place (the
 /// fast path), then those converted for the analysis and drawn by blending.

@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: MIT
-// The emotiondetect element: GStreamer glue around `crate::analyser`. Models are loaded at
-// NULL->READY; each buffer is mapped once, analysed into a `FrameReport`, and after the map and
-// the state lock are released the report becomes ROI metas, a bus message and a JSON line.
+// The emotiondetect element: GStreamer glue around `emotiondetect_core::Analyser`. Models are
+// loaded at NULL->READY; each buffer is mapped once and analysed into a `FrameReport`, which
+// becomes ROI metas, a `GstEmotionReportMeta` (read by emotionpublish) and a bus message.
+//
+// Locks: `settings` and `active_device` are each held only to copy a value, never two at once
+// and never across I/O or a wait. `state` is an AtomicRefCell: it is built and dropped in the
+// NULL<->READY changes, while no streaming thread runs, and otherwise touched only from the
+// streaming thread. What other threads read (the latency query) is in atomics.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
+use atomic_refcell::{AtomicRefCell, AtomicRefMut};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -17,21 +23,21 @@ use gst_video::VideoInfo;
 
 use super::frames::{Analysed, Conversion, FORMATS};
 use super::outputs;
-use crate::analyser::{Analyser, Detections, FrameDetector, FrameParams};
-use crate::classification::DEFAULT_EMOTION_MODEL_FILE;
-use crate::error::{Error, Result};
-use crate::export::MetadataWriter;
-use crate::frame_report::FrameReport;
-use crate::inference::Device;
-use crate::instances::{self, ModelKey};
-use crate::publish::{MqttTarget, Notice, PublishOptions, Publisher};
-use crate::runtime;
-use crate::worker::Worker;
+use super::pipelining::{self, Overlap};
+use crate::errors::error_message;
+use crate::ratelimit::RateLimiter;
+use crate::report_meta::ReportMeta;
+use emotiondetect_core::analyser::{Analyser, Detections, FrameDetector, FrameParams};
+use emotiondetect_core::classification::DEFAULT_EMOTION_MODEL_FILE;
+use emotiondetect_core::error::{Error, Result};
+use emotiondetect_core::frame_report::FrameReport;
+use emotiondetect_core::runtime::LogLevel;
+use emotiondetect_core::{Engine, ModelSettings};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("emotiondetect", gst::DebugColorFlags::empty(), Some("Facial emotion detector")));
 
-const DEFAULT_FACE_MODEL_FILE: &str = "face_detection_yunet.onnx";
+const DEFAULT_FACE_MODEL_FILE: &str = emotiondetect_core::DEFAULT_FACE_MODEL_FILE;
 const DEFAULT_DEVICE: &str = "cpu";
 const DEFAULT_THRESHOLD: f64 = FrameParams::DEFAULT.threshold;
 const DEFAULT_NMS_THRESHOLD: f64 = FrameParams::DEFAULT.nms_threshold;
@@ -51,17 +57,14 @@ const DEFAULT_EMOTION_SMOOTHING: f64 = FrameParams::DEFAULT.emotion_smoothing;
 const DEFAULT_INFERENCE_THREADS: u32 = 0;
 const DEFAULT_INFERENCE_SPINNING: bool = false;
 const DEFAULT_PIPELINING: bool = false;
-const DEFAULT_PUBLISH_QOS: u32 = 1;
-/// About five seconds of frames at 30 fps.
-const DEFAULT_PUBLISH_QUEUE_SIZE: u32 = 150;
-/// How long EOS waits for queued MQTT messages to be delivered.
-const PUBLISH_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The property values.
 #[derive(Clone, Debug)]
 struct Settings {
-    /// Read at NULL->READY; set later, they take effect at the next NULL->READY.
-    ready: ReadySettings,
+    /// Read at NULL->READY (`mutable_ready`); set later, they take effect at the next NULL->READY.
+    models: ModelSettings,
+    /// Read at NULL->READY, like `models`.
+    pipelining: bool,
     /// Copied once per frame.
     params: FrameParams,
     post_messages: bool,
@@ -69,81 +72,29 @@ struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { ready: ReadySettings::default(), params: FrameParams::DEFAULT, post_messages: DEFAULT_POST_MESSAGES }
-    }
-}
-
-/// The properties read at NULL->READY (`mutable_ready`).
-#[derive(Clone, Debug)]
-struct ReadySettings {
-    face_model: Option<PathBuf>,
-    emotion_model: Option<PathBuf>,
-    emotion_model_proc: Option<PathBuf>,
-    device: String,
-    metadata_file: Option<PathBuf>,
-    inference_threads: u32,
-    inference_spinning: bool,
-    pipelining: bool,
-    model_instance_id: Option<String>,
-    publish: Option<String>,
-    publish_qos: u32,
-    publish_queue_size: u32,
-    source_id: Option<String>,
-}
-
-impl Default for ReadySettings {
-    fn default() -> Self {
-        ReadySettings {
-            face_model: None,
-            emotion_model: None,
-            emotion_model_proc: None,
-            device: DEFAULT_DEVICE.into(),
-            metadata_file: None,
-            inference_threads: DEFAULT_INFERENCE_THREADS,
-            inference_spinning: DEFAULT_INFERENCE_SPINNING,
+        Settings {
+            models: ModelSettings { device: DEFAULT_DEVICE.into(), ..ModelSettings::default() },
             pipelining: DEFAULT_PIPELINING,
-            model_instance_id: None,
-            publish: None,
-            publish_qos: DEFAULT_PUBLISH_QOS,
-            publish_queue_size: DEFAULT_PUBLISH_QUEUE_SIZE,
-            source_id: None,
+            params: FrameParams::DEFAULT,
+            post_messages: DEFAULT_POST_MESSAGES,
         }
     }
 }
 
-impl ReadySettings {
-    fn face_model_path(&self) -> PathBuf {
-        self.face_model.clone().unwrap_or_else(|| runtime::default_model_path(DEFAULT_FACE_MODEL_FILE))
-    }
-
-    fn emotion_model_path(&self) -> PathBuf {
-        self.emotion_model.clone().unwrap_or_else(|| runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE))
-    }
-
-    /// What must match for elements to share models.
-    ///
-    /// Errors: the device does not parse.
-    fn model_key(&self) -> Result<ModelKey> {
-        Ok(ModelKey {
-            face_model: self.face_model_path(),
-            emotion_model: self.emotion_model_path(),
-            emotion_model_proc: self.emotion_model_proc.clone(),
-            device: Device::parse(&self.device)?,
-            threads: self.inference_threads as usize,
-            spinning: self.inference_spinning,
-        })
-    }
-}
-
-/// Runtime data: built at NULL->READY, dropped at READY->NULL.
+/// Streaming data: built at NULL->READY, dropped at READY->NULL.
 struct State {
     analyser: Analyser,
     info: Option<VideoInfo>,
     /// For formats without a fast path: the conversion for the analysis.
     conversion: Option<Conversion>,
-    /// With `pipelining` (as it was at NULL->READY): the detection worker and the frame waiting
-    /// for the rest of its analysis.
-    pipeline: Option<Pipelined>,
+    /// With `pipelining` (as it was at NULL->READY): the detection thread and its frames.
+    pipeline: Option<Pipeline>,
+    /// Pipelined: the finished frame that `generate_output` hands downstream.
+    output: Option<gst::Buffer>,
+    /// The stream's URI once asked (upstream's answer to the URI query), else empty.
+    source: Option<String>,
+    /// Skipped frames: one warning, then at most one per interval (with the count held back).
+    frame_warnings: RateLimiter,
 }
 
 /// What the detector gave for one frame: `None` when it did not run (inference-interval).
@@ -160,58 +111,38 @@ struct DetectJob {
 }
 
 /// A frame whose detection is done, waiting for the rest of its analysis.
-struct Pending {
+struct Detected {
     buffer: gst::Buffer,
     analysed: Analysed,
     detection: Detection,
 }
 
-struct Pipelined {
-    worker: Worker<DetectJob, Pending>,
-    pending: Option<Pending>,
-}
+type Pipeline = Overlap<DetectJob, Detected>;
 
-impl Pipelined {
-    /// Starts the detection thread with its own detector over the analyser's models.
-    fn start(analyser: &Analyser) -> Result<Pipelined> {
-        let mut detector: FrameDetector = analyser.detector();
-        let worker = Worker::spawn("emotiondetect-detect", move |job: DetectJob| {
-            let detection = if job.run {
-                job.analysed.read(&job.buffer, &job.info, |image| detector.detect(image, &job.params)).map(Some)
-            } else {
-                Ok(None)
-            };
-            Pending { buffer: job.buffer, analysed: job.analysed, detection }
-        })
-        .map_err(|e| Error::Settings(format!("pipelining: cannot start the detection thread: {e}")))?;
-        Ok(Pipelined { worker, pending: None })
-    }
-}
-
-/// The JSON outputs and the stream's identity, used after the state lock is released.
-#[derive(Default)]
-struct Output {
-    writer: Option<MetadataWriter>,
-    publisher: Option<Publisher>,
-    /// The URI of the stream once asked (upstream's answer to the URI query).
-    source: Option<String>,
-    /// `source-id` as set at NULL->READY (`None`: the URI, else the element's name).
-    source_id: Option<String>,
+/// Starts the detection thread with its own detector over the analyser's models.
+fn start_pipeline(analyser: &Analyser) -> Result<Pipeline> {
+    let mut detector: FrameDetector = analyser.detector();
+    Overlap::spawn("emotiondetect-detect", move |job: DetectJob| {
+        let detection = if job.run {
+            job.analysed.read(&job.buffer, &job.info, |image| detector.detect(image, &job.params)).map(Some)
+        } else {
+            Ok(None)
+        };
+        Detected { buffer: job.buffer, analysed: job.analysed, detection }
+    })
+    .map_err(|e| Error::Thread(format!("pipelining: cannot start the detection thread: {e}")))
 }
 
 #[derive(Default)]
 pub struct EmotionDetect {
     settings: Mutex<Settings>,
-    state: Mutex<Option<State>>,
-    output: Mutex<Output>,
-    /// Pipelined: the finished frame that `generate_output` hands downstream.
-    ready: Mutex<Option<gst::Buffer>>,
-    /// Whether the running state is pipelined (readable without the state lock).
+    state: AtomicRefCell<Option<State>>,
+    /// Whether the running state is pipelined.
     pipelined: AtomicBool,
-    /// `active-device`: kept apart from `state` so that reading it never waits for a frame.
+    /// Pipelined: one frame's duration, ns (the latency it adds); 0 otherwise.
+    frame_delay: AtomicU64,
+    /// `active-device`: kept apart from `state` so that any thread may read it.
     active_device: Mutex<String>,
-    /// Skipped frames: one warning, then at most one per interval (with the count held back).
-    frame_warnings: Mutex<crate::ratelimit::RateLimiter>,
 }
 
 #[glib::object_subclass]
@@ -314,7 +245,7 @@ impl ObjectImpl for EmotionDetect {
                 glib::ParamSpecUInt::builder("label-size")
                     .nick("Label size")
                     .blurb("Tag text height in pixels; 0 scales it to each face (default: 0)")
-                    .maximum(crate::overlay::MAX_LABEL_SIZE)
+                    .maximum(emotiondetect_core::overlay::MAX_LABEL_SIZE)
                     .default_value(DEFAULT_LABEL_SIZE)
                     .mutable_playing()
                     .build(),
@@ -381,47 +312,9 @@ impl ObjectImpl for EmotionDetect {
                     .default_value(DEFAULT_PIPELINING)
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecString::builder("metadata-file")
-                    .nick("Metadata file")
-                    .blurb("Write one JSON object per frame, per line (DL Streamer gvametaconvert shape) to this file, or to stdout for '-' (default: none)")
-                    .mutable_ready()
-                    .build(),
                 glib::ParamSpecString::builder("model-instance-id")
                     .nick("Model instance id")
                     .blurb("Elements with the same id share one loaded face detector and emotion classifier, and their faces share classifier batches; their model settings must be equal (default: none, private models)")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("publish")
-                    .nick("Publish")
-                    .blurb(
-                        "Publish each frame's JSON to an MQTT broker: mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (port 1883) or \
-                         mqtts://... (TLS, 8883); credentials also from EMOTIONDETECT_MQTT_USERNAME/PASSWORD (default: none)",
-                    )
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("publish-qos")
-                    .nick("Publish QoS")
-                    .blurb("MQTT QoS of the published messages: 0 at most once, 1 at least once (default: 1)")
-                    .maximum(1)
-                    .default_value(DEFAULT_PUBLISH_QOS)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("publish-queue-size")
-                    .nick("Publish queue size")
-                    .blurb("Messages kept while the broker is away; past it the oldest are dropped and counted (default: 150, 5 s at 30 fps)")
-                    .minimum(1)
-                    .maximum(1_000_000)
-                    .default_value(DEFAULT_PUBLISH_QUEUE_SIZE)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt64::builder("publish-dropped")
-                    .nick("Publish dropped")
-                    .blurb("Messages not delivered to the broker so far: dropped from the full queue, or lost with a connection (read-only)")
-                    .read_only()
-                    .build(),
-                glib::ParamSpecString::builder("source-id")
-                    .nick("Source id")
-                    .blurb("Camera or stream name written as source_id in the JSON and MQTT messages (default: the stream's URI, else the element's name)")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecString::builder("active-device")
@@ -448,21 +341,16 @@ impl ObjectImpl for EmotionDetect {
         // Paths as the OS has them (PathBuf, not String): a non-UTF-8 file name is a valid name.
         let path = |v: &glib::Value| v.get::<Option<PathBuf>>().ok().flatten().filter(|p| !p.as_os_str().is_empty());
         let s = &mut *guard;
-        let (r, p) = (&mut s.ready, &mut s.params);
+        let (m, p) = (&mut s.models, &mut s.params);
         match pspec.name() {
-            "face-model" => r.face_model = path(value),
-            "emotion-model" => r.emotion_model = path(value),
-            "emotion-model-proc" => r.emotion_model_proc = path(value),
-            "device" => r.device = value.get::<Option<String>>().ok().flatten().unwrap_or_else(|| DEFAULT_DEVICE.into()),
-            "metadata-file" => r.metadata_file = path(value),
-            "inference-threads" => r.inference_threads = value.get().expect("type checked upstream"),
-            "inference-spinning" => r.inference_spinning = value.get().expect("type checked upstream"),
-            "pipelining" => r.pipelining = value.get().expect("type checked upstream"),
-            "model-instance-id" => r.model_instance_id = value.get::<Option<String>>().ok().flatten().filter(|id| !id.is_empty()),
-            "publish" => r.publish = value.get::<Option<String>>().ok().flatten().filter(|u| !u.is_empty()),
-            "publish-qos" => r.publish_qos = value.get().expect("type checked upstream"),
-            "publish-queue-size" => r.publish_queue_size = value.get().expect("type checked upstream"),
-            "source-id" => r.source_id = value.get::<Option<String>>().ok().flatten().filter(|id| !id.is_empty()),
+            "face-model" => m.face_model = path(value),
+            "emotion-model" => m.emotion_model = path(value),
+            "emotion-model-proc" => m.emotion_model_proc = path(value),
+            "device" => m.device = value.get::<Option<String>>().ok().flatten().unwrap_or_else(|| DEFAULT_DEVICE.into()),
+            "inference-threads" => m.threads = value.get::<u32>().expect("type checked upstream") as usize,
+            "inference-spinning" => m.spinning = value.get().expect("type checked upstream"),
+            "model-instance-id" => m.instance_id = value.get::<Option<String>>().ok().flatten().filter(|id| !id.is_empty()),
+            "pipelining" => s.pipelining = value.get().expect("type checked upstream"),
             "threshold" => p.threshold = value.get().expect("type checked upstream"),
             "nms-threshold" => p.nms_threshold = value.get().expect("type checked upstream"),
             "min-face-size" => p.min_face_size = value.get().expect("type checked upstream"),
@@ -492,13 +380,20 @@ impl ObjectImpl for EmotionDetect {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "active-device" {
+            return self.active_device.lock().unwrap().to_value();
+        }
         let s = self.settings.lock().unwrap();
-        let (r, p) = (&s.ready, &s.params);
+        let (m, p) = (&s.models, &s.params);
         match pspec.name() {
-            "face-model" => r.face_model_path().to_value(),
-            "emotion-model" => r.emotion_model_path().to_value(),
-            "emotion-model-proc" => r.emotion_model_proc.to_value(),
-            "device" => r.device.to_value(),
+            "face-model" => m.face_model_path().to_value(),
+            "emotion-model" => m.emotion_model_path().to_value(),
+            "emotion-model-proc" => m.emotion_model_proc.to_value(),
+            "device" => m.device.to_value(),
+            "inference-threads" => (m.threads as u32).to_value(),
+            "inference-spinning" => m.spinning.to_value(),
+            "model-instance-id" => m.instance_id.to_value(),
+            "pipelining" => s.pipelining.to_value(),
             "threshold" => p.threshold.to_value(),
             "nms-threshold" => p.nms_threshold.to_value(),
             "min-face-size" => p.min_face_size.to_value(),
@@ -515,17 +410,6 @@ impl ObjectImpl for EmotionDetect {
             "reclassify-interval" => p.reclassify_interval.to_value(),
             "track-max-misses" => p.track_max_misses.to_value(),
             "emotion-smoothing" => p.emotion_smoothing.to_value(),
-            "inference-threads" => r.inference_threads.to_value(),
-            "inference-spinning" => r.inference_spinning.to_value(),
-            "pipelining" => r.pipelining.to_value(),
-            "metadata-file" => r.metadata_file.to_value(),
-            "model-instance-id" => r.model_instance_id.to_value(),
-            "publish" => r.publish.as_deref().map(|u| MqttTarget::parse(u).map_or_else(|_| u.to_string(), |t| t.to_string())).to_value(),
-            "publish-qos" => r.publish_qos.to_value(),
-            "publish-queue-size" => r.publish_queue_size.to_value(),
-            "source-id" => r.source_id.to_value(),
-            "publish-dropped" => self.output.lock().unwrap().publisher.as_ref().map_or(0, |p| p.dropped()).to_value(),
-            "active-device" => self.active_device.lock().unwrap().to_value(),
             other => unimplemented!("property {other}"),
         }
     }
@@ -540,8 +424,9 @@ impl ElementImpl for EmotionDetect {
                 "Facial emotion detector",
                 "Filter/Analyzer/Video",
                 "Detects faces (YuNet or UltraFace) and classifies each face's emotion (FER2013) with ONNX Runtime; \
-                 attaches a GstVideoRegionOfInterestMeta per face with detection, emotion and landmarks parameters, \
-                 posts an 'emotiondetect' element message per frame and draws boxes and labels",
+                 attaches a GstVideoRegionOfInterestMeta per face with detection, emotion and landmarks parameters \
+                 and the frame's report for emotionpublish, posts an 'emotiondetect' element message per frame and \
+                 draws boxes and labels",
                 "emotiondetect developers",
             )
         });
@@ -566,9 +451,6 @@ impl ElementImpl for EmotionDetect {
                 gst::StateChangeError
             })?;
         }
-        if transition == gst::StateChange::ReadyToNull {
-            self.flush_metadata();
-        }
         let result = self.parent_change_state(transition);
         if transition == gst::StateChange::ReadyToNull || (result.is_err() && transition == gst::StateChange::NullToReady) {
             self.unload();
@@ -583,14 +465,12 @@ impl BaseTransformImpl for EmotionDetect {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn sink_event(&self, event: gst::Event) -> bool {
+        // Only serialized events come on the streaming thread, the one that owns `state`.
         match event.view() {
-            gst::EventView::FlushStart(_) | gst::EventView::FlushStop(_) => self.discard_pending(),
+            gst::EventView::FlushStop(_) => self.discard_pending(),
             // The pending frame belongs before any later event (caps, segment, EOS, gap...).
             _ if event.is_serialized() => self.drain_pending(),
             _ => {}
-        }
-        if let gst::EventView::Eos(_) = event.view() {
-            self.flush_metadata();
         }
         self.parent_sink_event(event)
     }
@@ -598,13 +478,13 @@ impl BaseTransformImpl for EmotionDetect {
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> std::result::Result<gst::FlowSuccess, gst::FlowError> {
         let (params, post) = self.frame_settings();
         let report = {
-            let mut guard = self.state.lock().unwrap();
+            let mut guard = self.state()?;
             let State { analyser, info, conversion, .. } = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
             let info = info.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
             let analysed = Analysed::new(buf, info, conversion.as_ref());
             analysed.analyse(analyser, buf, info, &params, |analyser, image, params| analyser.process(image, params))
         };
-        self.publish(buf, report, post)?;
+        self.attach(buf, report, post)?;
         Ok(gst::FlowSuccess::Ok)
     }
 
@@ -612,31 +492,7 @@ impl BaseTransformImpl for EmotionDetect {
         if !self.pipelined.load(Ordering::Acquire) {
             return self.parent_submit_input_buffer(is_discont, inbuf);
         }
-        let (params, post) = self.frame_settings();
-        let finished = {
-            let mut guard = self.state.lock().unwrap();
-            let State { analyser, info, pipeline, conversion } = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-            let info = info.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
-            let pipe = pipeline.as_mut().ok_or(gst::FlowError::Flushing)?;
-            let run = analyser.next_runs_detector(&params);
-            let analysed = Analysed::new(&inbuf, info, conversion.as_ref());
-            pipe.worker.submit(DetectJob { buffer: inbuf, analysed, info: info.clone(), params, run });
-            // The previous frame's analysis overlaps this frame's detection.
-            let finished = pipe.pending.take().map(|p| finish(analyser, p, info, &params));
-            match pipe.worker.result() {
-                Ok(pending) => pipe.pending = Some(pending),
-                Err(e) => {
-                    self.post_error_message(error_message(&e.prefixed("face detection: ")));
-                    return Err(gst::FlowError::Error);
-                }
-            }
-            finished
-        };
-        if let Some((mut buffer, report)) = finished {
-            self.publish(buffer.make_mut(), report, post)?;
-            *self.ready.lock().unwrap() = Some(buffer);
-        }
-        Ok(gst::FlowSuccess::Ok)
+        self.submit_pipelined(inbuf)
     }
 
     fn generate_output(&self) -> std::result::Result<gst_base::subclass::base_transform::GenerateOutputSuccess, gst::FlowError> {
@@ -644,8 +500,8 @@ impl BaseTransformImpl for EmotionDetect {
         if !self.pipelined.load(Ordering::Acquire) {
             return self.parent_generate_output();
         }
-        let ready = self.ready.lock().unwrap().take();
-        Ok(ready.map_or(GenerateOutputSuccess::NoOutput, GenerateOutputSuccess::Buffer))
+        let output = self.state()?.as_mut().and_then(|s| s.output.take());
+        Ok(output.map_or(GenerateOutputSuccess::NoOutput, GenerateOutputSuccess::Buffer))
     }
 
     fn stop(&self) -> std::result::Result<(), gst::ErrorMessage> {
@@ -657,7 +513,7 @@ impl BaseTransformImpl for EmotionDetect {
         let ok = BaseTransformImplExt::parent_query(self, direction, query);
         // Pipelined, each frame leaves one frame later: say so to live pipelines.
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
-            let frame = self.pipelining_delay();
+            let frame = gst::ClockTime::from_nseconds(self.frame_delay.load(Ordering::Acquire));
             if ok && direction == gst::PadDirection::Src && frame > gst::ClockTime::ZERO {
                 let (live, min, max) = q.result();
                 q.set(live, min + frame, max.map(|m| m + frame));
@@ -683,9 +539,13 @@ impl VideoFilterImpl for EmotionDetect {
             in_info.format(),
             conversion.as_ref().map_or("fast path".to_string(), |c| format!("converted to {:?} for the analysis", c.format()))
         );
-        if let Some(state) = self.state.lock().unwrap().as_mut() {
+        if let Some(state) = self.state().map_err(|_| gst::loggable_error!(CAT, "state in use"))?.as_mut() {
             state.info = Some(in_info.clone());
             state.conversion = conversion;
+        }
+        if self.pipelined.load(Ordering::Acquire) {
+            let fps = in_info.fps();
+            self.frame_delay.store(pipelining::frame_delay(fps.numer(), fps.denom()), Ordering::Release);
         }
         self.parent_set_info(incaps, in_info, outcaps, out_info)
     }
@@ -698,52 +558,45 @@ impl EmotionDetect {
         (s.params, s.post_messages)
     }
 
+    /// The streaming state. Only the streaming thread borrows it while PAUSED or PLAYING, so a
+    /// second borrow is a bug: it is reported as an error, never a panic.
+    fn state(&self) -> std::result::Result<AtomicRefMut<'_, Option<State>>, gst::FlowError> {
+        self.state.try_borrow_mut().map_err(|_| {
+            gst::error!(CAT, imp = self, "streaming state borrowed twice");
+            gst::FlowError::Error
+        })
+    }
+
     /// Loads ONNX Runtime and both models, checking their shapes, or joins the instance
-    /// shared under `model-instance-id`; opens `metadata-file`; starts the detection thread
-    /// with `pipelining`.
+    /// shared under `model-instance-id`; starts the detection thread with `pipelining`.
     fn load(&self) -> std::result::Result<(), gst::ErrorMessage> {
-        let ready = self.settings.lock().unwrap().ready.clone();
-        let key = ready.model_key().map_err(|e| error_message(&e))?;
-        let env = runtime::environment(Arc::new(ort_log)).map_err(|e| error_message(&e))?;
-        let id = ready.model_instance_id.as_deref();
-        let models = instances::acquire(env, id, &key).map_err(|e| error_message(&e))?;
-        gst::debug!(CAT, imp = self, "emotion model spec {}: {}", models.spec.name, models.spec_source);
-        let sharing = id.map_or("private".to_string(), |id| format!("model-instance-id '{id}', {} holders", instances::holders(id)));
-        gst::info!(
-            CAT,
-            imp = self,
-            "face model {} ({:?}) and emotion model {} run on {} ({sharing})",
-            models.face_model.display(),
-            models.family,
-            models.emotion_model.display(),
-            models.device.name()
-        );
-        let writer = ready.metadata_file.as_deref().map(MetadataWriter::create).transpose().map_err(|e| error_message(&e))?;
-        let publisher = ready.publish.as_deref().map(|uri| self.start_publisher(uri, &ready)).transpose().map_err(|e| error_message(&e))?;
-        *self.active_device.lock().unwrap() = models.device.name();
-        let analyser = Analyser::new(models);
-        let pipeline = if ready.pipelining { Some(Pipelined::start(&analyser).map_err(|e| error_message(&e))?) } else { None };
+        let settings = self.settings.lock().unwrap().clone();
+        let engine = Engine::load(&settings.models, Arc::new(ort_log)).map_err(|e| error_message(&e))?;
+        gst::info!(CAT, imp = self, "{}", engine.describe());
+        *self.active_device.lock().unwrap() = engine.device_name();
+        let analyser = engine.analyser();
+        let pipeline = if settings.pipelining { Some(start_pipeline(&analyser).map_err(|e| error_message(&e))?) } else { None };
         self.pipelined.store(pipeline.is_some(), Ordering::Release);
-        *self.output.lock().unwrap() = Output { writer, publisher, source: None, source_id: ready.source_id.clone() };
-        *self.state.lock().unwrap() = Some(State { analyser, info: None, conversion: None, pipeline });
+        let state =
+            State { analyser, info: None, conversion: None, pipeline, output: None, source: None, frame_warnings: RateLimiter::default() };
+        *self.state.try_borrow_mut().map_err(|_| gst::error_msg!(gst::CoreError::StateChange, ("state in use")))? = Some(state);
         Ok(())
     }
 
-    /// Drops this element's hold on the models (shared ones are freed with the last holder),
-    /// the detection thread and the metadata file.
+    /// Drops this element's hold on the models (shared ones are freed with the last holder)
+    /// and the detection thread.
     fn unload(&self) {
-        *self.state.lock().unwrap() = None;
-        *self.output.lock().unwrap() = Output::default();
-        *self.ready.lock().unwrap() = None;
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            *state = None;
+        }
         self.pipelined.store(false, Ordering::Release);
+        self.frame_delay.store(0, Ordering::Release);
         self.active_device.lock().unwrap().clear();
     }
 
-    /// The outputs of one analysed frame: ROI metas, the bus message, the JSON line. A failed
-    /// analysis posts a warning and leaves the frame untouched.
-    ///
-    /// Errors: `metadata-file` cannot be written (the element error is posted): the stream stops.
-    fn publish(
+    /// Attaches the outputs of one analysed frame: ROI metas, the report meta, the bus
+    /// message. A failed analysis posts a (rate-limited) warning and leaves the frame untouched.
+    fn attach(
         &self,
         buf: &mut gst::BufferRef,
         report: Result<FrameReport>,
@@ -752,22 +605,47 @@ impl EmotionDetect {
         let mut report = match report {
             Ok(report) => report,
             Err(e) => {
-                // One bad frame must not stop the stream: warn (rate-limited) and pass it through untouched.
-                if let Some(held) = self.frame_warnings.lock().unwrap().allow(std::time::Instant::now()) {
-                    let more = if held > 0 { format!(" ({held} more frames skipped since the last warning)") } else { String::new() };
-                    gst::element_imp_warning!(self, gst::StreamError::Failed, ("frame {:?} skipped: {e}{more}", buf.pts()));
-                }
+                self.warn_skipped(buf, &e)?;
                 return Ok(());
             }
         };
         self.set_times(&mut report, buf);
-        let json = self.write_json(&mut report, post_messages)?;
+        self.set_source(&mut report)?;
         outputs::attach_metas(buf, &report);
-        // `write_json` serialises whenever the message needs the JSON.
-        if let (true, Some(json)) = (post_messages, json) {
-            let s = outputs::message_structure(&report, json);
+        let message = post_messages.then(|| outputs::message_structure(&report, report.to_json()));
+        ReportMeta::add(buf, Arc::new(report));
+        if let Some(s) = message {
             let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
         }
+        Ok(())
+    }
+
+    /// One bad frame must not stop the stream: warn (rate-limited) and pass it through.
+    fn warn_skipped(&self, buf: &gst::BufferRef, e: &Error) -> std::result::Result<(), gst::FlowError> {
+        let held = self.state()?.as_mut().and_then(|s| s.frame_warnings.allow(std::time::Instant::now()));
+        if let Some(held) = held {
+            let more = if held > 0 { format!(" ({held} more frames skipped since the last warning)") } else { String::new() };
+            gst::element_imp_warning!(self, gst::StreamError::Failed, ("frame {:?} skipped: {e}{more}", buf.pts()));
+        }
+        Ok(())
+    }
+
+    /// The report's `source` (the stream's URI, asked upstream once) and default `source_id`
+    /// (that URI, else this element's name; emotionpublish's `source-id` replaces it).
+    fn set_source(&self, report: &mut FrameReport) -> std::result::Result<(), gst::FlowError> {
+        let known = self.state()?.as_ref().and_then(|s| s.source.clone());
+        let uri = match known {
+            Some(uri) => uri,
+            None => {
+                let uri = self.stream_uri();
+                if let Some(s) = self.state()?.as_mut() {
+                    s.source = Some(uri.clone());
+                }
+                uri
+            }
+        };
+        report.source_id = if uri.is_empty() { self.obj().name().to_string() } else { uri.clone() };
+        report.source = uri;
         Ok(())
     }
 
@@ -805,69 +683,6 @@ impl EmotionDetect {
         }
     }
 
-    /// Fills in the stream's identity, serialises the report once when anything takes JSON
-    /// (`metadata-file`, `publish`, the message's `json` field), appends it to `metadata-file`
-    /// and queues it for the broker. Returns the JSON.
-    ///
-    /// Errors: `metadata-file` cannot be written: the element error is posted (as filesink does).
-    fn write_json(&self, report: &mut FrameReport, for_message: bool) -> std::result::Result<Option<String>, gst::FlowError> {
-        let mut output = self.output.lock().unwrap();
-        let Output { writer, publisher, source, source_id } = &mut *output;
-        let uri = source.get_or_insert_with(|| self.stream_uri());
-        report.source = uri.clone();
-        report.source_id = match source_id {
-            Some(id) => id.clone(),
-            None if !uri.is_empty() => uri.clone(),
-            None => self.obj().name().to_string(),
-        };
-        if writer.is_none() && publisher.is_none() && !for_message {
-            return Ok(None);
-        }
-        let json = report.to_json();
-        if let Some(Err(e)) = writer.as_mut().map(|w| w.write_json(&json)) {
-            *writer = None; // posted once; the file keeps its whole lines
-            self.post_error_message(error_message(&e));
-            return Err(gst::FlowError::Error);
-        }
-        if let Some(p) = publisher {
-            p.publish(json.clone().into_bytes());
-        }
-        Ok(Some(json))
-    }
-
-    /// Starts publishing to `uri` (`publish`); the broker's notices become warnings.
-    ///
-    /// Errors: the URI does not parse (naming the property and the value), or TLS cannot be set up.
-    fn start_publisher(&self, uri: &str, ready: &ReadySettings) -> Result<Publisher> {
-        let target = MqttTarget::parse(uri)?;
-        let name = self.obj().name();
-        let options = PublishOptions {
-            qos: ready.publish_qos as u8,
-            queue_size: ready.publish_queue_size as usize,
-            client_id: format!("emotiondetect-{}-{name}", std::process::id()),
-        };
-        let weak = self.obj().downgrade();
-        let broker = target.to_string();
-        let publisher = Publisher::start(&target, &options, move |notice| {
-            let Some(element) = weak.upgrade() else { return };
-            let imp = element.imp();
-            match notice {
-                Notice::Unreachable { reason } => gst::element_imp_warning!(
-                    imp,
-                    gst::ResourceError::OpenWrite,
-                    ("MQTT broker {broker} unreachable ({reason}); retrying, keeping the newest messages")
-                ),
-                Notice::Recovered { seconds, dropped } => gst::element_imp_warning!(
-                    imp,
-                    gst::ResourceError::Write,
-                    ("MQTT broker {broker} was away for {seconds:.1} s: {dropped} messages dropped")
-                ),
-            }
-        })?;
-        gst::info!(CAT, imp = self, "publishing to {} (QoS {}, queue {})", publisher.target(), options.qos, options.queue_size);
-        Ok(publisher)
-    }
-
     /// The URI of the stream (filesrc, rtspsrc, ... answer the URI query), or empty.
     fn stream_uri(&self) -> String {
         let mut query = gst::query::Uri::new();
@@ -879,36 +694,43 @@ impl EmotionDetect {
         }
     }
 
-    /// Pushes buffered JSON lines out (EOS, stop): the last frames are never lost; waits a
-    /// bounded time for queued MQTT messages to be delivered.
-    fn flush_metadata(&self) {
-        let mut output = self.output.lock().unwrap();
-        if let Some(Err(e)) = output.writer.as_mut().map(|w| w.flush()) {
-            output.writer = None;
-            self.post_error_message(error_message(&e));
+    /// Pipelined: hands `inbuf` to the detection thread and finishes the frame before it,
+    /// which `generate_output` then pushes.
+    fn submit_pipelined(&self, inbuf: gst::Buffer) -> std::result::Result<gst::FlowSuccess, gst::FlowError> {
+        let (params, post) = self.frame_settings();
+        let (finished, detected) = {
+            let mut guard = self.state()?;
+            let State { analyser, info, pipeline, conversion, .. } = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+            let info = info.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
+            let pipe = pipeline.as_mut().ok_or(gst::FlowError::Flushing)?;
+            let run = analyser.next_runs_detector(&params);
+            let analysed = Analysed::new(&inbuf, info, conversion.as_ref());
+            let job = DetectJob { buffer: inbuf, analysed, info: info.clone(), params, run };
+            // The previous frame's analysis overlaps this frame's detection.
+            pipe.push(job, |d| finish(analyser, d, info, &params))
+        };
+        if let Some((mut buffer, report)) = finished {
+            self.attach(buffer.make_mut(), report, post)?;
+            if let Some(s) = self.state()?.as_mut() {
+                s.output = Some(buffer);
+            }
         }
-        let undelivered = output.publisher.as_ref().map_or(0, |p| p.flush(PUBLISH_FLUSH_TIMEOUT));
-        if undelivered > 0 {
-            gst::element_imp_warning!(
-                self,
-                gst::ResourceError::Write,
-                ("{undelivered} MQTT messages not delivered at the end of the stream")
-            );
+        if let Err(e) = detected {
+            self.post_error_message(error_message(&e.prefixed("face detection: ")));
+            return Err(gst::FlowError::Error);
         }
+        Ok(gst::FlowSuccess::Ok)
     }
 
     /// Finishes and pushes the pending frame (before an event that must follow it).
     fn drain_pending(&self) {
         let (params, post) = self.frame_settings();
-        let finished = {
-            let mut guard = self.state.lock().unwrap();
-            let Some(State { analyser, info: Some(info), pipeline: Some(pipe), .. }) = guard.as_mut() else { return };
-            let Some(pending) = pipe.pending.take() else { return };
-            finish(analyser, pending, info, &params)
-        };
-        let (mut buffer, report) = finished;
-        if self.publish(buffer.make_mut(), report, post).is_err() {
-            return; // the error is posted
+        let Ok(mut guard) = self.state() else { return };
+        let Some(State { analyser, info: Some(info), pipeline: Some(pipe), .. }) = guard.as_mut() else { return };
+        let Some((mut buffer, report)) = pipe.drain(|d| finish(analyser, d, info, &params)) else { return };
+        drop(guard);
+        if self.attach(buffer.make_mut(), report, post).is_err() {
+            return;
         }
         if let Err(e) = self.obj().src_pad().push(buffer) {
             gst::debug!(CAT, imp = self, "pushing the last pending frame: {e:?}");
@@ -916,51 +738,28 @@ impl EmotionDetect {
     }
 
     fn discard_pending(&self) {
-        if let Some(pipe) = self.state.lock().unwrap().as_mut().and_then(|s| s.pipeline.as_mut()) {
-            pipe.pending = None;
-        }
-        *self.ready.lock().unwrap() = None;
-    }
-
-    /// One frame's duration when pipelining (the delay it adds), else zero.
-    fn pipelining_delay(&self) -> gst::ClockTime {
-        if !self.pipelined.load(Ordering::Acquire) {
-            return gst::ClockTime::ZERO;
-        }
-        let fps = self.state.lock().unwrap().as_ref().and_then(|s| s.info.as_ref().map(|i| i.fps()));
-        match fps {
-            Some(f) if f.numer() > 0 => {
-                gst::ClockTime::SECOND.mul_div_floor(f.denom() as u64, f.numer() as u64).unwrap_or(gst::ClockTime::ZERO)
+        if let Ok(mut guard) = self.state() {
+            if let Some(s) = guard.as_mut() {
+                s.output = None;
+                if let Some(pipe) = s.pipeline.as_mut() {
+                    pipe.discard();
+                }
             }
-            _ => gst::ClockTime::ZERO,
         }
     }
 }
 
 /// The rest of a pipelined frame's analysis, once its detection is done.
-fn finish(analyser: &mut Analyser, pending: Pending, info: &VideoInfo, params: &FrameParams) -> (gst::Buffer, Result<FrameReport>) {
-    let Pending { mut buffer, analysed, detection } = pending;
+fn finish(analyser: &mut Analyser, detected: Detected, info: &VideoInfo, params: &FrameParams) -> (gst::Buffer, Result<FrameReport>) {
+    let Detected { mut buffer, analysed, detection } = detected;
     let report = detection.and_then(|d| {
         analysed.analyse(analyser, buffer.make_mut(), info, params, |analyser, image, params| analyser.analyse(image, d, params))
     });
     (buffer, report)
 }
 
-/// The GStreamer error of an [`Error`]: the one place where domains are chosen.
-fn error_message(e: &Error) -> gst::ErrorMessage {
-    match e {
-        Error::Settings(_) | Error::SharedInstance(_) => gst::error_msg!(gst::LibraryError::Settings, ("{e}")),
-        Error::Runtime(_) => gst::error_msg!(gst::LibraryError::Init, ("{e}")),
-        Error::Model { .. } | Error::Spec(_) => gst::error_msg!(gst::ResourceError::OpenRead, ("{e}")),
-        Error::Create { .. } => gst::error_msg!(gst::ResourceError::OpenWrite, ("{e}")),
-        Error::Write { .. } => gst::error_msg!(gst::ResourceError::Write, ("{e}")),
-        Error::Inference(_) | Error::Frame(_) | Error::Thread(_) => gst::error_msg!(gst::StreamError::Failed, ("{e}")),
-    }
-}
-
 /// Routes ONNX Runtime's log into the `emotiondetect` debug category instead of stderr.
-fn ort_log(level: ort::logging::LogLevel, message: &str) {
-    use ort::logging::LogLevel;
+fn ort_log(level: LogLevel, message: &str) {
     match level {
         LogLevel::Verbose => gst::trace!(CAT, "onnxruntime: {message}"),
         LogLevel::Info => gst::debug!(CAT, "onnxruntime: {message}"),

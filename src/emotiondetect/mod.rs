@@ -20,6 +20,7 @@ use gst::prelude::*;
 mod frames;
 mod imp;
 mod outputs;
+mod pipelining;
 
 glib::wrapper! {
     pub struct EmotionDetect(ObjectSubclass<imp::EmotionDetect>)
@@ -40,7 +41,7 @@ pub enum DrawMode {
     Blur = 2,
 }
 
-impl From<DrawMode> for crate::overlay::DrawMode {
+impl From<DrawMode> for emotiondetect_core::overlay::DrawMode {
     fn from(m: DrawMode) -> Self {
         match m {
             DrawMode::Labels => Self::Labels,
@@ -50,12 +51,12 @@ impl From<DrawMode> for crate::overlay::DrawMode {
     }
 }
 
-impl From<crate::overlay::DrawMode> for DrawMode {
-    fn from(m: crate::overlay::DrawMode) -> Self {
+impl From<emotiondetect_core::overlay::DrawMode> for DrawMode {
+    fn from(m: emotiondetect_core::overlay::DrawMode) -> Self {
         match m {
-            crate::overlay::DrawMode::Labels => Self::Labels,
-            crate::overlay::DrawMode::Boxes => Self::Boxes,
-            crate::overlay::DrawMode::Blur => Self::Blur,
+            emotiondetect_core::overlay::DrawMode::Labels => Self::Labels,
+            emotiondetect_core::overlay::DrawMode::Boxes => Self::Boxes,
+            emotiondetect_core::overlay::DrawMode::Blur => Self::Blur,
         }
     }
 }

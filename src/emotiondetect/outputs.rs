@@ -2,9 +2,9 @@
 //! The GStreamer outputs of a [`FrameReport`]: one `GstVideoRegionOfInterestMeta` per face with
 //! its `object_id`, `detection`, `emotion` and `landmarks` parameters, and the `emotiondetect`
 //! element message (`docs/conventions.md`). The JSON lines come from the same report
-//! (`crate::export`).
+//! (`emotiondetect_core::export`).
 
-use crate::frame_report::{EmotionReport, FaceReport, FrameReport};
+use emotiondetect_core::frame_report::{EmotionReport, FaceReport, FrameReport};
 
 /// `GST_CLOCK_TIME_NONE` for unknown times, as GStreamer's own messages write it.
 fn ns(t: Option<u64>) -> u64 {

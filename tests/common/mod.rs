@@ -135,7 +135,7 @@ pub fn require_installed() {
     let result = CHECK.get_or_init(|| {
         let data = data_dir();
         let mut needed = vec![("installed model face_detection_yunet.onnx", data.join("models/face_detection_yunet.onnx"))];
-        let emotion = gstemotiondetect::classification::DEFAULT_EMOTION_MODEL_FILE;
+        let emotion = emotiondetect_core::classification::DEFAULT_EMOTION_MODEL_FILE;
         needed.push(("installed default emotion model", data.join("models").join(emotion)));
         if std::env::var_os("ORT_DYLIB_PATH").is_none() {
             needed.push(("ONNX Runtime", data.join("lib/libonnxruntime.so.1.31.1")));

@@ -2,12 +2,12 @@
 //! Classifier evaluation on a folder-per-class dataset: matching dataset classes to model labels,
 //! the confusion matrix, per-class precision, recall and F1, macro-F1, and the confusion matrix
 //! drawn as a PNG. The images are run by `emotiondetect-eval` (src/bin) through the element's
-//! own pre-processing and [`gstemotiondetect::inference::EmotionClassifier`].
+//! own pre-processing and [`emotiondetect_core::inference::EmotionClassifier`].
 
 use plotters::prelude::*;
 
 use crate::report::{encode_png, register_font, FONT};
-use gstemotiondetect::classification::canonical_emotion;
+use emotiondetect_core::classification::canonical_emotion;
 
 /// For each dataset class (a folder name), the index of the model label with the same common
 /// name ([`canonical_emotion`]: happy = happiness, angry = anger, ...), or an exact
@@ -382,7 +382,7 @@ mod tests {
         // The dataset's folders come sorted (neutral before sad and surprise); the model's labels
         // end with sad, surprise, neutral. Rows must follow the labels.
         let folders = strings(&["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]);
-        let labels = strings(&gstemotiondetect::classification::FER2013_LABELS);
+        let labels = strings(&emotiondetect_core::classification::FER2013_LABELS);
         let mut m = Confusion::new(folders, labels.clone());
         assert_eq!(m.classes, labels, "rows in the model's label order");
         for (class, predicted) in FER2013_VAL_VGGBN {

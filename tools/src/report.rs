@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! Per-person reports of a video analysed by `emotiondetect`: reads the element's JSON lines
-//! (`metadata-file`, see [`crate::export`]), groups the faces by track id into one
+//! (`emotionpublish location=`, see `emotiondetect_core::export`), groups the faces by track id into one
 //! [`PersonSummary`] per person, writes them as CSV and draws an emotion timeline as a PNG.
 //!
 //! The label of a face is the one the element reported (the top of its smoothed
@@ -16,12 +16,12 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::OnceLock;
 
-use gstemotiondetect::frame_report::{FrameReport, UNKNOWN_EMOTION};
+use emotiondetect_core::frame_report::{FrameReport, UNKNOWN_EMOTION};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use gstemotiondetect::overlay::label_colour;
+use emotiondetect_core::overlay::label_colour;
 
 /// One face of one frame, as the element reported it.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,7 +69,7 @@ pub struct PersonSummary {
     pub unknown: f64,
 }
 
-/// Parses one JSON line of the element's `metadata-file` (a [`FrameReport`]), written with a
+/// Parses one JSON line that `emotionpublish location=` wrote (a [`FrameReport`]), written with a
 /// classifier whose labels are `labels`. `time` is the raw `timestamp` in seconds (`None` when
 /// it is `null`).
 ///
@@ -771,9 +771,9 @@ fn draw_person(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gstemotiondetect::classification::FER2013_LABELS;
-    use gstemotiondetect::frame_report::{face_box, DetectionReport, EmotionReport, FaceReport, ModelRef, Resolution};
-    use gstemotiondetect::overlay::EMOTION_COLOURS;
+    use emotiondetect_core::classification::FER2013_LABELS;
+    use emotiondetect_core::frame_report::{face_box, DetectionReport, EmotionReport, FaceReport, ModelRef, Resolution};
+    use emotiondetect_core::overlay::EMOTION_COLOURS;
 
     const EMOTIONS: usize = FER2013_LABELS.len();
 

@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use crate::outputs::Outputs;
 use crate::report;
+use emotiondetect_core::classification::ClassifierSpec;
 use gst::glib;
 use gst::prelude::*;
-use gstemotiondetect::classification::ClassifierSpec;
 
 /// The tool's name, in messages.
 pub const TOOL: &str = "emotiondetect-video";
@@ -192,9 +192,8 @@ fn configured_element(props: &[(String, String)]) -> Result<gst::Element, Failur
     let element =
         gst::ElementFactory::make("emotiondetect").build().map_err(|e| format!("cannot create the emotiondetect element: {e}"))?;
     let own: Vec<glib::ParamSpec> = element.list_properties().iter().filter(|p| p.owner_type() == element.type_()).cloned().collect();
-    // The properties a user may set: writable ones, less the tool's own metadata-file.
-    let settable: Vec<&str> =
-        own.iter().filter(|p| p.flags().contains(glib::ParamFlags::WRITABLE) && p.name() != "metadata-file").map(|p| p.name()).collect();
+    // The properties a user may set: the writable ones (the JSON lines are the tool's own).
+    let settable: Vec<&str> = own.iter().filter(|p| p.flags().contains(glib::ParamFlags::WRITABLE)).map(|p| p.name()).collect();
     let names = || settable.join(", ");
     for (key, value) in props {
         if key == "metadata-file" {
@@ -359,6 +358,7 @@ fn link_audio(pipeline: &gst::Pipeline, pad: &gst::Pad, name: &str, mux: &gst::E
 fn build_pipeline(
     input: &Path,
     element: &gst::Element,
+    publish: &gst::Element,
     kind: Kind,
     out_partial: &Path,
     audio: bool,
@@ -376,7 +376,7 @@ fn build_pipeline(
     let crop = make("videocrop")?;
     let mut mux = None;
     let chain: Vec<gst::Element> = match kind {
-        Kind::Image => vec![convert_in, element.clone(), convert_out, make("pngenc")?, sink],
+        Kind::Image => vec![convert_in, element.clone(), publish.clone(), convert_out, make("pngenc")?, sink],
         Kind::Video => {
             let rate = make("videorate")?;
             let i420 = make("capsfilter")?;
@@ -386,7 +386,7 @@ fn build_pipeline(
             let parse = make("h264parse")?;
             let m = make("mp4mux")?;
             mux = Some(m.clone());
-            vec![rate, convert_in, element.clone(), convert_out, crop.clone(), i420, enc, parse, m, sink]
+            vec![rate, convert_in, element.clone(), publish.clone(), convert_out, crop.clone(), i420, enc, parse, m, sink]
         }
     };
     pipeline.add_many([&src, &decodebin]).map_err(|e| e.to_string())?;
@@ -728,7 +728,7 @@ pub fn init() -> Result<(), Failure> {
 pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Result<Done, Failure> {
     let started = Instant::now();
     let input = &args.input;
-    gstemotiondetect::files::check_regular(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+    emotiondetect_core::files::check_regular(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
     if let Some((declared, actual)) = riff_truncation(input).map_err(|e| format!("cannot read {}: {e}", input.display()))? {
         return Err(Failure::new(format!(
             "error while checking {}: the file is truncated: its RIFF (AVI/WAV) header declares {declared} bytes, the file has {actual}",
@@ -746,13 +746,17 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
         progress.note(&format!("removed {}, left by an earlier run that was killed", stale.display()));
     }
     let jsonl_partial = outputs.partial_of(".jsonl");
-    element.set_property("metadata-file", jsonl_partial.clone());
+    let publish = make("emotionpublish")?;
+    publish.set_property("location", jsonl_partial.clone());
+    // Every line matters to the reports: the queue holds a whole video's lines if the disk stalls.
+    publish.set_property("queue-size", 1_000_000u32);
+    publish.set_property("flush-timeout", 3_600_000u32);
     let shared = Arc::new(Shared::default());
     let picture = outputs.partial_of(match kind {
         Kind::Video => "-emotions.mp4",
         Kind::Image => "-annotated.png",
     });
-    let (pipeline, video_sink) = build_pipeline(input, &element, kind, &picture, !args.no_audio, &shared)?;
+    let (pipeline, video_sink) = build_pipeline(input, &element, &publish, kind, &picture, !args.no_audio, &shared)?;
     let (ended, duration) = run_pipeline(&pipeline, &video_sink, input, &shared, signals, progress, (args.grace, &picture))?;
     if matches!(ended, Ended::GaveUp) {
         let _ = std::fs::remove_file(&picture); // unfinished: not a playable file
@@ -760,8 +764,9 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
     let analysed = started.elapsed();
 
     // The reports, from the JSON lines the element wrote.
-    let open =
-        || gstemotiondetect::files::open_regular(&jsonl_partial).map_err(|e| format!("cannot read back {}: {e}", jsonl_partial.display()));
+    let open = || {
+        emotiondetect_core::files::open_regular(&jsonl_partial).map_err(|e| format!("cannot read back {}: {e}", jsonl_partial.display()))
+    };
     // The lines name their labels; with no face at all, the CSV's columns come from the spec.
     let labels = match report::labels_in(std::io::BufReader::new(open()?)) {
         Ok(Some(labels)) => labels,
@@ -771,7 +776,7 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
         .map_err(|e| format!("error while reading {}: {e}", jsonl_partial.display()))?;
     let write = |suffix: &str, what: &dyn Fn(std::io::BufWriter<std::fs::File>) -> Result<(), String>| -> Result<(), Failure> {
         let path = outputs.partial_of(suffix);
-        let file = gstemotiondetect::files::create_regular(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let file = emotiondetect_core::files::create_regular(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         what(std::io::BufWriter::new(file)).map_err(|e| Failure::new(format!("error while writing {}: {e}", path.display())))
     };
     let write_png = |suffix: &str, png: Result<Vec<u8>, String>| -> Result<(), Failure> {

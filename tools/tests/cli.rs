@@ -190,7 +190,7 @@ fn megamind_gives_video_json_csv_and_plot() {
         "{plotted} people plotted"
     );
     assert_eq!(info.color_type, png::ColorType::Rgb);
-    let colours = gstemotiondetect::overlay::EMOTION_COLOURS;
+    let colours = emotiondetect_core::overlay::EMOTION_COLOURS;
     let used = colours.iter().filter(|c| pixels.chunks(3).any(|p| p == &c[..])).count();
     assert_eq!(used, colours.len(), "every emotion colour appears (at least in the legend)");
 }
@@ -351,7 +351,7 @@ fn a_photo_gives_an_annotated_png_and_bar_charts() {
     assert_eq!((info.width, info.height), (w, h));
     let original = image::open(&photo).unwrap().to_rgb8();
     let bpp = info.color_type.samples();
-    let colours = gstemotiondetect::overlay::EMOTION_COLOURS;
+    let colours = emotiondetect_core::overlay::EMOTION_COLOURS;
     for f in faces {
         let colour = colours[f["emotion"]["label_id"].as_u64().unwrap() as usize];
         let (x, y, fh) = ["x", "y", "h"].map(|k| f[k].as_u64().unwrap() as usize).into();

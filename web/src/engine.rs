@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use emotiondetect_core::frame_report::FrameReport;
 use gst::prelude::*;
-use gstemotiondetect::frame_report::FrameReport;
 
 /// The `model-instance-id` of every emotiondetect element of the server: one face detector and
 /// one classifier are loaded, whatever the number of clients and streams.

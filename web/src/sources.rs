@@ -49,6 +49,8 @@ struct Outputs {
     latest: Arc<Mutex<Option<Arc<str>>>>,
     last_error: Arc<Mutex<Option<String>>>,
     stop: Arc<AtomicBool>,
+    /// The source's name, each report's `source_id`.
+    name: String,
 }
 
 impl Source {
@@ -63,6 +65,7 @@ impl Source {
             latest: Arc::default(),
             last_error: Arc::default(),
             stop: Arc::default(),
+            name: arg.name.clone(),
         };
         let source = Arc::new(Source {
             name: arg.name.clone(),
@@ -138,7 +141,7 @@ fn without_credentials(uri: &str) -> String {
 /// The source thread: runs the pipeline, restarting it after errors, until `stop`.
 fn run(name: &str, uri: &str, out: &Outputs) {
     while !out.stop.load(Ordering::SeqCst) {
-        let result = build(name, uri, out).and_then(|p| {
+        let result = build(uri, out).and_then(|p| {
             let r = play(&p, out);
             let _ = p.set_state(gst::State::Null);
             r
@@ -157,13 +160,12 @@ fn run(name: &str, uri: &str, out: &Outputs) {
 }
 
 /// The source's pipeline, with the appsink feeding `out.jpeg`.
-fn build(name: &str, uri: &str, out: &Outputs) -> Result<gst::Pipeline, String> {
+fn build(uri: &str, out: &Outputs) -> Result<gst::Pipeline, String> {
     let pipeline = gst::Pipeline::new();
     let decode = gst::ElementFactory::make("uridecodebin").property("uri", uri).build().map_err(|e| e.to_string())?;
     let rate = gst::ElementFactory::make("videorate").property("drop-only", true).property("max-rate", MAX_FPS).build();
     let rate = rate.map_err(|_| make("videorate").err().unwrap_or_default())?;
     let element = engine::new_element(true)?;
-    element.set_property("source-id", name);
     let jpegenc = make("jpegenc")?;
     jpegenc.set_property("quality", 80i32);
     let sink = gst_app::AppSink::builder().sync(true).max_buffers(1).drop(true).build();
@@ -212,7 +214,8 @@ fn play(pipeline: &gst::Pipeline, out: &Outputs) -> Result<(), String> {
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(200)) else { continue };
         match msg.view() {
             gst::MessageView::Element(_) => {
-                if let Some(Ok(report)) = engine::report_of(&msg) {
+                if let Some(Ok(mut report)) = engine::report_of(&msg) {
+                    report.source_id.clone_from(&out.name);
                     let json: Arc<str> = report.to_json().into();
                     out.frames.fetch_add(1, Ordering::Relaxed);
                     *out.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(json.clone());

@@ -10,8 +10,8 @@ mod web;
 
 use std::time::{Duration, Instant};
 
+use emotiondetect_core::frame_report::FrameReport;
 use futures_util::{SinkExt, StreamExt};
-use gstemotiondetect::frame_report::FrameReport;
 use tokio_tungstenite::tungstenite::Message;
 use web::Server;
 

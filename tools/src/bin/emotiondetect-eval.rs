@@ -19,11 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use emotiondetect_core::classification::{top1, DEFAULT_EMOTION_MODEL_FILE};
+use emotiondetect_core::inference::{face_tensor, Device, EmotionClassifier, FaceCrop, SessionConfig};
+use emotiondetect_core::preprocess::{Image, PixelLayout};
+use emotiondetect_core::runtime;
 use emotiondetect_tools::evaluation::{min_reliable_size, render_size_curve, Confusion, SizePoint};
-use gstemotiondetect::classification::{top1, DEFAULT_EMOTION_MODEL_FILE};
-use gstemotiondetect::inference::{face_tensor, Device, EmotionClassifier, FaceCrop, SessionConfig};
-use gstemotiondetect::preprocess::{Image, PixelLayout};
-use gstemotiondetect::runtime;
 use indicatif::{ProgressBar, ProgressStyle};
 
 const USAGE: &str = "\
@@ -158,7 +158,7 @@ fn list_dataset(root: &Path, limit: usize) -> Result<Vec<(String, Vec<PathBuf>)>
 /// Errors: the file is not a regular file, cannot be read, or does not decode (the OS or
 /// decoder's reason; the caller names the file).
 fn decode(path: &Path, size: Option<u32>) -> Result<Image<Vec<u8>>, String> {
-    let file = gstemotiondetect::files::open_regular(path).map_err(|e| e.to_string())?;
+    let file = emotiondetect_core::files::open_regular(path).map_err(|e| e.to_string())?;
     let reader = image::ImageReader::new(std::io::BufReader::new(file)).with_guessed_format().map_err(|e| e.to_string())?;
     let mut img = reader.decode().map_err(|e| e.to_string())?.to_rgb8();
     if let Some(n) = size {

@@ -4,7 +4,7 @@
 //!
 //! - `<name>-emotions.mp4`: the annotated video (H.264 in MP4) with the input's first audio
 //!   stream (copied when mp4mux takes it as it is, else encoded to AAC; `--no-audio`: none);
-//! - `<name>.jsonl`: one JSON object per frame (the element's `metadata-file`);
+//! - `<name>.jsonl`: one JSON object per frame (`emotionpublish location=`);
 //! - `<name>-people.csv`: one row per person (track id), see `emotiondetect_tools::report`;
 //! - `<name>-frames.csv`: one row per face per frame, with a probability column per label;
 //! - `<name>-timeline.png`: the whole audience's and each person's emotions over time.

@@ -25,11 +25,6 @@ pub fn label_colour(label: &str) -> [u8; 3] {
     }
 }
 
-/// Colour for label index `i` in FER2013 order.
-pub fn emotion_colour(i: usize) -> [u8; 3] {
-    EMOTION_COLOURS[i % EMOTION_COLOURS.len()]
-}
-
 /// A colour in both RGB and YUV, so YUV frames do not convert per pixel.
 #[derive(Clone, Copy, Debug)]
 struct Paint {

@@ -19,6 +19,8 @@ use std::sync::Arc;
 
 use once_cell::sync::OnceCell;
 use ort::environment::Environment;
+/// The severity of an ONNX Runtime log message ([`Logger`]).
+pub use ort::logging::LogLevel;
 
 /// File name of the ONNX Runtime library in the `onnxruntime==1.31.1` wheel.
 pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.31.1";
@@ -142,7 +144,7 @@ pub fn preload_libraries(dir: &Path) -> (usize, Vec<String>) {
 
 /// A message from ONNX Runtime's log, passed to `log` (the element routes it into GStreamer's
 /// debug log instead of stderr).
-pub type Logger = Arc<dyn Fn(ort::logging::LogLevel, &str) + Send + Sync>;
+pub type Logger = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
 /// The process-wide ONNX Runtime environment, loading the library on first use.
 ///

@@ -295,7 +295,7 @@ mod tests {
     /// every field written is in the schema, and the version is the same.
     #[test]
     fn the_schema_file_documents_what_is_written() {
-        let schema: serde_json::Value = serde_json::from_str(include_str!("../docs/frame-report.schema.json")).unwrap();
+        let schema: serde_json::Value = serde_json::from_str(include_str!("../../docs/frame-report.schema.json")).unwrap();
         assert_eq!(schema["properties"]["schema_version"]["const"], SCHEMA_VERSION);
         let written: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
         let face = &schema["$defs"]["face"];

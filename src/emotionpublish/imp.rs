@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: MIT
+// The emotionpublish element: each buffer's `ReportMeta` serialised once and handed to a
+// `LineSender` (file) or `Publisher` (MQTT), both of which queue and send on their own threads.
+//
+// Locks: `settings` and `sink` are each held only to copy a value (the settings, the sink's
+// `Arc`), never together, never across a send, a flush or a wait. `dropped` is read from the
+// sink's own counters, so an application reading it during EOS never waits for the flush.
+
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+
+use crate::errors::error_message;
+use crate::report_meta::ReportMeta;
+use emotiondetect_core::error::{Error, Result};
+use emotiondetect_core::export::LineSender;
+use emotiondetect_core::publish::{MqttTarget, Notice, PublishOptions, Publisher};
+
+static CAT: LazyLock<gst::DebugCategory> =
+    LazyLock::new(|| gst::DebugCategory::new("emotionpublish", gst::DebugColorFlags::empty(), Some("Emotion report publisher")));
+
+const DEFAULT_QOS: u32 = 1;
+/// About five seconds of frames at 30 fps.
+const DEFAULT_QUEUE_SIZE: u32 = 150;
+/// How long EOS waits for the queue to be delivered, ms.
+const DEFAULT_FLUSH_TIMEOUT: u32 = 5000;
+
+/// The property values, read at NULL->READY.
+#[derive(Clone, Debug)]
+struct Settings {
+    location: Option<PathBuf>,
+    uri: Option<String>,
+    qos: u32,
+    queue_size: u32,
+    source_id: Option<String>,
+    flush_timeout: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            location: None,
+            uri: None,
+            qos: DEFAULT_QOS,
+            queue_size: DEFAULT_QUEUE_SIZE,
+            source_id: None,
+            flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+        }
+    }
+}
+
+/// Where the reports go.
+enum Sink {
+    File { sender: LineSender, path: PathBuf },
+    Mqtt(Publisher),
+}
+
+impl Sink {
+    /// Queues one line; never blocks.
+    ///
+    /// Errors: the file's write error, once writing has failed.
+    fn send(&self, json: String) -> Result<()> {
+        match self {
+            Sink::File { sender, .. } => sender.send(json),
+            Sink::Mqtt(p) => {
+                p.publish(json.into_bytes());
+                Ok(())
+            }
+        }
+    }
+
+    fn dropped(&self) -> u64 {
+        match self {
+            Sink::File { sender, .. } => sender.dropped(),
+            Sink::Mqtt(p) => p.dropped(),
+        }
+    }
+
+    /// Waits at most `timeout`; returns what was not delivered.
+    fn flush(&self, timeout: Duration) -> u64 {
+        match self {
+            Sink::File { sender, .. } => sender.flush(timeout),
+            Sink::Mqtt(p) => p.flush(timeout),
+        }
+    }
+
+    /// The file or the broker and topic (without credentials).
+    fn describe(&self) -> String {
+        match self {
+            Sink::File { path, .. } => path.display().to_string(),
+            Sink::Mqtt(p) => p.target().to_string(),
+        }
+    }
+}
+
+/// What a running element sends with.
+struct Running {
+    sink: Sink,
+    source_id: Option<String>,
+    flush_timeout: Duration,
+}
+
+#[derive(Default)]
+pub struct EmotionPublish {
+    settings: Mutex<Settings>,
+    running: Mutex<Option<Arc<Running>>>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for EmotionPublish {
+    const NAME: &'static str = "GstEmotionPublish";
+    type Type = super::EmotionPublish;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for EmotionPublish {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("location")
+                    .nick("Location")
+                    .blurb("Write one JSON object per frame, per line (DL Streamer gvametaconvert shape) to this file, or to stdout for '-' (default: none)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("uri")
+                    .nick("URI")
+                    .blurb(
+                        "Publish each frame's JSON to an MQTT broker: mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (port 1883) or \
+                         mqtts://... (TLS, 8883); credentials also from EMOTIONDETECT_MQTT_USERNAME/PASSWORD (default: none)",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("qos")
+                    .nick("QoS")
+                    .blurb("MQTT QoS of the messages: 0 at most once, 1 at least once (default: 1)")
+                    .maximum(1)
+                    .default_value(DEFAULT_QOS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("queue-size")
+                    .nick("Queue size")
+                    .blurb("Messages kept while the file or broker is behind or away; past it the oldest are dropped and counted (default: 150, 5 s at 30 fps)")
+                    .minimum(1)
+                    .maximum(1_000_000)
+                    .default_value(DEFAULT_QUEUE_SIZE)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt64::builder("dropped")
+                    .nick("Dropped")
+                    .blurb("Messages not delivered so far: dropped from the full queue, or lost with a broker connection (read-only)")
+                    .read_only()
+                    .build(),
+                glib::ParamSpecString::builder("source-id")
+                    .nick("Source id")
+                    .blurb("Camera or stream name written as source_id (default: emotiondetect's, the stream's URI, else the emotiondetect element's name)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("flush-timeout")
+                    .nick("Flush timeout")
+                    .blurb("At EOS, wait at most this many milliseconds for queued messages to be delivered (default: 5000)")
+                    .maximum(3_600_000)
+                    .default_value(DEFAULT_FLUSH_TIMEOUT)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let text = |v: &glib::Value| v.get::<Option<String>>().ok().flatten().filter(|s| !s.is_empty());
+        let mut s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "location" => s.location = value.get::<Option<PathBuf>>().ok().flatten().filter(|p| !p.as_os_str().is_empty()),
+            "uri" => s.uri = text(value),
+            "qos" => s.qos = value.get().expect("type checked upstream"),
+            "queue-size" => s.queue_size = value.get().expect("type checked upstream"),
+            "source-id" => s.source_id = text(value),
+            "flush-timeout" => s.flush_timeout = value.get().expect("type checked upstream"),
+            other => unimplemented!("property {other}"),
+        }
+        drop(s);
+        if self.obj().current_state() > gst::State::Null {
+            gst::debug!(CAT, imp = self, "{} set while running: it takes effect at the next NULL->READY", pspec.name());
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "dropped" {
+            let running = self.running.lock().unwrap().clone();
+            return running.map_or(0, |r| r.sink.dropped()).to_value();
+        }
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "location" => s.location.to_value(),
+            // Never the password.
+            "uri" => s.uri.as_deref().map(|u| MqttTarget::parse(u).map_or_else(|_| u.to_string(), |t| t.to_string())).to_value(),
+            "qos" => s.qos.to_value(),
+            "queue-size" => s.queue_size.to_value(),
+            "source-id" => s.source_id.to_value(),
+            "flush-timeout" => s.flush_timeout.to_value(),
+            other => unimplemented!("property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for EmotionPublish {}
+
+impl ElementImpl for EmotionPublish {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Emotion report publisher",
+                "Sink/Metadata/Video",
+                "Sends each frame's emotiondetect report as JSON (DL Streamer gvametaconvert shape) to a JSON lines file \
+                 or an MQTT broker, from its own thread through a bounded queue; buffers pass through",
+                "emotiondetect developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst::Caps::new_any();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).unwrap(),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+
+    fn change_state(&self, transition: gst::StateChange) -> std::result::Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::NullToReady {
+            let running = self.start_sink().map_err(|e| {
+                self.post_error_message(error_message(&e));
+                gst::StateChangeError
+            })?;
+            gst::info!(CAT, imp = self, "sending to {} (queue {})", running.sink.describe(), self.settings.lock().unwrap().queue_size);
+            *self.running.lock().unwrap() = Some(Arc::new(running));
+        }
+        let result = self.parent_change_state(transition);
+        if transition == gst::StateChange::ReadyToNull || (result.is_err() && transition == gst::StateChange::NullToReady) {
+            // Dropped outside the lock: a file sender writes what is still queued first.
+            let running = self.running.lock().unwrap().take();
+            drop(running);
+        }
+        result
+    }
+}
+
+impl BaseTransformImpl for EmotionPublish {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = true;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Eos(_) = event.view() {
+            self.flush_at_eos();
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn transform_ip_passthrough(&self, buf: &gst::Buffer) -> std::result::Result<gst::FlowSuccess, gst::FlowError> {
+        let Some(meta) = buf.meta::<ReportMeta>() else {
+            gst::debug!(CAT, imp = self, "buffer {:?} has no emotion report: passed on", buf.pts());
+            return Ok(gst::FlowSuccess::Ok);
+        };
+        let running = self.running.lock().unwrap().clone().ok_or(gst::FlowError::Flushing)?;
+        let report = meta.report();
+        let json = match &running.source_id {
+            Some(id) if *id != report.source_id => {
+                let mut report = (**report).clone();
+                report.source_id = id.clone();
+                report.to_json()
+            }
+            _ => report.to_json(),
+        };
+        if let Err(e) = running.sink.send(json) {
+            // The sender posted the error when it happened; the stream stops, as filesink's does.
+            gst::debug!(CAT, imp = self, "not sent: {e}");
+            return Err(gst::FlowError::Error);
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl EmotionPublish {
+    /// Opens `location` or starts the MQTT client for `uri`.
+    ///
+    /// Errors: neither or both set; the file cannot be created (its path and the OS reason);
+    /// the URI does not parse or TLS cannot be set up.
+    fn start_sink(&self) -> Result<Running> {
+        let s = self.settings.lock().unwrap().clone();
+        let sink = match (&s.location, &s.uri) {
+            (Some(path), None) => {
+                let weak = self.obj().downgrade();
+                let sender = LineSender::start(path, s.queue_size as usize, move |e| {
+                    if let Some(element) = weak.upgrade() {
+                        element.imp().post_error_message(error_message(e));
+                    }
+                })?;
+                Sink::File { sender, path: path.clone() }
+            }
+            (None, Some(uri)) => Sink::Mqtt(self.start_publisher(uri, &s)?),
+            (Some(_), Some(_)) => return Err(Error::Settings("emotionpublish: set location or uri, not both".into())),
+            (None, None) => {
+                return Err(Error::Settings(
+                    "emotionpublish: set location=PATH (JSON lines, - for stdout) or uri=mqtt://HOST[:PORT]/TOPIC".into(),
+                ))
+            }
+        };
+        Ok(Running { sink, source_id: s.source_id, flush_timeout: Duration::from_millis(s.flush_timeout as u64) })
+    }
+
+    /// Starts publishing to `uri`; the broker's notices become warnings.
+    ///
+    /// Errors: the URI does not parse (naming the value), or TLS cannot be set up.
+    fn start_publisher(&self, uri: &str, s: &Settings) -> Result<Publisher> {
+        let target = MqttTarget::parse(uri)?;
+        let options = PublishOptions {
+            qos: s.qos as u8,
+            queue_size: s.queue_size as usize,
+            client_id: format!("emotiondetect-{}-{}", std::process::id(), self.obj().name()),
+        };
+        let weak = self.obj().downgrade();
+        let broker = target.to_string();
+        Publisher::start(&target, &options, move |notice| {
+            let Some(element) = weak.upgrade() else { return };
+            let imp = element.imp();
+            match notice {
+                Notice::Unreachable { reason } => gst::element_imp_warning!(
+                    imp,
+                    gst::ResourceError::OpenWrite,
+                    ("MQTT broker {broker} unreachable ({reason}); retrying, keeping the newest messages")
+                ),
+                Notice::Recovered { seconds, dropped } => gst::element_imp_warning!(
+                    imp,
+                    gst::ResourceError::Write,
+                    ("MQTT broker {broker} was away for {seconds:.1} s: {dropped} messages dropped")
+                ),
+            }
+        })
+    }
+
+    /// Waits at most `flush-timeout` for the queue; warns about what was not delivered.
+    fn flush_at_eos(&self) {
+        let Some(running) = self.running.lock().unwrap().clone() else { return };
+        let undelivered = running.sink.flush(running.flush_timeout);
+        if undelivered > 0 {
+            gst::element_imp_warning!(
+                self,
+                gst::ResourceError::Write,
+                ("{undelivered} messages not delivered to {} at the end of the stream", running.sink.describe())
+            );
+        }
+    }
+}

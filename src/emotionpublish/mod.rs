@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+/**
+ * element-emotionpublish:
+ *
+ * Sends each buffer's emotion report (the `GstEmotionReportMeta` that `emotiondetect` attaches)
+ * as one JSON object (DL Streamer's gvametaconvert shape, `docs/conventions.md`) to a JSON lines
+ * file (`location`, `-` for stdout) or an MQTT broker (`uri=mqtt://…` or `mqtts://…`), as DL
+ * Streamer's `gvametapublish` does. Sending runs on its own thread behind a bounded queue
+ * (`queue-size`, the oldest dropped and counted in `dropped`): the video never waits on a disk
+ * or a broker. At EOS it waits at most `flush-timeout` for the queue and warns about what was
+ * not delivered. Buffers pass through unchanged; those without a report are logged (debug).
+ *
+ * ## Example launch line
+ * ```bash
+ * gst-launch-1.0 filesrc location=Megamind.avi ! decodebin ! videoconvert ! emotiondetect ! emotionpublish location=faces.jsonl ! fakesink
+ * gst-launch-1.0 v4l2src ! emotiondetect ! emotionpublish uri=mqtt://127.0.0.1/cameras/door source-id=door ! autovideosink
+ * ```
+ */
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct EmotionPublish(ObjectSubclass<imp::EmotionPublish>) @extends gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+/// Registers the element with `plugin`.
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(Some(plugin), "emotionpublish", gst::Rank::NONE, EmotionPublish::static_type())
+}
