@@ -11,6 +11,7 @@
 use std::time::Instant;
 
 use emotiondetect_core::classification::{ClassifierSpec, DEFAULT_EMOTION_MODEL_FILE};
+use emotiondetect_core::error::ModelRole;
 use emotiondetect_core::inference::{open_session, SessionConfig};
 use emotiondetect_core::runtime;
 use ort::value::TensorRef;
@@ -28,11 +29,11 @@ fn main() -> Result<(), String> {
         spinning: std::env::var("EMOTIONDETECT_SPINNING").map(|s| s != "0").unwrap_or(true),
         ..Default::default()
     };
-    let (mut detector, _) = open_session(env, "face model", &runtime::default_model_path("face_detection_yunet.onnx"), &config)?;
+    let (mut detector, _) = open_session(env, ModelRole::Face, &runtime::default_model_path("face_detection_yunet.onnx"), &config)?;
     // The default classifier, fed in the shape and under the input name its spec gives.
     let emotion_model = runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE);
     let (spec, _) = ClassifierSpec::resolve(&emotion_model, None)?;
-    let (mut classifier, _) = open_session(env, "emotion model", &emotion_model, &config)?;
+    let (mut classifier, _) = open_session(env, ModelRole::Emotion, &emotion_model, &config)?;
     let (per_face, input_name) = (spec.target().len(), spec.input_name.clone().unwrap_or_else(|| "input".into()));
     let det_input = vec![0.5f32; 3 * width * height];
     let (lo, hi) = (faces.floor() as usize, faces.ceil() as usize);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-//! Aggregates what many cameras publish (`pipelines/mqtt-cameras.sh`, or any element with
-//! `publish=`): subscribes to `TOPIC/#` and prints, every 2 s, the latest emotion of every
+//! Aggregates what many cameras publish (`pipelines/mqtt-cameras.sh`, or any
+//! `emotionpublish uri=`): subscribes to `TOPIC/#` and prints, every 2 s, the latest emotion of every
 //! person seen in the last 10 s, per camera (`source_id`).
 //!
 //!     cargo run --release --example mqtt-consumer -- mqtt://127.0.0.1/cameras

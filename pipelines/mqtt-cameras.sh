@@ -13,7 +13,7 @@
 # leaky queue (max 1 frame): when the element is busy, older frames are dropped, never the
 # stream's latency grown. PROP=VALUE after `--` apply to every camera (inference-interval=3 is
 # the usual surveillance setting). Environment: HOST (default: hostname) names this machine in
-# the topics; QOS (default 1) and QUEUE (publish-queue-size, default 150) set the publishing.
+# the topics; QOS (default 1) and QUEUE (emotionpublish queue-size, default 150) set the publishing.
 # Watch with: mosquitto_sub -h BROKER -t 'PREFIX/#' -v, or examples/mqtt_consumer.rs.
 set -euo pipefail
 if [ $# -lt 2 ] || [[ "$1" != mqtt*://*/* ]]; then
@@ -37,9 +37,10 @@ for c in "${cams[@]}"; do
   [[ "$name" =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "mqtt-cameras.sh: camera name '$name': use letters, digits, _ . -" >&2; exit 2; }
   branches+=(uridecodebin "uri=$uri" !)
   [[ "$uri" == file://* ]] || branches+=(queue leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0 !)
-  branches+=(videoconvert ! emotiondetect model-instance-id=mqtt-cameras "source-id=$name" \
-    "publish=$broker/$host/$name" "publish-qos=${QOS:-1}" "publish-queue-size=${QUEUE:-150}" \
-    draw=false post-messages=false "${props[@]}" ! fakesink sync=false)
+  branches+=(videoconvert ! emotiondetect model-instance-id=mqtt-cameras \
+    draw=false post-messages=false "${props[@]}" ! \
+    emotionpublish "source-id=$name" "uri=$broker/$host/$name" "qos=${QOS:-1}" "queue-size=${QUEUE:-150}" ! \
+    fakesink sync=false)
 done
 echo "mqtt-cameras.sh: ${#cams[@]} camera(s) on $host publishing to ${broker%%://*}://…/${broker#*://*/}/$host/NAME" >&2
 # -q: nothing but errors and warnings (on stderr); -e: EOS on Ctrl-C, so the queues are flushed.

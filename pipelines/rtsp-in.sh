@@ -19,8 +19,9 @@
 #   SINK="..."          the sink (with properties), default "autovideosink sync=false"; for
 #                       recording, e.g. SINK="x264enc tune=zerolatency ! h264parse ! matroskamux ! filesink location=out.mkv"
 #   MESSAGES=1          print each frame's emotiondetect message (gst-launch-1.0 -m)
-# With metadata-file=- (JSON lines on stdout) gst-launch-1.0 runs with -q, so stdout carries only
-# the JSON lines (errors still go to stderr); MESSAGES=1 is refused then, as -m prints to stdout.
+#   JSONL=PATH          also write one JSON line per frame (emotionpublish location=PATH); with
+#                       JSONL=- (stdout) gst-launch-1.0 runs with -q, so stdout carries only the
+#                       JSON lines (errors still go to stderr); MESSAGES=1 is refused then.
 set -euo pipefail
 if [ $# -lt 1 ] || [[ "$1" != rtsp*://* ]]; then
   echo "usage: $0 rtsp://HOST:PORT/PATH [PROP=VALUE ...]" >&2; exit 2
@@ -29,15 +30,16 @@ url=$1; shift
 sink=${SINK:-autovideosink sync=false}
 m=(); [ "${MESSAGES:-0}" = 1 ] && m=(-m)
 protocols=(); [ -n "${PROTOCOLS:-}" ] && protocols=(protocols="$PROTOCOLS")
-quiet=()
-for a in "$@"; do
-  if [ "$a" = "metadata-file=-" ]; then
+quiet=(); publish=()
+if [ -n "${JSONL:-}" ]; then
+  publish=(emotionpublish location="$JSONL" !)
+  if [ "$JSONL" = - ]; then
     quiet=(-q)
     if [ ${#m[@]} -gt 0 ]; then
-      echo "rtsp-in.sh: MESSAGES=1 prints to stdout, which metadata-file=- keeps for the JSON lines: use one of them" >&2; exit 2
+      echo "rtsp-in.sh: MESSAGES=1 prints to stdout, which JSONL=- keeps for the JSON lines: use one of them" >&2; exit 2
     fi
   fi
-done
+fi
 queue=(queue leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0 !)
 [ "${LEAKY:-1}" = 0 ] && queue=()
 # $sink unquoted on purpose: SINK may carry properties, e.g. SINK="xvimagesink sync=false"
@@ -45,5 +47,5 @@ queue=(queue leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=
 exec gst-launch-1.0 -e "${quiet[@]}" "${m[@]}" \
   rtspsrc location="$url" latency="${LATENCY:-200}" drop-on-latency=true "${protocols[@]}" ! \
   decodebin ! "${queue[@]}" videoconvert ! \
-  emotiondetect "$@" ! \
+  emotiondetect "$@" ! "${publish[@]}" \
   videoconvert ! $sink

@@ -7,7 +7,7 @@ Megamind.avi, so they never go stale: the blocks between `<!-- sample:NAME -->` 
     cargo build --release && scripts/readme_samples.py [VIDEO]
 
 Samples: people-csv (<name>-people.csv), frames-csv-row (the first row of <name>-frames.csv),
-json-line (line 100 of <name>.jsonl, the element's metadata-file).
+json-line (line 100 of <name>.jsonl, what emotionpublish writes).
 """
 
 import json

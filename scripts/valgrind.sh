@@ -28,6 +28,6 @@ gst-inspect-1.0 emotiondetect >/dev/null
 valgrind --error-exitcode=99 --suppressions=scripts/valgrind.supp --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
   --num-callers=30 --log-file=target/valgrind.log \
   gst-launch-1.0 -q filesrc location="$photo" ! jpegdec ! imagefreeze num-buffers="$frames" ! videoconvert \
-  ! emotiondetect metadata-file=- ! fakesink >/dev/null || status=$?
+  ! emotiondetect ! emotionpublish location=- ! fakesink >/dev/null || status=$?
 grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|still reachable|suppressed:" target/valgrind.log | sed 's/^==[0-9]*== //'
 exit "${status:-0}"

@@ -8,7 +8,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use emotiondetect_core::error::{Error, Result};
+use emotiondetect_core::error::{panic_message, Error, Result};
 
 /// A thread that applies one function to the jobs it is given, in order.
 pub struct Worker<I, O> {
@@ -17,6 +17,8 @@ pub struct Worker<I, O> {
     /// thread collects results, so it is never contended.
     results: Mutex<Receiver<std::thread::Result<O>>>,
     thread: Option<JoinHandle<()>>,
+    /// The thread's name, for errors.
+    name: String,
 }
 
 impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
@@ -34,7 +36,7 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                 }
             }
         })?;
-        Ok(Worker { jobs: Some(jobs), results: Mutex::new(results), thread: Some(thread) })
+        Ok(Worker { jobs: Some(jobs), results: Mutex::new(results), thread: Some(thread), name: name.to_string() })
     }
 
     /// Hands `job` to the thread; its result comes from [`Self::result`].
@@ -46,12 +48,15 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
     /// Waits for the result of the oldest job submitted and not yet collected (call it once
     /// per [`Self::submit`]).
     ///
-    /// Errors: [`Error::Thread`] when the job panicked or the thread has stopped.
+    /// Errors: [`Error::Panicked`] when the job panicked, [`Error::ThreadStopped`] when the
+    /// thread has stopped; both name the thread.
     pub fn result(&self) -> Result<O> {
         match self.results.lock().unwrap_or_else(PoisonError::into_inner).recv() {
             Ok(Ok(out)) => Ok(out),
-            Ok(Err(_)) => Err(Error::Thread("the worker thread panicked on this job".into())),
-            Err(_) => Err(Error::Thread("the worker thread has stopped".into())),
+            Ok(Err(payload)) => {
+                Err(Error::Panicked { what: format!("a job on the worker thread {}", self.name), message: panic_message(payload.as_ref()) })
+            }
+            Err(_) => Err(Error::ThreadStopped { thread: self.name.clone() }),
         }
     }
 }
@@ -86,7 +91,7 @@ mod tests {
         assert_eq!(threads[0], threads[1], "one persistent thread");
         assert_ne!(threads[0], std::thread::current().id());
         w.submit(3);
-        assert!(w.result().unwrap_err().to_string().contains("panicked"));
+        assert_eq!(w.result().unwrap_err().to_string(), "a job on the worker thread test-worker panicked: three");
         w.submit(4);
         assert_eq!(w.result().unwrap().0, 8, "the thread survives a panicking job");
     }

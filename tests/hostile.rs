@@ -71,15 +71,12 @@ fn a_classifier_giving_nan_or_infinite_logits_is_rejected_per_frame() {
     for (name, logits) in [("nan", [f32::NAN; 7]), ("inf", [inf, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]), ("neg-inf", [-inf; 7])] {
         let model = dir.path().join(format!("{name}.onnx"));
         onnx::classifier_like(&model, logits);
-        let jsonl = dir.path().join(format!("{name}.jsonl"));
-        let e = element(&[("emotion-model", model.to_str().unwrap()), ("metadata-file", jsonl.to_str().unwrap())]);
+        let e = element(&[("emotion-model", model.to_str().unwrap())]);
         let (faces, warnings, messages) = push_photo(&e, 3);
         e.set_state(gst::State::Null).unwrap();
         assert_eq!((faces, messages), (vec![0; 3], 0), "{name}: no face with non-finite scores reaches the metas or messages");
         assert_eq!(warnings.len(), 1, "{name}: one warning: {warnings:?}");
         assert_contains(&warnings[0], &["emotion model", model.to_str().unwrap(), "non-finite"]);
-        let text = std::fs::read_to_string(&jsonl).unwrap();
-        assert!(!text.contains("null") || text.is_empty(), "{name}: no NaN written as JSON null: {text}");
     }
 }
 
@@ -93,11 +90,16 @@ fn mkfifo(path: &Path) {
 
 /// [`ready_error`], failing instead of hanging when NULL->READY blocks (on a FIFO).
 fn ready_error_within(props: Vec<(String, String)>, limit: Duration) -> gst::glib::Error {
+    ready_error_of_within("emotiondetect", props, limit)
+}
+
+/// [`ready_error_within`] for a `factory` element.
+fn ready_error_of_within(factory: &'static str, props: Vec<(String, String)>, limit: Duration) -> gst::glib::Error {
     let (tx, rx) = mpsc::channel();
     let what = format!("{props:?}");
     std::thread::spawn(move || {
         let props: Vec<(&str, &str)> = props.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let _ = tx.send(ready_error(&element(&props)).message().to_string());
+        let _ = tx.send(ready_error(&make_with(factory, &props)).message().to_string());
     });
     let message = rx.recv_timeout(limit).unwrap_or_else(|_| panic!("NULL->READY with {what} hung for {limit:?}"));
     gst::glib::Error::new(gst::ResourceError::Failed, &message)
@@ -119,14 +121,14 @@ fn fifos_and_symlink_loops_are_refused_at_once_with_what_they_are() {
 
     let err = ready_error_within(vec![p("emotion-model-proc", &spec_fifo)], limit);
     assert_contains(err.message(), &["model spec", spec_fifo.to_str().unwrap(), "is a FIFO"]);
-    let err = ready_error_within(vec![p("metadata-file", &fifo)], limit);
+    let err = ready_error_of_within("emotionpublish", vec![p("location", &fifo)], limit);
     assert_contains(err.message(), &["metadata file", &f, "is a FIFO"]);
     let err = ready_error_within(vec![p("face-model", &fifo)], limit);
     assert_contains(err.message(), &["face model", &f, "is a FIFO"]);
     let err = ready_error_within(vec![p("emotion-model", &a)], limit);
     assert_contains(err.message(), &["emotion model", a.to_str().unwrap(), "Too many levels of symbolic links"]);
     assert!(!err.message().contains("no such file"), "a link loop is not a missing file: {err}");
-    let err = ready_error_within(vec![p("metadata-file", Path::new("/dev/full"))], limit);
+    let err = ready_error_of_within("emotionpublish", vec![p("location", Path::new("/dev/full"))], limit);
     assert_contains(err.message(), &["metadata file", "/dev/full", "character device"]);
 }
 
@@ -206,7 +208,7 @@ fn a_full_disk_is_an_element_error_and_the_file_keeps_whole_lines() {
     let fs = Tmpfs::mount("160k");
     let jsonl: PathBuf = fs.0.path().join("frames.jsonl");
     let desc = format!(
-        "filesrc location={} ! decodebin ! videoconvert ! emotiondetect name=ed metadata-file={} ! fakesink",
+        "filesrc location={} ! decodebin ! videoconvert ! emotiondetect name=ed ! emotionpublish name=ep location={} ! fakesink",
         megamind().display(),
         jsonl.display()
     );
@@ -216,14 +218,14 @@ fn a_full_disk_is_an_element_error_and_the_file_keeps_whole_lines() {
     pipeline.set_state(gst::State::Playing).unwrap();
     let (mut errors, mut write_warnings, mut eos, mut frames) = (Vec::new(), 0, false, 0);
     while let Some(msg) = bus.timed_pop(gst::ClockTime::from_seconds(120)) {
-        let from_ed = msg.src().is_some_and(|s| s.name() == "ed");
+        let from_ep = msg.src().is_some_and(|s| s.name() == "ep");
         match msg.view() {
             gst::MessageView::Eos(_) => {
                 eos = true;
                 break;
             }
             gst::MessageView::Error(e) => {
-                errors.push((from_ed, e.error()));
+                errors.push((from_ep, e.error()));
                 break;
             }
             gst::MessageView::Warning(w) if w.error().matches(gst::ResourceError::Write) => write_warnings += 1,
@@ -234,8 +236,8 @@ fn a_full_disk_is_an_element_error_and_the_file_keeps_whole_lines() {
     pipeline.set_state(gst::State::Null).unwrap();
     println!("frames {frames}, errors {errors:?}, write warnings {write_warnings}, eos {eos}");
     assert!(!eos && write_warnings == 0, "the stream stops at the first write error, not after a warning per frame");
-    let (from_ed, err) = errors.first().expect("an error message");
-    assert!(*from_ed && err.matches(gst::ResourceError::Write), "an element error from emotiondetect: {err}");
+    let (from_ep, err) = errors.first().expect("an error message");
+    assert!(*from_ep && err.matches(gst::ResourceError::Write), "an element error from emotionpublish: {err}");
     assert_contains(err.message(), &[jsonl.to_str().unwrap(), "No space left on device"]);
     assert!(frames < 270, "the pipeline stopped ({frames} frames)");
     let text = std::fs::read_to_string(&jsonl).unwrap();

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-//! The element's JSON lines export (`metadata-file`): one line per frame, the last ones
+//! The JSON lines export (`emotiondetect ! emotionpublish location=`): one line per frame, the last ones
 //! included (flushed at EOS), the same faces as the bus messages, boxes in pixels and
 //! normalised that agree, `source` = the file's URI, unwritable paths refused at NULL->READY,
 //! and `-` for stdout.
@@ -86,7 +86,7 @@ fn one_line_per_frame_flushed_at_eos_matching_the_messages() {
     let dir = TempDir::new("json-megamind");
     let file = dir.path().join("frames.jsonl");
     let desc = format!(
-        "filesrc location={} ! decodebin ! videorate ! emotiondetect name=ed metadata-file={} ! fakesink",
+        "filesrc location={} ! decodebin ! videorate ! emotiondetect name=ed ! emotionpublish location={} ! fakesink",
         video.display(),
         file.display()
     );
@@ -142,7 +142,7 @@ fn json_metas_and_messages_carry_the_same_faces() {
     let dir = TempDir::new("json-agree");
     let file = dir.path().join("frames.jsonl");
     let desc = format!(
-        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! emotiondetect name=ed reclassify-interval=3 metadata-file={} ! fakesink",
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! emotiondetect name=ed reclassify-interval=3 ! emotionpublish location={} ! fakesink",
         megamind().display(),
         file.display()
     );
@@ -198,7 +198,7 @@ fn unwritable_paths_fail_at_ready_naming_the_path() {
     let in_missing_dir = dir.path().join("no-such-dir/frames.jsonl");
     let a_directory = dir.path().to_path_buf();
     for path in [&in_missing_dir, &a_directory] {
-        let e = element(&[("metadata-file", path.to_str().unwrap())]);
+        let e = publisher(&[("location", path.to_str().unwrap())]);
         let err = ready_error(&e);
         assert!(err.matches(gst::ResourceError::OpenWrite), "{path:?}: {err}");
         assert!(err.message().contains(path.to_str().unwrap()), "the message names {}: {}", path.display(), err.message());
@@ -207,16 +207,16 @@ fn unwritable_paths_fail_at_ready_naming_the_path() {
     assert!(!in_missing_dir.parent().unwrap().exists(), "no directory is created");
 
     // Fixed, the same element starts.
-    let e = element(&[("metadata-file", in_missing_dir.to_str().unwrap())]);
+    let e = publisher(&[("location", in_missing_dir.to_str().unwrap())]);
     ready_error(&e);
     let ok = dir.path().join("frames.jsonl");
-    e.set_property("metadata-file", ok.to_str().unwrap());
+    e.set_property("location", ok.to_str().unwrap());
     e.set_state(gst::State::Ready).expect("READY with a writable path");
     e.set_state(gst::State::Null).unwrap();
     assert!(ok.is_file(), "created at NULL->READY");
 }
 
-/// `metadata-file=-`: the lines go to stdout, where nothing else is written (gst-launch-1.0 -q,
+/// `location=-`: the lines go to stdout, where nothing else is written (gst-launch-1.0 -q,
 /// in a child process using the plugin this test run built).
 #[test]
 fn dash_writes_the_lines_to_stdout() {
@@ -226,7 +226,9 @@ fn dash_writes_the_lines_to_stdout() {
     let mut cmd = Command::new("gst-launch-1.0");
     cmd.args(["-q", "filesrc", &location, "!", "jpegdec", "!", "imagefreeze", "num-buffers=3", "!", "videoconvert", "!"]).args([
         "emotiondetect",
-        "metadata-file=-",
+        "!",
+        "emotionpublish",
+        "location=-",
         "!",
         "fakesink",
     ]);

@@ -148,14 +148,14 @@ fn reports(payloads: &[String]) -> Vec<FrameReport> {
     payloads.iter().map(|p| FrameReport::from_json(p).unwrap_or_else(|e| panic!("not a FrameReport: {e}: {p}"))).collect()
 }
 
-/// Megamind.avi through `videorate` (its decoder repeats timestamps) and `emotiondetect name=ed
-/// PROPS` to EOS. Returns, per buffer at the sink,
-/// its arrival time, the warnings, and `publish-dropped` read at EOS. `during(elapsed)` is
+/// Megamind.avi through `videorate` (its decoder repeats timestamps), `emotiondetect` and
+/// `emotionpublish name=ep PROPS` to EOS. Returns, per buffer at the sink,
+/// its arrival time, the warnings, and `dropped` read at EOS. `during(elapsed)` is
 /// called every 50 ms while it runs.
 fn run(props: &str, sync: bool, mut during: impl FnMut(Duration)) -> (Vec<Instant>, Vec<String>, u64) {
     init();
     let desc = format!(
-        "filesrc location={} ! decodebin ! videorate ! emotiondetect name=ed {props} ! fakesink name=sink sync={sync}",
+        "filesrc location={} ! decodebin ! videorate ! emotiondetect name=ed ! emotionpublish name=ep {props} ! fakesink name=sink sync={sync}",
         megamind().display()
     );
     let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
@@ -179,7 +179,7 @@ fn run(props: &str, sync: bool, mut during: impl FnMut(Duration)) -> (Vec<Instan
             _ => {}
         }
     }
-    let dropped: u64 = pipeline.by_name("ed").unwrap().property("publish-dropped");
+    let dropped: u64 = pipeline.by_name("ep").unwrap().property("dropped");
     pipeline.set_state(gst::State::Null).unwrap();
     let arrivals = std::mem::take(&mut *arrivals.lock().unwrap());
     (arrivals, warnings, dropped)
@@ -190,7 +190,7 @@ fn every_frame_reaches_the_broker_in_order_as_a_frame_report() {
     let dir = TempDir::new("mqtt-all");
     let broker = Broker::start(free_port(), dir.path());
     let sub = Subscriber::start(broker.port, "cams/megamind");
-    let props = format!("publish=mqtt://127.0.0.1:{}/cams/megamind source-id=megamind", broker.port);
+    let props = format!("uri=mqtt://127.0.0.1:{}/cams/megamind source-id=megamind", broker.port);
     let (arrivals, warnings, dropped) = run(&props, false, |_| {});
     assert_eq!((arrivals.len(), dropped), (MEGAMIND_FRAMES, 0));
     assert!(warnings.is_empty(), "{warnings:?}");
@@ -216,7 +216,7 @@ fn a_broker_restart_never_stalls_the_video_and_drops_are_counted() {
     let mut broker = Broker::start(free_port(), dir.path());
     let sub = Subscriber::start(broker.port, "cams/restart");
     // Real time (11 s): the broker is stopped at 3 s and back at 5.5 s; the queue holds 1 s.
-    let props = format!("publish=mqtt://127.0.0.1:{}/cams/restart publish-queue-size=24", broker.port);
+    let props = format!("uri=mqtt://127.0.0.1:{}/cams/restart queue-size=24", broker.port);
     let (mut stopped, mut restarted) = (false, false);
     let (arrivals, warnings, dropped) = run(&props, true, |t| {
         if !stopped && t > Duration::from_secs(3) {
@@ -253,12 +253,14 @@ fn four_processes_publish_to_one_broker() {
     let children: Vec<Child> = (0..4)
         .map(|i| {
             let location = format!("location={}", megamind().display());
-            let publish = format!("publish=mqtt://127.0.0.1:{}/cams/cam{i}", broker.port);
+            let uri = format!("uri=mqtt://127.0.0.1:{}/cams/cam{i}", broker.port);
             let mut cmd = Command::new("gst-launch-1.0");
-            cmd.args(["-q", "filesrc", &location, "!", "decodebin", "!", "videorate", "!", "emotiondetect", &publish]).args([
-                &format!("source-id=cam{i}"),
-                "draw=false",
+            cmd.args(["-q", "filesrc", &location, "!", "decodebin", "!", "videorate", "!", "emotiondetect", "draw=false"]).args([
                 "post-messages=false",
+                "!",
+                "emotionpublish",
+                &uri,
+                &format!("source-id=cam{i}"),
                 "!",
                 "fakesink",
             ]);
@@ -281,13 +283,13 @@ fn four_processes_publish_to_one_broker() {
 fn a_bad_uri_fails_at_ready_and_an_unreachable_broker_is_a_warning() {
     init();
     for (uri, why) in [("http://127.0.0.1/t", "scheme 'http'"), ("mqtt://127.0.0.1:1883", "no /TOPIC"), ("mqtt://h:70000/t", "port")] {
-        let err = ready_error(&element(&[("publish", uri)]));
+        let err = ready_error(&publisher(&[("uri", uri)]));
         assert!(err.matches(gst::LibraryError::Settings), "{uri}: {err}");
-        assert!(err.message().contains(&format!("publish '{uri}'")) && err.message().contains(why), "{uri}: {}", err.message());
+        assert!(err.message().contains(&format!("uri '{uri}'")) && err.message().contains(why), "{uri}: {}", err.message());
     }
     // Nothing listens there: the video runs to EOS, with a warning, and no long wait at EOS.
     let start = Instant::now();
-    let (arrivals, warnings, dropped) = run(&format!("publish=mqtt://127.0.0.1:{}/t publish-queue-size=10", free_port()), false, |_| {});
+    let (arrivals, warnings, dropped) = run(&format!("uri=mqtt://127.0.0.1:{}/t queue-size=10", free_port()), false, |_| {});
     assert_eq!(arrivals.len(), MEGAMIND_FRAMES);
     assert!(warnings.iter().any(|w| w.contains("unreachable")), "{warnings:?}");
     assert_eq!(dropped, (MEGAMIND_FRAMES - 10) as u64, "all but the newest 10 dropped");
@@ -360,8 +362,87 @@ fn mqtts_publishes_over_tls() {
     let sub = Subscriber::start(plain, "cams/tls");
     // The variable is read when the element starts (NULL->READY), in this process only.
     std::env::set_var(emotiondetect_core::publish::CA_FILE_ENV, d.join("ca.pem"));
-    let (arrivals, warnings, dropped) = run(&format!("publish=mqtts://localhost:{tls}/cams/tls"), false, |_| {});
+    let (arrivals, warnings, dropped) = run(&format!("uri=mqtts://localhost:{tls}/cams/tls"), false, |_| {});
     std::env::remove_var(emotiondetect_core::publish::CA_FILE_ENV);
     assert_eq!((arrivals.len(), dropped), (MEGAMIND_FRAMES, 0), "{warnings:?}");
     assert_eq!(reports(&sub.wait_for(MEGAMIND_FRAMES, Duration::from_secs(30))).len(), MEGAMIND_FRAMES, "every frame over TLS");
+}
+
+/// A broker that accepts TCP connections and never answers (no CONNACK): the video runs at
+/// its own pace, `dropped` answers at once while EOS waits, and NULL comes within
+/// `flush-timeout` + 1 s.
+#[test]
+fn a_silent_broker_never_stalls_the_video_nor_the_application() {
+    init();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let h = held.clone();
+    // Accepts and keeps every connection open, reading nothing.
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            h.lock().unwrap().push(c);
+        }
+    });
+    let flush_timeout = Duration::from_millis(2000);
+    let desc = format!(
+        "filesrc location={} ! decodebin ! videorate ! emotiondetect ! emotionpublish name=ep uri=mqtt://127.0.0.1:{port}/t \
+         queue-size=10 flush-timeout={} ! fakesink name=sink sync=false",
+        megamind().display(),
+        flush_timeout.as_millis()
+    );
+    let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let a = arrivals.clone();
+    pipeline.by_name("sink").unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        a.lock().unwrap().push(Instant::now());
+        gst::PadProbeReturn::Ok
+    });
+    // Another thread reads `dropped` all along, timing each read; EOS is while it reads.
+    let ep = pipeline.by_name("ep").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s, e) = (stop.clone(), ep.clone());
+    let reader = std::thread::spawn(move || {
+        let mut slowest = Duration::ZERO;
+        let mut reads = 0u64;
+        while !s.load(Ordering::Relaxed) {
+            let t = Instant::now();
+            let _: u64 = e.property("dropped");
+            slowest = slowest.max(t.elapsed());
+            reads += 1;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        (slowest, reads)
+    });
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(120), "no EOS");
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(50)) else { continue };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
+            _ => {}
+        }
+    }
+    let to_null = Instant::now();
+    pipeline.set_state(gst::State::Null).unwrap();
+    let to_null = to_null.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let (slowest, reads) = reader.join().unwrap();
+    let arrivals = std::mem::take(&mut *arrivals.lock().unwrap());
+    let gap = arrivals.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    let dropped: u64 = ep.property("dropped");
+    println!(
+        "{} frames, largest gap {gap:?}; {reads} reads of dropped, slowest {slowest:?}; to NULL {to_null:?}; dropped {dropped}; {} connections",
+        arrivals.len(),
+        held.lock().unwrap().len()
+    );
+    assert_eq!(arrivals.len(), MEGAMIND_FRAMES);
+    assert!(!held.lock().unwrap().is_empty(), "the client connected");
+    assert!(gap < Duration::from_millis(100), "the video waited {gap:?} for the broker");
+    assert!(reads > 10 && slowest < Duration::from_millis(50), "reading dropped took {slowest:?}");
+    assert!(to_null < flush_timeout + Duration::from_secs(1), "NULL took {to_null:?}");
+    assert_eq!(dropped, (MEGAMIND_FRAMES - 10) as u64, "all but the newest 10 dropped");
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-//! Properties read at NULL->READY (`pipelining`, `metadata-file`, ...) set while PLAYING change
+//! Properties read at NULL->READY (`pipelining`, emotionpublish's `location`, ...) set while PLAYING change
 //! nothing mid-stream: every frame still comes out, analysed, and the change takes effect at the
 //! next NULL->READY.
 
@@ -55,9 +55,15 @@ fn ready_only_properties_set_while_playing_wait_for_the_next_ready() {
     let dir = TempDir::new("ready-settings");
     let later = dir.path().join("later.jsonl");
     // decodebin linked by hand: gst-launch's delayed linking would not link again on a second run.
-    let desc = format!("filesrc location={} ! decodebin name=dec  emotiondetect name=ed ! fakesink name=sink", megamind().display());
+    let first = dir.path().join("first.jsonl");
+    let desc = format!(
+        "filesrc location={} ! decodebin name=dec  emotiondetect name=ed ! emotionpublish name=ep location={} ! fakesink name=sink",
+        megamind().display(),
+        first.display()
+    );
     let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
     let ed = pipeline.by_name("ed").unwrap();
+    let ep = pipeline.by_name("ep").unwrap();
     let ed_sink = ed.static_pad("sink").unwrap();
     pipeline.by_name("dec").unwrap().connect_pad_added(move |_, pad| {
         let _ = pad.link(&ed_sink);
@@ -65,10 +71,11 @@ fn ready_only_properties_set_while_playing_wait_for_the_next_ready() {
 
     let (buffers, messages) = run(&pipeline, || {
         ed.set_property("pipelining", true);
-        ed.set_property("metadata-file", later.to_str().unwrap());
+        ep.set_property("location", later.to_str().unwrap());
     });
     assert_eq!((buffers, messages), (MEGAMIND_FRAMES, MEGAMIND_FRAMES), "every frame out and analysed, none lost");
-    assert!(!later.exists(), "metadata-file set while PLAYING is not opened mid-stream");
+    assert!(!later.exists(), "location set while PLAYING is not opened mid-stream");
+    assert_eq!(std::fs::read_to_string(&first).unwrap().lines().count(), MEGAMIND_FRAMES, "the first file has every frame");
     assert!(ed.property::<bool>("pipelining"), "the value is kept for the next start");
 
     // The next start reads them: pipelined, and the lines written.
@@ -77,5 +84,5 @@ fn ready_only_properties_set_while_playing_wait_for_the_next_ready() {
     });
     assert_eq!((buffers, messages), (MEGAMIND_FRAMES, MEGAMIND_FRAMES), "pipelined run");
     let lines = std::fs::read_to_string(&later).unwrap().lines().count();
-    assert_eq!(lines, MEGAMIND_FRAMES, "metadata-file opened at the next NULL->READY");
+    assert_eq!(lines, MEGAMIND_FRAMES, "location opened at the next NULL->READY");
 }

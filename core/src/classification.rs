@@ -3,7 +3,13 @@
 //!
 //! Running the ONNX session is in [`crate::inference`].
 
-use crate::error::{Error, Result};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::Deserialize;
+
+use crate::error::{Error, Result, SpecError};
 use crate::preprocess::{ColourOrder, Normalisation, TensorLayout, TensorTarget};
 
 /// File name of the emotion model the element uses when `emotion-model` is not set.
@@ -70,17 +76,20 @@ impl ClassifierSpec {
 
     /// Reads a spec file.
     ///
-    /// Errors: the file cannot be read or is not a valid spec (the path and the field are named).
-    pub fn load(path: &std::path::Path) -> Result<Self> {
-        let text = crate::files::read_regular_to_string(path).map_err(|e| Error::Spec(format!("model spec {}: {e}", path.display())))?;
-        Self::parse(&text).map_err(|e| Error::Spec(format!("model spec {}: {e}", path.display())))
+    /// Errors: [`Error::Spec`] naming the path: the file cannot be read or is not a valid spec
+    /// (the field, what it must be and what it is).
+    pub fn load(path: &Path) -> Result<Self> {
+        let spec_error = |problem| Error::Spec { path: Some(path.to_path_buf()), problem };
+        let text = crate::files::read_regular_to_string(path).map_err(|e| spec_error(SpecError::Unreadable { source: Arc::new(e) }))?;
+        Self::parse(&text).map_err(spec_error)
     }
 
     /// The spec of the model at `model`: `explicit` when given, else `<model stem>.json` beside
     /// the model, else the shipped spec for its file name. Returns the spec and where it came from.
     ///
-    /// Errors: the explicit or beside-the-model spec is invalid, or there is no spec at all.
-    pub fn resolve(model: &std::path::Path, explicit: Option<&std::path::Path>) -> Result<(Self, String)> {
+    /// Errors: the explicit or beside-the-model spec is invalid ([`Error::Spec`]), or there is
+    /// no spec at all ([`Error::NoSpec`]).
+    pub fn resolve(model: &Path, explicit: Option<&Path>) -> Result<(Self, String)> {
         if let Some(p) = explicit {
             return Self::load(p).map(|s| (s, p.display().to_string()));
         }
@@ -89,74 +98,73 @@ impl ClassifierSpec {
             return Self::load(&beside).map(|s| (s, beside.display().to_string()));
         }
         let file = model.file_name().and_then(|f| f.to_str()).unwrap_or_default();
-        Self::builtin(file).map(|s| (s, format!("built-in spec for {file}"))).ok_or_else(|| {
-            Error::Spec(format!(
-                "emotion model {}: no model spec: expected {} beside it or the emotion-model-proc property \
-                 (the format and examples are in models/specs/)",
-                model.display(),
-                beside.display()
-            ))
-        })
+        Self::builtin(file)
+            .map(|s| (s, format!("built-in spec for {file}")))
+            .ok_or_else(|| Error::NoSpec { model: model.to_path_buf(), expected: beside })
     }
 
     /// Parses a spec from its JSON text (format: `models/specs/README.md`).
     ///
-    /// Errors: a missing or invalid field, named.
+    /// Errors: [`Error::Spec`] (without a path): a missing or invalid field, named.
     pub fn from_json(text: &str) -> Result<Self> {
-        Self::parse(text).map_err(Error::Spec)
+        Self::parse(text).map_err(|problem| Error::Spec { path: None, problem })
     }
 
-    fn parse(text: &str) -> std::result::Result<Self, String> {
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-        let input = v.get("input").ok_or("missing `input`")?;
-        let output = v.get("output").ok_or("missing `output`")?;
-        let str_of = |o: &serde_json::Value, k: &str| o.get(k).and_then(|x| x.as_str()).map(str::to_string);
-        let size = |k: &str| {
-            input
-                .get(k)
-                .and_then(|x| x.as_u64())
-                .filter(|&n| n > 0 && n <= 4096)
-                .map(|n| n as usize)
-                .ok_or(format!("`input.{k}` must be a positive integer"))
+    /// Reads the JSON into [`SpecFile`], then checks each field in a fixed order (the sections
+    /// first, so that a file that is not a spec at all says so).
+    fn parse(text: &str) -> std::result::Result<Self, SpecError> {
+        let file: Field<SpecFile> = serde_json::from_str(text).map_err(|e| SpecError::Json { source: Arc::new(e) })?;
+        let file = match file.parsed {
+            Some(f) if file.value.is_object() => f,
+            _ => return Err(SpecError::NotAnObject { found: shown(&file.value) }),
         };
-        let layout = match str_of(input, "layout").unwrap_or_default().to_ascii_uppercase().as_str() {
+        let input = section(&file.input, "input")?;
+        let output = section(&file.output, "output")?;
+        let name = required(&file.name, "name", "a string")?.clone();
+        let input_name = optional(&input.name, "input.name", "a string")?.cloned();
+        let size = |f: &Field<u64>, field: &'static str| -> std::result::Result<usize, SpecError> {
+            let n = *required(f, field, "a positive integer")?;
+            match usize::try_from(n) {
+                Ok(n @ 1..=4096) => Ok(n),
+                _ => Err(invalid(f, field, "a positive integer up to 4096")),
+            }
+        };
+        let (width, height) = (size(&input.width, "input.width")?, size(&input.height, "input.height")?);
+        let layout = match required(&input.layout, "input.layout", "NCHW or NHWC")?.to_ascii_uppercase().as_str() {
             "NCHW" => TensorLayout::Nchw,
             "NHWC" => TensorLayout::Nhwc,
-            other => return Err(format!("`input.layout` is `{other}`, expected NCHW or NHWC")),
+            _ => return Err(invalid(&input.layout, "input.layout", "NCHW or NHWC")),
         };
-        let order = match str_of(input, "colour").unwrap_or_default().to_ascii_lowercase().as_str() {
+        let order = match required(&input.colour, "input.colour", "grey, rgb or bgr")?.to_ascii_lowercase().as_str() {
             "grey" | "gray" => ColourOrder::Grey,
             "rgb" => ColourOrder::Rgb,
             "bgr" => ColourOrder::Bgr,
-            other => return Err(format!("`input.colour` is `{other}`, expected grey, rgb or bgr")),
+            _ => return Err(invalid(&input.colour, "input.colour", "grey, rgb or bgr")),
         };
         let norm = normalisation(input, order.channels())?;
-        let alignment = alignment(input)?;
-        let kind = match str_of(output, "kind").unwrap_or_default().as_str() {
+        let alignment = alignment(&input.alignment)?;
+        let output_name = optional(&output.name, "output.name", "a string")?.cloned();
+        let kind = match required(&output.kind, "output.kind", "logits or probabilities")?.as_str() {
             "logits" => OutputKind::Logits,
             "probabilities" => OutputKind::Probabilities,
-            other => return Err(format!("`output.kind` is `{other}`, expected logits or probabilities")),
+            _ => return Err(invalid(&output.kind, "output.kind", "logits or probabilities")),
         };
-        let labels: Vec<String> = v
-            .get("labels")
-            .and_then(|l| l.as_array())
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-            .unwrap_or_default();
+        let labels = required(&file.labels, "labels", "a non-empty list of strings")?;
         if labels.is_empty() {
-            return Err("`labels` must be a non-empty list of strings".into());
+            return Err(invalid(&file.labels, "labels", "a non-empty list of strings"));
         }
         Ok(ClassifierSpec {
-            name: str_of(&v, "name").ok_or("missing `name`")?,
-            input_name: str_of(input, "name"),
-            output_name: str_of(output, "name"),
-            width: size("width")?,
-            height: size("height")?,
+            name,
+            input_name,
+            output_name,
+            width,
+            height,
             layout,
             order,
             norm,
             alignment,
             output: kind,
-            labels,
+            labels: labels.clone(),
         })
     }
 
@@ -183,50 +191,141 @@ impl ClassifierSpec {
     }
 }
 
-/// `scale` (default 1) and per-channel `mean` (default 0) and `std` (default 1), one value for
-/// all channels or one per channel.
-fn normalisation(input: &serde_json::Value, channels: usize) -> std::result::Result<Normalisation, String> {
-    let scale = input.get("scale").map(|x| x.as_f64().ok_or("`input.scale` must be a number")).transpose()?.unwrap_or(1.0) as f32;
-    let per_channel = |k: &str, default: f32| -> std::result::Result<[f32; 3], String> {
-        let Some(x) = input.get(k) else { return Ok([default; 3]) };
-        let vals: Vec<f32> = x
-            .as_array()
-            .ok_or(format!("`input.{k}` must be a list of numbers"))?
-            .iter()
-            .map(|n| n.as_f64().map(|f| f as f32))
-            .collect::<Option<_>>()
-            .ok_or(format!("`input.{k}` must be a list of numbers"))?;
-        match vals.len() {
-            1 => Ok([vals[0]; 3]),
-            n if n == channels && n == 3 => Ok([vals[0], vals[1], vals[2]]),
-            n => Err(format!("`input.{k}` has {n} values, expected 1 or {channels}")),
-        }
-    };
-    let std = per_channel("std", 1.0)?;
-    if std.contains(&0.0) {
-        return Err("`input.std` must not be 0".into());
-    }
-    Ok(Normalisation { scale, mean: per_channel("mean", 0.0)?, std })
+// ------------------------------------------------------------------------------------------
+// The spec file as written
+
+/// A spec file (`models/specs/README.md`). Keys it does not name (`schema`, `model`, `comment`,
+/// DL Streamer's own) are ignored, as they always were. Every value is a [`Field`], read
+/// whatever its type, so that the checks of [`ClassifierSpec::parse`] report a wrong one
+/// naming its path, what it must be and what it is, rather than serde's first type error
+/// without the field's path.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct SpecFile {
+    name: Field<String>,
+    input: Field<InputSection>,
+    output: Field<OutputSection>,
+    labels: Field<Vec<String>>,
 }
 
-fn alignment(input: &serde_json::Value) -> std::result::Result<Alignment, String> {
-    let Some(a) = input.get("alignment") else { return Ok(Alignment::Box) };
-    match a.get("kind").and_then(|k| k.as_str()) {
-        Some("box") => Ok(Alignment::Box),
-        Some("five-point") => {
-            let pts: Option<Vec<[f32; 2]>> = a.get("template").and_then(|t| t.as_array()).map(|t| {
-                t.iter()
-                    .filter_map(|p| {
-                        p.as_array().filter(|p| p.len() == 2).and_then(|p| Some([p[0].as_f64()? as f32, p[1].as_f64()? as f32]))
-                    })
-                    .collect()
-            });
-            match pts {
-                Some(p) if p.len() == 5 => Ok(Alignment::FivePoint { template: [p[0], p[1], p[2], p[3], p[4]] }),
-                _ => Err("`input.alignment.template` must be five [x, y] points in input pixels".into()),
-            }
+/// `input`: the tensor one face becomes.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct InputSection {
+    name: Field<String>,
+    layout: Field<String>,
+    width: Field<u64>,
+    height: Field<u64>,
+    colour: Field<String>,
+    scale: Field<f64>,
+    mean: Field<Vec<f32>>,
+    std: Field<Vec<f32>>,
+    alignment: Field<AlignmentSection>,
+}
+
+/// `input.alignment`.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct AlignmentSection {
+    kind: Field<String>,
+    template: Field<[[f32; 2]; 5]>,
+}
+
+/// `output`: what the scores are.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct OutputSection {
+    name: Field<String>,
+    kind: Field<String>,
+}
+
+/// One value of the spec: its JSON as written (`null` when absent), and the value as `T`
+/// when it has `T`'s type.
+struct Field<T> {
+    value: serde_json::Value,
+    parsed: Option<T>,
+}
+
+impl<T> Default for Field<T> {
+    fn default() -> Self {
+        Field { value: serde_json::Value::Null, parsed: None }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Field<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let parsed = T::deserialize(&value).ok();
+        Ok(Field { value, parsed })
+    }
+}
+
+/// The JSON of a value for a message, shortened to 60 characters.
+fn shown(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+fn invalid<T>(f: &Field<T>, field: &'static str, expected: impl Into<String>) -> SpecError {
+    SpecError::Invalid { field, found: shown(&f.value), expected: expected.into() }
+}
+
+/// The value of a field that may be absent (or `null`).
+fn optional<'a, T>(f: &'a Field<T>, field: &'static str, expected: &'static str) -> std::result::Result<Option<&'a T>, SpecError> {
+    match (&f.value, &f.parsed) {
+        (serde_json::Value::Null, _) => Ok(None),
+        (_, Some(v)) => Ok(Some(v)),
+        (_, None) => Err(invalid(f, field, expected)),
+    }
+}
+
+fn required<'a, T>(f: &'a Field<T>, field: &'static str, expected: &'static str) -> std::result::Result<&'a T, SpecError> {
+    optional(f, field, expected)?.ok_or(SpecError::Missing { field, expected })
+}
+
+/// A required object (`input`, `output`): serde would take an array for a struct, too.
+fn section<'a, T>(f: &'a Field<T>, field: &'static str) -> std::result::Result<&'a T, SpecError> {
+    let s = required(f, field, "an object")?;
+    if f.value.is_object() {
+        Ok(s)
+    } else {
+        Err(invalid(f, field, "an object"))
+    }
+}
+
+/// `scale` (default 1) and per-channel `mean` (default 0) and `std` (default 1), one value for
+/// all channels or one per channel.
+fn normalisation(input: &InputSection, channels: usize) -> std::result::Result<Normalisation, SpecError> {
+    let scale = optional(&input.scale, "input.scale", "a number")?.copied().unwrap_or(1.0) as f32;
+    let expected = if channels == 3 { "1 or 3 numbers (one per channel)" } else { "1 number" };
+    let per_channel = |f: &Field<Vec<f32>>, field, default: f32| -> std::result::Result<[f32; 3], SpecError> {
+        match optional(f, field, expected)?.map(Vec::as_slice) {
+            None => Ok([default; 3]),
+            Some(&[v]) => Ok([v; 3]),
+            Some(&[r, g, b]) if channels == 3 => Ok([r, g, b]),
+            Some(_) => Err(invalid(f, field, expected)),
         }
-        other => Err(format!("`input.alignment.kind` is {other:?}, expected \"box\" or \"five-point\"")),
+    };
+    let std = per_channel(&input.std, "input.std", 1.0)?;
+    if std.contains(&0.0) {
+        return Err(invalid(&input.std, "input.std", "numbers other than 0"));
+    }
+    Ok(Normalisation { scale, mean: per_channel(&input.mean, "input.mean", 0.0)?, std })
+}
+
+fn alignment(a: &Field<AlignmentSection>) -> std::result::Result<Alignment, SpecError> {
+    const KINDS: &str = "\"box\" or \"five-point\"";
+    let Some(a) = optional(a, "input.alignment", "an object")? else { return Ok(Alignment::Box) };
+    match required(&a.kind, "input.alignment.kind", KINDS)?.as_str() {
+        "box" => Ok(Alignment::Box),
+        "five-point" => {
+            let template = required(&a.template, "input.alignment.template", "five [x, y] points in input pixels")?;
+            Ok(Alignment::FivePoint { template: *template })
+        }
+        _ => Err(invalid(&a.kind, "input.alignment.kind", KINDS)),
     }
 }
 
@@ -374,6 +473,60 @@ mod tests {
         assert!(bad("\"colour\":\"grey\"", "\"colour\":\"grey\",\"alignment\":{\"kind\":\"five-point\",\"template\":[[1,2]]}")
             .contains("template"));
         assert!(ClassifierSpec::from_json("{").unwrap_err().to_string().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn spec_errors_say_what_the_field_is_and_must_be() {
+        let base = r#"{"name":"m","input":{"layout":"NCHW","width":48,"height":48,"colour":"grey"},"output":{"kind":"logits"},"labels":["happy"]}"#;
+        let bad = |from: &str, to: &str| ClassifierSpec::from_json(&base.replace(from, to)).unwrap_err().to_string();
+        assert_eq!(bad("NCHW", "CHW"), "model spec: `input.layout` is \"CHW\", expected NCHW or NHWC");
+        assert_eq!(bad("\"width\":48", "\"width\":\"48\""), "model spec: `input.width` is \"48\", expected a positive integer");
+        assert_eq!(bad("\"width\":48", "\"width\":5000"), "model spec: `input.width` is 5000, expected a positive integer up to 4096");
+        assert_eq!(bad("\"width\":48,", ""), "model spec: missing `input.width` (a positive integer)");
+        assert_eq!(bad("\"colour\":\"grey\"", "\"colour\":null"), "model spec: missing `input.colour` (grey, rgb or bgr)");
+        assert_eq!(bad("[\"happy\"]", "[\"happy\",3]"), "model spec: `labels` is [\"happy\",3], expected a non-empty list of strings");
+        assert_eq!(bad("\"name\":\"m\"", "\"name\":7"), "model spec: `name` is 7, expected a string");
+        assert_eq!(bad("{\"kind\":\"logits\"}", "[\"logits\"]"), "model spec: `output` is [\"logits\"], expected an object");
+        assert_eq!(
+            bad("\"colour\":\"grey\"", "\"colour\":\"grey\",\"mean\":[1,2,3]"),
+            "model spec: `input.mean` is [1,2,3], expected 1 number"
+        );
+        assert_eq!(
+            bad("\"colour\":\"grey\"", "\"colour\":\"grey\",\"alignment\":{\"kind\":\"affine\"}"),
+            "model spec: `input.alignment.kind` is \"affine\", expected \"box\" or \"five-point\""
+        );
+        // Case and unknown keys are accepted as before; a long value is shortened.
+        assert!(ClassifierSpec::from_json(&base.replace("NCHW", "nchw").replace("\"name\":\"m\"", "\"name\":\"m\",\"comment\":1")).is_ok());
+        let long = format!("[{}]", vec!["1"; 100].join(","));
+        let e = bad("\"colour\":\"grey\"", &format!("\"colour\":\"grey\",\"std\":{long}"));
+        assert!(e.ends_with("…, expected 1 number") && e.len() < 140, "{e}");
+        // A JSON file that is not a spec names the first section it lacks.
+        assert_eq!(ClassifierSpec::from_json(r#"{"name": 1}"#).unwrap_err().to_string(), "model spec: missing `input` (an object)");
+        assert_eq!(ClassifierSpec::from_json("[1]").unwrap_err().to_string(), "model spec: the spec is [1], expected a JSON object");
+        // Not JSON: serde_json's error with the line and column.
+        let e = ClassifierSpec::from_json("{\n  \"name\": \"m\",\n  oops\n}").unwrap_err();
+        let Error::Spec { path: None, problem: SpecError::Json { source } } = &e else { panic!("{e:?}") };
+        assert_eq!((source.line(), source.column()), (3, 3));
+        assert!(e.to_string().starts_with("model spec: not valid JSON: key must be a string at line 3 column 3"), "{e}");
+    }
+
+    #[test]
+    fn a_spec_file_is_named_in_its_errors() {
+        let dir = std::env::temp_dir().join(format!("emotiondetect-spec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("mine.json");
+        std::fs::write(&path, r#"{"name": "m", "input": {"layout": "NCHW"}, "output": {}}"#).unwrap();
+        let e = ClassifierSpec::load(&path).unwrap_err();
+        assert!(
+            matches!(&e, Error::Spec { path: Some(p), problem: SpecError::Missing { field: "input.width", .. } } if *p == path),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), format!("model spec {}: missing `input.width` (a positive integer)", path.display()));
+        let e = ClassifierSpec::load(&dir.join("absent.json")).unwrap_err();
+        let Error::Spec { problem: SpecError::Unreadable { source }, .. } = &e else { panic!("{e:?}") };
+        assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        assert!(e.to_string().starts_with(&format!("model spec {}: No such file", dir.join("absent.json").display())), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -85,10 +85,12 @@ impl Engine {
     /// Loads ONNX Runtime (once per process, its log going to `log`) and both models, checking
     /// their inputs and outputs, or joins the instance shared under `settings.instance_id`.
     ///
-    /// Errors: [`crate::error::Error::Settings`] (device), [`crate::error::Error::Runtime`] (ONNX
-    /// Runtime cannot be loaded), [`crate::error::Error::Model`] or
-    /// [`crate::error::Error::Spec`] (a model or spec missing, invalid or of unexpected shape),
-    /// [`crate::error::Error::SharedInstance`] (the id is held with other settings).
+    /// Errors: [`crate::error::Error::InvalidSetting`] (device), [`crate::error::Error::Runtime`]
+    /// (ONNX Runtime cannot be loaded), [`crate::error::Error::Model`],
+    /// [`crate::error::Error::Spec`] or [`crate::error::Error::NoSpec`] (a model or spec missing,
+    /// invalid or of unexpected shape), [`crate::error::Error::SharedInstance`] (the id is held
+    /// with other settings); with an id, a loading error comes in an
+    /// [`crate::error::Error::Instance`] naming it.
     pub fn load(settings: &ModelSettings, log: Logger) -> Result<Engine> {
         let key = settings.key()?;
         let env = runtime::environment(log)?;

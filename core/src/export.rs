@@ -49,7 +49,7 @@ impl MetadataWriter {
         let out = if path.as_os_str() == "-" {
             Sink::Stdout(std::io::stdout())
         } else {
-            let file = crate::files::create_regular(path).map_err(|e| Error::Create { path: path.to_path_buf(), reason: e.to_string() })?;
+            let file = crate::files::create_regular(path).map_err(|e| Error::Create { path: path.to_path_buf(), source: Arc::new(e) })?;
             Sink::File { file, written: 0 }
         };
         Ok(MetadataWriter { out, path: path.to_path_buf(), pending: Vec::new(), failed: None })
@@ -109,7 +109,7 @@ impl MetadataWriter {
         };
         self.pending.clear();
         result.map_err(|e| {
-            let e = Error::Write { path: self.path.clone(), reason: e.to_string() };
+            let e = Error::Write { path: self.path.clone(), source: Arc::new(e) };
             self.failed = Some(e.clone());
             e
         })
@@ -150,8 +150,8 @@ impl LineSender {
     /// Creates `path` ([`MetadataWriter::create`]) now, so a bad path fails here, and starts
     /// the writing thread; `queue_size` is at least 1.
     ///
-    /// Errors: [`Error::Create`] with the path and the OS reason; [`Error::Thread`] when the
-    /// thread cannot start.
+    /// Errors: [`Error::Create`] with the path and the OS reason; [`Error::ThreadStart`] when
+    /// the thread cannot start.
     pub fn start(path: &Path, queue_size: usize, on_error: impl Fn(&Error) + Send + 'static) -> Result<LineSender> {
         let writer = MetadataWriter::create(path)?;
         let shared = Arc::new(LineQueue {
@@ -161,10 +161,10 @@ impl LineSender {
             queue_size: queue_size.max(1),
         });
         let s = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("emotiondetect-jsonl".into())
-            .spawn(move || write_lines(&s, writer, on_error))
-            .map_err(|e| Error::Thread(format!("{}: cannot start the writing thread: {e}", path.display())))?;
+        let thread =
+            std::thread::Builder::new().name("emotiondetect-jsonl".into()).spawn(move || write_lines(&s, writer, on_error)).map_err(
+                |e| Error::ThreadStart { purpose: path.display().to_string(), thread: "emotiondetect-jsonl".into(), source: Arc::new(e) },
+            )?;
         Ok(LineSender { shared, thread: Some(thread) })
     }
 

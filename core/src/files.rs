@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! Checked opening of every file the element and the tools read or write (models, specs, the
-//! ONNX Runtime library, `metadata-file`, images, JSON lines): what the path is is checked
+//! ONNX Runtime library, `emotionpublish location`, images, JSON lines): what the path is is checked
 //! first with `std::fs::metadata`, so a FIFO (whose `open` blocks until a writer or reader
 //! comes), a directory or a device is refused with a clear message instead of hanging or failing
 //! later with a misleading one, and the real OS error (permission denied, too many levels of

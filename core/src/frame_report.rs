@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! [`FrameReport`]: one frame's results, the one type every output is built from: the ROI metas
-//! and the bus message (`emotiondetect/outputs.rs`), the JSON lines of `metadata-file`
+//! and the bus message (`emotiondetect/outputs.rs`), the JSON lines of `emotionpublish`
 //! ([`crate::export`]), and what the tools read back.
 //!
 //! Serialised, it is the JSON object of DL Streamer's `gvametaconvert` (field names kept, see
@@ -42,7 +42,7 @@ pub struct FrameReport {
     /// URI of the stream when upstream answers the URI query (filesrc, rtspsrc...), else empty.
     #[serde(default)]
     pub source: String,
-    /// The element's `source-id`: a stable camera or stream name (default: the stream's URI,
+    /// `emotionpublish`'s `source-id`: a stable camera or stream name (default: the stream's URI,
     /// else the element's name).
     #[serde(default)]
     pub source_id: String,

@@ -6,6 +6,7 @@
 //! into GStreamer error or warning messages.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ort::environment::Environment;
 use ort::session::Session;
@@ -13,7 +14,7 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::classification::{probabilities, Alignment, ClassifierSpec};
 use crate::detection::{self, Face, YunetLevel, YUNET_STRIDES};
-use crate::error::{Error, Result};
+use crate::error::{Error, Interface, ModelProblem, ModelRole, Result};
 use crate::preprocess::{similarity_transform, ColourOrder, Image, Normalisation, TensorLayout, TensorTarget};
 
 /// Where inference runs.
@@ -29,18 +30,22 @@ pub enum Device {
 impl Device {
     /// Parses `cpu`, `cuda`, `cuda:N` or `auto`.
     ///
-    /// Errors: the text and the accepted values.
+    /// Errors: [`Error::InvalidSetting`] naming `device`, the text and the accepted values.
     pub fn parse(s: &str) -> Result<Device> {
         match s.trim().to_ascii_lowercase().as_str() {
             "cpu" => Ok(Device::Cpu),
             "auto" => Ok(Device::Auto),
             "cuda" => Ok(Device::Cuda(0)),
-            other => other
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse::<i32>().ok())
-                .filter(|n| *n >= 0)
-                .map(Device::Cuda)
-                .ok_or_else(|| Error::Settings(format!("device '{s}' is not one of cpu, cuda, cuda:N, auto"))),
+            other => {
+                other.strip_prefix("cuda:").and_then(|n| n.parse::<i32>().ok()).filter(|n| *n >= 0).map(Device::Cuda).ok_or_else(|| {
+                    Error::InvalidSetting {
+                        setting: "device".into(),
+                        value: s.to_string(),
+                        problem: "not a device".into(),
+                        expected: "one of cpu, cuda, cuda:N, auto".into(),
+                    }
+                })
+            }
         }
     }
 
@@ -74,19 +79,20 @@ impl Default for SessionConfig {
 /// Opens `path` as an ONNX Runtime session with `config`. Returns the session and the device
 /// it actually runs on (`auto` resolves to CPU or CUDA).
 ///
-/// Errors: the file is missing or not a valid ONNX model, or CUDA was asked for and cannot
-/// register; the message names `what` (for example "face model") and the path.
-pub fn open_session(env: &Environment, what: &str, path: &Path, config: &SessionConfig) -> Result<(Session, Device)> {
+/// Errors: [`Error::Model`] naming `role` and the path: the file is missing or not a valid ONNX
+/// model, or CUDA was asked for and cannot register.
+pub fn open_session(env: &Environment, role: ModelRole, path: &Path, config: &SessionConfig) -> Result<(Session, Device)> {
     // Opened here first: ONNX Runtime would block on a FIFO and call any failure "not a valid model".
-    match crate::files::open_regular(path) {
-        Ok(_) => {}
+    let problem = match crate::files::open_regular(path) {
+        Ok(_) => None,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::model(what, path, format!("no such file ({})", crate::runtime::missing_model_hint(path))));
+            Some(ModelProblem::Missing { hint: crate::runtime::missing_model_hint(path) })
         }
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-            return Err(Error::model(what, path, format!("{e}, an .onnx model file")));
-        }
-        Err(e) => return Err(Error::model(what, path, format!("cannot be read: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Some(ModelProblem::NotAFile { source: Arc::new(e) }),
+        Err(e) => Some(ModelProblem::Unreadable { source: Arc::new(e) }),
+    };
+    if let Some(problem) = problem {
+        return Err(Error::model(role, path, problem));
     }
     match config.device {
         Device::Cpu => build(env, path, None, config).map(|s| (s, Device::Cpu)),
@@ -95,39 +101,33 @@ pub fn open_session(env: &Environment, what: &str, path: &Path, config: &Session
             .map(|s| (s, Device::Cuda(0)))
             .or_else(|_| build(env, path, None, config).map(|s| (s, Device::Cpu))),
     }
-    .map_err(|e| Error::model(what, path, e))
+    .map_err(|problem| Error::model(role, path, problem))
 }
 
-fn build(env: &Environment, path: &Path, cuda: Option<i32>, config: &SessionConfig) -> std::result::Result<Session, String> {
+fn build(env: &Environment, path: &Path, cuda: Option<i32>, config: &SessionConfig) -> std::result::Result<Session, ModelProblem> {
+    let session = |e: ort::Error| ModelProblem::Session { source: Arc::new(e) };
     let mut builder = Session::builder(env)
-        .map_err(|e| e.to_string())?
+        .map_err(session)?
         .with_log_level(ort::logging::LogLevel::Warning)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| session(e.into()))?
         .with_intra_op_spinning(config.spinning)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| session(e.into()))?;
     if config.threads > 0 {
-        builder = builder.with_intra_threads(config.threads).map_err(|e| e.to_string())?;
+        builder = builder.with_intra_threads(config.threads).map_err(|e| session(e.into()))?;
     }
     if let Some(n) = cuda {
         let ep = ort::ep::CUDA::default().with_device_id(n).build().error_on_failure();
-        builder = builder.with_execution_providers([ep]).map_err(|e| {
-            format!("CUDA device {n} is not usable: {e} (CUDA needs the onnxruntime-gpu==1.31.1 library, an NVIDIA GPU and driver >= 580)")
-        })?;
+        builder = builder.with_execution_providers([ep]).map_err(|e| ModelProblem::Cuda { device: n, source: Arc::new(e.into()) })?;
     }
-    builder.commit_from_file(path).map_err(|e| format!("not a valid ONNX model{}: {e}", text_hint(path)))
+    builder.commit_from_file(path).map_err(|e| ModelProblem::NotOnnx { text_file: starts_like_text(path), source: Arc::new(e) })
 }
 
-/// " (it is a text file, ...)" when the file starts like text, for example an HTML error page
-/// saved as .onnx; ONNX protobufs start with a binary field tag.
-fn text_hint(path: &Path) -> &'static str {
+/// Whether the file starts like text, for example an HTML error page saved as .onnx; ONNX
+/// protobufs start with a binary field tag.
+fn starts_like_text(path: &Path) -> bool {
     let mut head = [0u8; 64];
     let n = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
-    let text = n > 0 && head[..n].iter().all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace());
-    if text {
-        " (it is a text file, perhaps an HTML page saved as .onnx; fetch it again with models/fetch.py)"
-    } else {
-        ""
-    }
+    n > 0 && head[..n].iter().all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace())
 }
 
 /// Shape of a float32 tensor outlet (-1 for dynamic dimensions), or `None` for other types.
@@ -184,9 +184,11 @@ impl FaceDetector {
     /// Errors: missing or invalid file, or inputs/outputs that match neither family (the
     /// message lists what the model has and what is expected).
     pub fn load(env: &Environment, path: &Path, config: &SessionConfig) -> Result<FaceDetector> {
-        let (session, device) = open_session(env, "face model", path, config)?;
-        let family = detector_family(&session)
-            .map_err(|e| Error::model("face model", path, format!("{e}; it has outputs [{}]", outlets(session.outputs()))))?;
+        let (session, device) = open_session(env, ModelRole::Face, path, config)?;
+        let family = detector_family(&session).map_err(|expected| {
+            let (inputs, outputs) = (outlets(session.inputs()), outlets(session.outputs()));
+            Error::model(ModelRole::Face, path, ModelProblem::Interface { expected, inputs, outputs })
+        })?;
         let input_name = session.inputs()[0].name().to_string();
         Ok(FaceDetector { session, input_name, family, path: path.to_path_buf(), device })
     }
@@ -230,10 +232,11 @@ impl FaceDetector {
     }
 
     fn run_yunet(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32) -> Result<Vec<Face>> {
-        let outputs = run_batch(&mut self.session, &self.input_name, [1, 3, target.height, target.width], tensor)?;
+        let path = &self.path;
+        let outputs = run_batch(&mut self.session, ModelRole::Face, path, &self.input_name, [1, 3, target.height, target.width], tensor)?;
         let get = |name: String| -> Result<&[f32]> {
-            let value = outputs.get(&name).ok_or_else(|| Error::Inference(format!("YuNet output {name} missing")))?;
-            value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(inference_error)
+            let value = outputs.get(&name).ok_or_else(|| missing_output(ModelRole::Face, path, &name))?;
+            value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| inference_error(ModelRole::Face, path, e))
         };
         let mut levels = Vec::with_capacity(3);
         for s in YUNET_STRIDES {
@@ -246,10 +249,17 @@ impl FaceDetector {
             };
             let cells = (target.width / s) * (target.height / s);
             if level.cls.len() != cells {
-                return Err(Error::Inference(format!("YuNet stride {s} gave {} cells, expected {cells}", level.cls.len())));
+                return Err(Error::OutputSize {
+                    role: ModelRole::Face,
+                    path: path.clone(),
+                    output: format!("cls_{s}"),
+                    found: level.cls.len(),
+                    expected: cells,
+                    meaning: format!("one per cell of stride {s} on a {}x{} input", target.width, target.height),
+                });
             }
             for (name, values) in [("cls", level.cls), ("obj", level.obj), ("bbox", level.bbox), ("kps", level.kps)] {
-                check_finite(values, "face model", &self.path, &format!("output {name}_{s}"))?;
+                check_finite(values, ModelRole::Face, path, &format!("output {name}_{s}"))?;
             }
             levels.push(level);
         }
@@ -257,14 +267,15 @@ impl FaceDetector {
     }
 
     fn run_ultraface(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32) -> Result<Vec<Face>> {
-        let outputs = run_batch(&mut self.session, &self.input_name, [1, 3, target.height, target.width], tensor)?;
+        let path = &self.path;
+        let outputs = run_batch(&mut self.session, ModelRole::Face, path, &self.input_name, [1, 3, target.height, target.width], tensor)?;
         let get = |name: &str| -> Result<&[f32]> {
-            let value = outputs.get(name).ok_or_else(|| Error::Inference(format!("UltraFace output {name} missing")))?;
-            value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(inference_error)
+            let value = outputs.get(name).ok_or_else(|| missing_output(ModelRole::Face, path, name))?;
+            value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| inference_error(ModelRole::Face, path, e))
         };
         let (scores, boxes) = (get("scores")?, get("boxes")?);
-        check_finite(scores, "face model", &self.path, "output scores")?;
-        check_finite(boxes, "face model", &self.path, "output boxes")?;
+        check_finite(scores, ModelRole::Face, path, "output scores")?;
+        check_finite(boxes, ModelRole::Face, path, "output boxes")?;
         Ok(detection::decode_ultraface(scores, boxes, threshold))
     }
 }
@@ -286,11 +297,13 @@ fn input_target(width: usize, height: usize, cw: usize, ch: usize, order: Colour
 }
 
 /// Recognises the detector family from the session's input and outputs.
-fn detector_family(session: &Session) -> std::result::Result<DetectorFamily, String> {
+///
+/// Errors: the interface expected, of the input or of the outputs.
+fn detector_family(session: &Session) -> std::result::Result<DetectorFamily, Box<Interface>> {
     let inputs = session.inputs();
     let input = inputs.first().and_then(|i| float_shape(i.dtype())).unwrap_or_default();
     if inputs.len() != 1 || !shape_matches(&input, &[1, 3, -1, -1]) {
-        return Err(format!("expected one float input [1, 3, H, W], got {} inputs, the first {:?}", inputs.len(), input));
+        return Err(Box::new(Interface::DetectorInput));
     }
     let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
     let yunet = YUNET_STRIDES.iter().all(|s| ["cls", "obj", "bbox", "kps"].iter().all(|k| names.contains(&format!("{k}_{s}").as_str())));
@@ -300,9 +313,7 @@ fn detector_family(session: &Session) -> std::result::Result<DetectorFamily, Str
     if names.contains(&"scores") && names.contains(&"boxes") && input[2] > 0 && input[3] > 0 {
         return Ok(DetectorFamily::UltraFace { width: input[3] as usize, height: input[2] as usize });
     }
-    Err("expected YuNet outputs (cls_8, obj_8, bbox_8, kps_8, and the same for strides 16 and 32) \
-         or UltraFace outputs (scores [1, N, 2], boxes [1, N, 4]) with a fixed input size"
-        .into())
+    Err(Box::new(Interface::DetectorOutputs))
 }
 
 /// One face to classify: the detector box with margin (x0, y0, x1, y1 in frame pixels) and,
@@ -361,7 +372,7 @@ impl EmotionClassifier {
     /// Errors: missing or invalid file, no valid spec, or names or shapes that differ from the
     /// spec (both are named).
     pub fn open(env: &Environment, path: &Path, explicit: Option<&Path>, config: &SessionConfig) -> Result<(EmotionClassifier, String)> {
-        let (session, device) = open_session(env, "emotion model", path, config)?;
+        let (session, device) = open_session(env, ModelRole::Emotion, path, config)?;
         let (spec, source) = ClassifierSpec::resolve(path, explicit)?;
         Ok((Self::with_spec(session, device, path, spec)?, source))
     }
@@ -383,18 +394,16 @@ impl EmotionClassifier {
         let out_shape = output.and_then(|o| float_shape(o.dtype())).unwrap_or_default();
         let fits = shape_matches(&in_shape, &expected_in) && shape_matches(&out_shape, &expected_out);
         let (Some(input), Some(output), true) = (input, output, fits) else {
-            let reason = format!(
-                "its spec {} expects input {} of shape {:?} (N = batch) and output {} {:?} ({}); the model has inputs [{}] and outputs [{}]",
-                spec.name,
-                spec.input_name.as_deref().unwrap_or("(the only one)"),
-                expected_in,
-                spec.output_name.as_deref().unwrap_or("(the first)"),
-                expected_out,
-                spec.labels.join(", "),
-                outlets(session.inputs()),
-                outlets(session.outputs()),
-            );
-            return Err(Error::model("emotion model", path, reason));
+            let expected = Interface::Spec {
+                spec: spec.name.clone(),
+                input: spec.input_name.clone(),
+                input_shape: expected_in,
+                output: spec.output_name.clone(),
+                output_shape: expected_out.to_vec(),
+                labels: spec.labels.clone(),
+            };
+            let (inputs, outputs) = (outlets(session.inputs()), outlets(session.outputs()));
+            return Err(Error::model(ModelRole::Emotion, path, ModelProblem::Interface { expected: Box::new(expected), inputs, outputs }));
         };
         let (input_name, output_name) = (input.name().to_string(), output.name().to_string());
         let max_batch = if in_shape[0] > 0 { in_shape[0] as usize } else { usize::MAX };
@@ -407,20 +416,26 @@ impl EmotionClassifier {
     ///
     /// Errors: ONNX Runtime failed, or the output had an unexpected size.
     pub fn classify_tensor(&mut self, tensor: &[f32], n: usize, results: &mut Vec<Vec<f32>>) -> Result<()> {
-        let spec = &self.spec;
-        let outputs = run_batch(&mut self.session, &self.input_name, spec.input_shape(n), tensor)?;
-        let output =
-            outputs.get(&self.output_name).ok_or_else(|| Error::Inference(format!("classifier output {} missing", self.output_name)))?;
-        let (_, scores) = output.try_extract_tensor::<f32>().map_err(inference_error)?;
+        let (spec, path, role) = (&self.spec, &self.path, ModelRole::Emotion);
+        let outputs = run_batch(&mut self.session, role, path, &self.input_name, spec.input_shape(n), tensor)?;
+        let output = outputs.get(&self.output_name).ok_or_else(|| missing_output(role, path, &self.output_name))?;
+        let (_, scores) = output.try_extract_tensor::<f32>().map_err(|e| inference_error(role, path, e))?;
         let n_labels = spec.labels.len();
         if n_labels == 0 || scores.len() != n_labels * n {
-            return Err(Error::Inference(format!("classifier gave {} scores for {n} faces x {n_labels} labels", scores.len())));
+            return Err(Error::OutputSize {
+                role,
+                path: path.clone(),
+                output: self.output_name.clone(),
+                found: scores.len(),
+                expected: n_labels * n,
+                meaning: format!("{n} faces x {n_labels} labels"),
+            });
         }
-        check_finite(scores, "emotion model", &self.path, &format!("output {}", self.output_name))?;
+        check_finite(scores, role, path, &format!("output {}", self.output_name))?;
         let rows: Vec<Vec<f32>> = scores.chunks(n_labels).map(|row| probabilities(row.to_vec(), spec.output)).collect();
         // Softmax of +-Inf logits is NaN: as bad as NaN outputs.
         for row in &rows {
-            check_finite(row, "emotion model", &self.path, "softmax of its logits")?;
+            check_finite(row, role, path, "softmax of its logits")?;
         }
         results.extend(rows);
         Ok(())
@@ -431,36 +446,53 @@ impl EmotionClassifier {
 /// holding exactly its elements in row-major order), handed to ONNX Runtime as an ndarray view
 /// (no copy).
 ///
-/// Errors: the tensor does not have `shape`'s size, or ONNX Runtime failed.
+/// Errors: the tensor does not have `shape`'s size ([`Error::InputShape`]), or ONNX Runtime
+/// failed ([`Error::Inference`]); both name the `role` model at `path`.
 fn run_batch<'s>(
     session: &'s mut Session,
+    role: ModelRole,
+    path: &Path,
     input_name: &str,
     shape: [usize; 4],
     tensor: &[f32],
 ) -> Result<ort::session::SessionOutputs<'s>> {
-    let view = ndarray::ArrayView4::from_shape(shape, tensor)
-        .map_err(|e| Error::Inference(format!("input tensor of {} floats for shape {shape:?}: {e}", tensor.len())))?;
-    let input = TensorRef::from_array_view(view).map_err(inference_error)?;
-    session.run(ort::inputs![input_name => input]).map_err(inference_error)
+    let view = ndarray::ArrayView4::from_shape(shape, tensor).map_err(|source| Error::InputShape {
+        role,
+        path: path.to_path_buf(),
+        shape,
+        floats: tensor.len(),
+        source,
+    })?;
+    let input = TensorRef::from_array_view(view).map_err(|e| inference_error(role, path, e))?;
+    session.run(ort::inputs![input_name => input]).map_err(|e| inference_error(role, path, e))
 }
 
 /// Refuses a frame whose model output holds NaN or infinite values, which must never reach the
 /// metadata (a NaN score passes every `<=` threshold test, and JSON writes it as `null`).
 ///
-/// Errors: [`Error::Inference`] naming the model (`what`, `path`), the output and the first bad value.
-pub fn check_finite(values: &[f32], what: &str, path: &Path, output: &str) -> Result<()> {
+/// Errors: [`Error::NonFinite`] naming the model (`role`, `path`), `what` (the output) and the
+/// first bad value.
+pub fn check_finite(values: &[f32], role: ModelRole, path: &Path, what: &str) -> Result<()> {
     match values.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
-        Some(i) => {
-            let bad = values.iter().filter(|v| !v.is_finite()).count();
-            let reason = format!("{output} has {bad} non-finite values of {} (value {i} is {}): frame rejected", values.len(), values[i]);
-            Err(Error::Inference(format!("{what} {}: {reason}", path.display())))
-        }
+        Some(index) => Err(Error::NonFinite {
+            role,
+            path: path.to_path_buf(),
+            what: what.to_string(),
+            count: values.iter().filter(|v| !v.is_finite()).count(),
+            total: values.len(),
+            index,
+            value: values[index],
+        }),
     }
 }
 
-fn inference_error(e: ort::Error) -> Error {
-    Error::Inference(e.to_string())
+fn inference_error(role: ModelRole, path: &Path, e: ort::Error) -> Error {
+    Error::Inference { role, path: path.to_path_buf(), source: Arc::new(e) }
+}
+
+fn missing_output(role: ModelRole, path: &Path, output: &str) -> Error {
+    Error::OutputMissing { role, path: path.to_path_buf(), output: output.to_string() }
 }
 
 #[cfg(test)]
@@ -469,15 +501,37 @@ mod tests {
 
     #[test]
     fn device_parsing_accepts_the_documented_values() {
-        assert_eq!(Device::parse("cpu"), Ok(Device::Cpu));
-        assert_eq!(Device::parse("CUDA"), Ok(Device::Cuda(0)));
-        assert_eq!(Device::parse("cuda:2"), Ok(Device::Cuda(2)));
-        assert_eq!(Device::parse("auto"), Ok(Device::Auto));
-        assert!(Device::parse("gpu").unwrap_err().to_string().contains("cpu, cuda, cuda:N, auto"));
+        assert_eq!(Device::parse("cpu").unwrap(), Device::Cpu);
+        assert_eq!(Device::parse("CUDA").unwrap(), Device::Cuda(0));
+        assert_eq!(Device::parse("cuda:2").unwrap(), Device::Cuda(2));
+        assert_eq!(Device::parse("auto").unwrap(), Device::Auto);
+        let e = Device::parse("gpu").unwrap_err();
+        assert!(matches!(&e, Error::InvalidSetting { setting, value, .. } if setting == "device" && value == "gpu"), "{e:?}");
+        assert_eq!(e.to_string(), "device 'gpu': not a device; expected one of cpu, cuda, cuda:N, auto");
         assert!(Device::parse("cuda:-1").is_err());
         for d in [Device::Cpu, Device::Cuda(3), Device::Auto] {
-            assert_eq!(Device::parse(&d.name()), Ok(d), "name() parses back");
+            assert_eq!(Device::parse(&d.name()).unwrap(), d, "name() parses back");
         }
+    }
+
+    #[test]
+    fn an_invalid_model_keeps_the_ort_error_as_its_cause() {
+        let Ok(env) = crate::runtime::environment(Arc::new(|_, _| {})) else {
+            eprintln!("ONNX Runtime is not installed here: skipped");
+            return;
+        };
+        let path = std::env::temp_dir().join(format!("emotiondetect-page-{}.onnx", std::process::id()));
+        std::fs::write(&path, "<html>404 not found</html>\n").unwrap();
+        let e = open_session(env, ModelRole::Face, &path, &SessionConfig::default()).err().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let Error::Model { role: ModelRole::Face, problem: ModelProblem::NotOnnx { text_file: true, source }, .. } = &e else {
+            panic!("{e:?}")
+        };
+        let text = e.to_string();
+        assert!(text.starts_with(&format!("face model {}: not a valid ONNX model (it is a text file", path.display())), "{text}");
+        assert!(text.ends_with(source.message()), "the cause's text is in the message: {text}");
+        let cause = std::error::Error::source(&e).and_then(|p| p.source()).and_then(|c| c.downcast_ref::<Arc<ort::Error>>());
+        assert!(cause.is_some(), "Model -> NotOnnx -> ort::Error");
     }
 
     #[test]

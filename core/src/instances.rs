@@ -19,7 +19,7 @@ use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 use ort::environment::Environment;
 
 use crate::classification::ClassifierSpec;
-use crate::error::{Error, Result};
+use crate::error::{panic_message, Error, Result, SettingDifference};
 use crate::inference::{DetectorFamily, Device, EmotionClassifier, FaceDetector, SessionConfig};
 
 // ------------------------------------------------------------------------------------------
@@ -202,14 +202,8 @@ impl<M: BatchModel> Combiner<M> {
             };
             let mut out = Vec::with_capacity(total);
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| model.run(tensor, total, &mut out)))
-                .unwrap_or_else(|_| Err(Error::Inference("the classifier panicked".into())))
-                .and_then(|()| {
-                    if out.len() == total {
-                        Ok(())
-                    } else {
-                        Err(Error::Inference(format!("the classifier gave {} results for {total} faces", out.len())))
-                    }
-                });
+                .unwrap_or_else(|payload| Err(Error::Panicked { what: "the classifier".into(), message: panic_message(payload.as_ref()) }))
+                .and_then(|()| if out.len() == total { Ok(()) } else { Err(Error::BatchResults { faces: total, results: out.len() }) });
             let mut owners: Vec<u64> = segments.iter().map(|s| requests[s.request].owner).collect();
             owners.sort_unstable();
             owners.dedup();
@@ -278,8 +272,8 @@ pub struct ModelKey {
 }
 
 impl ModelKey {
-    /// The first setting that differs, as "property: ours vs theirs", or `None`.
-    pub fn difference(&self, other: &ModelKey) -> Option<String> {
+    /// The first setting that differs (its property, our value and `other`'s), or `None`.
+    pub fn difference(&self, other: &ModelKey) -> Option<SettingDifference> {
         let path = |p: &PathBuf| p.display().to_string();
         let proc = |p: &Option<PathBuf>| p.as_ref().map_or("(none)".to_string(), path);
         let pairs = [
@@ -290,7 +284,7 @@ impl ModelKey {
             ("inference-threads", self.threads.to_string(), other.threads.to_string()),
             ("inference-spinning", self.spinning.to_string(), other.spinning.to_string()),
         ];
-        pairs.into_iter().find(|(_, a, b)| a != b).map(|(name, a, b)| format!("{name} is {a} here but {b} in the shared instance"))
+        pairs.into_iter().find(|(_, a, b)| a != b).map(|(setting, here, shared)| SettingDifference { setting, here, shared })
     }
 }
 
@@ -350,7 +344,7 @@ static REGISTRY: LazyLock<Mutex<HashMap<String, Entry>>> = LazyLock::new(Mutex::
 /// `id`, loaded now if no element holds it. They are freed when the last holder drops them.
 ///
 /// Errors: [`Error::SharedInstance`] when `id` is held with settings other than `key`; the
-/// loading error (prefixed with the id) when loading fails.
+/// loading error in an [`Error::Instance`] naming the id when loading fails.
 pub fn acquire(env: &Environment, id: Option<&str>, key: &ModelKey) -> Result<Arc<Models>> {
     let Some(id) = id else {
         return Models::load(env, key, Arc::default()).map(Arc::new);
@@ -361,14 +355,13 @@ pub fn acquire(env: &Environment, id: Option<&str>, key: &ModelKey) -> Result<Ar
         registry.entry(id.to_string()).or_insert_with(|| Entry { models: Weak::new(), sessions_loaded: 0, counters: Arc::default() });
     if let Some(models) = entry.models.upgrade() {
         return match key.difference(&models.key) {
-            Some(d) => Err(Error::SharedInstance(format!(
-                "model-instance-id '{id}': {d}; elements sharing an instance need the same model settings"
-            ))),
+            Some(difference) => Err(Error::SharedInstance { id: id.to_string(), difference }),
             None => Ok(models),
         };
     }
-    let models =
-        Models::load(env, key, entry.counters.clone()).map(Arc::new).map_err(|e| e.prefixed(&format!("model-instance-id '{id}': ")))?;
+    let models = Models::load(env, key, entry.counters.clone())
+        .map(Arc::new)
+        .map_err(|e| Error::Instance { id: id.to_string(), source: Box::new(e) })?;
     entry.sessions_loaded += 2;
     entry.models = Arc::downgrade(&models);
     Ok(models)
@@ -416,9 +409,7 @@ mod tests {
             assert_eq!(tensor.len(), n * self.per);
             self.calls.lock().unwrap().push(n);
             std::thread::sleep(Duration::from_millis(2));
-            if tensor.iter().any(|v| v.is_nan()) {
-                return Err(Error::Inference("NaN in the batch".into()));
-            }
+            crate::inference::check_finite(tensor, crate::error::ModelRole::Emotion, std::path::Path::new("summer"), "input")?;
             out.extend(tensor.chunks(self.per).map(|c| c.iter().sum::<f32>()));
             Ok(())
         }
@@ -450,10 +441,10 @@ mod tests {
         let (c, calls) = summer(usize::MAX);
         let (tensor, sums) = request(1, 0, 7);
         let served = c.run(1, tensor.clone(), 7, 3);
-        assert_eq!(served.results, Ok(sums));
+        assert_eq!(served.results.unwrap(), sums);
         assert_eq!(served.tensor, tensor, "the tensor comes back for reuse");
         assert_eq!(*calls.lock().unwrap(), vec![3, 3, 1]);
-        assert_eq!(c.run(1, Vec::new(), 0, 3).results, Ok(vec![]));
+        assert_eq!(c.run(1, Vec::new(), 0, 3).results.unwrap(), Vec::<f32>::new());
     }
 
     #[test]
@@ -471,7 +462,7 @@ mod tests {
                         }
                         let n = (owner as usize + r) % 5;
                         let (tensor, sums) = request(owner, r, n);
-                        assert_eq!(c.run(owner, tensor, n, 32).results, Ok(sums), "owner {owner} request {r}");
+                        assert_eq!(c.run(owner, tensor, n, 32).results.unwrap(), sums, "owner {owner} request {r}");
                     }
                 });
             }
@@ -501,10 +492,10 @@ mod tests {
                 std::thread::yield_now();
             }
             drop(hold);
-            assert!(a.join().unwrap().unwrap_err().to_string().contains("NaN"));
+            assert!(matches!(a.join().unwrap(), Err(Error::NonFinite { count: 6, .. })));
             let (b, d) = (b.join().unwrap(), d.join().unwrap());
-            assert_eq!(b, Ok(request(2, 0, 2).1), "b and d share a call without the NaN");
-            assert_eq!(d, Ok(request(3, 0, 1).1));
+            assert_eq!(b.unwrap(), request(2, 0, 2).1, "b and d share a call without the NaN");
+            assert_eq!(d.unwrap(), request(3, 0, 1).1);
         });
         // A NaN request and a good one queued together share a call: both fail.
         let bad_with_good = [(1, vec![f32::NAN; 3]), (2, request(2, 1, 1).0)];
@@ -525,7 +516,7 @@ mod tests {
             }
         });
         // The combiner still works afterwards.
-        assert_eq!(c.run(5, request(5, 0, 3).0, 3, 8).results, Ok(request(5, 0, 3).1));
+        assert_eq!(c.run(5, request(5, 0, 3).0, 3, 8).results.unwrap(), request(5, 0, 3).1);
     }
 
     #[test]
@@ -546,8 +537,10 @@ mod tests {
             }
         }
         let c = Combiner::new(Panicker, Arc::default());
-        assert_eq!(c.run(1, vec![-1.0], 1, 4).results, Err(Error::Inference("the classifier panicked".into())));
-        assert_eq!(c.run(1, vec![1.0, 2.0], 2, 4).results, Ok(vec![(), ()]));
+        let e = c.run(1, vec![-1.0], 1, 4).results.unwrap_err();
+        assert!(matches!(&e, Error::Panicked { what, message } if what == "the classifier" && message == "negative"), "{e:?}");
+        assert_eq!(e.to_string(), "the classifier panicked: negative");
+        assert_eq!(c.run(1, vec![1.0, 2.0], 2, 4).results.unwrap(), vec![(), ()]);
     }
 
     #[test]
@@ -562,10 +555,12 @@ mod tests {
         };
         assert_eq!(key.difference(&key.clone()), None);
         let other = ModelKey { emotion_model: "/m/other.onnx".into(), ..key.clone() };
-        assert_eq!(key.difference(&other).unwrap(), "emotion-model is /m/emotion.onnx here but /m/other.onnx in the shared instance");
+        let d = key.difference(&other).unwrap();
+        assert_eq!(d, SettingDifference { setting: "emotion-model", here: "/m/emotion.onnx".into(), shared: "/m/other.onnx".into() });
+        assert_eq!(d.to_string(), "emotion-model is /m/emotion.onnx here but /m/other.onnx in the shared instance");
         let other = ModelKey { device: Device::Auto, ..key.clone() };
-        assert!(key.difference(&other).unwrap().starts_with("device is cpu here but auto"));
+        assert!(key.difference(&other).unwrap().to_string().starts_with("device is cpu here but auto"));
         let other = ModelKey { threads: 2, ..key.clone() };
-        assert!(key.difference(&other).unwrap().starts_with("inference-threads"));
+        assert_eq!(key.difference(&other).unwrap().setting, "inference-threads");
     }
 }

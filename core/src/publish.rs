@@ -58,11 +58,14 @@ impl MqttTarget {
     /// Parses a `publish` URI; credentials not in the URI come from [`USERNAME_ENV`] and
     /// [`PASSWORD_ENV`].
     ///
-    /// Errors: [`Error::Settings`] naming the value (without its password) and what is expected.
+    /// Errors: [`Error::InvalidSetting`] naming `uri`, its value (without its password), what is
+    /// wrong and what is expected.
     pub fn parse(uri: &str) -> Result<MqttTarget> {
-        let bad = |why: &str| {
-            let shown = uri.rsplit_once('@').map_or(uri.to_string(), |(_, rest)| format!("…@{rest}"));
-            Error::Settings(format!("publish '{shown}': {why}; expected mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC or mqtts://..."))
+        let bad = |why: &str| Error::InvalidSetting {
+            setting: "uri".into(),
+            value: uri.rsplit_once('@').map_or(uri.to_string(), |(_, rest)| format!("…@{rest}")),
+            problem: why.to_string(),
+            expected: "mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC or mqtts://...".into(),
         };
         let (tls, rest) = match uri.split_once("://") {
             Some(("mqtt", rest)) => (false, rest),
@@ -194,8 +197,8 @@ impl Publisher {
     /// broker is a [`Notice::Unreachable`], retried). `notify` is called from the publisher's
     /// threads.
     ///
-    /// Errors: [`Error::Settings`] when TLS cannot be set up (CA file unreadable) or a thread
-    /// cannot start.
+    /// Errors: [`Error::EnvFile`] or [`Error::Tls`] when TLS cannot be set up (CA file
+    /// unreadable), [`Error::ThreadStart`] when a thread cannot start.
     pub fn start(target: &MqttTarget, options: &PublishOptions, notify: impl Fn(Notice) + Send + Sync + 'static) -> Result<Publisher> {
         let mut mqtt = MqttOptions::new(options.client_id.clone(), target.host.clone(), target.port);
         mqtt.set_keep_alive(Duration::from_secs(5)).set_clean_session(false).set_max_packet_size(16 << 20, 16 << 20);
@@ -208,11 +211,19 @@ impl Publisher {
         let (client, connection) = Client::new(mqtt, 16);
         let shared = Arc::new(Shared::new(options.queue_size, notify));
         let qos = if options.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
-        let spawn_error = |e: std::io::Error| Error::Settings(format!("publish: cannot start a thread: {e}"));
+        let spawn_error = |thread: &'static str| {
+            move |e: std::io::Error| Error::ThreadStart { purpose: "publish".into(), thread: thread.to_string(), source: Arc::new(e) }
+        };
         let s = shared.clone();
-        std::thread::Builder::new().name("emotiondetect-mqtt".into()).spawn(move || drive(connection, &s, qos)).map_err(spawn_error)?;
+        std::thread::Builder::new()
+            .name("emotiondetect-mqtt".into())
+            .spawn(move || drive(connection, &s, qos))
+            .map_err(spawn_error("emotiondetect-mqtt"))?;
         let (s, c, topic) = (shared.clone(), client.clone(), target.topic.clone());
-        std::thread::Builder::new().name("emotiondetect-mqtt-send".into()).spawn(move || send(&s, &c, &topic, qos)).map_err(spawn_error)?;
+        std::thread::Builder::new()
+            .name("emotiondetect-mqtt-send".into())
+            .spawn(move || send(&s, &c, &topic, qos))
+            .map_err(spawn_error("emotiondetect-mqtt-send"))?;
         Ok(Publisher { shared, client, target: target.clone() })
     }
 
@@ -417,16 +428,18 @@ fn tls_config() -> Result<rumqttc::TlsConfiguration> {
         let _ = roots.add(cert);
     }
     if let Some(path) = std::env::var_os(CA_FILE_ENV) {
-        let text = std::fs::read(&path).map_err(|e| Error::Settings(format!("{CA_FILE_ENV}={}: {e}", path.to_string_lossy())))?;
+        let path = std::path::PathBuf::from(path);
+        let file_error = |e: std::io::Error| Error::EnvFile { variable: CA_FILE_ENV, path: path.clone(), source: Arc::new(e) };
+        let text = std::fs::read(&path).map_err(file_error)?;
         for cert in rustls_pemfile::certs(&mut text.as_slice()) {
-            let cert = cert.map_err(|e| Error::Settings(format!("{CA_FILE_ENV}={}: {e}", path.to_string_lossy())))?;
+            let cert = cert.map_err(file_error)?;
             let _ = roots.add(cert);
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Settings(format!("publish: TLS: {e}")))?
+        .map_err(|e| Error::Tls { source: Arc::new(e) })?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(rumqttc::TlsConfiguration::Rustls(Arc::new(config)))
@@ -456,8 +469,10 @@ mod tests {
             ("mqtt://h:99999/t", "port '99999'"),
             ("mqtt://:1883/t", "no host"),
         ] {
-            let e = MqttTarget::parse(bad).unwrap_err().to_string();
-            assert!(e.contains(why) && e.starts_with("publish '"), "{bad}: {e}");
+            let e = MqttTarget::parse(bad).unwrap_err();
+            assert!(matches!(&e, Error::InvalidSetting { setting, value, .. } if setting == "uri" && value == bad), "{e:?}");
+            let e = e.to_string();
+            assert!(e.contains(why) && e.starts_with(&format!("uri '{bad}': ")), "{bad}: {e}");
         }
         let e = MqttTarget::parse("mqtt://u:secret@h:x/t").unwrap_err().to_string();
         assert!(!e.contains("secret"), "{e}");

@@ -22,6 +22,8 @@ use ort::environment::Environment;
 /// The severity of an ONNX Runtime log message ([`Logger`]).
 pub use ort::logging::LogLevel;
 
+use crate::error::{Error, RuntimeAttempt, RuntimeFailure};
+
 /// File name of the ONNX Runtime library in the `onnxruntime==1.31.1` wheel.
 pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.31.1";
 
@@ -148,8 +150,8 @@ pub type Logger = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
 /// The process-wide ONNX Runtime environment, loading the library on first use.
 ///
-/// Errors: [`crate::error::Error::Runtime`] listing each path tried and why it failed, and
-/// [`SETUP_HINT`]. `once_cell`'s `get_or_try_init` (not stable in std's `OnceLock`) keeps a
+/// Errors: [`Error::Runtime`] listing each path tried and why it failed (its message adds
+/// [`SETUP_HINT`]). `once_cell`'s `get_or_try_init` (not stable in std's `OnceLock`) keeps a
 /// failed load retryable.
 pub fn environment(log: Logger) -> crate::error::Result<&'static Environment> {
     ENVIRONMENT.get_or_try_init(|| {
@@ -157,17 +159,17 @@ pub fn environment(log: Logger) -> crate::error::Result<&'static Environment> {
         for path in library_candidates() {
             match load(&path, log.clone()) {
                 Ok(env) => return Ok(env),
-                Err(e) => tried.push(format!("{}: {e}", path.display())),
+                Err(failure) => tried.push(RuntimeAttempt { path, failure }),
             }
         }
-        Err(crate::error::Error::Runtime(format!("could not load ONNX Runtime ({ORT_LIBRARY}); tried {}; {SETUP_HINT}", tried.join("; "))))
+        Err(Error::Runtime { library: ORT_LIBRARY, tried })
     })
 }
 
-fn load(path: &Path, log: Logger) -> Result<Environment, String> {
+fn load(path: &Path, log: Logger) -> Result<Environment, RuntimeFailure> {
     match crate::files::check_regular(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("no such file".into()),
-        Err(e) => return Err(e.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(RuntimeFailure::Missing),
+        Err(e) => return Err(RuntimeFailure::File(Arc::new(e))),
         Ok(_) => {}
     }
     if let Some(cuda) = path.parent().map(|d| d.join("cuda")).filter(|d| d.is_dir()) {
@@ -182,19 +184,13 @@ fn load(path: &Path, log: Logger) -> Result<Environment, String> {
             ),
         );
     }
-    let builder = ort::init_from(path).map_err(|e| match &e {
-        // libloading's own text is only "dlopen failed": the loader's reason is its source.
-        ort::LoadDynamicError::Dlopen { error, path } => {
-            format!("failed to load from {}: {}", path.display(), crate::files::error_chain(error))
-        }
-        other => other.to_string(),
-    })?;
+    let builder = ort::init_from(path).map_err(|e| RuntimeFailure::Load(Arc::new(e)))?;
     builder
         .with_name("emotiondetect")
         .with_telemetry(false)
         .with_logger(Arc::new(move |level, _category, _id, _location, message| log(level, message)))
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(|e| RuntimeFailure::Init(Arc::new(e)))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """emotiondetect.analyse / analyse_image against the element's own JSON lines (gst-launch-1.0
-with metadata-file, the same plugin), on real video and photos."""
+with emotionpublish location=, the same plugin), on real video and photos."""
 
 import json
 import subprocess
@@ -12,9 +12,10 @@ from conftest import shared_file
 
 
 def element_lines(head: list, tmp_path) -> list:
-    """The element's JSON lines for `gst-launch-1.0 HEAD ! videoconvert ! emotiondetect ! fakesink`."""
+    """The JSON lines of `gst-launch-1.0 HEAD ! videoconvert ! emotiondetect ! emotionpublish ! fakesink`."""
     out = tmp_path / "lines.jsonl"
-    cmd = ["gst-launch-1.0", "-q", *head, "!", "videoconvert", "!", "emotiondetect", f"metadata-file={out}", "!", "fakesink"]
+    cmd = ["gst-launch-1.0", "-q", *head, "!", "videoconvert", "!", "emotiondetect", "!",
+           "emotionpublish", f"location={out}", "!", "fakesink"]
     subprocess.run(cmd, check=True, capture_output=True)
     return [json.loads(line) for line in out.read_text().splitlines()]
 

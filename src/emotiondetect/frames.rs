@@ -7,7 +7,7 @@ use gst_video::prelude::*;
 use gst_video::{VideoFormat, VideoFrameRef, VideoInfo};
 
 use emotiondetect_core::analyser::{Analyser, FrameParams};
-use emotiondetect_core::error::{Error, Result};
+use emotiondetect_core::error::{Error, FrameAction, Result};
 use emotiondetect_core::frame_report::FrameReport;
 use emotiondetect_core::overlay::Sprite;
 use emotiondetect_core::preprocess::{Image, PixelLayout, YuvSpec};
@@ -83,7 +83,7 @@ impl Conversion {
         if pixel_layout(info).is_some() {
             return Ok(None);
         }
-        let bad = |e: &dyn std::fmt::Display| Error::Frame(format!("cannot convert {:?} for the analysis: {e}", info.format()));
+        let bad = |e: gst::glib::BoolError| frame_error(FrameAction::Convert, info.format(), Some(e));
         let target = analysis_format(info);
         let mut out = VideoInfo::builder(target, info.width(), info.height());
         // Grey and RGB targets take GStreamer's defaults for the target, as videoconvert does.
@@ -91,12 +91,12 @@ impl Conversion {
         if target != VideoFormat::Bgrx && !info.format_info().is_gray() {
             out = out.colorimetry(&colorimetry);
         }
-        let out = out.fps(info.fps()).par(info.par()).interlace_mode(info.interlace_mode()).build().map_err(|e| bad(&e))?;
+        let out = out.fps(info.fps()).par(info.par()).interlace_mode(info.interlace_mode()).build().map_err(bad)?;
         let mut config = gst_video::VideoConverterConfig::new();
         config.set_threads(std::thread::available_parallelism().map_or(1, |n| n.get().min(4) as u32));
         // Dithering would add noise to what the models see; 10 bits are rounded instead.
         config.set_dither_method(gst_video::VideoDitherMethod::None);
-        let converter = gst_video::VideoConverter::new(info, &out, Some(config)).map_err(|e| bad(&e))?;
+        let converter = gst_video::VideoConverter::new(info, &out, Some(config)).map_err(bad)?;
         Ok(Some(Conversion { converter, info: out }))
     }
 
@@ -109,11 +109,12 @@ impl Conversion {
     ///
     /// Errors: [`Error::Frame`] when a frame cannot be mapped.
     fn convert(&self, buf: &gst::BufferRef, in_info: &VideoInfo) -> Result<gst::Buffer> {
-        let map_error = |e: gst::glib::BoolError| Error::Frame(format!("cannot map the frame: {e}"));
-        let mut out = gst::Buffer::with_size(self.info.size()).map_err(|e| Error::Frame(format!("cannot allocate a frame: {e}")))?;
-        let src = VideoFrameRef::from_buffer_ref_readable(buf, in_info).map_err(map_error)?;
-        let mut dest =
-            VideoFrameRef::from_buffer_ref_writable(out.get_mut().expect("a new buffer is writable"), &self.info).map_err(map_error)?;
+        let mut out =
+            gst::Buffer::with_size(self.info.size()).map_err(|e| frame_error(FrameAction::Allocate, self.info.format(), Some(e)))?;
+        let src =
+            VideoFrameRef::from_buffer_ref_readable(buf, in_info).map_err(|e| frame_error(FrameAction::Map, in_info.format(), Some(e)))?;
+        let mut dest = VideoFrameRef::from_buffer_ref_writable(out.get_mut().expect("a new buffer is writable"), &self.info)
+            .map_err(|e| frame_error(FrameAction::Map, self.info.format(), Some(e)))?;
         self.converter.frame_ref(&src, &mut dest);
         drop(dest);
         Ok(out)
@@ -144,13 +145,13 @@ fn yuv_colorimetry(info: &VideoInfo) -> gst_video::VideoColorimetry {
 /// The picture a frame is analysed on: the frame itself, or its converted copy (or why the copy
 /// failed: the frame then passes through with a warning).
 pub(super) struct Analysed {
-    converted: Option<std::result::Result<(gst::Buffer, VideoInfo), String>>,
+    converted: Option<Result<(gst::Buffer, VideoInfo)>>,
 }
 
 impl Analysed {
     /// Converts `buf` when `conversion` is set.
     pub(super) fn new(buf: &gst::BufferRef, info: &VideoInfo, conversion: Option<&Conversion>) -> Analysed {
-        let converted = conversion.map(|c| c.convert(buf, info).map(|b| (b, c.info.clone())).map_err(|e| e.to_string()));
+        let converted = conversion.map(|c| c.convert(buf, info).map(|b| (b, c.info.clone())));
         Analysed { converted }
     }
 
@@ -160,7 +161,7 @@ impl Analysed {
     pub(super) fn read<R>(&self, buf: &gst::BufferRef, info: &VideoInfo, f: impl FnOnce(&Image<&[u8]>) -> Result<R>) -> Result<R> {
         match &self.converted {
             Some(Ok((c, c_info))) => with_readable_image(c, c_info, f),
-            Some(Err(e)) => Err(Error::Frame(e.clone())),
+            Some(Err(e)) => Err(e.clone()),
             None => with_readable_image(buf, info, f),
         }
     }
@@ -180,7 +181,7 @@ impl Analysed {
     ) -> Result<FrameReport> {
         let (mut converted, c_info) = match self.converted {
             None => return with_image(buf, info, |image| analyse(analyser, image, params)),
-            Some(c) => c.map_err(Error::Frame)?,
+            Some(c) => c?,
         };
         let undrawn = FrameParams { draw: false, ..*params };
         let (report, sprites) = with_image(converted.make_mut(), &c_info, |image| {
@@ -202,9 +203,11 @@ fn blend(buf: &mut gst::BufferRef, info: &VideoInfo, sprites: &[Sprite]) -> Resu
         return Ok(());
     }
     let rects = sprites.iter().map(rectangle).collect::<Result<Vec<_>>>()?;
-    let composition = gst_video::VideoOverlayComposition::new(rects.iter()).map_err(|e| Error::Frame(format!("overlay: {e}")))?;
-    let mut frame = VideoFrameRef::from_buffer_ref_writable(buf, info).map_err(|e| Error::Frame(format!("cannot map the frame: {e}")))?;
-    composition.blend(&mut frame).map_err(|e| Error::Frame(format!("cannot blend the overlay on {:?}: {e}", info.format())))
+    let composition =
+        gst_video::VideoOverlayComposition::new(rects.iter()).map_err(|e| frame_error(FrameAction::Overlay, OVERLAY_FORMAT, Some(e)))?;
+    let mut frame =
+        VideoFrameRef::from_buffer_ref_writable(buf, info).map_err(|e| frame_error(FrameAction::Map, info.format(), Some(e)))?;
+    composition.blend(&mut frame).map_err(|e| frame_error(FrameAction::Blend, info.format(), Some(e)))
 }
 
 /// GStreamer's overlay pixel format (`GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB`): B, G, R, A
@@ -222,8 +225,13 @@ fn rectangle(s: &Sprite) -> Result<gst_video::VideoOverlayRectangle> {
         w,
         h,
     )
-    .map_err(|e| Error::Frame(format!("overlay: {e}")))?;
+    .map_err(|e| frame_error(FrameAction::Overlay, OVERLAY_FORMAT, Some(e)))?;
     Ok(gst_video::VideoOverlayRectangle::new_raw(&buffer, s.x as i32, s.y as i32, w, h, gst_video::VideoOverlayFormatFlags::empty()))
+}
+
+/// An [`Error::Frame`]: `action` failed on a frame of `format`, for GStreamer's reason `source`.
+fn frame_error(action: FrameAction, format: VideoFormat, source: Option<gst::glib::BoolError>) -> Error {
+    Error::Frame { action, format: format.to_str().to_string(), source: source.map(|e| std::sync::Arc::new(e) as _) }
 }
 
 /// Maps `buf` writable as an [`Image`] and runs `f` on it; the map is released on return.
@@ -231,8 +239,9 @@ fn rectangle(s: &Sprite) -> Result<gst_video::VideoOverlayRectangle> {
 /// Errors: [`Error::Frame`] when the format has no fast path or the buffer cannot be mapped,
 /// else `f`'s.
 fn with_image<R>(buf: &mut gst::BufferRef, info: &VideoInfo, f: impl FnOnce(&mut Image<&mut [u8]>) -> Result<R>) -> Result<R> {
-    let layout = pixel_layout(info).ok_or_else(|| Error::Frame(format!("unsupported format {:?}", info.format())))?;
-    let mut frame = VideoFrameRef::from_buffer_ref_writable(buf, info).map_err(|e| Error::Frame(format!("cannot map the frame: {e}")))?;
+    let layout = pixel_layout(info).ok_or_else(|| frame_error(FrameAction::Unsupported, info.format(), None))?;
+    let mut frame =
+        VideoFrameRef::from_buffer_ref_writable(buf, info).map_err(|e| frame_error(FrameAction::Map, info.format(), Some(e)))?;
     let strides = plane_strides(frame.plane_stride());
     let (width, height) = (frame.width() as usize, frame.height() as usize);
     let [p0, p1, p2, _] = frame.planes_data_mut();
@@ -241,8 +250,8 @@ fn with_image<R>(buf: &mut gst::BufferRef, info: &VideoInfo, f: impl FnOnce(&mut
 
 /// [`with_image`], read-only (the pipelined detector).
 fn with_readable_image<R>(buf: &gst::BufferRef, info: &VideoInfo, f: impl FnOnce(&Image<&[u8]>) -> Result<R>) -> Result<R> {
-    let layout = pixel_layout(info).ok_or_else(|| Error::Frame(format!("unsupported format {:?}", info.format())))?;
-    let frame = VideoFrameRef::from_buffer_ref_readable(buf, info).map_err(|e| Error::Frame(format!("cannot map the frame: {e}")))?;
+    let layout = pixel_layout(info).ok_or_else(|| frame_error(FrameAction::Unsupported, info.format(), None))?;
+    let frame = VideoFrameRef::from_buffer_ref_readable(buf, info).map_err(|e| frame_error(FrameAction::Map, info.format(), Some(e)))?;
     let plane = |i: u32| if i < frame.n_planes() { frame.plane_data(i).unwrap_or(&[]) } else { &[] };
     let (width, height) = (frame.width() as usize, frame.height() as usize);
     f(&Image { layout, width, height, planes: [plane(0), plane(1), plane(2)], strides: plane_strides(frame.plane_stride()) })

@@ -130,7 +130,7 @@ fn start_pipeline(analyser: &Analyser) -> Result<Pipeline> {
         };
         Detected { buffer: job.buffer, analysed: job.analysed, detection }
     })
-    .map_err(|e| Error::Thread(format!("pipelining: cannot start the detection thread: {e}")))
+    .map_err(|e| Error::ThreadStart { purpose: "pipelining".into(), thread: "emotiondetect-detect".into(), source: Arc::new(e) })
 }
 
 #[derive(Default)]
@@ -716,7 +716,8 @@ impl EmotionDetect {
             }
         }
         if let Err(e) = detected {
-            self.post_error_message(error_message(&e.prefixed("face detection: ")));
+            // The error names the detection thread (emotiondetect-detect).
+            self.post_error_message(error_message(&e));
             return Err(gst::FlowError::Error);
         }
         Ok(gst::FlowSuccess::Ok)

@@ -5,13 +5,14 @@
  * An in-place video filter that finds faces (YuNet or UltraFace), classifies each face's
  * emotion with ONNX Runtime (all faces of a frame in batched calls; CUDA or CPU), attaches one
  * `GstVideoRegionOfInterestMeta` per face (DL Streamer's `detection`, `emotion`, `object_id` and
- * `landmarks` parameters), posts one `emotiondetect` element message per frame, can write one
- * JSON line per frame (`metadata-file`), and draws boxes and labels.
+ * `landmarks` parameters) and one `GstEmotionReportMeta` (the whole frame report, which
+ * `emotionpublish` sends), posts one `emotiondetect` element message per frame, and draws boxes
+ * and labels. See `docs/conventions.md` for the metas, the message and the JSON schema.
  *
  * ## Example launch line
  * ```bash
  * gst-launch-1.0 v4l2src ! emotiondetect ! autovideosink
- * gst-launch-1.0 -m filesrc location=Megamind.avi ! decodebin ! emotiondetect metadata-file=faces.jsonl ! fakesink
+ * gst-launch-1.0 -m filesrc location=Megamind.avi ! decodebin ! emotiondetect ! emotionpublish location=faces.jsonl ! fakesink
  * ```
  */
 use gst::glib;

@@ -61,8 +61,8 @@ pub fn attach_metas(buf: &mut gst::BufferRef, report: &FrameReport) {
 }
 
 /// The `emotiondetect` element message of `report`: times in ns, one `face` structure per face,
-/// and `json`, the report as JSON (`FrameReport::to_json`, what `metadata-file` writes): languages whose bindings cannot
-/// read GstValueList (PyGObject without python3-gst) read that instead.
+/// and `json`, the report as JSON (`FrameReport::to_json`, what `emotionpublish` sends): languages
+/// whose bindings cannot read GstValueList (PyGObject without python3-gst) read that instead.
 pub fn message_structure(report: &FrameReport, json: String) -> gst::Structure {
     gst::Structure::builder("emotiondetect")
         .field("timestamp", ns(report.timestamp))

@@ -7,6 +7,7 @@
 // sink's own counters, so an application reading it during EOS never waits for the flush.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -109,6 +110,9 @@ struct Running {
 pub struct EmotionPublish {
     settings: Mutex<Settings>,
     running: Mutex<Option<Arc<Running>>>,
+    /// `dropped` of the last run, kept from READY->NULL until the next NULL->READY, so that an
+    /// application can read the total after the pipeline stopped.
+    last_dropped: AtomicU64,
 }
 
 #[glib::object_subclass]
@@ -152,7 +156,7 @@ impl ObjectImpl for EmotionPublish {
                     .build(),
                 glib::ParamSpecUInt64::builder("dropped")
                     .nick("Dropped")
-                    .blurb("Messages not delivered so far: dropped from the full queue, or lost with a broker connection (read-only)")
+                    .blurb("Messages not delivered so far: dropped from the full queue, or lost with a broker connection; kept after the element stops, until it starts again (read-only)")
                     .read_only()
                     .build(),
                 glib::ParamSpecString::builder("source-id")
@@ -193,7 +197,7 @@ impl ObjectImpl for EmotionPublish {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         if pspec.name() == "dropped" {
             let running = self.running.lock().unwrap().clone();
-            return running.map_or(0, |r| r.sink.dropped()).to_value();
+            return running.map_or_else(|| self.last_dropped.load(Ordering::Relaxed), |r| r.sink.dropped()).to_value();
         }
         let s = self.settings.lock().unwrap();
         match pspec.name() {
@@ -216,7 +220,7 @@ impl ElementImpl for EmotionPublish {
         static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
                 "Emotion report publisher",
-                "Sink/Metadata/Video",
+                "Filter/Metadata/Video",
                 "Sends each frame's emotiondetect report as JSON (DL Streamer gvametaconvert shape) to a JSON lines file \
                  or an MQTT broker, from its own thread through a bounded queue; buffers pass through",
                 "emotiondetect developers",
@@ -243,12 +247,16 @@ impl ElementImpl for EmotionPublish {
                 gst::StateChangeError
             })?;
             gst::info!(CAT, imp = self, "sending to {} (queue {})", running.sink.describe(), self.settings.lock().unwrap().queue_size);
+            self.last_dropped.store(0, Ordering::Relaxed);
             *self.running.lock().unwrap() = Some(Arc::new(running));
         }
         let result = self.parent_change_state(transition);
         if transition == gst::StateChange::ReadyToNull || (result.is_err() && transition == gst::StateChange::NullToReady) {
             // Dropped outside the lock: a file sender writes what is still queued first.
             let running = self.running.lock().unwrap().take();
+            if let Some(r) = &running {
+                self.last_dropped.store(r.sink.dropped(), Ordering::Relaxed);
+            }
             drop(running);
         }
         result
@@ -309,11 +317,14 @@ impl EmotionPublish {
                 Sink::File { sender, path: path.clone() }
             }
             (None, Some(uri)) => Sink::Mqtt(self.start_publisher(uri, &s)?),
-            (Some(_), Some(_)) => return Err(Error::Settings("emotionpublish: set location or uri, not both".into())),
-            (None, None) => {
-                return Err(Error::Settings(
-                    "emotionpublish: set location=PATH (JSON lines, - for stdout) or uri=mqtt://HOST[:PORT]/TOPIC".into(),
-                ))
+            (location, uri) => {
+                let usage = ["location=PATH (JSON lines, - for stdout)", "uri=mqtt://HOST[:PORT]/TOPIC"].map(String::from).to_vec();
+                let set = [location.is_some().then_some("location"), uri.is_some().then_some("uri")]
+                    .into_iter()
+                    .flatten()
+                    .map(String::from)
+                    .collect();
+                return Err(Error::OneOf { element: "emotionpublish".into(), usage, set });
             }
         };
         Ok(Running { sink, source_id: s.source_id, flush_timeout: Duration::from_millis(s.flush_timeout as u64) })

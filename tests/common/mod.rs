@@ -173,8 +173,18 @@ pub fn init() {
 
 /// A new `emotiondetect` with `props` set (as strings, like gst-launch).
 pub fn element(props: &[(&str, &str)]) -> gst::Element {
+    make_with("emotiondetect", props)
+}
+
+/// An `emotionpublish` element with `props` set from strings.
+pub fn publisher(props: &[(&str, &str)]) -> gst::Element {
+    make_with("emotionpublish", props)
+}
+
+/// A `factory` element of this plugin with `props` set from strings.
+pub fn make_with(factory: &str, props: &[(&str, &str)]) -> gst::Element {
     init();
-    let e = gst::ElementFactory::make("emotiondetect").build().expect("emotiondetect element");
+    let e = gst::ElementFactory::make(factory).build().unwrap_or_else(|e| panic!("{factory} element: {e}"));
     for (k, v) in props {
         e.set_property_from_str(k, v);
     }

@@ -1,29 +1,19 @@
 // SPDX-License-Identifier: MIT
-//! The command line of `emotiondetect-web`.
+//! The command line of `emotiondetect-web` (clap): [`parse_args`] gives the server's
+//! [`Config`].
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 
-/// The usage text (`--help`).
-pub const USAGE: &str = "\
-usage: emotiondetect-web [--listen ADDR:PORT] [--allow-remote] [--source NAME=URI ...] [limits]
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 
-Serves the emotiondetect browser app and its HTTP API: webcam, photo, video and live streams.
+/// `--help`: what the server does.
+const LONG_ABOUT: &str = "\
+Serves the emotiondetect browser app and its HTTP API: webcam, photo, video and live streams. \
 Open http://127.0.0.1:8080/ (the default address) in a browser.
 
-options:
-  --listen ADDR:PORT       where to listen (default 127.0.0.1:8080; port 0: any free port)
-  --allow-remote           allow a non-loopback --listen address: anyone who can reach it can
-                           use the app and the API (upload files, read the streams)
-  --source NAME=URI        a live source shown in the Streams tab (repeatable): an RTSP or
-                           HTTP URI, a file:// URI or a file path (files loop); NAME: letters,
-                           digits, '-' and '_'
-  --max-image-mb MB        largest image body (POST /api/analyse, webcam frame) (default 20)
-  --max-video-mb MB        largest video upload (default 500)
-  --max-video-jobs N       video analyses running at once; more are refused (default 1)
-  --max-kept-videos N      finished video reports kept for download, oldest removed (default 8)
-  --max-webcam-clients N   webcam WebSocket clients at once; more are refused (default 16)
-  --max-photo-jobs N       photo analyses running at once; more wait (default 2)
-  -h, --help               this help";
+Exit status: 0 stopped (SIGINT, SIGTERM), 1 an error, 2 a bad command line.";
 
 /// A live source given with `--source NAME=URI`.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,100 +24,106 @@ pub struct SourceArg {
     pub uri: String,
 }
 
-/// The server's settings.
-#[derive(Clone, Debug, PartialEq)]
+/// The server's settings: the parsed command line. Each field's doc comment is its `--help`.
+#[derive(Clone, Debug, PartialEq, Parser)]
+#[command(
+    name = "emotiondetect-web",
+    version,
+    about = "Serves the emotiondetect browser app (webcam, photo, video, live streams) and its HTTP \
+             API",
+    long_about = LONG_ABOUT
+)]
 pub struct Config {
+    /// Where to listen (port 0: any free port)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080", value_parser = listen_address)]
     pub listen: SocketAddr,
+    /// Allow a non-loopback --listen address: anyone who can reach it can use the app and the API
+    /// (upload files, read the streams)
+    #[arg(long)]
     pub allow_remote: bool,
+    /// A live source shown in the Streams tab (repeatable): an RTSP or HTTP URI, a file:// URI or
+    /// a file path (files loop); NAME: letters, digits, '-' and '_'
+    #[arg(long = "source", value_name = "NAME=URI", value_parser = parse_source)]
     pub sources: Vec<SourceArg>,
-    /// Largest image body, bytes.
+    /// Largest image body (POST /api/analyse, webcam frame), in MB
+    #[arg(long = "max-image-mb", value_name = "MB", default_value = "20", value_parser = image_megabytes)]
     pub max_image_bytes: usize,
-    /// Largest video upload, bytes.
+    /// Largest video upload, in MB
+    #[arg(long = "max-video-mb", value_name = "MB", default_value = "500", value_parser = megabytes)]
     pub max_video_bytes: u64,
+    /// Video analyses running at once; more are refused
+    #[arg(long, value_name = "N", default_value = "1", value_parser = count)]
     pub max_video_jobs: usize,
+    /// Finished video reports kept for download, oldest removed
+    #[arg(long, value_name = "N", default_value = "8", value_parser = count)]
     pub max_kept_videos: usize,
+    /// Webcam WebSocket clients at once; more are refused
+    #[arg(long, value_name = "N", default_value = "16", value_parser = count)]
     pub max_webcam_clients: usize,
+    /// Photo analyses running at once; more wait
+    #[arg(long, value_name = "N", default_value = "2", value_parser = count)]
     pub max_photo_jobs: usize,
 }
 
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            allow_remote: false,
-            sources: Vec::new(),
-            max_image_bytes: 20 << 20,
-            max_video_bytes: 500 << 20,
-            max_video_jobs: 1,
-            max_kept_videos: 8,
-            max_webcam_clients: 16,
-            max_photo_jobs: 2,
+/// Parses the command line (without the program name).
+///
+/// Errors (a [`clap::Error`]: its `exit()` prints it, or the help, and exits with its status:
+/// 0 for `--help`, else 2): help was asked for, an unknown option, a missing or bad value
+/// (naming the option and the value), a non-loopback `--listen` without `--allow-remote`, a
+/// repeated or malformed source name.
+pub fn parse_args<I, T>(args: I) -> Result<Config, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let program = std::iter::once(OsString::from("emotiondetect-web"));
+    let config = Config::try_parse_from(program.chain(args.into_iter().map(Into::into)))?;
+    config.check().map_err(|message| Config::command().error(ErrorKind::ArgumentConflict, message))?;
+    Ok(config)
+}
+
+impl Config {
+    /// What clap cannot check alone: a remote address needs `--allow-remote`, source names are
+    /// unique.
+    fn check(&self) -> Result<(), String> {
+        if !self.listen.ip().is_loopback() && !self.allow_remote {
+            return Err(format!(
+                "--listen {}: not a loopback address; add --allow-remote to serve other machines (anyone who can reach it can \
+                 upload files and watch the streams)",
+                self.listen
+            ));
         }
+        for (i, s) in self.sources.iter().enumerate() {
+            if self.sources[..i].iter().any(|o| o.name == s.name) {
+                return Err(format!("--source {}: the name is given twice", s.name));
+            }
+        }
+        Ok(())
     }
 }
 
-/// Parses the command line (without the program name). `Ok(None)`: help was asked for.
-///
-/// Errors: an unknown option, a missing or bad value (naming the option and the value), a
-/// non-loopback `--listen` without `--allow-remote`, a repeated or malformed source name.
-pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, String> {
-    let mut c = Config::default();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = || inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--allow-remote" => c.allow_remote = true,
-            "--listen" => {
-                let v = value()?;
-                c.listen = v.parse().map_err(|e| format!("--listen {v}: not an ADDR:PORT ({e}); e.g. 127.0.0.1:8080"))?;
-            }
-            "--source" => c.sources.push(parse_source(&value()?)?),
-            "--max-image-mb" => c.max_image_bytes = megabytes(&flag, &value()?)? as usize,
-            "--max-video-mb" => c.max_video_bytes = megabytes(&flag, &value()?)?,
-            "--max-video-jobs" => c.max_video_jobs = count(&flag, &value()?)?,
-            "--max-kept-videos" => c.max_kept_videos = count(&flag, &value()?)?,
-            "--max-webcam-clients" => c.max_webcam_clients = count(&flag, &value()?)?,
-            "--max-photo-jobs" => c.max_photo_jobs = count(&flag, &value()?)?,
-            _ => return Err(format!("unknown argument {arg}")),
-        }
-    }
-    if !c.listen.ip().is_loopback() && !c.allow_remote {
-        return Err(format!(
-            "--listen {}: not a loopback address; add --allow-remote to serve other machines (anyone who can reach it can upload \
-             files and watch the streams)",
-            c.listen
-        ));
-    }
-    for (i, s) in c.sources.iter().enumerate() {
-        if c.sources[..i].iter().any(|o| o.name == s.name) {
-            return Err(format!("--source {}: the name is given twice", s.name));
-        }
-    }
-    Ok(Some(c))
+/// `--listen ADDR:PORT`.
+fn listen_address(v: &str) -> Result<SocketAddr, String> {
+    v.parse().map_err(|e| format!("not an ADDR:PORT ({e}); e.g. 127.0.0.1:8080"))
 }
 
 /// `NAME=URI`, a path becoming a file:// URI.
 fn parse_source(v: &str) -> Result<SourceArg, String> {
-    let (name, uri) = v.split_once('=').ok_or_else(|| format!("--source {v}: expected NAME=URI"))?;
+    let (name, uri) = v.split_once('=').ok_or("expected NAME=URI")?;
     if name.is_empty() || name.len() > 64 || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
-        return Err(format!("--source {v}: the name must be 1-64 letters, digits, '-' or '_'"));
+        return Err("the name must be 1-64 letters, digits, '-' or '_'".into());
     }
     if uri.is_empty() {
-        return Err(format!("--source {v}: no URI"));
+        return Err("no URI".into());
     }
     let uri = if uri.contains("://") {
         uri.to_string()
     } else {
         let path = std::path::Path::new(uri);
         if !path.is_file() {
-            return Err(format!("--source {v}: {uri} is not a URI and no such file"));
+            return Err(format!("{uri} is not a URI and no such file"));
         }
-        let abs = path.canonicalize().map_err(|e| format!("--source {v}: {uri}: {e}"))?;
+        let abs = path.canonicalize().map_err(|e| format!("{uri}: {e}"))?;
         format!("file://{}", percent_encode_path(&abs.to_string_lossy()))
     };
     Ok(SourceArg { name: name.to_string(), uri })
@@ -143,19 +139,24 @@ fn percent_encode_path(path: &str) -> String {
         .collect()
 }
 
-/// A size in MB (fractions allowed), in bytes.
-fn megabytes(flag: &str, v: &str) -> Result<u64, String> {
+/// A size in MB (fractions allowed, up to 10^6), in bytes.
+fn megabytes(v: &str) -> Result<u64, String> {
     match v.parse::<f64>() {
         Ok(mb) if mb > 0.0 && mb <= 1e6 => Ok((mb * 1024.0 * 1024.0) as u64),
-        _ => Err(format!("{flag} {v}: expected a size in MB, > 0")),
+        _ => Err("expected a size in MB, > 0".into()),
     }
 }
 
-/// A count >= 1.
-fn count(flag: &str, v: &str) -> Result<usize, String> {
+/// [`megabytes`], for the image body limit.
+fn image_megabytes(v: &str) -> Result<usize, String> {
+    megabytes(v).map(|bytes| bytes as usize)
+}
+
+/// A count, 1..=10000.
+fn count(v: &str) -> Result<usize, String> {
     match v.parse::<usize>() {
         Ok(n) if (1..=10_000).contains(&n) => Ok(n),
-        _ => Err(format!("{flag} {v}: expected a whole number 1..10000")),
+        _ => Err("expected a whole number 1..10000".into()),
     }
 }
 
@@ -163,42 +164,58 @@ fn count(flag: &str, v: &str) -> Result<usize, String> {
 mod tests {
     use super::*;
 
-    fn parse(a: &[&str]) -> Result<Option<Config>, String> {
-        parse_args(a.iter().map(|s| s.to_string()))
+    fn parse(a: &[&str]) -> Result<Config, clap::Error> {
+        parse_args(a)
+    }
+
+    #[test]
+    fn the_command_is_consistent() {
+        Config::command().debug_assert();
     }
 
     #[test]
     fn defaults_are_loopback_8080() {
-        let c = parse(&[]).unwrap().unwrap();
+        let c = parse(&[]).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert!(parse(&["--help"]).unwrap().is_none());
+        assert!(!c.allow_remote && c.sources.is_empty());
+        assert_eq!((c.max_image_bytes, c.max_video_bytes), (20 << 20, 500 << 20));
+        assert_eq!((c.max_video_jobs, c.max_kept_videos, c.max_webcam_clients, c.max_photo_jobs), (1, 8, 16, 2));
+        let help = parse(&["--help"]).unwrap_err();
+        assert_eq!((help.kind(), help.exit_code()), (ErrorKind::DisplayHelp, 0));
     }
 
     #[test]
     fn remote_addresses_need_the_flag() {
         let err = parse(&["--listen", "0.0.0.0:8080"]).unwrap_err();
-        assert!(err.contains("--allow-remote"), "{err}");
-        assert!(parse(&["--listen=0.0.0.0:8080", "--allow-remote"]).unwrap().is_some());
-        assert!(parse(&["--listen", "[::1]:9000"]).unwrap().is_some());
-        assert!(parse(&["--listen", "localhost"]).unwrap_err().contains("ADDR:PORT"));
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--allow-remote"), "{err}");
+        assert!(parse(&["--listen=0.0.0.0:8080", "--allow-remote"]).is_ok());
+        assert!(parse(&["--listen", "[::1]:9000"]).is_ok());
+        let err = parse(&["--listen", "localhost"]).unwrap_err().to_string();
+        assert!(err.contains("ADDR:PORT") && err.contains("localhost"), "{err}");
     }
 
     #[test]
     fn limits_and_sources() {
-        let c = parse(&["--max-image-mb", "0.5", "--max-video-jobs=3", "--source", "cam=rtsp://h/x"]).unwrap().unwrap();
+        let c = parse(&["--max-image-mb", "0.5", "--max-video-jobs=3", "--source", "cam=rtsp://h/x"]).unwrap();
         assert_eq!((c.max_image_bytes, c.max_video_jobs), (512 * 1024, 3));
         assert_eq!(c.sources, [SourceArg { name: "cam".into(), uri: "rtsp://h/x".into() }]);
         for bad in [
             &["--max-image-mb", "0"][..],
             &["--max-video-jobs", "x"],
+            &["--max-photo-jobs", "10001"],
             &["--source", "a/b=rtsp://h"],
             &["--source", "x=/no/such/file"],
             &["--source", "a=rtsp://h", "--source", "a=rtsp://i"],
             &["--bogus"],
             &["--listen"],
         ] {
-            assert!(parse(bad).is_err(), "{bad:?}");
+            assert_eq!(parse(bad).err().map(|e| e.exit_code()), Some(2), "{bad:?}");
         }
+        let err = parse(&["--source", "a=rtsp://h", "--source", "a=rtsp://i"]).unwrap_err().to_string();
+        assert!(err.contains("--source a: the name is given twice"), "{err}");
+        let err = parse(&["--max-video-jobs", "x"]).unwrap_err().to_string();
+        assert!(err.contains("--max-video-jobs") && err.contains("expected a whole number 1..10000"), "{err}");
         assert_eq!(percent_encode_path("/a b/ü.avi"), "/a%20b/%C3%BC.avi");
     }
 }

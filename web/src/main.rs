@@ -17,17 +17,8 @@ use std::sync::Arc;
 const TOOL: &str = "emotiondetect-web";
 
 fn main() -> ExitCode {
-    let config = match config::parse_args(std::env::args().skip(1)) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            println!("{}", config::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("{TOOL}: {e}\n{} (--help for more)", config::USAGE.lines().next().unwrap_or_default());
-            return ExitCode::from(2);
-        }
-    };
+    // A bad command line: clap's message with the usage line, exit status 2; --help: exit 0.
+    let config = config::parse_args(std::env::args_os().skip(1)).unwrap_or_else(|e| e.exit());
     match serve(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

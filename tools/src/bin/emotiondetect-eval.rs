@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use emotiondetect_core::classification::{top1, DEFAULT_EMOTION_MODEL_FILE};
 use emotiondetect_core::inference::{face_tensor, Device, EmotionClassifier, FaceCrop, SessionConfig};
 use emotiondetect_core::preprocess::{Image, PixelLayout};
@@ -26,101 +27,76 @@ use emotiondetect_core::runtime;
 use emotiondetect_tools::evaluation::{min_reliable_size, render_size_curve, Confusion, SizePoint};
 use indicatif::{ProgressBar, ProgressStyle};
 
-const USAGE: &str = "\
-usage: emotiondetect-eval DATASET [--model PATH] [--spec PATH] [--batch N] [--device D]
-                          [--threads N] [--png PATH] [--limit N]
-                          [--face-size N[,N...]] [--min-emotion-face-size N]
+/// `--help`: what the tool does and prints.
+const LONG_ABOUT: &str = "\
+Classifies every image of DATASET/<class>/ (jpg or png) with the emotion model and prints \
+accuracy, per-class precision/recall/F1, macro-F1, the confusion matrix and the speed, and \
+writes the confusion matrix as a PNG. Class folders are matched to the model's labels by name, \
+with synonyms (happy/happiness, angry/anger, fear/fearful, ...). Images that cannot be read are \
+named on stderr, counted as skipped= and left out.
 
-Classifies every image of DATASET/<class>/ (jpg or png) with the emotion model and prints
-accuracy, per-class precision/recall/F1, macro-F1, the confusion matrix and the speed.
-Class folders are matched to the model's labels by name, with synonyms (happy/happiness,
-angry/anger, fear/fearful, ...).
+With --face-size, each image is first shrunk to N x N pixels and the element's path scales it \
+back up: one face_size=N line per size, and the accuracy-by-size curve as the PNG.
 
-  --model PATH   ONNX classifier (default: the installed default model)
-  --spec PATH    its model spec (default: <model>.json beside it, else the shipped spec)
-  --batch N      faces per inference call (default 32)
-  --device D     cpu, cuda, cuda:N or auto (default cpu)
-  --threads N    ONNX Runtime intra-op threads (default 0 = one per core)
-  --png PATH     where to write the confusion matrix (default <model name>-confusion.png)
-  --limit N      at most N images per class (default: all)
-  --face-size N[,N...]
-                 shrink each image to N x N pixels first (bilinear, area-averaging), then
-                 run the element's crop-and-resize path; one line per size and, as the
-                 PNG, accuracy and macro-F1 against the size (repeatable)
-  --min-emotion-face-size N
-                 as the element's property: images smaller than N pixels get no emotion
-                 (unknown, counted as wrong) (default 0: classify all)";
+Exit status: 0 done, 1 an error, 2 a bad command line.";
 
+/// The command line of `emotiondetect-eval`, as the OS gives it: paths need not be UTF-8,
+/// options and numbers are.
+#[derive(Parser, Debug)]
+#[command(
+    name = "emotiondetect-eval",
+    version,
+    about = "Measures an emotion classifier (accuracy, P/R/F1, confusion matrix, speed) on a \
+             folder-per-class dataset",
+    long_about = LONG_ABOUT
+)]
 struct Args {
+    /// The dataset: one folder of images (jpg or png) per class, DATASET/<class>/*.jpg
+    #[arg(value_name = "DATASET")]
     dataset: PathBuf,
+    /// ONNX classifier (default: the installed default model)
+    #[arg(long, value_name = "PATH", default_value_os_t = runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE),
+          allow_hyphen_values = true)]
     model: PathBuf,
+    /// Its model spec [default: <model>.json beside it, else the shipped spec]
+    #[arg(long, value_name = "PATH", allow_hyphen_values = true)]
     spec: Option<PathBuf>,
+    /// Faces per inference call (0 counts as 1)
+    #[arg(long, value_name = "N", default_value_t = 32)]
     batch: usize,
+    /// cpu, cuda, cuda:N or auto
+    #[arg(long, value_name = "D", default_value = "cpu", value_parser = device)]
     device: Device,
+    /// ONNX Runtime intra-op threads (0: one per core)
+    #[arg(long, value_name = "N", default_value_t = 0)]
     threads: usize,
+    /// Where to write the confusion matrix (or the --face-size curve) [default: <model
+    /// name>-confusion.png, <model name>-face-size.png]
+    #[arg(long, value_name = "PATH", allow_hyphen_values = true)]
     png: Option<PathBuf>,
+    /// At most N images per class (0: all)
+    #[arg(long, value_name = "N", default_value_t = 0)]
     limit: usize,
-    /// Face sizes to shrink the images to, pixels; empty: as they are.
+    /// Shrink each image to N x N pixels first (bilinear, area-averaging), then run the
+    /// element's crop-and-resize path; one line per size and, as the PNG, accuracy and macro-F1
+    /// against the size (comma-separated, repeatable; 1..4096)
+    #[arg(long = "face-size", value_name = "N[,N...]", value_delimiter = ',', value_parser = face_size)]
     face_sizes: Vec<u32>,
+    /// As the element's property: images smaller than N pixels get no emotion (unknown, counted
+    /// as wrong) (0: classify all)
+    #[arg(long, value_name = "N", default_value_t = 0)]
     min_emotion_face_size: u32,
 }
 
-/// Parses the command line as the OS gives it: paths need not be UTF-8, options and numbers are.
-fn parse_args() -> Result<Args, String> {
-    let mut it = std::env::args_os().skip(1);
-    let mut args = Args {
-        dataset: PathBuf::new(),
-        model: runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE),
-        spec: None,
-        batch: 32,
-        device: Device::Cpu,
-        threads: 0,
-        png: None,
-        limit: 0,
-        face_sizes: Vec::new(),
-        min_emotion_face_size: 0,
-    };
-    let number = |v: Option<std::ffi::OsString>, what: &str| -> Result<usize, String> {
-        v.as_deref().and_then(|s| s.to_str()).and_then(|s| s.parse().ok()).ok_or(format!("{what} needs a whole number"))
-    };
-    while let Some(a) = it.next() {
-        match a.to_str().unwrap_or_default() {
-            "-h" | "--help" => return Err(String::new()),
-            "--model" => args.model = it.next().ok_or("--model needs a path")?.into(),
-            "--spec" => args.spec = Some(it.next().ok_or("--spec needs a path")?.into()),
-            "--png" => args.png = Some(it.next().ok_or("--png needs a path")?.into()),
-            "--batch" => args.batch = number(it.next(), "--batch")?.max(1),
-            "--threads" => args.threads = number(it.next(), "--threads")?,
-            "--limit" => args.limit = number(it.next(), "--limit")?,
-            "--face-size" => args.face_sizes.extend(sizes(it.next().and_then(|v| v.into_string().ok()))?),
-            "--min-emotion-face-size" => args.min_emotion_face_size = number(it.next(), "--min-emotion-face-size")? as u32,
-            "--device" => {
-                let d = it.next().and_then(|d| d.into_string().ok()).ok_or("--device needs a value")?;
-                args.device = Device::parse(&d)?
-            }
-            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
-            _ if args.dataset.as_os_str().is_empty() => args.dataset = a.into(),
-            _ => return Err(format!("unexpected argument {}", a.to_string_lossy())),
-        }
-    }
-    if args.dataset.as_os_str().is_empty() {
-        return Err("DATASET is missing".into());
-    }
-    Ok(args)
+/// `--device`: as the element's `device` property.
+fn device(v: &str) -> Result<Device, String> {
+    Device::parse(v).map_err(|e| e.to_string())
 }
 
-/// The sizes of `--face-size 8,12,16`: whole numbers of pixels, 1..=4096.
-fn sizes(v: Option<String>) -> Result<Vec<u32>, String> {
-    let list = v.ok_or("--face-size needs sizes in pixels, e.g. 8,12,16")?;
-    list.split(',')
-        .map(|s| {
-            s.trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=4096).contains(n))
-                .ok_or(format!("--face-size: `{s}` is not a size 1..4096 in pixels"))
-        })
-        .collect()
+/// One size of `--face-size 8,12,16`: a whole number of pixels, 1..=4096.
+fn face_size(v: &str) -> Result<u32, String> {
+    let s = v.trim();
+    s.parse::<u32>().ok().filter(|n| (1..=4096).contains(n)).ok_or(format!("`{s}` is not a size 1..4096 in pixels"))
 }
 
 /// The class folders (sorted) and, per class, its image files (sorted, at most `limit`).
@@ -281,7 +257,8 @@ fn run(args: Args) -> Result<(), String> {
         args.dataset.display(),
         dataset.iter().map(|(_, f)| f.len()).sum::<usize>()
     ))?;
-    let batch = args.batch.min(classifier.max_batch);
+    // --batch 0 counts as 1.
+    let batch = args.batch.max(1).min(classifier.max_batch);
     if !args.face_sizes.is_empty() {
         return size_curve(&args, &mut classifier, &dataset, batch, confusion);
     }
@@ -350,21 +327,60 @@ fn size_curve(
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("emotiondetect-eval: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(if e.is_empty() { 0 } else { 2 });
-        }
-    };
-    match run(args) {
+    // A bad command line: clap's message with the usage line, exit status 2; --help: exit 0.
+    match run(Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("emotiondetect-eval: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn args(a: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("emotiondetect-eval").chain(a.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_and_options() {
+        let a = args(&["data"]).unwrap();
+        assert_eq!(a.dataset, PathBuf::from("data"));
+        assert_eq!(a.model, runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE));
+        assert_eq!((a.batch, a.threads, a.limit, a.min_emotion_face_size), (32, 0, 0, 0));
+        assert_eq!(a.device, Device::Cpu);
+        assert!(a.spec.is_none() && a.png.is_none() && a.face_sizes.is_empty());
+        let a = args(&["--face-size", "8, 12", "data", "--face-size=16", "--device", "cuda:1", "--batch", "0"]).unwrap();
+        assert_eq!(a.face_sizes, [8, 12, 16]);
+        assert_eq!(a.device, Device::Cuda(1));
+        assert_eq!(a.batch, 0, "counts as 1 when run");
+    }
+
+    #[test]
+    fn bad_command_lines_exit_2() {
+        for bad in [
+            &[][..],
+            &["data", "more"],
+            &["data", "--bogus"],
+            &["data", "--batch", "x"],
+            &["data", "--face-size", "0"],
+            &["data", "--face-size", "8,x"],
+            &["data", "--device", "gpu"],
+            &["data", "--model"],
+        ] {
+            assert_eq!(args(bad).err().map(|e| e.exit_code()), Some(2), "{bad:?}");
+        }
+        let err = args(&["data", "--face-size", "8,5000"]).unwrap_err().to_string();
+        assert!(err.contains("`5000` is not a size 1..4096 in pixels"), "{err}");
+        assert_eq!(args(&["--help"]).unwrap_err().exit_code(), 0);
     }
 }

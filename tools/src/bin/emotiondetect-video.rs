@@ -25,125 +25,110 @@
 //! The element is registered from this crate, so no installed plugin is needed (ONNX Runtime and
 //! the models come from ./setup.sh as for the plugin).
 
-use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Parser;
 use emotiondetect_tools::report;
-use emotiondetect_tools::video::{self, Args, Failure, Progress, TOOL};
+use emotiondetect_tools::video::{self, Args, Progress, TOOL};
 use indicatif::{ProgressBar, ProgressStyle};
 
-const USAGE: &str = "\
-usage: emotiondetect-video INPUT [-o DIR] [--no-audio] [PROP=VALUE ...]
+/// `--help`: what the tool does, how PROP=VALUE and Ctrl-C work.
+const LONG_ABOUT: &str = "\
+Detects faces and their emotions in the video file INPUT (any format GStreamer decodes) or in a \
+still image (JPEG, PNG) and writes the annotated video and the reports into DIR, named after \
+INPUT (see the list of outputs below).
 
-Detects faces and their emotions in the video file INPUT (any format GStreamer decodes) and
-writes into DIR (default: ./out), named after INPUT:
-  <name>-emotions.mp4   the video with boxes and labels (H.264, MP4), with INPUT's first
-                        audio stream (copied when MP4 takes it, else encoded to AAC)
+PROP=VALUE pairs set emotiondetect properties, e.g. threshold=0.5 detector-size=320 \
+inference-interval=3 (`gst-inspect-1.0 emotiondetect` lists them; metadata-file is set by this \
+tool); a misspelt property name gets the nearest one suggested. Outputs appear only when \
+complete. Ctrl-C stops early and keeps what was analysed (exit status 130); if finishing the \
+video then makes no progress for --grace seconds, the reports are kept without the video; a \
+second Ctrl-C discards everything. The progress bar shows on a terminal only. Exit status: 0 \
+done, 1 an error, 2 a bad command line or property, 130 interrupted.";
+
+/// `--help`, after the options: the outputs.
+const OUTPUTS: &str = "\
+Outputs (in DIR, named after INPUT):
+  <name>-emotions.mp4   the video with boxes and labels (H.264, MP4), with INPUT's
+                        first audio stream (copied when MP4 takes it, else encoded
+                        to AAC)
   <name>.jsonl          one JSON object per frame (DL Streamer gvametaconvert shape)
-  <name>-people.csv     one row per person: track id, first/last seen, frames, dominant
-                        emotion and the share of frames with each of the 7 emotions
-  <name>-frames.csv     one row per face per frame: time, track id, box, label and one
-                        column per emotion (its smoothed probability)
-  <name>-timeline.png   the whole audience's emotions over time, then each person's
-                        (people seen < 1 s are left out)
+  <name>-people.csv     one row per person: track id, first/last seen, frames,
+                        dominant emotion and the share of frames with each of the
+                        7 emotions
+  <name>-frames.csv     one row per face per frame: time, track id, box, label and
+                        one column per emotion (its smoothed probability)
+  <name>-timeline.png   the whole audience's emotions over time, then each
+                        person's (people seen < 1 s are left out)
 For a still image (JPEG, PNG), instead of the MP4, people CSV and timeline:
   <name>-annotated.png     the image with boxes and labels
-  <name>-probabilities.png one bar chart of the emotion probabilities per face
+  <name>-probabilities.png one bar chart of the emotion probabilities per face";
 
-PROP=VALUE pairs set emotiondetect properties, e.g. threshold=0.5 detector-size=320
-inference-interval=3 (`gst-inspect-1.0 emotiondetect` lists them; metadata-file is set by
-this tool). Outputs appear only when complete. Ctrl-C stops early and keeps what was analysed
-(exit status 130); if finishing the video then makes no progress for --grace seconds, the
-reports are kept without the video; a second Ctrl-C discards everything. The progress bar
-shows on a terminal only.
-
-options:
-  -o, --output-dir DIR   where the outputs go (created if needed; default ./out)
-  --no-audio             leave the audio out of the MP4
-  --plot-people N        plot the N people seen longest in the timeline (default 20); the
-                         others are summed up in one line (all are in the people CSV)
-  --grace S              after Ctrl-C, give up finishing the video after S seconds without
-                         progress, keeping the reports (default 10; 0: at once)
-  -h, --help             this help";
-
-/// A bad command line: exit status 2, with the usage line.
-fn usage(message: impl Into<String>) -> Failure {
-    Failure::usage(message, USAGE.lines().next().unwrap_or_default())
+/// The command line of `emotiondetect-video`, as the OS gives it: INPUT and DIR need not be
+/// UTF-8; options, numbers and PROP=VALUE are.
+#[derive(Parser, Debug)]
+#[command(
+    name = TOOL,
+    version,
+    about = "Detects faces and their emotions in a video file or photo and writes the annotated \
+             video, JSON lines, CSV reports and plots",
+    long_about = LONG_ABOUT,
+    after_long_help = OUTPUTS
+)]
+struct Cli {
+    /// The video file (any format GStreamer decodes) or still image (JPEG, PNG) to analyse
+    #[arg(value_name = "INPUT")]
+    input: PathBuf,
+    /// emotiondetect properties, e.g. threshold=0.5 detector-size=320 inference-interval=3
+    #[arg(value_name = "PROP=VALUE", value_parser = property)]
+    props: Vec<(String, String)>,
+    /// Where the outputs go (created if needed)
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR", default_value = "out", allow_hyphen_values = true)]
+    out_dir: PathBuf,
+    /// Leave the audio out of the MP4
+    #[arg(long)]
+    no_audio: bool,
+    /// Plot the N people seen longest in the timeline; the others are summed up in one line
+    /// (all are in the people CSV)
+    #[arg(long, value_name = "N", default_value_t = report::DEFAULT_MAX_PEOPLE)]
+    plot_people: usize,
+    /// After Ctrl-C, give up finishing the video after S seconds without progress, keeping the
+    /// reports (0: at once; at most 86400)
+    #[arg(long, value_name = "S", default_value_t = video::EOS_GRACE.as_secs_f64(), value_parser = grace_seconds,
+          allow_negative_numbers = true)]
+    grace: f64,
 }
 
-/// The value after option `opt`, as UTF-8 text.
-fn option_text(opt: &str, value: Option<OsString>) -> Result<String, Failure> {
-    let value = value.ok_or_else(|| usage(format!("{opt} needs a value")))?;
-    value.into_string().map_err(|v| usage(format!("{opt}: `{}` is not UTF-8 text", v.to_string_lossy())))
+impl Cli {
+    /// What [`video::run`] takes.
+    fn into_args(self) -> Args {
+        let Cli { input, props, out_dir, no_audio, plot_people, grace } = self;
+        Args { input, out_dir, props, no_audio, plot_people, grace: Duration::from_secs_f64(grace) }
+    }
+}
+
+/// A `PROP=VALUE` argument: a non-empty property name, `=` and the value (which may be empty
+/// or contain `=`). Whether the element has the property is checked by [`video::run`].
+fn property(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected PROP=VALUE, got `{arg}`")),
+    }
 }
 
 /// `--grace S`: seconds, 0 to a day.
-fn grace_seconds(v: &str) -> Result<Duration, Failure> {
-    let secs: f64 = v
-        .parse()
-        .ok()
-        .filter(|s: &f64| s.is_finite() && (0.0..=86_400.0).contains(s))
-        .ok_or_else(|| usage(format!("--grace needs seconds (0 to 86400), got `{v}`")))?;
-    Ok(Duration::from_secs_f64(secs))
-}
-
-/// Parses the command line (without the program name), as the OS gives it: paths need not be
-/// UTF-8. `Ok(None)`: help was asked for.
-fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Args>, Failure> {
-    let mut input: Option<OsString> = None;
-    let mut out_dir: Option<OsString> = None;
-    let mut props = Vec::new();
-    let (mut no_audio, mut plot_people, mut grace) = (false, report::DEFAULT_MAX_PEOPLE, video::EOS_GRACE);
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        // Options are UTF-8; INPUT and DIR may be any file name.
-        let text = arg.to_str().unwrap_or_default();
-        match text {
-            "-h" | "--help" => return Ok(None),
-            "--no-audio" => no_audio = true,
-            "-o" | "--output-dir" => out_dir = Some(args.next().ok_or_else(|| usage(format!("{text} needs a directory")))?),
-            "--plot-people" => {
-                let v = option_text(text, args.next())?;
-                plot_people = v.parse().map_err(|_| usage(format!("--plot-people needs a whole number, got `{v}`")))?;
-            }
-            "--grace" => grace = grace_seconds(&option_text(text, args.next())?)?,
-            _ if text.starts_with("--output-dir=") => out_dir = Some(text["--output-dir=".len()..].into()),
-            _ if text.starts_with('-') && text.len() > 1 && input.is_none() && !Path::new(&arg).exists() => {
-                return Err(usage(format!("unknown option {text}")))
-            }
-            _ if input.is_none() => input = Some(arg),
-            _ => match arg.to_str().and_then(|a| a.split_once('=')) {
-                Some((k, v)) if !k.is_empty() => props.push((k.to_string(), v.to_string())),
-                _ => return Err(usage(format!("expected PROP=VALUE, got `{}`", arg.to_string_lossy()))),
-            },
-        }
-    }
-    let input = input.ok_or_else(|| usage("no INPUT given"))?;
-    let out_dir = match out_dir {
-        Some(d) if d.is_empty() => return Err(usage("-o needs a directory")),
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from("out"),
-    };
-    Ok(Some(Args { input: PathBuf::from(input), out_dir, props, no_audio, plot_people, grace }))
+fn grace_seconds(v: &str) -> Result<f64, String> {
+    v.parse().ok().filter(|s: &f64| s.is_finite() && (0.0..=86_400.0).contains(s)).ok_or_else(|| "expected seconds, 0 to 86400".to_string())
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args_os().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(f) => {
-            eprintln!("{TOOL}: {}", f.message);
-            return ExitCode::from(f.code);
-        }
-    };
+    // A bad command line: clap's message with the usage line, exit status 2; --help: exit 0.
+    let args = Cli::parse().into_args();
     let signals = Arc::new(AtomicUsize::new(0));
     {
         let signals = signals.clone();
@@ -201,37 +186,60 @@ fn set_bar_length(bar: &ProgressBar, duration_ns: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::OsStr;
+    use clap::error::ErrorKind;
+    use clap::CommandFactory;
+    use std::ffi::{OsStr, OsString};
 
-    fn args(a: &[&str]) -> Result<Option<Args>, Failure> {
-        parse_args(a.iter().map(OsString::from))
+    fn parse<I: IntoIterator<Item = OsString>>(a: I) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once(OsString::from(TOOL)).chain(a)).map(Cli::into_args)
+    }
+
+    fn args(a: &[&str]) -> Result<Args, clap::Error> {
+        parse(a.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn the_command_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn non_utf8_paths_and_the_new_options() {
         use std::os::unix::ffi::OsStrExt;
         let odd = OsStr::from_bytes(b"caf\xe9.avi");
-        let a = parse_args([odd.to_os_string(), "-o".into(), OsStr::from_bytes(b"d\xff").into()]).ok().unwrap().unwrap();
+        let a = parse([odd.to_os_string(), "-o".into(), OsStr::from_bytes(b"d\xff").into()]).unwrap();
         assert_eq!((a.input.as_os_str(), a.out_dir.as_os_str()), (odd, OsStr::from_bytes(b"d\xff")));
-        let a = args(&["v.mp4", "--plot-people", "5", "--grace", "0.5"]).ok().unwrap().unwrap();
+        let a = args(&["v.mp4", "--plot-people", "5", "--grace", "0.5"]).unwrap();
         assert_eq!((a.plot_people, a.grace), (5, Duration::from_millis(500)));
         for bad in [&["v.mp4", "--plot-people", "x"][..], &["v.mp4", "--grace", "-1"], &["v.mp4", "--grace", "nan"]] {
-            assert_eq!(args(bad).err().map(|f| f.code), Some(2), "{bad:?}");
+            assert_eq!(args(bad).err().map(|e| e.exit_code()), Some(2), "{bad:?}");
         }
+        let err = args(&["v.mp4", "--grace", "-1"]).unwrap_err().to_string();
+        assert!(err.contains("0 to 86400"), "{err}");
     }
 
     #[test]
     fn command_line() {
-        let a = args(&["v.mp4", "-o", "d", "threshold=0.5", "device=cuda:0"]).ok().unwrap().unwrap();
+        let a = args(&["v.mp4", "-o", "d", "threshold=0.5", "device=cuda:0"]).unwrap();
         assert_eq!(a.input, PathBuf::from("v.mp4"));
         assert_eq!(a.out_dir, PathBuf::from("d"));
         assert_eq!(a.props, [("threshold".to_string(), "0.5".to_string()), ("device".into(), "cuda:0".into())]);
-        assert_eq!(args(&["a=b.mp4"]).ok().unwrap().unwrap().input, PathBuf::from("a=b.mp4"), "the first argument is the input");
-        assert_eq!(args(&["v.mp4"]).ok().unwrap().unwrap().out_dir, PathBuf::from("out"));
-        assert_eq!(args(&["--output-dir=x", "v.mp4"]).ok().unwrap().unwrap().out_dir, PathBuf::from("x"));
-        assert!(args(&["-h"]).ok().unwrap().is_none());
-        for bad in [&[][..], &["v.mp4", "threshold"], &["v.mp4", "=1"], &["v.mp4", "-o"], &["--bogus", "v.mp4"]] {
-            assert_eq!(args(bad).err().map(|f| f.code), Some(2), "{bad:?}");
+        assert_eq!(args(&["a=b.mp4"]).unwrap().input, PathBuf::from("a=b.mp4"), "the first argument is the input");
+        let a = args(&["v.mp4"]).unwrap();
+        assert_eq!(
+            (a.out_dir, a.plot_people, a.grace, a.no_audio),
+            (PathBuf::from("out"), report::DEFAULT_MAX_PEOPLE, video::EOS_GRACE, false)
+        );
+        assert_eq!(args(&["--output-dir=x", "v.mp4"]).unwrap().out_dir, PathBuf::from("x"));
+        assert_eq!(args(&["threshold=1", "--no-audio"]).unwrap().input, PathBuf::from("threshold=1"));
+        assert!(args(&["v.mp4", "x=1", "--no-audio", "y=2"]).unwrap().no_audio, "options anywhere");
+        assert_eq!(args(&["--", "-v.mp4"]).unwrap().input, PathBuf::from("-v.mp4"), "`--` before an INPUT starting with -");
+        assert_eq!(args(&["-h"]).unwrap_err().kind(), ErrorKind::DisplayHelp);
+        assert_eq!(args(&["--help"]).unwrap_err().exit_code(), 0);
+        for bad in [&[][..], &["v.mp4", "threshold"], &["v.mp4", "=1"], &["v.mp4", "-o"], &["v.mp4", "-o", ""], &["--bogus", "v.mp4"]] {
+            assert_eq!(args(bad).err().map(|e| e.exit_code()), Some(2), "{bad:?}");
         }
+        let err = args(&["v.mp4", "threshold"]).unwrap_err().to_string();
+        assert!(err.contains("expected PROP=VALUE, got `threshold`"), "{err}");
     }
 }
