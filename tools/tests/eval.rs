@@ -231,6 +231,6 @@ fn shrunk_faces_lose_accuracy_and_too_small_ones_are_unknown() {
     assert!(at(&out, 48).0 > 0.5 && at(&out, 48).2 == 0, "{out}");
     let (code, _, err) = eval(&[val.to_str().unwrap(), "--face-size", "0"]);
     assert_eq!(code, 2);
-    assert!(err.contains("--face-size: `0` is not a size"), "{err}");
+    assert!(err.contains("--face-size") && err.contains("`0` is not a size 1..4096"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
