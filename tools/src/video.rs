@@ -196,8 +196,11 @@ fn configured_element(props: &[(String, String)]) -> Result<gst::Element, Failur
     let settable: Vec<&str> = own.iter().filter(|p| p.flags().contains(glib::ParamFlags::WRITABLE)).map(|p| p.name()).collect();
     let names = || settable.join(", ");
     for (key, value) in props {
+        // Users of older releases pass it; the JSON lines now come from emotionpublish.
         if key == "metadata-file" {
-            return Err(Failure::bad_property(format!("metadata-file is set by {TOOL}: it writes DIR/<name>.jsonl")));
+            return Err(Failure::bad_property(format!(
+                "metadata-file: the JSON lines are set by {TOOL}, which always writes DIR/<name>.jsonl (through emotionpublish)"
+            )));
         }
         let pspec = own.iter().find(|p| p.name() == key).ok_or_else(|| {
             let hint = nearest_name(key, &settable).map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
