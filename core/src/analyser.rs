@@ -121,7 +121,7 @@ impl FrameDetector {
 
     /// Runs the face detector on `image` with `params`' thresholds and limits.
     ///
-    /// Errors: [`Error::Inference`] when ONNX Runtime fails on this frame.
+    /// Errors: [`Error::Inference`](crate::error::Error::Inference) when ONNX Runtime fails on this frame.
     pub fn detect<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, params: &FrameParams) -> Result<Detections> {
         let detect = DetectParams {
             threshold: params.threshold as f32,
@@ -217,7 +217,7 @@ impl Analyser {
     /// (`reclassify_interval`) in batches, draws them when `params.draw`, and reports the faces
     /// matched on the last detector run. The report's times and source are left for the caller.
     ///
-    /// Errors: [`Error::Inference`] when the classifier fails; the tracks are then updated
+    /// Errors: [`Error::Inference`](crate::error::Error::Inference) when the classifier fails; the tracks are then updated
     /// but nothing is drawn.
     pub fn analyse<P: AsRef<[u8]> + AsMut<[u8]> + Sync>(
         &mut self,

@@ -255,7 +255,7 @@ pub enum ModelProblem {
         source: Arc<ort::Error>,
     },
     /// The model's inputs or outputs are not the `expected` ones (boxed: a spec's is large);
-    /// `inputs` and `outputs` list what it has ("name [shape], ...").
+    /// `inputs` and `outputs` list what it has (`"name [shape], ..."`).
     #[error("{expected}; the model has inputs [{inputs}] and outputs [{outputs}]")]
     Interface { expected: Box<Interface>, inputs: String, outputs: String },
 }

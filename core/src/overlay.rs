@@ -2,6 +2,10 @@
 //! Drawing boxes and labels into a frame, in every supported pixel layout (packed RGB variants,
 //! and the Y and UV planes of I420 and NV12). Text is rendered with `ab_glyph` from DejaVu Sans
 //! Bold, embedded in the binary by the `dejavu` crate.
+//!
+//! [`Overlay::sprites`] draws the same marks into BGRA tiles for formats the element cannot draw
+//! in place (it blends them with `VideoOverlayComposition`); in place stays the fast path, as
+//! sprites cost 24 % of the fps on a 145-face 1080p clip (measured in the element's `frames.rs`).
 
 use std::collections::HashMap;
 
