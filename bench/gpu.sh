@@ -12,6 +12,11 @@
 #    batch sizes 1, 8, 32, 64 (emotiondetect-eval ms/face on FER2013 val, and the element's fps),
 #    then 4 and 8 streams in one process sharing one model-instance-id;
 # and prints one table. Meant to finish in under 8 minutes once the wheels are downloaded.
+# On a GPU machine that cannot build or download (no cargo, no internet): build here, copy, and
+# set BENCH_BIN_DIR=DIR (emotiondetect-eval and bench-pipeline), EMOTIONDETECT_DATA_DIR (models,
+# lib/ with the onnxruntime-gpu library and lib/cuda/ with the CUDA 13 / cuDNN 9 libraries) and
+# EMOTIONDETECT_SHARED_DIR; setup and cargo are then skipped. MEGAMIND=FILE and CROWD=FILE
+# replace the two clips (e.g. re-encoded to MJPEG when the machine has no gst-libav).
 # Without an NVIDIA GPU it stops at once, saying so. Run ./setup.sh (without --gpu) afterwards
 # to put the CPU build of ONNX Runtime back.
 set -euo pipefail
@@ -25,25 +30,32 @@ driver=$(echo "$gpu" | cut -d, -f2 | tr -d ' ')
 [ "${driver%%.*}" -ge 580 ] 2>/dev/null || die "NVIDIA driver $driver is older than 580, which onnxruntime-gpu 1.31.1 (CUDA 13) needs"
 start=$(date +%s)
 
-echo "==> ./setup.sh --no-run --gpu"
-./setup.sh --no-run --gpu >/tmp/emotiondetect-gpu-setup.log 2>&1 || { tail -n 30 /tmp/emotiondetect-gpu-setup.log >&2; die "./setup.sh --gpu failed (log: /tmp/emotiondetect-gpu-setup.log)"; }
-[ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release --quiet --example bench-pipeline
+if [ -n "${BENCH_BIN_DIR:-}" ]; then
+  eval_bin=$BENCH_BIN_DIR/emotiondetect-eval
+  bp=$BENCH_BIN_DIR/bench-pipeline
+  echo "==> prebuilt binaries from $BENCH_BIN_DIR (setup and cargo skipped)"
+else
+  echo "==> ./setup.sh --no-run --gpu"
+  ./setup.sh --no-run --gpu >/tmp/emotiondetect-gpu-setup.log 2>&1 || { tail -n 30 /tmp/emotiondetect-gpu-setup.log >&2; die "./setup.sh --gpu failed (log: /tmp/emotiondetect-gpu-setup.log)"; }
+  [ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH"
+  cargo build --release --quiet --example bench-pipeline
+  eval_bin=target/release/emotiondetect-eval
+  bp=target/release/examples/bench-pipeline
+fi
 py=.venv/bin/python
-shared=../shared
+shared=${EMOTIONDETECT_SHARED_DIR:-../shared}
 val=${FER_VAL:-$shared/datasets/fer2013/val}
 data_dir=${EMOTIONDETECT_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/emotiondetect}
 fp32=$data_dir/models/emotion_fer2013_vggbn_fp32.onnx
-megamind=$shared/media/videos/Megamind.avi
-crowd=target/bench/crowd1080.avi
-for f in "$val" "$fp32" "$megamind"; do [ -e "$f" ] || die "$f not found (../shared beside the checkout, and ./setup.sh)"; done
+megamind=${MEGAMIND:-$shared/media/videos/Megamind.avi}
+crowd=${CROWD:-target/bench/crowd1080.avi}
+for f in "$val" "$fp32" "$megamind" "$eval_bin" "$bp"; do [ -e "$f" ] || die "$f not found (../shared beside the checkout, and ./setup.sh)"; done
 [ -f "$crowd" ] || "$py" bench/make_crowd_clip.py "$shared/media/group-photos" "$crowd"
-bp=target/release/examples/bench-pipeline
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 failed=0
 
 echo "==> CUDA checks"
-eval_out=$(target/release/emotiondetect-eval "$val" --model "$fp32" --device cuda --batch 32 --png /dev/null)
+eval_out=$("$eval_bin" "$val" --model "$fp32" --device cuda --batch 32 --png /dev/null)
 acc=$(echo "$eval_out" | sed -n 's/^accuracy=//p')
 dev=$(echo "$eval_out" | sed -n 's/.*device=\([^ ]*\).*/\1/p' | head -n 1)
 if [ "$dev" = "Cuda(0)" ] && awk -v a="$acc" 'BEGIN { exit !(a >= 0.68) }'; then
@@ -62,7 +74,7 @@ fi
 echo "==> benchmark (device=cuda, emotion-model=$(basename "$fp32"))"
 rows=()
 for b in 1 8 32 64; do
-  e=$(target/release/emotiondetect-eval "$val" --model "$fp32" --device cuda --batch "$b" --png /dev/null)
+  e=$("$eval_bin" "$val" --model "$fp32" --device cuda --batch "$b" --png /dev/null)
   ms=$(echo "$e" | sed -n 's/^ms_per_face=\([0-9.]*\).*/\1/p')
   o=$($bp "filesrc location=$crowd ! decodebin ! emotiondetect device=cuda emotion-model=$fp32 batch-size=$b ! fakesink")
   rows+=("| crowd 1080p, batch-size=$b | 1 | $(echo "$o" | field fps) | $ms | $(echo "$o" | field peak_rss_mb) |")
@@ -80,7 +92,7 @@ echo "# emotiondetect on the GPU"
 echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "- GPU: $gpu; CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
-echo "- crowd clip: $crowd (1920x1080, 17.jpg and 25.jpg panned); ms/face: emotiondetect-eval on FER2013 val at that batch"
+echo "- clips: $megamind; $crowd (1920x1080, 17.jpg and 25.jpg panned); ms/face: emotiondetect-eval on FER2013 val at that batch"
 echo
 echo "| what | streams | aggregate fps | classifier ms/face | peak RSS MB |"
 echo "|---|---|---|---|---|"
