@@ -49,7 +49,8 @@ data_dir=${EMOTIONDETECT_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/emotiond
 fp32=$data_dir/models/emotion_fer2013_vggbn_fp32.onnx
 megamind=${MEGAMIND:-$shared/media/videos/Megamind.avi}
 crowd=${CROWD:-target/bench/crowd1080.avi}
-for f in "$val" "$fp32" "$megamind" "$eval_bin" "$bp"; do [ -e "$f" ] || die "$f not found (../shared beside the checkout, and ./setup.sh)"; done
+for f in "$val" "$fp32" "$megamind"; do [ -e "$f" ] || die "$f not found (../shared beside the checkout, and ./setup.sh)"; done
+for f in "$eval_bin" "$bp"; do [ -x "$f" ] || die "$f not found or not executable (cargo build --release --bin emotiondetect-eval --example bench-pipeline)"; done
 [ -f "$crowd" ] || "$py" bench/make_crowd_clip.py "$shared/media/group-photos" "$crowd"
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 failed=0
@@ -90,7 +91,7 @@ done
 echo
 echo "# emotiondetect on the GPU"
 echo
-echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)${BENCH_BIN_DIR:+ (binaries from $BENCH_BIN_DIR: their commit is where they were built)}"
 echo "- GPU: $gpu; CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
 echo "- clips: $megamind; $crowd (1920x1080, 17.jpg and 25.jpg panned); ms/face: emotiondetect-eval on FER2013 val at that batch"
 echo

@@ -45,8 +45,8 @@ INPUT (see the list of outputs below).
 
 PROP=VALUE pairs set emotiondetect properties, e.g. threshold=0.5 detector-size=320 \
 inference-interval=3 (`gst-inspect-1.0 emotiondetect` lists them; the JSON lines always go to \
-DIR/<name>.jsonl); a misspelt property name gets the nearest one suggested. Outputs appear only when \
-complete. Ctrl-C stops early and keeps what was analysed (exit status 130); if finishing the \
+DIR/<name>.jsonl); a misspelt property name gets the nearest one suggested. Outputs appear only \
+when complete. Ctrl-C stops early and keeps what was analysed (exit status 130); if finishing the \
 video then makes no progress for --grace seconds, the reports are kept without the video; a \
 second Ctrl-C discards everything. The progress bar shows on a terminal only. Exit status: 0 \
 done, 1 an error, 2 a bad command line or property, 130 interrupted.";
