@@ -20,6 +20,7 @@ pub mod instances;
 pub mod overlay;
 pub mod preprocess;
 pub mod publish;
+pub mod redact;
 pub mod runtime;
 pub mod tracking;
 

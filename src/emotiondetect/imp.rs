@@ -630,14 +630,15 @@ impl EmotionDetect {
         Ok(())
     }
 
-    /// The report's `source` (the stream's URI, asked upstream once) and default `source_id`
+    /// The report's `source` (the stream's URI, asked upstream once, redacted) and default `source_id`
     /// (that URI, else this element's name; emotionpublish's `source-id` replaces it).
     fn set_source(&self, report: &mut FrameReport) -> std::result::Result<(), gst::FlowError> {
         let known = self.state()?.as_ref().and_then(|s| s.source.clone());
         let uri = match known {
             Some(uri) => uri,
             None => {
-                let uri = self.stream_uri();
+                // Shown in every output (JSON, MQTT, the web app): never with a password.
+                let uri = emotiondetect_core::redact::uri(&self.stream_uri());
                 if let Some(s) = self.state()?.as_mut() {
                     s.source = Some(uri.clone());
                 }

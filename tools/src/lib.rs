@@ -4,9 +4,11 @@
 //! (accuracy, P/R/F1 and confusion matrix of `emotiondetect-eval`) and [`outputs`] (the output
 //! files of `emotiondetect-video`, written whole or not at all), which need no GStreamer, and
 //! [`video`], the analysis of `emotiondetect-video` (runs the element; also used by
-//! `emotiondetect-web`).
+//! `emotiondetect-web`), and [`input`], the checks of a picture before it is decoded (pixel limit,
+//! a cut JPEG).
 
 pub mod evaluation;
+pub mod input;
 pub mod outputs;
 pub mod report;
 pub mod video;

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::input;
 use crate::outputs::Outputs;
 use crate::report;
 use emotiondetect_core::classification::ClassifierSpec;
@@ -92,6 +93,10 @@ pub struct Args {
     pub plot_people: usize,
     /// `--grace`: after a stop request, how long without progress before the video is given up.
     pub grace: Duration,
+    /// `--max-pixels`: the largest picture or video frame (width x height, pixels) analysed; a
+    /// larger declared size is refused before decoding. `None`: [`input::DEFAULT_MAX_IMAGE_PIXELS`]
+    /// for a picture, [`input::DEFAULT_MAX_VIDEO_PIXELS`] for a video.
+    pub max_pixels: Option<u64>,
 }
 
 /// Where [`run`] reports how far it got (the tool's progress bar, the web app's job status).
@@ -299,6 +304,8 @@ struct Shared {
     audio_linked: AtomicBool,
     /// What happened to the input's audio, for the summary (e.g. `audio copied (audio/mpeg)`).
     audio: Mutex<Option<String>>,
+    /// The video frame size limit (pixels), checked on the demuxer's caps before decoding.
+    max_pixels: AtomicU64,
 }
 
 fn clock(ns: u64) -> String {
@@ -410,13 +417,21 @@ fn build_pipeline(
     });
 
     // Audio that fits MP4 as it is leaves decodebin compressed (no decoding, no re-encoding).
+    // A frame size over --max-pixels stops decodebin before any decoder (and posts the error).
     let mux = if audio { mux } else { None };
-    if let Some(audio_caps) = mux.as_ref().and_then(|m| m.pad_template("audio_%u")).map(|t| t.caps().clone()) {
-        decodebin.connect("autoplug-continue", false, move |values| {
-            let stop = values.get(2).and_then(|v| v.get::<gst::Caps>().ok()).is_some_and(|caps| audio_fits_mp4(&caps, &audio_caps));
-            Some((!stop).to_value())
-        });
-    }
+    let audio_caps = mux.as_ref().and_then(|m| m.pad_template("audio_%u")).map(|t| t.caps().clone());
+    let s = shared.clone();
+    decodebin.connect("autoplug-continue", false, move |values| {
+        let Some(caps) = values.get(2).and_then(|v| v.get::<gst::Caps>().ok()) else { return Some(true.to_value()) };
+        if let Err(e) = frame_size_ok(&caps, s.max_pixels.load(Ordering::Relaxed)) {
+            if let Ok(bin) = values[0].get::<gst::Element>() {
+                post_error(&bin, gst::StreamError::Format, &e.to_string());
+            }
+            return Some(false.to_value());
+        }
+        let copy_audio = audio_caps.as_ref().is_some_and(|a| audio_fits_mp4(&caps, a));
+        Some((!copy_audio).to_value())
+    });
 
     // The first raw video stream goes to the analysis, the first audio stream into the MP4;
     // everything else to a fakesink.
@@ -436,7 +451,13 @@ fn build_pipeline(
             }
             gst::PadProbeReturn::Ok
         });
-        if name == "video/x-raw" && !s.video_linked.swap(true, Ordering::SeqCst) {
+        if name == "video/x-raw" && !s.video_linked.load(Ordering::SeqCst) {
+            // A decoder that gave no size upstream: checked before the first frame goes on.
+            if let Err(e) = frame_size_ok(&caps, s.max_pixels.load(Ordering::Relaxed)) {
+                post_error(decodebin, gst::StreamError::Format, &e.to_string());
+                return;
+            }
+            s.video_linked.store(true, Ordering::SeqCst);
             if let Some(st) = caps.structure(0) {
                 crop.set_property("right", st.get::<i32>("width").unwrap_or(0) % 2);
                 crop.set_property("bottom", st.get::<i32>("height").unwrap_or(0) % 2);
@@ -479,6 +500,24 @@ fn build_pipeline(
     Ok((pipeline, video_sink))
 }
 
+/// `caps`' width x height (when it has them) against `max_pixels`.
+fn frame_size_ok(caps: &gst::CapsRef, max_pixels: u64) -> Result<(), input::InputError> {
+    let Some(st) = caps.structure(0) else { return Ok(()) };
+    match (st.get::<i32>("width"), st.get::<i32>("height")) {
+        (Ok(w), Ok(h)) => input::check_size(w.max(0) as u64, h.max(0) as u64, max_pixels),
+        _ => Ok(()),
+    }
+}
+
+/// Reads a picture input and checks it before decoding ([`input::check_picture`]).
+///
+/// Errors: the file cannot be read (OS reason), its size is over `max_pixels`, or it is cut.
+fn check_picture_file(path: &Path, max_pixels: u64) -> Result<(), Failure> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    input::check_picture(&data, max_pixels).map_err(|e| Failure::new(format!("error while checking {}: {e}", path.display())))?;
+    Ok(())
+}
+
 /// The stream time (ns) at which `buf` ends, from the pad's segment.
 fn stream_end(pad: &gst::Pad, buf: &gst::BufferRef) -> Option<u64> {
     let pts = buf.pts()?;
@@ -503,7 +542,8 @@ pub fn gst_error_text(msg: &gst::MessageRef, err: &gst::message::Error) -> Strin
             text.push_str(&format!("\n  GStreamer details: {}", details.join(" ")));
         }
     }
-    text
+    // Souphttpsrc and others quote the URI, credentials and all.
+    emotiondetect_core::redact::text(&text)
 }
 
 /// The duration (ns) of the analysed video stream as its demuxer declares it (asked on the
@@ -744,6 +784,13 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
     let element = configured_element(&args.props)?;
 
     let kind = input_kind(input)?;
+    let max_pixels = match kind {
+        Kind::Image => args.max_pixels.unwrap_or(input::DEFAULT_MAX_IMAGE_PIXELS),
+        Kind::Video => args.max_pixels.unwrap_or(input::DEFAULT_MAX_VIDEO_PIXELS),
+    };
+    if kind == Kind::Image {
+        check_picture_file(input, max_pixels)?;
+    }
     let mut outputs = Outputs::new(&args.out_dir, &name, output_suffixes(kind), &all_suffixes())?;
     for stale in &outputs.removed_stale {
         progress.note(&format!("removed {}, left by an earlier run that was killed", stale.display()));
@@ -754,7 +801,7 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
     // Every line matters to the reports: the queue holds a whole video's lines if the disk stalls.
     publish.set_property("queue-size", 1_000_000u32);
     publish.set_property("flush-timeout", 3_600_000u32);
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared { max_pixels: AtomicU64::new(max_pixels), ..Shared::default() });
     let picture = outputs.partial_of(match kind {
         Kind::Video => "-emotions.mp4",
         Kind::Image => "-annotated.png",

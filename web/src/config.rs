@@ -63,6 +63,25 @@ pub struct Config {
     /// Photo analyses running at once; more wait
     #[arg(long, value_name = "N", default_value = "2", value_parser = count)]
     pub max_photo_jobs: usize,
+    /// Refuse a photo, webcam frame or video frame larger than N pixels (width x height, as its
+    /// header declares it) before decoding it [default: 40000000 for pictures, 33177600
+    /// (7680x4320) for video]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pixels: Option<u64>,
+    /// Seconds a client has to send a request's headers, from when the connection opens or its
+    /// last response was sent (idle keep-alive connections close after it too)
+    #[arg(long, value_name = "S", default_value = "10", value_parser = seconds)]
+    pub header_timeout: u64,
+    /// Seconds a request body may take before --min-body-rate counts
+    #[arg(long, value_name = "S", default_value = "10", value_parser = seconds)]
+    pub body_timeout: u64,
+    /// Slowest upload kept, in KB/s: each KB received extends --body-timeout by 1/RATE s; a
+    /// slower upload is cut off (408) and frees its slot
+    #[arg(long, value_name = "KB", default_value = "16", value_parser = count)]
+    pub min_body_rate: usize,
+    /// Connections served at once; more wait until one closes
+    #[arg(long, value_name = "N", default_value = "256", value_parser = count)]
+    pub max_connections: usize,
 }
 
 /// Parses the command line (without the program name).
@@ -152,6 +171,14 @@ fn image_megabytes(v: &str) -> Result<usize, String> {
     megabytes(v).map(|bytes| bytes as usize)
 }
 
+/// Seconds, 1..=3600.
+fn seconds(v: &str) -> Result<u64, String> {
+    match v.parse::<u64>() {
+        Ok(n) if (1..=3600).contains(&n) => Ok(n),
+        _ => Err("expected a whole number of seconds 1..3600".into()),
+    }
+}
+
 /// A count, 1..=10000.
 fn count(v: &str) -> Result<usize, String> {
     match v.parse::<usize>() {
@@ -180,6 +207,7 @@ mod tests {
         assert!(!c.allow_remote && c.sources.is_empty());
         assert_eq!((c.max_image_bytes, c.max_video_bytes), (20 << 20, 500 << 20));
         assert_eq!((c.max_video_jobs, c.max_kept_videos, c.max_webcam_clients, c.max_photo_jobs), (1, 8, 16, 2));
+        assert_eq!((c.max_pixels, c.header_timeout, c.body_timeout, c.min_body_rate, c.max_connections), (None, 10, 10, 16, 256));
         let help = parse(&["--help"]).unwrap_err();
         assert_eq!((help.kind(), help.exit_code()), (ErrorKind::DisplayHelp, 0));
     }
@@ -204,6 +232,8 @@ mod tests {
             &["--max-image-mb", "0"][..],
             &["--max-video-jobs", "x"],
             &["--max-photo-jobs", "10001"],
+            &["--max-pixels", "0"],
+            &["--header-timeout", "0"],
             &["--source", "a/b=rtsp://h"],
             &["--source", "x=/no/such/file"],
             &["--source", "a=rtsp://h", "--source", "a=rtsp://i"],

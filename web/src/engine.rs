@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use emotiondetect_core::frame_report::FrameReport;
+use emotiondetect_tools::input;
 use gst::prelude::*;
 
 /// The `model-instance-id` of every emotiondetect element of the server: one face detector and
@@ -20,8 +21,11 @@ const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why an image was not analysed.
 #[derive(Debug)]
 pub enum AnalyseError {
-    /// The body is not an image the server takes, or its decoder failed (HTTP 400): the reason.
+    /// The body is not an image the server takes, is cut short, or its decoder failed (HTTP
+    /// 400): the reason.
     BadInput(String),
+    /// The picture declares more pixels than `--max-pixels` (HTTP 413): the reason.
+    TooLarge(String),
     /// The server's side failed (the models, a missing GStreamer element; HTTP 500).
     Internal(String),
 }
@@ -29,7 +33,7 @@ pub enum AnalyseError {
 impl std::fmt::Display for AnalyseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AnalyseError::BadInput(m) | AnalyseError::Internal(m) => f.write_str(m),
+            AnalyseError::BadInput(m) | AnalyseError::TooLarge(m) | AnalyseError::Internal(m) => f.write_str(m),
         }
     }
 }
@@ -111,6 +115,18 @@ pub fn image_type(data: &[u8]) -> Result<&'static str, String> {
     }
 }
 
+/// Checks a picture's header before it is decoded ([`input::check_picture`]): its declared
+/// size against `max_pixels` (default [`input::DEFAULT_MAX_IMAGE_PIXELS`]), and a JPEG's end.
+///
+/// Errors: [`AnalyseError::TooLarge`]; [`AnalyseError::BadInput`] for a cut or damaged picture.
+fn check_picture(data: &[u8], max_pixels: Option<u64>) -> Result<(), AnalyseError> {
+    match input::check_picture(data, max_pixels.unwrap_or(input::DEFAULT_MAX_IMAGE_PIXELS)) {
+        Ok(_) => Ok(()),
+        Err(e @ input::InputError::TooLarge { .. }) => Err(AnalyseError::TooLarge(e.to_string())),
+        Err(e @ input::InputError::Corrupt(_)) => Err(AnalyseError::BadInput(e.to_string())),
+    }
+}
+
 /// A photo's results.
 pub struct Analysed {
     pub report: FrameReport,
@@ -121,10 +137,14 @@ pub struct Analysed {
 /// Analyses one JPEG or PNG image: `appsrc ! decodebin ! videoconvert ! emotiondetect !
 /// (videoconvert ! pngenc ! appsink | fakesink)`. Blocking (seconds for a crowd).
 ///
-/// Errors: [`AnalyseError::BadInput`] when `data` is not a JPEG/PNG or does not decode (the
-/// decoder's message); [`AnalyseError::Internal`] when the element or GStreamer fail.
-pub fn analyse_image(data: &[u8], annotated: bool) -> Result<Analysed, AnalyseError> {
+/// `max_pixels`: `--max-pixels` ([`check_picture`]).
+///
+/// Errors: [`AnalyseError::BadInput`] when `data` is not a JPEG/PNG, is cut short or does not
+/// decode (the decoder's message); [`AnalyseError::TooLarge`] past `max_pixels`;
+/// [`AnalyseError::Internal`] when the element or GStreamer fail.
+pub fn analyse_image(data: &[u8], annotated: bool, max_pixels: Option<u64>) -> Result<Analysed, AnalyseError> {
     let caps_name = image_type(data).map_err(AnalyseError::BadInput)?;
+    check_picture(data, max_pixels)?;
     let internal = AnalyseError::Internal;
     let pipeline = gst::Pipeline::new();
     let src = gst_app::AppSrc::builder().caps(&gst::Caps::new_empty_simple(caps_name)).format(gst::Format::Time).build();
@@ -307,15 +327,18 @@ impl WebcamSession {
         Ok(WebcamSession { pipeline, src, element, bus, started: Instant::now() })
     }
 
-    /// Analyses one JPEG frame. Blocking (tens of milliseconds).
+    /// Analyses one JPEG frame. Blocking (tens of milliseconds). `max_pixels`: as for
+    /// [`analyse_image`].
     ///
-    /// Errors: [`AnalyseError::BadInput`] for a frame that is not a JPEG or does not decode,
-    /// [`AnalyseError::Internal`] when the pipeline failed or took longer than 10 s; after an
-    /// error the session must be replaced.
-    pub fn analyse(&mut self, jpeg: &[u8]) -> Result<FrameReport, AnalyseError> {
+    /// Errors: [`AnalyseError::BadInput`] for a frame that is not a JPEG, is cut short or does
+    /// not decode, [`AnalyseError::TooLarge`] past `max_pixels` (the session stays usable after
+    /// these two), [`AnalyseError::Internal`] when the pipeline failed or took longer than
+    /// 10 s; after an error the session must be replaced.
+    pub fn analyse(&mut self, jpeg: &[u8], max_pixels: Option<u64>) -> Result<FrameReport, AnalyseError> {
         if image_type(jpeg).map_err(AnalyseError::BadInput)? != "image/jpeg" {
             return Err(AnalyseError::BadInput("webcam frames must be JPEG images, this one is a PNG".into()));
         }
+        check_picture(jpeg, max_pixels)?;
         let pts = gst::ClockTime::from_nseconds(self.started.elapsed().as_nanos() as u64);
         let mut buffer = gst::Buffer::from_slice(jpeg.to_vec());
         if let Some(b) = buffer.get_mut() {

@@ -5,6 +5,7 @@
 //! everything goes when the server stops. Paths come from job numbers, never from the client.
 
 use std::collections::VecDeque;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -73,8 +74,9 @@ impl Job {
         Some((self.dir.join("out").join(format!("{INPUT_STEM}{suffix}")), mime))
     }
 
-    /// Analyses the upload (blocking: seconds to minutes), then deletes it.
-    pub fn run(self: &Arc<Self>) {
+    /// Analyses the upload (blocking: seconds to minutes), then deletes it. `max_pixels`: the
+    /// largest frame analysed ([`video::Args::max_pixels`]).
+    pub fn run(self: &Arc<Self>, max_pixels: Option<u64>) {
         let args = video::Args {
             input: self.input_path(),
             out_dir: self.dir.join("out"),
@@ -82,6 +84,7 @@ impl Job {
             no_audio: false,
             plot_people: emotiondetect_tools::report::DEFAULT_MAX_PEOPLE,
             grace: video::EOS_GRACE,
+            max_pixels,
         };
         let result = video::run(&args, self.as_ref(), &self.stop);
         let _ = std::fs::remove_file(self.input_path());
@@ -131,12 +134,15 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// Creates the temporary directory (mode 0700, in `$TMPDIR`).
+    /// Creates the temporary directory (mode 0700, in `$TMPDIR`). Everything below it is the
+    /// server's alone: directories 0700, files 0600, whatever the umask (the server runs with
+    /// umask 077, see `main`).
     ///
     /// Errors: it cannot be created (the OS reason).
     pub fn new(max_kept: usize) -> Result<Jobs, String> {
         let root = tempfile::Builder::new()
             .prefix("emotiondetect-web-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .map_err(|e| format!("cannot create a temporary directory in {}: {e}", std::env::temp_dir().display()))?;
         Ok(Jobs { root, next: AtomicU64::new(1), jobs: Mutex::new(VecDeque::new()), max_kept })
@@ -157,7 +163,7 @@ impl Jobs {
     pub fn create(&self) -> Result<Arc<Job>, String> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let dir = self.root.path().join(format!("job-{id}"));
-        std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|e| format!("cannot create job directory {id}: {e}"))?;
         let status = JobStatus { state: "analysing", progress: 0.0, message: "uploading".into(), error: None, files: Vec::new() };
         let job = Arc::new(Job { id, dir, status: Mutex::new(status), duration_ns: AtomicU64::new(0), stop: AtomicUsize::new(0) });
         let mut jobs = self.lock();

@@ -9,6 +9,7 @@ mod config;
 mod engine;
 mod jobs;
 mod routes;
+mod server;
 mod sources;
 
 use std::process::ExitCode;
@@ -30,6 +31,10 @@ fn main() -> ExitCode {
 
 /// Loads the models, starts the sources and serves until SIGINT/SIGTERM.
 fn serve(config: config::Config) -> Result<(), String> {
+    // Uploads, reports and the MP4s GStreamer writes are the server's alone (0600, dirs 0700),
+    // whatever umask the server was started with.
+    // SAFETY: umask(2) cannot fail; no other thread creates files yet.
+    unsafe { libc::umask(0o077) };
     emotiondetect_tools::video::init().map_err(|f| f.message)?;
     let models = engine::Models::load()?;
     let jobs = jobs::Jobs::new(config.max_kept_videos)?;
@@ -41,10 +46,14 @@ fn serve(config: config::Config) -> Result<(), String> {
     let app = Arc::new(routes::App::new(config, models.device(), jobs, sources));
     println!("{TOOL}: listening on http://{addr}/ (models on {}, temporary files in {})", app.device, app.jobs.root().display());
     let router = routes::router(app.clone());
-    let result = runtime.block_on(async move {
+    let limits = server::Limits {
+        header_timeout: std::time::Duration::from_secs(app.config.header_timeout),
+        max_connections: app.config.max_connections,
+    };
+    runtime.block_on(async move {
         tokio::select! {
-            r = axum::serve(listener, router) => r.map_err(|e| format!("the server stopped: {e}")),
-            _ = shutdown_signal() => Ok(()),
+            _ = server::serve(listener, router, limits) => {}
+            _ = shutdown_signal() => {}
         }
     });
     app.jobs.stop_all();
@@ -55,7 +64,7 @@ fn serve(config: config::Config) -> Result<(), String> {
     }
     drop(models);
     println!("{TOOL}: stopped");
-    result
+    Ok(())
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.

@@ -14,7 +14,7 @@
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -32,6 +32,7 @@ use tower::ServiceExt;
 use crate::config::Config;
 use crate::engine::{self, AnalyseError, WebcamSession};
 use crate::jobs::Jobs;
+use crate::server::{self, BodyPace};
 use crate::sources::Source;
 
 /// Bytes of an upload's start that typefinding looks at.
@@ -69,13 +70,14 @@ impl App {
 
 /// The router of every endpoint.
 pub fn router(app: Arc<App>) -> Router {
-    let image_limit = app.config.max_image_bytes;
+    let c = &app.config;
+    let pace = BodyPace { timeout: Duration::from_secs(c.body_timeout), min_rate: c.min_body_rate as u64 * 1024 };
     Router::new()
         .route("/", get(|| asset(include_str!("../assets/index.html"), "text/html; charset=utf-8")))
         .route("/app.js", get(|| asset(include_str!("../assets/app.js"), "text/javascript; charset=utf-8")))
         .route("/style.css", get(|| asset(include_str!("../assets/style.css"), "text/css; charset=utf-8")))
         .route("/api/info", get(info))
-        .route("/api/analyse", post(analyse).layer(DefaultBodyLimit::max(image_limit)))
+        .route("/api/analyse", post(analyse).layer(DefaultBodyLimit::disable()))
         .route("/api/webcam", get(webcam))
         .route("/api/video", post(upload_video).layer(DefaultBodyLimit::disable()))
         .route("/api/video/{id}", get(video_status))
@@ -83,6 +85,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/sources", get(sources))
         .route("/api/sources/{name}/mjpeg", get(mjpeg))
         .route("/api/sources/{name}/events", get(events))
+        .layer(axum::middleware::from_fn(move |req, next| server::paced_body(pace, req, next)))
         .with_state(app)
 }
 
@@ -113,9 +116,34 @@ struct AnalyseQuery {
     annotated: Option<String>,
 }
 
-/// `POST /api/analyse`: the body is the image.
-async fn analyse(State(app): State<Arc<App>>, Query(q): Query<AnalyseQuery>, body: Bytes) -> Response {
+/// The request's `Content-Length`, when it gives one.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+}
+
+/// A body read failure as the response: 408 for a too slow upload, else 400.
+fn body_error(e: &axum::Error) -> Response {
+    match server::too_slow(e) {
+        Some(slow) => error(StatusCode::REQUEST_TIMEOUT, slow.to_string()),
+        None => error(StatusCode::BAD_REQUEST, format!("the upload was interrupted: {e}")),
+    }
+}
+
+/// `POST /api/analyse`: the body is the image (413 from its `Content-Length` alone when that
+/// is over the limit: nothing is read).
+async fn analyse(State(app): State<Arc<App>>, Query(q): Query<AnalyseQuery>, headers: HeaderMap, body: Body) -> Response {
     let annotated = matches!(q.annotated.as_deref(), Some("1" | "true" | "yes"));
+    let limit = app.config.max_image_bytes;
+    let too_big =
+        || error(StatusCode::PAYLOAD_TOO_LARGE, format!("the image is larger than the limit of {} MB (--max-image-mb)", mb(limit as u64)));
+    if content_length(&headers).is_some_and(|n| n > limit as u64) {
+        return too_big();
+    }
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(e) if server::too_slow(&e).is_none() && e.to_string().contains("length limit") => return too_big(),
+        Err(e) => return body_error(&e),
+    };
     if body.is_empty() {
         return error(StatusCode::BAD_REQUEST, "empty body: send the JPEG or PNG image as the request body");
     }
@@ -128,9 +156,10 @@ async fn analyse(State(app): State<Arc<App>>, Query(q): Query<AnalyseQuery>, bod
     app.photo_waiting.fetch_sub(1, Ordering::SeqCst);
     let Ok(permit) = permit else { return error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping") };
     let started = Instant::now();
+    let max_pixels = app.config.max_pixels;
     let result = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        engine::analyse_image(&body, annotated)
+        engine::analyse_image(&body, annotated, max_pixels)
     })
     .await;
     let ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3);
@@ -140,6 +169,7 @@ async fn analyse(State(app): State<Arc<App>>, Query(q): Query<AnalyseQuery>, bod
             None => ([(header::CONTENT_TYPE, "application/json")], [("x-analysis-ms", ms)], a.report.to_json()).into_response(),
         },
         Ok(Err(AnalyseError::BadInput(m))) => error(StatusCode::BAD_REQUEST, m),
+        Ok(Err(AnalyseError::TooLarge(m))) => error(StatusCode::PAYLOAD_TOO_LARGE, m),
         Ok(Err(AnalyseError::Internal(m))) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("the analysis failed: {e}")),
     }
@@ -153,18 +183,19 @@ async fn webcam(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Response {
             format!("busy: {} webcam clients already (--max-webcam-clients)", app.config.max_webcam_clients),
         );
     };
-    ws.max_message_size(app.config.max_image_bytes).on_upgrade(move |socket| webcam_client(socket, permit))
+    let max_pixels = app.config.max_pixels;
+    ws.max_message_size(app.config.max_image_bytes).on_upgrade(move |socket| webcam_client(socket, permit, max_pixels))
 }
 
 /// Frames from the socket go to the client's analysis thread through a channel of one: a frame
 /// that arrives while one is being analysed is dropped (and said so), never queued, so the
 /// latency stays one analysis at most. Replies go back as they come; a client that stops
 /// reading only stalls its own connection.
-async fn webcam_client(socket: WebSocket, _permit: OwnedSemaphorePermit) {
+async fn webcam_client(socket: WebSocket, _permit: OwnedSemaphorePermit, max_pixels: Option<u64>) {
     let (mut tx, mut rx) = socket.split();
     let (frame_tx, frame_rx) = std::sync::mpsc::sync_channel::<(u64, Bytes)>(1);
     let (reply_tx, mut reply_rx) = mpsc::channel::<String>(4);
-    let worker = std::thread::Builder::new().name("webcam".into()).spawn(move || webcam_worker(frame_rx, reply_tx));
+    let worker = std::thread::Builder::new().name("webcam".into()).spawn(move || webcam_worker(frame_rx, reply_tx, max_pixels));
     if worker.is_err() {
         let _ = tx.send(Message::Text(r#"{"error":"the server cannot start a thread"}"#.into())).await;
         return;
@@ -199,13 +230,13 @@ async fn webcam_client(socket: WebSocket, _permit: OwnedSemaphorePermit) {
 }
 
 /// The analysis thread of one webcam client: a [`WebcamSession`], rebuilt after an error.
-fn webcam_worker(frames: std::sync::mpsc::Receiver<(u64, Bytes)>, replies: mpsc::Sender<String>) {
+fn webcam_worker(frames: std::sync::mpsc::Receiver<(u64, Bytes)>, replies: mpsc::Sender<String>, max_pixels: Option<u64>) {
     let mut session: Option<WebcamSession> = None;
     while let Ok((n, frame)) = frames.recv() {
         let started = Instant::now();
         let result = match session.as_mut() {
-            Some(s) => s.analyse(&frame),
-            None => WebcamSession::new().map_err(AnalyseError::Internal).and_then(|s| session.insert(s).analyse(&frame)),
+            Some(s) => s.analyse(&frame, max_pixels),
+            None => WebcamSession::new().map_err(AnalyseError::Internal).and_then(|s| session.insert(s).analyse(&frame, max_pixels)),
         };
         let ms = started.elapsed().as_secs_f64() * 1e3;
         let reply = match result {
@@ -227,8 +258,7 @@ async fn upload_video(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
     let limit = app.config.max_video_bytes;
     let too_big =
         || error(StatusCode::PAYLOAD_TOO_LARGE, format!("the video is larger than the limit of {} MB (--max-video-mb)", mb(limit)));
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    if content_length(&headers).is_some_and(|n| n > limit) {
         return too_big();
     }
     let Ok(permit) = app.video_slots.clone().try_acquire_owned() else {
@@ -245,6 +275,7 @@ async fn upload_video(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
             app.jobs.remove(job.id);
             return match status {
                 Upload::TooBig => too_big(),
+                Upload::Body(e) => body_error(&e),
                 Upload::Failed(m) => error(StatusCode::BAD_REQUEST, m),
             };
         }
@@ -253,10 +284,10 @@ async fn upload_video(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
         app.jobs.remove(job.id);
         return error(StatusCode::BAD_REQUEST, reason);
     }
-    let id = job.id;
+    let (id, max_pixels) = (job.id, app.config.max_pixels);
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        job.run();
+        job.run(max_pixels);
     });
     (StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id, "status": format!("/api/video/{id}") }))).into_response()
 }
@@ -267,6 +298,8 @@ fn mb(bytes: u64) -> String {
 
 enum Upload {
     TooBig,
+    /// The body could not be read (the client went away, or was too slow).
+    Body(axum::Error),
     Failed(String),
 }
 
@@ -277,7 +310,7 @@ async fn receive(body: Body, path: &std::path::Path, limit: u64) -> Result<Vec<u
     let mut stream = body.into_data_stream();
     let (mut head, mut total) = (Vec::new(), 0u64);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Upload::Failed(format!("the upload was interrupted: {e}")))?;
+        let chunk = chunk.map_err(Upload::Body)?;
         total += chunk.len() as u64;
         if total > limit {
             return Err(Upload::TooBig);

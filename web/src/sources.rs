@@ -15,6 +15,8 @@ use bytes::Bytes;
 use gst::prelude::*;
 use tokio::sync::{broadcast, watch};
 
+use emotiondetect_core::redact;
+
 use crate::config::SourceArg;
 use crate::engine::{self, error_text, first_error, make};
 
@@ -51,6 +53,8 @@ struct Outputs {
     stop: Arc<AtomicBool>,
     /// The source's name, each report's `source_id`.
     name: String,
+    /// [`Source::shown_uri`], each report's `source`.
+    shown_uri: String,
 }
 
 impl Source {
@@ -66,10 +70,11 @@ impl Source {
             last_error: Arc::default(),
             stop: Arc::default(),
             name: arg.name.clone(),
+            shown_uri: shown_uri(&arg.uri),
         };
         let source = Arc::new(Source {
             name: arg.name.clone(),
-            shown_uri: without_credentials(&arg.uri),
+            shown_uri: shown_uri(&arg.uri),
             jpeg,
             reports,
             frames: out.frames.clone(),
@@ -122,20 +127,28 @@ impl Source {
     }
 }
 
-/// `rtsp://user:pw@host/x` -> `rtsp://host/x`, `file:///a/b/c.avi` -> `c.avi (file)`: the page
-/// and the API never show credentials or the server's paths.
-fn without_credentials(uri: &str) -> String {
-    if let Some(path) = uri.strip_prefix("file://") {
-        return format!("{} (file)", path.rsplit('/').next().unwrap_or_default());
+/// `rtsp://user:pw@host/x?token=t` -> `rtsp://***@host/x?token=***` (core's redaction),
+/// `file:///a/b/c.avi` -> `c.avi (file)`: the page and the API never show credentials or the
+/// server's paths.
+fn shown_uri(uri: &str) -> String {
+    match uri.strip_prefix("file://") {
+        Some(path) => format!("{} (file)", path.rsplit('/').next().unwrap_or_default()),
+        None => redact::uri(uri),
     }
-    match uri.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            format!("{scheme}://{host}{path}")
+}
+
+/// An error or log text of source `name` as shown: its URI and, for a file, its path (as
+/// given, percent-decoded, and as the OS resolves it) replaced by the source's name, then any
+/// other URI redacted.
+fn shown_error(name: &str, uri: &str, text: &str) -> String {
+    let mut text = text.replace(uri, &format!("source {name}"));
+    if let Ok(path) = gst::glib::filename_from_uri(uri).map(|(p, _)| p) {
+        let canonical = path.canonicalize().ok();
+        for p in [Some(path), canonical].into_iter().flatten() {
+            text = text.replace(&*p.to_string_lossy(), &format!("source {name}"));
         }
-        None => uri.to_string(),
     }
+    redact::text(&text)
 }
 
 /// The source thread: runs the pipeline, restarting it after errors, until `stop`.
@@ -147,6 +160,7 @@ fn run(name: &str, uri: &str, out: &Outputs) {
             r
         });
         if let Err(e) = result {
+            let e = shown_error(name, uri, &e);
             eprintln!("emotiondetect-web: source {name}: {e}; restarting in {} s", RESTART_DELAY.as_secs());
             *out.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
             for _ in 0..20 {
@@ -216,6 +230,7 @@ fn play(pipeline: &gst::Pipeline, out: &Outputs) -> Result<(), String> {
             gst::MessageView::Element(_) => {
                 if let Some(Ok(mut report)) = engine::report_of(&msg) {
                     report.source_id.clone_from(&out.name);
+                    report.source.clone_from(&out.shown_uri);
                     let json: Arc<str> = report.to_json().into();
                     out.frames.fetch_add(1, Ordering::Relaxed);
                     *out.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(json.clone());
@@ -241,9 +256,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credentials_are_never_shown() {
-        assert_eq!(without_credentials("rtsp://admin:secret@10.0.0.2:554/live"), "rtsp://10.0.0.2:554/live");
-        assert_eq!(without_credentials("rtsp://cam/a@b"), "rtsp://cam/a@b");
-        assert_eq!(without_credentials("file:///v/a.avi"), "a.avi (file)");
+    fn credentials_and_paths_are_never_shown() {
+        assert_eq!(shown_uri("rtsp://admin:secret@10.0.0.2:554/live"), "rtsp://***@10.0.0.2:554/live");
+        assert_eq!(shown_uri("rtsp://cam/a@b"), "rtsp://cam/a@b");
+        assert_eq!(shown_uri("file:///v/a.avi"), "a.avi (file)");
+        let e = shown_error("cam", "file:///srv/a%20b/x.mp4", "No such file \"/srv/a b/x.mp4\" (file:///srv/a%20b/x.mp4)");
+        assert_eq!(e, "No such file \"source cam\" (source cam)");
+        let e = shown_error("cam", "http://u:pw@h/x", "Not found (URL: http://u:pw@h/x, redirect http://u:pw@h/y)");
+        assert_eq!(e, "Not found (URL: source cam, redirect http://***@h/y)");
     }
 }

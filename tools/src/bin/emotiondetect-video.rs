@@ -102,13 +102,18 @@ struct Cli {
     #[arg(long, value_name = "S", default_value_t = video::EOS_GRACE.as_secs_f64(), value_parser = grace_seconds,
           allow_negative_numbers = true)]
     grace: f64,
+    /// Refuse a picture or video frame larger than N pixels (width x height, as its header
+    /// declares it), before decoding it [default: 40000000 for a picture, 33177600 (7680x4320)
+    /// for a video]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_pixels: Option<u64>,
 }
 
 impl Cli {
     /// What [`video::run`] takes.
     fn into_args(self) -> Args {
-        let Cli { input, props, out_dir, no_audio, plot_people, grace } = self;
-        Args { input, out_dir, props, no_audio, plot_people, grace: Duration::from_secs_f64(grace) }
+        let Cli { input, props, out_dir, no_audio, plot_people, grace, max_pixels } = self;
+        Args { input, out_dir, props, no_audio, plot_people, grace: Duration::from_secs_f64(grace), max_pixels }
     }
 }
 
