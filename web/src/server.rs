@@ -116,9 +116,17 @@ where
     })
 }
 
-/// The [`TooSlow`] inside a body error, if that is what it is.
+/// The [`TooSlow`] inside a body error (at any depth: each `Body` wraps its stream's errors
+/// again), if that is what it is.
 pub fn too_slow(e: &axum::Error) -> Option<&TooSlow> {
-    std::error::Error::source(e).and_then(|s| s.downcast_ref::<TooSlow>())
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(slow) = c.downcast_ref::<TooSlow>() {
+            return Some(slow);
+        }
+        cause = c.source();
+    }
+    None
 }
 
 #[cfg(test)]
