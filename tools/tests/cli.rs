@@ -448,3 +448,59 @@ fn audio_is_kept_unless_no_audio() {
     let streams = discover(&mp4);
     assert!(streams.contains("video #") && !streams.contains("audio #"), "no audio with --no-audio:\n{streams}");
 }
+
+/// `jpeg` with the SOF0 (8-bit, 3 components) width and height of every frame set to 30000.
+fn declaring_30000(mut data: Vec<u8>) -> Vec<u8> {
+    let sofs: Vec<usize> = data.windows(5).enumerate().filter(|(_, w)| *w == [0xFF, 0xC0, 0, 17, 8]).map(|(i, _)| i).collect();
+    assert!(!sofs.is_empty(), "no SOF0");
+    for sof in sofs {
+        data[sof + 5..sof + 9].copy_from_slice(&[0x75, 0x30, 0x75, 0x30]);
+    }
+    data
+}
+
+#[test]
+fn cut_and_oversized_pictures_are_refused_before_decoding() {
+    let dir = TempDir::new("cli-pixels");
+    let photo = std::fs::read(group_photo("13.jpg")).unwrap();
+    let cut = dir.path().join("cut.jpg");
+    std::fs::write(&cut, &photo[..1000]).unwrap();
+    let big = dir.path().join("big.jpg");
+    std::fs::write(&big, declaring_30000(photo.clone())).unwrap();
+    // A 64x48 MJPEG AVI: analysed within the default limit, refused from the demuxer's caps
+    // (before any decoder) under --max-pixels 3000.
+    let avi = dir.path().join("big.avi");
+    run_pipeline(
+        &format!(
+            "filesrc location=\"{}\" ! decodebin ! videoconvert ! videoscale ! video/x-raw,width=64,height=48 ! identity eos-after=3 \
+             ! jpegenc ! avimux ! filesink location=\"{}\"",
+            megamind().display(),
+            avi.display()
+        ),
+        Duration::from_secs(60),
+    );
+    let wide = dir.path().join("wide.avi");
+    std::fs::copy(&avi, &wide).unwrap();
+    let cases: [(&Path, &[&str], &[&str]); 4] = [
+        (&cut, &[], &["cut short", "no end-of-image marker"]),
+        (&big, &[], &["30000x30000 (900.0 MP)", "--max-pixels"]),
+        (&wide, &["--max-pixels", "3000"], &["64x48", "over the limit of 3000 pixels"]),
+        (&avi, &[], &[]),
+    ];
+    for (input, extra, expected) in cases {
+        let out_dir = dir.path().join("out");
+        let mut args = vec![s(input), "-o", s(&out_dir)];
+        args.extend_from_slice(extra);
+        let out = run_tool(&args);
+        let err = stderr(&out);
+        if expected.is_empty() {
+            assert_eq!(out.status.code(), Some(0), "a 64x48 clip within the default limit: {err}");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", input.display());
+        for e in expected {
+            assert!(err.contains(e), "`{err}` should contain `{e}`");
+        }
+        assert!(!out_dir.exists() || entries(&out_dir).is_empty(), "nothing written for {}", input.display());
+    }
+}
