@@ -292,7 +292,7 @@ fn a_bad_uri_fails_at_ready_and_an_unreachable_broker_is_a_warning() {
     let (arrivals, warnings, dropped) = run(&format!("uri=mqtt://127.0.0.1:{}/t queue-size=10", free_port()), false, |_| {});
     assert_eq!(arrivals.len(), MEGAMIND_FRAMES);
     assert!(warnings.iter().any(|w| w.contains("unreachable")), "{warnings:?}");
-    assert_eq!(dropped, (MEGAMIND_FRAMES - 10) as u64, "all but the newest 10 dropped");
+    assert_eq!(dropped, MEGAMIND_FRAMES as u64, "all dropped: the newest 10 still queued at EOS count too");
     assert!(start.elapsed() < Duration::from_secs(60), "{:?}", start.elapsed());
 }
 
@@ -444,5 +444,160 @@ fn a_silent_broker_never_stalls_the_video_nor_the_application() {
     assert!(gap < Duration::from_millis(100), "the video waited {gap:?} for the broker");
     assert!(reads > 10 && slowest < Duration::from_millis(50), "reading dropped took {slowest:?}");
     assert!(to_null < flush_timeout + Duration::from_secs(1), "NULL took {to_null:?}");
-    assert_eq!(dropped, (MEGAMIND_FRAMES - 10) as u64, "all but the newest 10 dropped");
+    assert_eq!(dropped, MEGAMIND_FRAMES as u64, "all dropped: the newest 10 still queued at EOS count too");
+}
+
+// ---------------------------------------------------------------------------------------------
+// `dropped` counts every message not delivered: the figure of the EOS warning, read after EOS
+// and after NULL, until the next NULL->READY.
+
+/// What one run says about the messages it did not deliver.
+#[derive(Debug)]
+struct Losses {
+    /// Buffers that reached the sink, each with a report to publish.
+    sent: u64,
+    /// The figure that the "N messages not delivered" warning starts with (0 without one).
+    warned: u64,
+    at_eos: u64,
+    after_null: u64,
+    /// Read at READY after NULL (a new run).
+    after_ready: u64,
+}
+
+/// Runs Megamind.avi through `emotiondetect ! emotionpublish name=ep PROPS` (sync=false) to EOS,
+/// then to NULL, then to READY and NULL again; `during(frames so far)` is called from the bus loop.
+fn run_losses(props: &str, mut during: impl FnMut(u64)) -> Losses {
+    init();
+    let desc = format!(
+        "filesrc location={} ! decodebin ! videorate ! emotiondetect ! emotionpublish name=ep {props} ! fakesink name=sink sync=false",
+        megamind().display()
+    );
+    let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let s = sent.clone();
+    pipeline.by_name("sink").unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        s.fetch_add(1, Ordering::Relaxed);
+        gst::PadProbeReturn::Ok
+    });
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap_or_else(|e| panic!("`{desc}` cannot start: {e:?}: {}", first_error(&bus)));
+    let (start, mut warned) = (Instant::now(), Vec::new());
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(180), "no EOS");
+        during(sent.load(Ordering::Relaxed));
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(20)) else { continue };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
+            gst::MessageView::Warning(w) if w.error().message().contains("not delivered") => warned.push(w.error().message().to_string()),
+            _ => {}
+        }
+    }
+    assert!(warned.len() <= 1, "one warning at EOS: {warned:?}");
+    let warned = warned.first().map_or(0, |w| {
+        w.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("the warning starts with its figure: {w}"))
+    });
+    let ep = pipeline.by_name("ep").unwrap();
+    let at_eos: u64 = ep.property("dropped");
+    pipeline.set_state(gst::State::Null).unwrap();
+    let after_null: u64 = ep.property("dropped");
+    pipeline.set_state(gst::State::Ready).unwrap();
+    let after_ready: u64 = ep.property("dropped");
+    pipeline.set_state(gst::State::Null).unwrap();
+    Losses { sent: sent.load(Ordering::Relaxed), warned, at_eos, after_null, after_ready }
+}
+
+/// The same count everywhere, reset by the next NULL->READY.
+fn assert_one_figure(l: &Losses, what: &str) {
+    assert_eq!(l.sent, MEGAMIND_FRAMES as u64, "{what}: every frame passed");
+    assert_eq!(l.warned, l.at_eos, "{what}: the EOS warning's figure is `dropped` at EOS: {l:?}");
+    assert_eq!(l.at_eos, l.after_null, "{what}: `dropped` after NULL is the figure at EOS: {l:?}");
+    assert_eq!(l.after_ready, 0, "{what}: a new NULL->READY starts from 0: {l:?}");
+}
+
+/// A broker that accepts the connection and never answers: nothing is delivered, so every
+/// message, dropped from the full queue or still queued at EOS, counts.
+/// A TCP listener on 127.0.0.1 that accepts and keeps every connection, answering nothing.
+/// Returns its port and the connections.
+fn silent_broker() -> (u16, Arc<Mutex<Vec<TcpStream>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let h = held.clone();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            h.lock().unwrap().push(c);
+        }
+    });
+    (port, held)
+}
+
+#[test]
+fn dropped_counts_every_message_a_silent_broker_never_got() {
+    let (port, held) = silent_broker();
+    for queue in [150, 1] {
+        let l = run_losses(&format!("uri=mqtt://127.0.0.1:{port}/t queue-size={queue} flush-timeout=500"), |_| {});
+        println!("silent broker, queue-size={queue}: {l:?}");
+        assert_one_figure(&l, &format!("queue-size={queue}"));
+        assert_eq!(l.at_eos, l.sent, "queue-size={queue}: nothing was delivered, everything counts");
+    }
+    assert!(!held.lock().unwrap().is_empty(), "the client connected");
+}
+
+/// A real broker stopped after 100 frames and started again after NULL (its persisted session
+/// then gives the subscriber what the broker had acknowledged): delivered + dropped = sent.
+#[test]
+fn delivered_plus_dropped_is_every_frame_when_the_broker_goes_away() {
+    for queue in [150, 1] {
+        let dir = TempDir::new(&format!("mqtt-dropped-{queue}"));
+        let mut broker = Broker::start(free_port(), dir.path());
+        let sub = Subscriber::start(broker.port, "cams/dropped");
+        let mut stopped = false;
+        let l = run_losses(&format!("uri=mqtt://127.0.0.1:{}/cams/dropped queue-size={queue} flush-timeout=500", broker.port), |n| {
+            if !stopped && n >= 100 {
+                broker.stop();
+                stopped = true;
+            }
+        });
+        assert!(stopped, "the broker was stopped mid-stream");
+        broker.restart();
+        let mut times: Vec<u64> =
+            reports(&sub.wait_for(MEGAMIND_FRAMES, Duration::from_secs(30))).iter().map(|r| r.timestamp.unwrap()).collect();
+        times.sort_unstable();
+        times.dedup();
+        println!("broker stopped at frame 100, queue-size={queue}: {l:?}; {} frames delivered", times.len());
+        assert_one_figure(&l, &format!("queue-size={queue}"));
+        assert!(l.at_eos > 0 && !times.is_empty(), "queue-size={queue}: some delivered, some not: {l:?}");
+        assert_eq!(times.len() as u64 + l.at_eos, l.sent, "queue-size={queue}: delivered + dropped = sent");
+    }
+}
+
+/// Stopped without EOS (NULL after 100 frames): what was still queued counts after NULL.
+#[test]
+fn dropped_after_null_counts_the_queue_a_stop_without_eos_discarded() {
+    init();
+    let (port, _held) = silent_broker();
+    let desc = format!(
+        "filesrc location={} ! decodebin ! videorate ! emotiondetect ! emotionpublish name=ep uri=mqtt://127.0.0.1:{port}/t ! fakesink name=sink sync=false",
+        megamind().display()
+    );
+    let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let s = sent.clone();
+    pipeline.by_name("ep").unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        s.fetch_add(1, Ordering::Relaxed);
+        gst::PadProbeReturn::Ok
+    });
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let start = Instant::now();
+    while sent.load(Ordering::Relaxed) < 100 {
+        assert!(start.elapsed() < Duration::from_secs(60), "100 frames did not pass");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let ep = pipeline.by_name("ep").unwrap();
+    let (sent, dropped): (u64, u64) = (sent.load(Ordering::Relaxed), ep.property("dropped"));
+    println!("stopped after {sent} frames: dropped {dropped}");
+    assert!(sent < MEGAMIND_FRAMES as u64, "stopped before EOS ({sent} frames)");
+    assert_eq!(dropped, sent, "nothing was delivered: the 150 still queued count too");
 }

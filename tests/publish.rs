@@ -103,3 +103,60 @@ fn no_target_or_two_targets_fail_at_ready() {
     let err = ready_error(&publisher(&[("location", "/tmp/x.jsonl"), ("uri", "mqtt://127.0.0.1/t")]));
     assert!(err.message().contains("not both"), "{}", err.message());
 }
+
+/// A tmpfs of `size` mounted at a new directory, unmounted on drop (as tests/hostile.rs's).
+/// Mounting needs root (CI runs as root): without it the test fails, saying so.
+struct Tmpfs(TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = TempDir::new("publish-tmpfs");
+        let out =
+            std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir.path()).output();
+        match out {
+            Ok(o) if o.status.success() => Tmpfs(dir),
+            other => panic!(
+                "this test fills a real filesystem: mounting a {size} tmpfs at {} failed ({other:?}); it needs root",
+                dir.path().display()
+            ),
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+/// The disk fills mid-stream: the lines that a failed write lost, and the reports refused after
+/// it, count in `dropped` (read after NULL), so lines in the file + dropped = reports sent.
+#[test]
+fn on_a_full_disk_lines_in_the_file_plus_dropped_are_the_reports_sent() {
+    let fs = Tmpfs::mount("160k");
+    let out = fs.0.path().join("frames.jsonl");
+    let desc = format!(
+        "filesrc location={} ! decodebin ! videoconvert ! emotiondetect ! emotionpublish name=ep location={} ! fakesink",
+        megamind().display(),
+        out.display()
+    );
+    init();
+    let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let ep = pipeline.by_name("ep").unwrap();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let s = sent.clone();
+    ep.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        s.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        gst::PadProbeReturn::Ok
+    });
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(120), &[gst::MessageType::Eos, gst::MessageType::Error]).expect("an end");
+    assert!(matches!(msg.view(), gst::MessageView::Error(_)), "the disk filled: {msg:?}");
+    pipeline.set_state(gst::State::Null).unwrap();
+    let (sent, dropped): (u64, u64) = (sent.load(std::sync::atomic::Ordering::Relaxed), ep.property("dropped"));
+    let lines = std::fs::read_to_string(&out).unwrap().lines().count() as u64;
+    println!("sent {sent}, lines in the file {lines}, dropped {dropped}");
+    assert!(lines > 0 && dropped > 0, "some lines written, some lost");
+    assert_eq!(lines + dropped, sent, "every report is in the file or counted");
+}

@@ -25,8 +25,11 @@ const BUFFER_BYTES: usize = 64 * 1024;
 pub struct MetadataWriter {
     out: Sink,
     path: PathBuf,
-    /// Whole lines not yet written.
+    /// Whole lines not yet written, and how many.
     pending: Vec<u8>,
+    pending_lines: u64,
+    /// Lines written to the file (or stdout) so far.
+    lines_written: u64,
     /// The first write error: later writes return it again without touching the file.
     failed: Option<Error>,
 }
@@ -52,7 +55,7 @@ impl MetadataWriter {
             let file = crate::files::create_regular(path).map_err(|e| Error::Create { path: path.to_path_buf(), source: Arc::new(e) })?;
             Sink::File { file, written: 0 }
         };
-        Ok(MetadataWriter { out, path: path.to_path_buf(), pending: Vec::new(), failed: None })
+        Ok(MetadataWriter { out, path: path.to_path_buf(), pending: Vec::new(), pending_lines: 0, lines_written: 0, failed: None })
     }
 
     /// Writes one frame as one line.
@@ -71,6 +74,7 @@ impl MetadataWriter {
         }
         self.pending.extend_from_slice(json.as_bytes());
         self.pending.push(b'\n');
+        self.pending_lines += 1;
         if self.pending.len() >= BUFFER_BYTES || matches!(self.out, Sink::Stdout(_)) {
             self.write_pending()?;
         }
@@ -92,6 +96,12 @@ impl MetadataWriter {
         &self.path
     }
 
+    /// Lines in the file so far (gathered ones not counted until written; the lines a failed
+    /// write lost never are).
+    pub fn lines_written(&self) -> u64 {
+        self.lines_written
+    }
+
     fn write_pending(&mut self) -> Result<()> {
         let result = match &mut self.out {
             Sink::Stdout(out) => out.write_all(&self.pending).and_then(|()| out.flush()),
@@ -108,6 +118,10 @@ impl MetadataWriter {
             },
         };
         self.pending.clear();
+        if result.is_ok() {
+            self.lines_written += std::mem::take(&mut self.pending_lines);
+        }
+        self.pending_lines = 0;
         result.map_err(|e| {
             let e = Error::Write { path: self.path.clone(), source: Arc::new(e) };
             self.failed = Some(e.clone());
@@ -120,10 +134,13 @@ impl MetadataWriter {
 /// thread) never waits on the disk: [`LineSender::send`] only queues; when `queue_size` lines
 /// wait already, the oldest is dropped and counted, as [`crate::publish::Publisher`] does.
 /// The first write error ends the writing: `on_error` is called once with it (from the
-/// sender's thread), and later sends return it.
+/// sender's thread), and later sends return it. [`LineSender::dropped`] counts every line that
+/// does not reach the file: dropped from the full queue, lost with a write error, or refused
+/// after one. Lines still queued when [`LineSender::flush`] times out are not lost: closing
+/// writes them.
 pub struct LineSender {
     shared: Arc<LineQueue>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct LineQueue {
@@ -165,7 +182,7 @@ impl LineSender {
             std::thread::Builder::new().name("emotiondetect-jsonl".into()).spawn(move || write_lines(&s, writer, on_error)).map_err(
                 |e| Error::ThreadStart { purpose: path.display().to_string(), thread: "emotiondetect-jsonl".into(), source: Arc::new(e) },
             )?;
-        Ok(LineSender { shared, thread: Some(thread) })
+        Ok(LineSender { shared, thread: Mutex::new(Some(thread)) })
     }
 
     /// Queues one line (a [`FrameReport::to_json`], no newline); never blocks.
@@ -174,6 +191,7 @@ impl LineSender {
     pub fn send(&self, line: String) -> Result<()> {
         let mut lines = lock(&self.shared.state);
         if let Some(e) = &lines.failed {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return Err(e.clone());
         }
         if push_newest(&mut lines.waiting, line, self.shared.queue_size) {
@@ -184,13 +202,14 @@ impl LineSender {
         Ok(())
     }
 
-    /// Lines dropped so far from the full queue.
+    /// Lines not in the file so far (see [`LineSender`]); never waits on the disk.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
     /// Waits, at most `timeout`, until every queued line is in the file. Returns the lines not
-    /// written by then (all of them once the writing has failed).
+    /// written by then: they stay queued, and [`LineSender::close`] writes them (0 once the
+    /// writing has failed: the lost lines are in [`LineSender::dropped`]).
     pub fn flush(&self, timeout: Duration) -> u64 {
         let deadline = Instant::now() + timeout;
         let mut lines = lock(&self.shared.state);
@@ -198,21 +217,27 @@ impl LineSender {
             let left = (lines.waiting.len() + lines.writing) as u64;
             let now = Instant::now();
             if left == 0 || lines.failed.is_some() || now >= deadline {
-                return left;
+                return if lines.failed.is_some() { 0 } else { left };
             }
             lines = self.shared.changed.wait_timeout(lines, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
         }
     }
+
+    /// Writes what is queued and ends the thread (waiting for the disk). Returns
+    /// [`LineSender::dropped`], final from now on. Dropping closes too.
+    pub fn close(&self) -> u64 {
+        lock(&self.shared.state).stop = true;
+        self.shared.changed.notify_all();
+        if let Some(t) = lock(&self.thread).take() {
+            let _ = t.join();
+        }
+        self.dropped()
+    }
 }
 
 impl Drop for LineSender {
-    /// Writes what is queued, then ends the thread.
     fn drop(&mut self) {
-        lock(&self.shared.state).stop = true;
-        self.shared.changed.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.close();
     }
 }
 
@@ -240,10 +265,14 @@ fn write_lines(shared: &LineQueue, mut writer: MetadataWriter, on_error: impl Fn
         let batch: Vec<String> = lines.waiting.drain(..).collect();
         lines.writing = batch.len();
         drop(lines);
+        let before = writer.lines_written();
         let written = batch.iter().try_for_each(|l| writer.write_json(l)).and_then(|()| writer.flush());
         lines = lock(&shared.state);
         lines.writing = 0;
         if let Err(e) = written {
+            // The batch's lines not in the file, and those queued meanwhile.
+            let lost = batch.len() as u64 - (writer.lines_written() - before) + lines.waiting.len() as u64;
+            shared.dropped.fetch_add(lost, Ordering::Relaxed);
             lines.waiting.clear();
             lines.failed = Some(e.clone());
             drop(lines);

@@ -9,7 +9,10 @@
 //! With QoS 1 a message counts as delivered once the broker acknowledges it: messages the
 //! broker had not acknowledged when a connection was lost are sent again after the reconnection
 //! (by the client when the broker resumed the session, else from our queue), so every message is
-//! either delivered at least once or counted as dropped.
+//! either delivered at least once or counted as dropped. What is still queued or unacknowledged
+//! when [`Publisher::flush`] gives up, or when the publisher is closed, is written off: counted
+//! as dropped and never sent (with QoS 1, a message the client had already handed over may still
+//! reach the broker later; it stays counted, as not confirmed in time).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -141,13 +144,16 @@ pub enum Notice {
 
 #[derive(Default)]
 struct Counters {
-    /// Messages dropped in all (queue full, or unacknowledged and not resumed).
+    /// Messages dropped in all (queue full, or written off by a flush that gave up or a close).
     dropped: u64,
     /// Dropped during the current outage.
     dropped_in_outage: u64,
     /// QoS 1: handed to the client and not acknowledged yet, oldest first (the broker
     /// acknowledges in order).
     inflight: VecDeque<Vec<u8>>,
+    /// Acknowledgements still due for messages taken out of `inflight` when written off: they
+    /// must not pop the messages sent after them.
+    acks_written_off: usize,
     /// When the current outage began, if one is going on (until the backlog has drained).
     outage_since: Option<Instant>,
     /// When the broker came back in the current outage, while the backlog drains.
@@ -252,27 +258,28 @@ impl Publisher {
         self.shared.changed.notify_all();
     }
 
-    /// Messages dropped so far (queue full, or lost with a connection).
+    /// Messages not delivered so far: dropped from the full queue, or written off by
+    /// [`Publisher::flush`] or [`Publisher::close`]. Never waits on the broker.
     pub fn dropped(&self) -> u64 {
         lock(&self.shared.counters).dropped
     }
 
     /// Waits, at most `timeout`, until every queued message has been handed over and (QoS 1)
-    /// acknowledged. Returns right away while the broker is away. Returns the messages not
-    /// delivered by then.
+    /// acknowledged; gives up right away while the broker is away. What is left then is written
+    /// off (counted in [`Publisher::dropped`], never sent). Returns how many were written off.
     pub fn flush(&self, timeout: Duration) -> u64 {
         let deadline = Instant::now() + timeout;
         let mut q = lock(&self.shared.queue);
         loop {
             let unacked = lock(&self.shared.counters).inflight.len() as u64;
-            let left = q.len() as u64 + unacked;
             let now = Instant::now();
-            if left == 0 || now >= deadline || !self.shared.connected.load(Ordering::Acquire) {
+            if q.len() as u64 + unacked == 0 {
                 drop(q);
-                if left == 0 {
-                    report_if_drained(&self.shared);
-                }
-                return left;
+                report_if_drained(&self.shared);
+                return 0;
+            }
+            if now >= deadline || !self.shared.connected.load(Ordering::Acquire) {
+                return write_off(&self.shared, &mut q);
             }
             q = self
                 .shared
@@ -282,14 +289,24 @@ impl Publisher {
                 .0;
         }
     }
+
+    /// Stops sending and disconnects without waiting; what is still queued or unacknowledged
+    /// is written off. Returns [`Publisher::dropped`], final from now on. Dropping closes too.
+    pub fn close(&self) -> u64 {
+        // `stop` first: the sender thread checks it under the queue lock, so it takes nothing
+        // after the write-off.
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.changed.notify_all();
+        write_off(&self.shared, &mut lock(&self.shared.queue));
+        // The threads see `stop` and end by themselves; a broker that is away never delays this.
+        let _ = self.client.try_disconnect();
+        self.dropped()
+    }
 }
 
 impl Drop for Publisher {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
-        self.shared.changed.notify_all();
-        // The threads see `stop` and end by themselves; a broker that is away never delays this.
-        let _ = self.client.try_disconnect();
+        self.close();
     }
 }
 
@@ -299,14 +316,30 @@ fn drop_messages(shared: &Shared, n: u64) {
     c.dropped_in_outage += n;
 }
 
+/// Counts as dropped, and forgets, the queue `q` (the locked `shared.queue`) and the
+/// unacknowledged messages. Returns how many.
+fn write_off(shared: &Shared, q: &mut VecDeque<Vec<u8>>) -> u64 {
+    let mut c = lock(&shared.counters);
+    let unacked = c.inflight.len();
+    c.inflight.clear();
+    c.acks_written_off += unacked;
+    let n = (q.len() + unacked) as u64;
+    q.clear();
+    c.dropped += n;
+    c.dropped_in_outage += n;
+    n
+}
+
 enum Next {
     Stop,
     Idle,
     Send(Vec<u8>),
 }
 
-/// The next message to send while connected; waits at most 100 ms for one.
-fn next_message(shared: &Shared) -> Next {
+/// The next message to send while connected; waits at most 100 ms for one. With QoS 1 it is
+/// kept in `inflight` until acknowledged, moved there under the queue lock so that a write-off
+/// sees it in one place or the other.
+fn next_message(shared: &Shared, qos: QoS) -> Next {
     let mut q = lock(&shared.queue);
     for waited in [false, true] {
         if shared.stop.load(Ordering::Acquire) {
@@ -314,6 +347,10 @@ fn next_message(shared: &Shared) -> Next {
         }
         if shared.connected.load(Ordering::Acquire) {
             if let Some(p) = q.pop_front() {
+                if qos != QoS::AtMostOnce {
+                    // Kept before it is handed over, so that its acknowledgement can never come first.
+                    lock(&shared.counters).inflight.push_back(p.clone());
+                }
                 return Next::Send(p);
             }
         }
@@ -328,14 +365,10 @@ fn next_message(shared: &Shared) -> Next {
 /// copy until the broker acknowledges it), and reports an outage's end once the backlog is out.
 fn send(shared: &Shared, client: &Client, topic: &str, qos: QoS) {
     loop {
-        match next_message(shared) {
+        match next_message(shared, qos) {
             Next::Stop => return,
             Next::Idle => {}
             Next::Send(payload) => {
-                // Kept before it is handed over, so that its acknowledgement can never come first.
-                if qos != QoS::AtMostOnce {
-                    lock(&shared.counters).inflight.push_back(payload.clone());
-                }
                 if client.publish(topic, qos, false, payload).is_err() {
                     return;
                 }
@@ -371,7 +404,7 @@ fn drive(mut connection: Connection, shared: &Shared, qos: QoS) {
                 connected(shared, ack.session_present, qos);
             }
             Ok(Event::Incoming(Packet::PubAck(_))) => {
-                lock(&shared.counters).inflight.pop_front();
+                acknowledged(shared);
                 shared.changed.notify_all();
             }
             Ok(_) => {}
@@ -386,13 +419,27 @@ fn drive(mut connection: Connection, shared: &Shared, qos: QoS) {
     }
 }
 
+/// The broker acknowledged the oldest message in flight (or one written off before).
+fn acknowledged(shared: &Shared) {
+    let mut c = lock(&shared.counters);
+    if c.acks_written_off > 0 {
+        c.acks_written_off -= 1;
+    } else {
+        c.inflight.pop_front();
+    }
+}
+
 fn connected(shared: &Shared, session_present: bool, qos: QoS) {
     if !session_present && qos != QoS::AtMostOnce {
         // A new session: the client forgets what the broker had not acknowledged; it goes back
         // to the front of the queue. The broker may have received some of it (only the
         // acknowledgement was lost), so none of it is dropped: the queue may exceed its bound by
-        // the client's in-flight window until it is sent.
-        let unacked = std::mem::take(&mut lock(&shared.counters).inflight);
+        // the client's in-flight window until it is sent. Written-off ones will never be acknowledged.
+        let unacked = {
+            let mut c = lock(&shared.counters);
+            c.acks_written_off = 0;
+            std::mem::take(&mut c.inflight)
+        };
         let mut q = lock(&shared.queue);
         for payload in unacked.into_iter().rev() {
             q.push_front(payload);
@@ -490,6 +537,30 @@ mod tests {
         assert_eq!(p.dropped(), 2);
         assert_eq!(lock(&p.shared.queue).iter().map(|m| m[0]).collect::<Vec<_>>(), [2, 3, 4], "the newest kept");
         assert_eq!(p.flush(Duration::from_secs(5)), 3, "no wait while the broker is away");
+        assert_eq!(p.dropped(), 5, "what the flush gave up on counts");
+        assert!(lock(&p.shared.queue).is_empty(), "and is never sent");
+        p.publish(vec![5]);
+        assert_eq!(p.close(), 6, "closing writes off the queue");
+        assert_eq!(p.flush(Duration::ZERO), 0);
+    }
+
+    #[test]
+    fn written_off_messages_in_flight_count_once_and_their_late_acks_pop_nothing_newer() {
+        let shared = Shared::new(10, |_| {});
+        connected(&shared, true, QoS::AtLeastOnce);
+        lock(&shared.queue).extend([vec![0], vec![1], vec![2]]);
+        for _ in 0..2 {
+            assert!(matches!(next_message(&shared, QoS::AtLeastOnce), Next::Send(_)));
+        }
+        assert_eq!(write_off(&shared, &mut lock(&shared.queue)), 3, "two in flight, one queued");
+        lock(&shared.queue).push_back(vec![3]);
+        assert!(matches!(next_message(&shared, QoS::AtLeastOnce), Next::Send(p) if p == [3]));
+        acknowledged(&shared);
+        acknowledged(&shared);
+        assert_eq!(lock(&shared.counters).inflight.len(), 1, "the late acks were the written-off ones'");
+        acknowledged(&shared);
+        assert!(lock(&shared.counters).inflight.is_empty());
+        assert_eq!(lock(&shared.counters).dropped, 3);
     }
 
     #[test]

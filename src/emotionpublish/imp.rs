@@ -82,11 +82,21 @@ impl Sink {
         }
     }
 
-    /// Waits at most `timeout`; returns what was not delivered.
-    fn flush(&self, timeout: Duration) -> u64 {
+    /// Waits at most `timeout`. Returns the messages left then that were counted in `dropped`
+    /// (MQTT: written off), and the lines left that `close` writes (file).
+    fn flush(&self, timeout: Duration) -> (u64, u64) {
         match self {
-            Sink::File { sender, .. } => sender.flush(timeout),
-            Sink::Mqtt(p) => p.flush(timeout),
+            Sink::File { sender, .. } => (0, sender.flush(timeout)),
+            Sink::Mqtt(p) => (p.flush(timeout), 0),
+        }
+    }
+
+    /// Stops the sink (a file writes what is queued first); what an MQTT queue still holds is
+    /// counted. Returns the final `dropped`.
+    fn close(&self) -> u64 {
+        match self {
+            Sink::File { sender, .. } => sender.close(),
+            Sink::Mqtt(p) => p.close(),
         }
     }
 
@@ -156,7 +166,11 @@ impl ObjectImpl for EmotionPublish {
                     .build(),
                 glib::ParamSpecUInt64::builder("dropped")
                     .nick("Dropped")
-                    .blurb("Messages not delivered so far: dropped from the full queue, or lost with a broker connection; kept after the element stops, until it starts again (read-only)")
+                    .blurb(
+                        "Messages not delivered so far: dropped from the full queue, lost with a write error or refused after one \
+                         (file), still queued when the EOS flush timed out or the element stopped (MQTT); the figure of the \
+                         warning at EOS; kept after the element stops, until the next NULL->READY (read-only)",
+                    )
                     .read_only()
                     .build(),
                 glib::ParamSpecString::builder("source-id")
@@ -242,22 +256,18 @@ impl ElementImpl for EmotionPublish {
 
     fn change_state(&self, transition: gst::StateChange) -> std::result::Result<gst::StateChangeSuccess, gst::StateChangeError> {
         if transition == gst::StateChange::NullToReady {
+            // A new run counts from 0, even when it fails to start.
+            self.last_dropped.store(0, Ordering::Relaxed);
             let running = self.start_sink().map_err(|e| {
                 self.post_error_message(error_message(&e));
                 gst::StateChangeError
             })?;
             gst::info!(CAT, imp = self, "sending to {} (queue {})", running.sink.describe(), self.settings.lock().unwrap().queue_size);
-            self.last_dropped.store(0, Ordering::Relaxed);
             *self.running.lock().unwrap() = Some(Arc::new(running));
         }
         let result = self.parent_change_state(transition);
         if transition == gst::StateChange::ReadyToNull || (result.is_err() && transition == gst::StateChange::NullToReady) {
-            // Dropped outside the lock: a file sender writes what is still queued first.
-            let running = self.running.lock().unwrap().take();
-            if let Some(r) = &running {
-                self.last_dropped.store(r.sink.dropped(), Ordering::Relaxed);
-            }
-            drop(running);
+            self.stop_sink();
         }
         result
     }
@@ -360,15 +370,40 @@ impl EmotionPublish {
         })
     }
 
-    /// Waits at most `flush-timeout` for the queue; warns about what was not delivered.
+    /// Closes the sink and keeps its final `dropped` until the next NULL->READY.
+    fn stop_sink(&self) {
+        // Closed outside the lock (a file sender writes what is still queued first), while
+        // `dropped` still reads the live counter; taken out once the total is kept.
+        let running = self.running.lock().unwrap().clone();
+        if let Some(r) = running {
+            self.last_dropped.store(r.sink.close(), Ordering::Relaxed);
+        }
+        self.running.lock().unwrap().take();
+    }
+
+    /// Waits at most `flush-timeout` for the queue (an MQTT queue's rest counts in `dropped`).
+    /// Warns with the total not delivered, the figure `dropped` reads from now on, and about the
+    /// lines a file still has to write.
     fn flush_at_eos(&self) {
         let Some(running) = self.running.lock().unwrap().clone() else { return };
-        let undelivered = running.sink.flush(running.flush_timeout);
-        if undelivered > 0 {
+        let (written_off, pending) = running.sink.flush(running.flush_timeout);
+        let total = running.sink.dropped();
+        if total > 0 {
             gst::element_imp_warning!(
                 self,
                 gst::ResourceError::Write,
-                ("{undelivered} messages not delivered to {} at the end of the stream", running.sink.describe())
+                (
+                    "{total} messages not delivered to {}: {written_off} still queued when the stream ended, the others \
+                     dropped from the full queue or lost",
+                    running.sink.describe()
+                )
+            );
+        }
+        if pending > 0 {
+            gst::element_imp_warning!(
+                self,
+                gst::ResourceError::Write,
+                ("{pending} lines not yet written to {} at the end of the stream: written when the element stops", running.sink.describe())
             );
         }
     }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-//! emotiondetect-web against hostile and careless clients and sources (README "Reliability"):
+//! emotiondetect-web against hostile and careless clients and sources (docs/reliability.md):
 //! camera passwords and server paths never leave the server (API, SSE, logs), its temporary
 //! files are its own whatever the umask, trickling and half-open clients neither hold a slot
 //! nor starve the others, and cut or oversized pictures are refused before they are decoded.
