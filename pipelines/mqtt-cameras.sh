@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Many cameras on one machine, publishing to one MQTT broker: the "many cameras, many machines"
-# deployment (README "Scale-out"). One process, one branch per camera, all sharing one loaded
+# deployment (docs/surveillance.md, "Scale-out"). One process, one branch per camera, all sharing one loaded
 # detector and classifier (model-instance-id) and their classifier batches; no drawing, no bus
 # messages, only the MQTT messages (topic PREFIX/HOST/CAMERA, source_id CAMERA).
 #

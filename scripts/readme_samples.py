@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Regenerates the README's sample outputs from a real run of emotiondetect-video on
+"""Regenerates the manual's sample outputs (docs/metadata.md, docs/video-tool.md) from a real run of emotiondetect-video on
 Megamind.avi, so they never go stale: the blocks between `<!-- sample:NAME -->` and
 `<!-- /sample -->` are replaced.
 
@@ -34,7 +34,7 @@ def main() -> int:
         frames = (pathlib.Path(out) / f"{name}-frames.csv").read_text().splitlines()
         lines = (pathlib.Path(out) / f"{name}.jsonl").read_text().splitlines()
     line = json.loads(lines[99])
-    # No path of this machine in the README.
+    # No path of this machine in the docs.
     for key in ("source", "source_id"):
         if line.get(key, "").startswith("file://"):
             line[key] = f"file:///…/{video.name}"
@@ -43,16 +43,16 @@ def main() -> int:
         "frames-csv-row": f"`{frames[1]}`",
         "json-line": "```json\n" + json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n```",
     }
-    readme = ROOT / "README.md"
-    text = readme.read_text()
+    pages = {key: ROOT / "docs" / ("metadata.md" if key == "json-line" else "video-tool.md") for key in samples}
     for key, body in samples.items():
+        page = pages[key]
+        text = page.read_text()
         pattern = re.compile(rf"(<!-- sample:{key} -->\n).*?(\n<!-- /sample -->)", re.S)
         if not pattern.search(text):
-            print(f"readme_samples.py: no <!-- sample:{key} --> block in README.md", file=sys.stderr)
+            print(f"readme_samples.py: no <!-- sample:{key} --> block in {page.relative_to(ROOT)}", file=sys.stderr)
             return 1
-        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
-    readme.write_text(text)
-    print(f"README.md samples regenerated from {video.name}: {len(lines)} frames")
+        page.write_text(pattern.sub(lambda m: m.group(1) + body + m.group(2), text))
+    print(f"docs/metadata.md and docs/video-tool.md samples regenerated from {video.name}: {len(lines)} frames")
     return 0
 
 

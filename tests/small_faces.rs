@@ -106,7 +106,7 @@ fn small_faces_are_reported_unknown_by_default_and_classified_with_zero() {
 }
 
 /// The property's default is the documented one, and it can be set while PLAYING (the
-/// README's table and `gst-inspect-1.0` say so).
+/// docs/element.md's table and `gst-inspect-1.0` say so).
 #[test]
 fn min_emotion_face_size_defaults_to_the_measured_size() {
     let e = element(&[]);

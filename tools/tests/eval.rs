@@ -147,7 +147,7 @@ fn our_default_classifier_beats_mini_xception_on_fer2013_val() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("emotion_fer2013_vggbn.onnx") && out.contains("built-in spec"), "{out}");
     let acc = value(&out, "accuracy");
-    // Measured 0.6854 (README Accuracy), the target is 0.68; mini-Xception gets 0.5834
+    // Measured 0.6854 (docs/models.md, Accuracy), the target is 0.68; mini-Xception gets 0.5834
     // on the same images.
     assert!(acc >= 0.68, "accuracy {acc}\n{out}");
     assert!(value(&out, "worst_recall") >= 0.45, "{out}");
@@ -192,7 +192,7 @@ fn our_fast_and_float32_exports_keep_the_accuracy() {
         let (code, out, err) = eval(&[fer_val().to_str().unwrap(), "--model", model.to_str().unwrap(), "--png", png.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}\n{err}");
         assert!(out.contains(&format!("built-in spec for {file}")), "{out}");
-        // Measured 0.6693 and 0.6857 (README Accuracy).
+        // Measured 0.6693 and 0.6857 (docs/models.md, Accuracy).
         let acc = value(&out, "accuracy");
         assert!(acc >= min_acc, "{file}: accuracy {acc}\n{out}");
         assert!(value(&out, "worst_recall") >= 0.45, "{file}: {out}");
@@ -201,7 +201,7 @@ fn our_fast_and_float32_exports_keep_the_accuracy() {
 }
 
 /// `--face-size` shrinks the faces before the element's crop-and-resize: 8 px faces are
-/// classified far worse than the full 48 px ones (README, Small faces: 22 % and 68.5 % on the
+/// classified far worse than the full 48 px ones (docs/models.md, Small faces: 22 % and 68.5 % on the
 /// whole split), and with `--min-emotion-face-size` faces under it get no emotion and count as
 /// wrong.
 #[test]

@@ -3,7 +3,7 @@
 //! and its HTTP API, on 127.0.0.1:8080 by default. The element runs in this process
 //! (registered from the crate, as `emotiondetect-video` does); all its pipelines share one
 //! model instance ([`engine::MODEL_INSTANCE_ID`]). The page's HTML, JS and CSS are embedded in
-//! the binary. `--help` lists the options; README "Web app" describes the API.
+//! the binary. `--help` lists the options; docs/web.md describes the API.
 
 mod config;
 mod engine;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-//! The HTTP API and the page (README "Web app"):
+//! The HTTP API and the page (docs/web.md):
 //!
 //! - `GET /` the page, `GET /app.js`, `GET /style.css` (embedded in the binary);
 //! - `POST /api/analyse` a JPEG/PNG body -> its FrameReport JSON (`?annotated=1`: the

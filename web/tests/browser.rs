@@ -3,7 +3,7 @@
 //! WebDriver (chromedriver) with fantoccini. Each tab is checked from the DOM: the webcam tab
 //! with Chromium's fake camera fed from a Y4M file made from Megamind.avi, the photo tab with
 //! a group photo, the video tab with a short clip, the streams tab with a looped file source.
-//! `EMOTIONDETECT_SCREENSHOTS=1` also saves the README's screenshots into docs/.
+//! `EMOTIONDETECT_SCREENSHOTS=1` also saves docs/web.md's screenshots into docs/.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;

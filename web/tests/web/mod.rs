@@ -289,7 +289,7 @@ impl Browser {
         }
     }
 
-    /// Saves a screenshot to `docs/<name>` when EMOTIONDETECT_SCREENSHOTS=1 (the README's).
+    /// Saves a screenshot to `docs/<name>` when EMOTIONDETECT_SCREENSHOTS=1 (docs/web.md's).
     pub async fn screenshot(&self, name: &str) {
         if std::env::var_os("EMOTIONDETECT_SCREENSHOTS").is_none() {
             return;
