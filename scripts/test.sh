@@ -24,10 +24,10 @@ command -v cargo >/dev/null || { echo "scripts/test.sh: cargo not found (see ./s
 
 # --- test-only apt packages, installed on first use (command 1, ./setup.sh, does not need them):
 # the MQTT broker the publishing tests start on 127.0.0.1 (tests/mqtt.rs), Debian's
-# PyGObject, GStreamer bindings and pytest for the Python package's tests (python/tests),
+# PyGObject, GStreamer bindings, pytest and pandas (to_dataframe) for the Python package's tests (python/tests),
 # the headless browser of the web app's tests (web/tests/browser.rs: chromium, chromedriver), and
 # the X server the webcam line runs in (tests/webcam.rs: xvfb).
-test_apt=(mosquitto mosquitto-clients openssl python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-pytest python3-numpy chromium chromium-driver xvfb)
+test_apt=(mosquitto mosquitto-clients openssl python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-pytest python3-numpy python3-pandas chromium chromium-driver xvfb)
 missing_apt=()
 for p in "${test_apt[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing_apt+=("$p"); done
 if [ "${#missing_apt[@]}" -gt 0 ]; then

@@ -601,3 +601,39 @@ fn dropped_after_null_counts_the_queue_a_stop_without_eos_discarded() {
     assert!(sent < MEGAMIND_FRAMES as u64, "stopped before EOS ({sent} frames)");
     assert_eq!(dropped, sent, "nothing was delivered: the 150 still queued count too");
 }
+
+// ---------------------------------------------------------------------------------------------
+// pipelines/mqtt-cameras.sh: the integrator's script shows the element's warnings, names the
+// broker (without its password) and says by its exit status whether every message arrived.
+
+/// Runs `pipelines/mqtt-cameras.sh BROKER cam=file://Megamind.avi` with `env`; its exit status
+/// and stderr.
+fn mqtt_cameras(broker: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let gst = ChildGst::new();
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo_dir().join("pipelines/mqtt-cameras.sh")).arg(broker).arg(format!("cam=file://{}", megamind().display()));
+    cmd.env("HOST", "box1").envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out = gst.apply(&mut cmd, 0).output().expect("bash pipelines/mqtt-cameras.sh");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!("{stderr}");
+    (out.status.code(), stderr)
+}
+
+#[test]
+fn mqtt_cameras_sh_says_when_messages_were_not_delivered() {
+    let port = free_port();
+    let (status, stderr) = mqtt_cameras(&format!("mqtt://user:s3cret@127.0.0.1:{port}/cams"), &[("QUEUE", "10")]);
+    assert_eq!(status, Some(3), "an unreachable broker: exit status 3\n{stderr}");
+    assert!(stderr.contains(&format!("publishing to mqtt://***@127.0.0.1:{port}/cams/box1/NAME")), "the broker named: {stderr}");
+    assert!(!stderr.contains("s3cret"), "the password shown: {stderr}");
+    assert!(stderr.contains("unreachable"), "the element's warning shown: {stderr}");
+    assert!(stderr.contains(&format!("{MEGAMIND_FRAMES} messages not delivered to mqtt://***@127.0.0.1:{port}/cams")), "{stderr}");
+
+    let dir = TempDir::new("mqtt-cameras");
+    let broker = Broker::start(free_port(), dir.path());
+    let sub = Subscriber::start(broker.port, "cams/box1/cam");
+    let (status, stderr) = mqtt_cameras(&format!("mqtt://127.0.0.1:{}/cams", broker.port), &[]);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(stderr.contains("every message delivered"), "{stderr}");
+    assert_eq!(reports(&sub.wait_for(MEGAMIND_FRAMES, Duration::from_secs(30))).len(), MEGAMIND_FRAMES);
+}

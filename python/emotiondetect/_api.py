@@ -6,14 +6,27 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-import gi
+#: What to install when PyGObject or GStreamer's introspection data are missing.
+_INSTALL = (
+    "on Debian/Ubuntu: sudo apt-get install python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 "
+    "gir1.2-gst-plugins-base-1.0; in a virtual environment: create it from the system's python3 with "
+    "`/usr/bin/python3 -m venv --system-site-packages DIR` so that it sees those packages, or pip install PyGObject into it"
+)
 
-gi.require_version("Gst", "1.0")
-from gi.repository import GLib, GObject, Gst  # noqa: E402
+try:
+    import gi
+except ImportError as e:
+    raise ImportError(f"emotiondetect needs PyGObject, which {sys.executable} cannot import ({e}): {_INSTALL}") from e
+try:
+    gi.require_version("Gst", "1.0")
+    from gi.repository import GLib, GObject, Gst  # noqa: E402
+except (ImportError, ValueError) as e:
+    raise ImportError(f"emotiondetect needs GStreamer's introspection data (Gst 1.0), which PyGObject cannot load ({e}): {_INSTALL}") from e
 
 #: How long analyse() waits for the next frame before checking the bus again, ns.
 _POLL_NS = 100 * Gst.MSECOND
@@ -47,13 +60,18 @@ class Face:
     #: The probabilities smoothed over the track (emotion-smoothing): label -> probability
     #: (empty when unknown).
     smoothed_scores: Dict[str, float]
-    #: Five (x, y) landmarks normalised 0..1 (right eye, left eye, nose, mouth corners), if any.
+    #: Five (x, y) landmarks in pixels of the frame, like ``box`` (right eye, left eye, nose tip,
+    #: right and left mouth corners; YuNet only), or None.
     landmarks: Optional[List[Tuple[float, float]]] = None
+    #: The same five points normalised 0..1 by the frame's width and height (as in the report).
+    landmarks_normalized: Optional[List[Tuple[float, float]]] = None
 
     @classmethod
-    def from_report(cls, o: Dict[str, Any]) -> "Face":
+    def from_report(cls, o: Dict[str, Any], width: int, height: int) -> "Face":
+        """The face of one entry of a report's ``objects``, in a frame of ``width`` x ``height``."""
         e = o["emotion"]
         labels = e["labels"]
+        normalized = [(x, y) for x, y in o["landmarks"]] if o.get("landmarks") else None
         return cls(
             id=o["id"],
             box=(o["x"], o["y"], o["w"], o["h"]),
@@ -62,7 +80,8 @@ class Face:
             emotion_confidence=e["confidence"],
             scores=dict(zip(labels, e["scores"])),
             smoothed_scores=dict(zip(labels, e["smoothed_scores"])),
-            landmarks=[tuple(p) for p in o["landmarks"]] if o.get("landmarks") else None,
+            landmarks=[(x * width, y * height) for x, y in normalized] if normalized else None,
+            landmarks_normalized=normalized,
         )
 
     def as_fer(self) -> Dict[str, Any]:
@@ -94,15 +113,56 @@ class Frame:
     @classmethod
     def from_json(cls, text: str) -> "Frame":
         r = json.loads(text)
+        width, height = r["resolution"]["width"], r["resolution"]["height"]
         return cls(
             timestamp=r.get("timestamp"),
-            faces=[Face.from_report(o) for o in r["objects"]],
-            width=r["resolution"]["width"],
-            height=r["resolution"]["height"],
+            faces=[Face.from_report(o, width, height) for o in r["objects"]],
+            width=width,
+            height=height,
             source_id=r.get("source_id", ""),
             timestamp_utc=r.get("timestamp_utc"),
             report=r,
         )
+
+    def to_pandas(self) -> Any:
+        """This frame's faces as a pandas DataFrame, one row per face: see :func:`to_dataframe`."""
+        return to_dataframe([self])
+
+
+#: The DataFrame's columns before the one per emotion label.
+_COLUMNS = ["frame", "timestamp", "width", "height", "id", "x", "y", "w", "h", "confidence", "emotion", "emotion_confidence"]
+
+
+def to_dataframe(frames: Iterable[Frame]) -> Any:
+    """A pandas DataFrame with one row per face per frame of ``frames`` (a list of Frames, or
+    :func:`analyse`'s generator, consumed): ``frame`` (0, 1, ... in the order given),
+    ``timestamp`` (ns), ``width``, ``height`` (the frame's), ``id`` (track id), ``x``, ``y``,
+    ``w``, ``h`` (the box, pixels), ``confidence``, ``emotion``, ``emotion_confidence``, then
+    one column per emotion label holding the face's ``smoothed_scores`` (the probabilities
+    ``emotion`` is the top of; NaN for a face too small to classify). Frames without faces give
+    no rows.
+
+    Raises ImportError naming pandas when pandas is not installed (before reading ``frames``),
+    TypeError for an item that is not a :class:`Frame`.
+    """
+    try:
+        import pandas
+    except ImportError as e:
+        raise ImportError(
+            f"emotiondetect.to_dataframe needs pandas, which {sys.executable} cannot import ({e}): "
+            "pip install pandas (on Debian/Ubuntu: sudo apt-get install python3-pandas)"
+        ) from e
+    rows: List[Dict[str, Any]] = []
+    labels: Dict[str, None] = {}  # in order of first appearance
+    for n, frame in enumerate(frames):
+        if not isinstance(frame, Frame):
+            raise TypeError(f"to_dataframe takes Frames (analyse's), got {type(frame).__name__} at index {n}")
+        for f in frame.faces:
+            labels.update(dict.fromkeys(f.smoothed_scores))
+            x, y, w, h = f.box
+            values = [n, frame.timestamp, frame.width, frame.height, f.id, x, y, w, h, f.confidence, f.emotion, f.emotion_confidence]
+            rows.append({**dict(zip(_COLUMNS, values)), **f.smoothed_scores})
+    return pandas.DataFrame(rows, columns=_COLUMNS + list(labels))
 
 
 def _init() -> None:
@@ -415,20 +475,26 @@ def analyse(source: Any, *, max_pixels: int = 7680 * 4320, **properties: Any) ->
     return _Run(head, name, properties, max_pixels, path).frames()
 
 
-def analyse_image(image: Any, *, max_pixels: int = 40_000_000, **properties: Any) -> List[Face]:
+def analyse_image(image: Any, *, color: str = "rgb", max_pixels: int = 40_000_000, **properties: Any) -> List[Face]:
     """The faces of one picture: a path (JPEG, PNG, ...; ``str``, ``bytes`` or
-    ``os.PathLike``, any file name) or an H x W x 3 ``uint8`` RGB array (numpy, or anything with
+    ``os.PathLike``, any file name) or an H x W x 3 ``uint8`` array (numpy, or anything with
     ``shape`` and ``tobytes()``). Like ``fer``'s ``detect_emotions`` (:meth:`Face.as_fer` gives
-    its dictionaries). ``max_pixels``: a picture declaring a larger width x height (default
-    40 MP) is refused before it is decoded.
+    its dictionaries). ``color``: the array's channel order, ``"rgb"`` (the default) or
+    ``"bgr"`` (OpenCV's, as ``cv2.imread`` gives), either case; a file's own colours are used for a path.
+    ``max_pixels``: a picture declaring a larger width x height (default 40 MP) is refused
+    before it is decoded.
 
-    Raises TypeError for an ``image`` of another type. Raises :class:`EmotionDetectError` as
-    :func:`analyse` does, for an array of another shape or over ``max_pixels``, and for a picture
-    that is truncated or corrupt (nothing decodes, or the decoder reports bad data).
+    Raises TypeError for an ``image`` of another type, ValueError for a ``color`` other than
+    ``"rgb"`` or ``"bgr"``. Raises :class:`EmotionDetectError` as :func:`analyse` does, for an
+    array of another shape or over ``max_pixels``, and for a picture that is truncated or
+    corrupt (nothing decodes, or the decoder reports bad data).
     """
     _check_max_pixels(max_pixels)
+    video_format = _ARRAY_FORMATS.get(color.lower()) if isinstance(color, str) else None
+    if video_format is None:
+        raise ValueError(f"color must be 'rgb' or 'bgr' (the array's channel order), got {color!r}")
     if hasattr(image, "shape") and hasattr(image, "tobytes"):
-        return _analyse_array(image, properties, max_pixels)
+        return _analyse_array(image, video_format, properties, max_pixels)
     head, name, path = _source(image, "image")
     run = _Run(head + " ! imagefreeze num-buffers=1", name, properties, max_pixels, path)
     frames = list(run.frames(end_with_warnings=False))
@@ -438,20 +504,24 @@ def analyse_image(image: Any, *, max_pixels: int = 40_000_000, **properties: Any
     return frames[0].faces
 
 
-def _analyse_array(array: Any, properties: Dict[str, Any], max_pixels: int) -> List[Face]:
+#: analyse_image's ``color`` values, and the GStreamer format of each (both the element's own).
+_ARRAY_FORMATS = {"rgb": "RGB", "bgr": "BGR"}
+
+
+def _analyse_array(array: Any, video_format: str, properties: Dict[str, Any], max_pixels: int) -> List[Face]:
     shape = tuple(array.shape)
     if len(shape) != 3 or shape[2] != 3 or str(getattr(array, "dtype", "uint8")) != "uint8" or 0 in shape:
-        raise EmotionDetectError(f"expected an H x W x 3 uint8 RGB array, got shape {shape} of {getattr(array, 'dtype', '?')}")
+        raise EmotionDetectError(f"expected an H x W x 3 uint8 {video_format} array, got shape {shape} of {getattr(array, 'dtype', '?')}")
     height, width = shape[0], shape[1]
     if width * height > max_pixels:
         raise _too_large(f"the array of shape {shape}", width, height, max_pixels)
     data = array.tobytes()
-    # GStreamer's RGB rows start on 4-byte boundaries.
+    # GStreamer's RGB and BGR rows start on 4-byte boundaries.
     row, stride = width * 3, (width * 3 + 3) & ~3
     if stride != row:
         pad = bytes(stride - row)
         data = b"".join(data[y * row : (y + 1) * row] + pad for y in range(height))
-    caps = f"video/x-raw,format=RGB,width={width},height={height},framerate=0/1"
+    caps = f"video/x-raw,format={video_format},width={width},height={height},framerate=0/1"
     run = _Run(f"appsrc name=src caps={_quote(caps)} format=time", "the array", properties, max_pixels)
     src = run.pipeline.get_by_name("src")
     buffer = Gst.Buffer.new_wrapped(data)

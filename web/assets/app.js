@@ -3,11 +3,11 @@
 // history charts on a canvas. Every result comes from the server's FrameReport JSON.
 'use strict';
 
-const COLORS = {
-  angry: '#dc2626', disgust: '#65a30d', fear: '#7c3aed', happy: '#f59e0b',
-  sad: '#2563eb', surprise: '#06b6d4', neutral: '#6b7280', contempt: '#a16207',
-};
-const color = (label) => COLORS[label] || '#111827';
+// The emotions' colours come from the server (/api/info `palette`): the overlay's and the
+// timeline's, defined once in the core crate.
+let COLORS = {};
+const color = (label) => COLORS[label] || COLORS.unknown || '#788caa';
+const known = (o) => o.emotion.label !== 'unknown';
 const $ = (id) => document.getElementById(id);
 const fmt = (p) => p.toFixed(2);
 
@@ -30,6 +30,7 @@ for (const b of document.querySelectorAll('.tab')) b.addEventListener('click', (
 window.addEventListener('hashchange', () => show(location.hash.slice(1)));
 
 fetch('/api/info').then((r) => r.json()).then((i) => {
+  COLORS = i.palette || {};
   $('info').textContent = `models on ${i.device} · photo ≤ ${mb(i.max_image_bytes)} MB · video ≤ ${mb(i.max_video_bytes)} MB`;
 }).catch(() => {});
 const mb = (b) => (b / 1048576).toFixed(b < 1048576 ? 2 : 0);
@@ -75,6 +76,14 @@ function faceCard(o, cls) {
   return card;
 }
 
+// "2 faces too small to classify": why some boxes have no tag and no card.
+function tooSmall(n) {
+  const p = document.createElement('p');
+  p.className = 'hint too-small';
+  p.textContent = `${n} face${n === 1 ? ' is' : 's are'} too small to classify (under 25 pixels): boxed, without an emotion.`;
+  return p;
+}
+
 // Boxes and tags of `report` on `ctx`, scaled from the analysed frame to the canvas.
 function drawBoxes(ctx, report, w, h) {
   const sx = w / report.resolution.width, sy = h / report.resolution.height;
@@ -93,6 +102,7 @@ function drawBoxes(ctx, report, w, h) {
     const x = o.x * sx, y = o.y * sy;
     ctx.strokeStyle = c;
     ctx.strokeRect(x, y, o.w * sx, o.h * sy);
+    if (!known(o)) continue; // too small to classify: boxed, no tag (as the element draws it)
     const text = tag(o);
     const tw = ctx.measureText(text).width + 8;
     const tx = Math.max(0, Math.min(x, w - tw)); // inside the picture
@@ -201,7 +211,9 @@ function drawWebcam(report) {
   ctx.clearRect(0, 0, overlay.width, overlay.height);
   drawBoxes(ctx, report, overlay.width, overlay.height);
   const people = $('webcam-people');
-  people.replaceChildren(...report.objects.map((o) => faceCard(o, 'person')));
+  people.replaceChildren(...report.objects.filter(known).map((o) => faceCard(o, 'person')));
+  const small = report.objects.length - report.objects.filter(known).length;
+  if (small) people.append(tooSmall(small));
   if (!report.objects.length) people.innerHTML = '<p class="hint">No face in view.</p>';
 }
 
@@ -215,21 +227,39 @@ $('photo').addEventListener('drop', (e) => {
   e.preventDefault();
   if (e.dataTransfer.files[0]) analysePhoto(e.dataTransfer.files[0]);
 });
+// The picture with the element's own boxes and labels, as a PNG file to keep.
 $('photo-annotated').addEventListener('click', async () => {
   if (!photo.file) return;
   const r = await fetch('/api/analyse?annotated=1', { method: 'POST', body: photo.file });
   if (!r.ok) { $('photo-error').textContent = errorText(r, await r.text()); return; }
-  const img = $('photo-png');
-  img.src = URL.createObjectURL(await r.blob());
-  img.style.display = 'block';
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(await r.blob());
+  a.download = (photo.file.name || 'photo').replace(/\.[^.]*$/, '') + '-annotated.png';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
 });
+
+// The sample photos: a click analyses one as if it had been chosen.
+fetch('/api/samples').then((r) => r.json()).then((list) => {
+  const box = $('photo-samples');
+  for (const s of list) {
+    const img = document.createElement('img');
+    img.src = s.url; img.alt = s.name; img.title = s.name; img.className = 'sample'; img.dataset.name = s.name;
+    img.addEventListener('click', async () => {
+      const blob = await (await fetch(s.url)).blob();
+      analysePhoto(new File([blob], s.name, { type: blob.type }));
+    });
+    box.appendChild(img);
+  }
+  box.hidden = list.length === 0;
+}).catch(() => {});
 
 async function analysePhoto(file) {
   photo.file = file;
   $('photo-error').textContent = '';
   $('photo-summary').textContent = 'analysing…';
   $('photo-faces').replaceChildren();
-  $('photo-png').style.display = 'none';
   const t0 = performance.now();
   const r = await fetch('/api/analyse', { method: 'POST', body: file });
   const body = await r.text();
@@ -242,10 +272,12 @@ async function analysePhoto(file) {
   const ctx = canvas.getContext('2d');
   ctx.drawImage(bitmap, 0, 0);
   drawBoxes(ctx, report, canvas.width, canvas.height);
-  const n = report.objects.length;
-  $('photo-summary').textContent = `${n} face${n === 1 ? '' : 's'} in ${(performance.now() - t0).toFixed(0)} ms`;
+  const n = report.objects.length, classified = report.objects.filter(known);
+  const small = n - classified.length;
+  $('photo-summary').textContent = `${n} face${n === 1 ? '' : 's'}${small ? ` (${small} too small to classify)` : ''} in ${(performance.now() - t0).toFixed(0)} ms`;
   $('photo-summary').dataset.faces = n;
-  $('photo-faces').replaceChildren(...report.objects.map((o) => faceCard(o, 'photo-face')));
+  $('photo-faces').replaceChildren(...classified.map((o) => faceCard(o, 'photo-face')));
+  if (small) $('photo-faces').append(tooSmall(small));
   $('photo-annotated').disabled = false;
 }
 
@@ -284,6 +316,15 @@ async function pollVideo(url) {
   showVideoReport(s);
 }
 
+// What each report file is, in plain words.
+const FILE_NAMES = {
+  'emotions.mp4': 'The annotated video (MP4)',
+  'people.csv': 'One row per person (CSV)',
+  'frames.csv': 'One row per face per frame (CSV)',
+  'timeline.png': 'The timeline (PNG)',
+  'frames.jsonl': 'Every frame\'s results (JSON lines)',
+};
+
 async function showVideoReport(s) {
   const files = Object.fromEntries(s.files);
   $('video-status').textContent = s.message;
@@ -292,7 +333,7 @@ async function showVideoReport(s) {
   $('video-files').replaceChildren(...s.files.map(([name, url]) => {
     const li = document.createElement('li');
     const a = document.createElement('a');
-    a.href = url; a.download = name; a.textContent = name;
+    a.href = url; a.download = name; a.textContent = FILE_NAMES[name] || name;
     li.appendChild(a);
     return li;
   }));
@@ -305,7 +346,9 @@ async function showVideoReport(s) {
     const tr = document.createElement('tr');
     for (const k of keep) {
       const td = document.createElement(i ? 'td' : 'th');
-      td.textContent = i ? row[k] : row[k].replace('share_', '').replace('dominant_emotion', 'dominant').replace('seconds_seen', 'seen (s)');
+      const share = csv[0][k].startsWith('share_');
+      td.textContent = !i ? row[k].replace('share_', '').replace('dominant_emotion', 'dominant').replace('seconds_seen', 'seen (s)')
+        : share && row[k] !== '' ? `${Math.round(100 * parseFloat(row[k]))} %` : row[k];
       tr.appendChild(td);
     }
     return tr;

@@ -82,6 +82,10 @@ pub struct Config {
     /// Connections served at once; more wait until one closes
     #[arg(long, value_name = "N", default_value = "256", value_parser = count)]
     pub max_connections: usize,
+    /// Sample photos offered on the Photo tab: the JPEG and PNG files of DIR (the first 12 by
+    /// name) [default: samples/ of the data directory, which ./setup.sh fills]
+    #[arg(long, value_name = "DIR")]
+    pub samples: Option<std::path::PathBuf>,
 }
 
 /// Parses the command line (without the program name).

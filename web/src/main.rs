@@ -9,8 +9,10 @@ mod config;
 mod engine;
 mod jobs;
 mod routes;
+mod samples;
 mod server;
 mod sources;
+mod upload;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -42,8 +44,12 @@ fn serve(config: config::Config) -> Result<(), String> {
     let listener =
         runtime.block_on(tokio::net::TcpListener::bind(config.listen)).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let samples = match config.samples.clone().or_else(samples::default_dir) {
+        Some(dir) => samples::load(&dir, config.max_image_bytes)?,
+        None => Vec::new(),
+    };
     let sources: Vec<_> = config.sources.iter().map(sources::Source::start).collect();
-    let app = Arc::new(routes::App::new(config, models.device(), jobs, sources));
+    let app = Arc::new(routes::App::new(config, models.device(), jobs, sources, samples));
     println!("{TOOL}: listening on http://{addr}/ (models on {}, temporary files in {})", app.device, app.jobs.root().display());
     let router = routes::router(app.clone());
     let limits = server::Limits {

@@ -9,7 +9,10 @@
 //!   status; `GET /api/video/{id}/{file}` a report file;
 //! - `GET /api/sources`, `GET /api/sources/{name}/mjpeg`, `GET /api/sources/{name}/events` (SSE
 //!   of FrameReports);
-//! - `GET /api/info` the limits and the device.
+//! - `GET /api/samples`, `GET /api/samples/{name}` the Photo tab's sample photos;
+//! - `GET /api/info` the limits, the device and the emotions' colours;
+//! - `GET /api` the API page (endpoints with curl examples);
+//! - any other path: 404, a method a route does not take: 405; every error is `{"error": …}`.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +27,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::stream::BoxStream;
 use futures_util::{SinkExt, Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -32,8 +36,10 @@ use tower::ServiceExt;
 use crate::config::Config;
 use crate::engine::{self, AnalyseError, WebcamSession};
 use crate::jobs::Jobs;
+use crate::samples::Sample;
 use crate::server::{self, BodyPace};
 use crate::sources::Source;
+use crate::upload::{self, UploadError};
 
 /// Bytes of an upload's start that typefinding looks at.
 const TYPEFIND_BYTES: usize = 64 * 1024;
@@ -46,6 +52,8 @@ pub struct App {
     pub device: String,
     pub jobs: Jobs,
     pub sources: Vec<Arc<Source>>,
+    /// The Photo tab's sample photos.
+    pub samples: Vec<Sample>,
     photo_slots: Arc<Semaphore>,
     photo_waiting: AtomicUsize,
     video_slots: Arc<Semaphore>,
@@ -54,7 +62,7 @@ pub struct App {
 
 impl App {
     /// The shared state for `config`.
-    pub fn new(config: Config, device: String, jobs: Jobs, sources: Vec<Arc<Source>>) -> App {
+    pub fn new(config: Config, device: String, jobs: Jobs, sources: Vec<Arc<Source>>, samples: Vec<Sample>) -> App {
         App {
             photo_slots: Arc::new(Semaphore::new(config.max_photo_jobs)),
             photo_waiting: AtomicUsize::new(0),
@@ -64,6 +72,7 @@ impl App {
             device,
             jobs,
             sources,
+            samples,
         }
     }
 }
@@ -83,8 +92,18 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/video/{id}", get(video_status))
         .route("/api/video/{id}/{file}", get(video_file))
         .route("/api/sources", get(sources))
+        .route("/api/samples", get(samples))
+        .route("/api/samples/{name}", get(sample))
         .route("/api/sources/{name}/mjpeg", get(mjpeg))
         .route("/api/sources/{name}/events", get(events))
+        .route("/api", get(|| asset(include_str!("../assets/api.html"), "text/html; charset=utf-8")))
+        .fallback(|req: Request| async move {
+            error(StatusCode::NOT_FOUND, format!("no such page or endpoint: {} (the API: /api)", req.uri().path()))
+        })
+        .method_not_allowed_fallback(|req: Request| async move {
+            error(StatusCode::METHOD_NOT_ALLOWED, format!("{} is not allowed on {} (the API: /api)", req.method(), req.uri().path()))
+        })
+        .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::from_fn(move |req, next| server::paced_body(pace, req, next)))
         .with_state(app)
 }
@@ -98,6 +117,32 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
+/// Error responses that are not JSON yet (axum's own rejections: a bad query, a WebSocket
+/// request without its upgrade headers, ...) as `{"error": text}`, so that every error of the
+/// API has one shape; the text is kept, and the status and other headers (`Allow`).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let json = response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let text = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
+    let reply = error(status, text);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, reply.into_body())
+}
+
+/// The page's colour of each emotion (`"#rrggbb"`), the overlay's and the timeline's
+/// ([`emotiondetect_core::overlay::label_colour`]), and of `unknown`.
+fn palette() -> serde_json::Map<String, serde_json::Value> {
+    let hex = |[r, g, b]: [u8; 3]| serde_json::Value::from(format!("#{r:02x}{g:02x}{b:02x}"));
+    let labels = emotiondetect_core::classification::FER2013_LABELS.iter().copied().chain(["contempt", "unknown"]);
+    labels.map(|l| (l.to_string(), hex(emotiondetect_core::overlay::label_colour(l)))).collect()
+}
+
 async fn info(State(app): State<Arc<App>>) -> Response {
     let c = &app.config;
     Json(serde_json::json!({
@@ -107,6 +152,7 @@ async fn info(State(app): State<Arc<App>>) -> Response {
         "max_video_jobs": c.max_video_jobs,
         "max_webcam_clients": c.max_webcam_clients,
         "sources": app.sources.len(),
+        "palette": palette(),
     }))
     .into_response()
 }
@@ -129,6 +175,14 @@ fn body_error(e: &axum::Error) -> Response {
     }
 }
 
+/// An upload that could not be read, as the response (see [`body_error`]; a bad form: 400).
+fn upload_error(e: &UploadError) -> Response {
+    match e {
+        UploadError::Body(e) => body_error(e),
+        UploadError::Form(m) => error(StatusCode::BAD_REQUEST, m.clone()),
+    }
+}
+
 /// `POST /api/analyse`: the body is the image (413 from its `Content-Length` alone when that
 /// is over the limit: nothing is read).
 async fn analyse(State(app): State<Arc<App>>, Query(q): Query<AnalyseQuery>, headers: HeaderMap, body: Body) -> Response {
@@ -139,13 +193,20 @@ async fn analyse(State(app): State<Arc<App>>, Query(q): Query<AnalyseQuery>, hea
     if content_length(&headers).is_some_and(|n| n > limit as u64) {
         return too_big();
     }
-    let body = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(e) if server::too_slow(&e).is_none() && e.to_string().contains("length limit") => return too_big(),
-        Err(e) => return body_error(&e),
+    let read = match upload::stream(&headers, body).await {
+        Ok(chunks) => upload::collect(chunks, limit).await,
+        Err(e) => Err(e),
+    };
+    let body = match read {
+        Ok(Some(b)) => b,
+        Ok(None) => return too_big(),
+        Err(e) => return upload_error(&e),
     };
     if body.is_empty() {
-        return error(StatusCode::BAD_REQUEST, "empty body: send the JPEG or PNG image as the request body");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "empty body: send the JPEG or PNG image as the request body or as a form's file (curl -F file=@photo.jpg)",
+        );
     }
     let limit = app.config.max_photo_jobs * PHOTO_QUEUE_PER_SLOT;
     if app.photo_waiting.fetch_add(1, Ordering::SeqCst) >= limit {
@@ -269,13 +330,17 @@ async fn upload_video(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
         Ok(j) => j,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    let head = match receive(body, &job.input_path(), limit).await {
+    let received = match upload::stream(&headers, body).await {
+        Ok(chunks) => receive(chunks, &job.input_path(), limit).await,
+        Err(e) => Err(Upload::Body(e)),
+    };
+    let head = match received {
         Ok(head) => head,
         Err(status) => {
             app.jobs.remove(job.id);
             return match status {
                 Upload::TooBig => too_big(),
-                Upload::Body(e) => body_error(&e),
+                Upload::Body(e) => upload_error(&e),
                 Upload::Failed(m) => error(StatusCode::BAD_REQUEST, m),
             };
         }
@@ -298,16 +363,15 @@ fn mb(bytes: u64) -> String {
 
 enum Upload {
     TooBig,
-    /// The body could not be read (the client went away, or was too slow).
-    Body(axum::Error),
+    /// The body could not be read (the client went away, or was too slow, or a bad form).
+    Body(UploadError),
     Failed(String),
 }
 
-/// Writes `body` to `path`, at most `limit` bytes; returns its first [`TYPEFIND_BYTES`].
-async fn receive(body: Body, path: &std::path::Path, limit: u64) -> Result<Vec<u8>, Upload> {
+/// Writes the upload to `path`, at most `limit` bytes; returns its first [`TYPEFIND_BYTES`].
+async fn receive(mut stream: BoxStream<'static, upload::Chunk>, path: &std::path::Path, limit: u64) -> Result<Vec<u8>, Upload> {
     let failed = |e: std::io::Error| Upload::Failed(format!("cannot store the upload: {e}"));
     let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
-    let mut stream = body.into_data_stream();
     let (mut head, mut total) = (Vec::new(), 0u64);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(Upload::Body)?;
@@ -322,7 +386,9 @@ async fn receive(body: Body, path: &std::path::Path, limit: u64) -> Result<Vec<u
     }
     file.flush().await.map_err(failed)?;
     if total == 0 {
-        return Err(Upload::Failed("empty body: send the video file as the request body".into()));
+        return Err(Upload::Failed(
+            "empty body: send the video file as the request body or as a form's file (curl -F file=@clip.mp4)".into(),
+        ));
     }
     Ok(head)
 }
@@ -367,6 +433,21 @@ async fn video_file(State(app): State<Arc<App>>, Path((id, file)): Path<(String,
         response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(mime));
     }
     response
+}
+
+/// `GET /api/samples`: `[{"name", "url"}]` of the sample photos.
+async fn samples(State(app): State<Arc<App>>) -> Response {
+    let list: Vec<_> =
+        app.samples.iter().map(|s| serde_json::json!({ "name": s.name, "url": format!("/api/samples/{}", s.name) })).collect();
+    Json(list).into_response()
+}
+
+/// `GET /api/samples/{name}`: one sample photo, found by name in the list loaded at start-up.
+async fn sample(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
+    match app.samples.iter().find(|s| s.name == name) {
+        Some(s) => ([(header::CONTENT_TYPE, s.mime), (header::CACHE_CONTROL, "max-age=3600")], s.bytes.clone()).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no sample photo {name} (GET /api/samples lists them)")),
+    }
 }
 
 async fn sources(State(app): State<Arc<App>>) -> Response {

@@ -65,8 +65,8 @@ fn webcam_tab_shows_faces_with_emotions_from_the_server() {
 #[test]
 fn photo_tab_shows_every_face_the_element_finds() {
     let photo = common::group_photo("16.jpg");
-    let expected = web::element_faces(&photo);
-    assert!(expected >= 5, "a group photo: {expected} faces");
+    let (expected, classified) = web::element_faces_classified(&photo);
+    assert!(expected >= 5 && classified >= 3, "a group photo: {expected} faces, {classified} classified");
     let server = Server::start(&[]);
     runtime().block_on(async {
         let b = Browser::start(None).await;
@@ -77,12 +77,22 @@ fn photo_tab_shows_every_face_the_element_finds() {
             b.wait_for("the photo's faces", "return document.getElementById('photo-summary').dataset.faces", Duration::from_secs(60)).await;
         assert_eq!(n.as_str().and_then(|s| s.parse::<usize>().ok()), Some(expected), "the summary counts the element's faces");
         let cards = texts(&b, "#photo-faces .photo-face .tag").await;
-        assert_eq!(cards.len(), expected, "a card per face");
+        assert_eq!(cards.len(), classified, "a card per classified face (unknown ones are boxed, as the element draws them)");
         assert!(cards.iter().all(|t| web::is_face_tag(t)), "{cards:?}");
         let bars = b.eval("return document.querySelectorAll('#photo-faces .photo-face .bar').length").await;
-        assert_eq!(bars.as_u64(), Some(7 * expected as u64), "a bar chart of the 7 probabilities per face");
+        assert_eq!(bars.as_u64(), Some(7 * classified as u64), "a bar chart of the 7 probabilities per classified face");
         let size = b.eval("const c = document.getElementById('photo-canvas'); return [c.width, c.height]").await;
         assert!(size[0].as_u64().unwrap_or(0) > 100, "the annotated picture is drawn: {size}");
+        let summary = texts(&b, "#photo-summary").await.join("");
+        let small = expected - classified;
+        if small > 0 {
+            assert!(
+                summary.contains(&format!("({small} too small to classify)")),
+                "the summary says why {small} faces have no card: {summary}"
+            );
+        }
+        let button = texts(&b, "#photo-annotated").await.join("");
+        assert_eq!(button, "Download the annotated image", "a plain name");
         b.screenshot("web-photo.png").await;
         b.close().await;
     });
@@ -109,6 +119,11 @@ fn video_tab_gives_a_playable_mp4_and_the_csv() {
         assert_eq!(playable[0].as_u64(), Some(720), "the annotated video plays at the clip's size: {playable}");
         let rows = texts(&b, "#video-people tr").await;
         assert!(rows.len() >= 2 && rows[0].contains("dominant"), "the people CSV as a table: {rows:?}");
+        let shares = b.eval("const r = document.querySelector('#video-people tr:nth-child(2)'); return [...r.children].slice(-7).map(td => td.textContent)").await;
+        let shares: Vec<String> = serde_json::from_value(shares).unwrap();
+        assert!(shares.iter().all(|s| s.ends_with(" %") && s.trim_end_matches(" %").parse::<u32>().is_ok_and(|p| p <= 100)), "shares as percentages: {shares:?}");
+        let names = texts(&b, "#video-files a").await;
+        assert!(names.iter().any(|n| n == "The annotated video (MP4)") && names.iter().all(|n| !n.contains(".csv")), "plain names: {names:?}");
         let links = b.eval("return [...document.querySelectorAll('#video-files a')].map(a => a.getAttribute('href'))").await;
         let links: Vec<String> = serde_json::from_value(links).unwrap();
         assert_eq!(links.len(), 5, "{links:?}");
@@ -164,4 +179,27 @@ fn streams_tab_shows_a_looped_file_source() {
     }
     let status = web::get_json(&format!("{}/api/sources", server.base));
     assert_eq!(status[0]["error"], serde_json::Value::Null, "{status}");
+}
+
+#[test]
+fn the_landing_page_explains_itself_and_a_sample_photo_is_one_click() {
+    let photos = common::group_photo("13.jpg").parent().unwrap().to_path_buf();
+    let expected = web::element_faces(&photos.join("1.jpg"));
+    let server = Server::start(&["--samples", photos.to_str().unwrap()]);
+    runtime().block_on(async {
+        let b = Browser::start(None).await;
+        b.client.goto(&server.base).await.expect("the page");
+        let intro = texts(&b, "#intro").await.join("");
+        assert!(intro.contains("emotion") && intro.contains("photo"), "a landing explanation: {intro}");
+        let stat = texts(&b, "#webcam-latency").await.join("");
+        assert!(stat.contains("Start camera"), "the webcam tab says what to do: {stat}");
+        b.client.find(Locator::Id("tab-photo")).await.expect("the Photo tab").click().await.expect("click");
+        b.wait_for("the samples", "return document.querySelectorAll('#photo-samples img.sample').length", Duration::from_secs(10)).await;
+        b.client.find(Locator::Css("#photo-samples img[data-name='1.jpg']")).await.expect("sample 1.jpg").click().await.expect("click");
+        let n = b
+            .wait_for("the sample's faces", "return document.getElementById('photo-summary').dataset.faces", Duration::from_secs(60))
+            .await;
+        assert_eq!(n.as_str().and_then(|s| s.parse::<usize>().ok()), Some(expected), "one click analyses the sample");
+        b.close().await;
+    });
 }

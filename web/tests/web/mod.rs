@@ -135,12 +135,19 @@ pub fn get_json(url: &str) -> serde_json::Value {
 
 /// The faces the element finds in `photo` run on its own (not through the server).
 pub fn element_faces(photo: &Path) -> usize {
+    element_faces_classified(photo).0
+}
+
+/// The faces the element finds in `photo`, and how many of them it classifies (the others are
+/// under `min-emotion-face-size`: `unknown`).
+pub fn element_faces_classified(photo: &Path) -> (usize, usize) {
     let run = common::run_pipeline(
         &format!("filesrc location=\"{}\" ! decodebin ! videoconvert ! emotiondetect ! fakesink", photo.display()),
         Duration::from_secs(120),
     );
     assert_eq!(run.messages.len(), 1, "one message for a photo");
-    run.messages[0].faces.len()
+    let faces = &run.messages[0].faces;
+    (faces.len(), faces.iter().filter(|f| f.emotion != "unknown").count())
 }
 
 /// A temporary directory removed when dropped.
