@@ -48,15 +48,18 @@ done
 shown=$broker
 [[ "$shown" =~ ^([a-z]+://)([^/]*@)(.*)$ ]] && shown="${BASH_REMATCH[1]}***@${BASH_REMATCH[3]}"
 echo "mqtt-cameras.sh: ${#cams[@]} camera(s) on $host publishing to $shown/$host/NAME" >&2
-# -e: EOS on Ctrl-C, so the queues are flushed. gst-launch-1.0's progress lines go to stdout;
-# its warnings (an unreachable broker, messages dropped) and errors to stderr, which is shown and
-# kept to tell, at the end, whether every message was delivered.
+# -e: EOS on Ctrl-C, so the queues are flushed. gst-launch-1.0 prints the elements' warnings
+# (an unreachable broker, messages not delivered) and errors on stdout among its progress lines:
+# they are shown on stderr without the progress, and kept to tell at the end whether every
+# message was delivered.
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 trap ':' INT # Ctrl-C reaches gst-launch-1.0 too (same process group): it ends with EOS, then the summary
-rc=0
-gst-launch-1.0 -e "${branches[@]}" > /dev/null 2> >(tee "$log" >&2) || rc=$?
-wait # for tee
-lost=$(grep -oE '[0-9]+ messages not delivered' "$log" | awk '{ n += $1 } END { print n + 0 }')
+progress='^(Setting pipeline|Pipeline is|Redistribute latency|New clock|Got EOS|Execution ended|Freeing pipeline|Got context|Progress|handling interrupt|Interrupt:|EOS on shutdown|Waiting for EOS)'
+set +e
+gst-launch-1.0 -e "${branches[@]}" 2>&1 | tee "$log" | grep --line-buffered -vE "$progress" >&2
+rc=${PIPESTATUS[0]}
+set -e
+lost=$(grep -oE '[0-9]+ messages not delivered' "$log" | awk '{ n += $1 } END { print n + 0 }' || true)
 if [ "$rc" -ne 0 ]; then
   echo "mqtt-cameras.sh: gst-launch-1.0 failed (exit status $rc, see above)" >&2; exit "$rc"
 fi
