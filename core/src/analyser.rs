@@ -23,7 +23,7 @@ use crate::tracking::{Track, Tracker, TrackerParams};
 const TRACK_IOU_THRESHOLD: f32 = 0.3;
 
 /// Default `min-emotion-face-size`, pixels: on FER2013 val shrunk to N x N pixels before the
-/// element's crop-and-resize, accuracy is 46.1 % at 24 px and 52.8 % at 25 px (docs/models.md, Small
+/// element's crop-and-resize, accuracy is 46.5 % at 24 px and 53.1 % at 25 px (docs/models.md, Small
 /// faces): below 25 px an emotion is wrong more often than right.
 pub const DEFAULT_MIN_EMOTION_FACE_SIZE: u32 = 25;
 

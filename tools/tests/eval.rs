@@ -147,8 +147,8 @@ fn our_default_classifier_beats_mini_xception_on_fer2013_val() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("emotion_fer2013_vggbn.onnx") && out.contains("built-in spec"), "{out}");
     let acc = value(&out, "accuracy");
-    // Measured 0.6854 (docs/models.md, Accuracy), the target is 0.68; mini-Xception gets 0.5834
-    // on the same images.
+    // Measured 0.6857 (docs/models.md, Accuracy; 7-bit weights, the same on CPUs with and without
+    // VNNI), the target is 0.68; mini-Xception gets 0.5834 on the same images.
     assert!(acc >= 0.68, "accuracy {acc}\n{out}");
     assert!(value(&out, "worst_recall") >= 0.45, "{out}");
     diagonal_is_the_recall(&out);
@@ -182,7 +182,10 @@ fn diagonal_is_the_recall(out: &str) {
 #[test]
 fn our_fast_and_float32_exports_keep_the_accuracy() {
     let dir = temp_dir("variants");
-    for (file, min_acc) in [("emotion_fer2013_vggbn_fast.onnx", 0.665), ("emotion_fer2013_vggbn_fp32.onnx", 0.68)] {
+    // (file, accuracy, worst recall at least): measured 0.6634 / 0.448 and 0.6857 / 0.486
+    // (docs/models.md, Accuracy). The fast export lost 0.6 point to its 7-bit weights
+    // (models/reduce_range.py), which keep it exact on CPUs without VNNI.
+    for (file, min_acc, min_recall) in [("emotion_fer2013_vggbn_fast.onnx", 0.66, 0.44), ("emotion_fer2013_vggbn_fp32.onnx", 0.68, 0.45)] {
         let model = require_file(
             &data_dir().join("models").join(file),
             &format!("installed model {file}"),
@@ -192,10 +195,9 @@ fn our_fast_and_float32_exports_keep_the_accuracy() {
         let (code, out, err) = eval(&[fer_val().to_str().unwrap(), "--model", model.to_str().unwrap(), "--png", png.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}\n{err}");
         assert!(out.contains(&format!("built-in spec for {file}")), "{out}");
-        // Measured 0.6693 and 0.6857 (docs/models.md, Accuracy).
         let acc = value(&out, "accuracy");
         assert!(acc >= min_acc, "{file}: accuracy {acc}\n{out}");
-        assert!(value(&out, "worst_recall") >= 0.45, "{file}: {out}");
+        assert!(value(&out, "worst_recall") >= min_recall, "{file}: {out}");
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
