@@ -35,7 +35,7 @@ pub fn load(dir: &Path, max_bytes: usize) -> Result<Vec<Sample>, String> {
         .filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !n.starts_with('.'))
         .filter_map(|n| mime(&n).map(|m| (n, m)))
         .collect();
-    names.sort_by(|a, b| natural(&a.0).cmp(&natural(&b.0)));
+    names.sort_by_key(|(n, _)| natural(n));
     let mut samples = Vec::new();
     for (name, mime) in names {
         if samples.len() == MAX_SAMPLES {
