@@ -123,6 +123,34 @@ impl Confusion {
         })
     }
 
+    /// The metrics as JSON (`emotiondetect-eval --json`): `accuracy`, `macro_f1`, `images`
+    /// (classified or unknown), `unknown`, `worst_recall` `{class, recall}`, `per_class`
+    /// `[{class, label, precision, recall, f1, support}]` (label: the model's label the class
+    /// matches, or null) and `confusion` `{labels, classes, counts, unknown}` (rows: true
+    /// class, columns: predicted label, in the model's label order).
+    pub fn to_json(&self) -> serde_json::Value {
+        let per_class: Vec<serde_json::Value> = (0..self.classes.len())
+            .map(|c| {
+                let s = self.class_scores(c);
+                serde_json::json!({
+                    "class": self.classes[c],
+                    "label": self.matched[c].map(|l| self.labels[l].clone()),
+                    "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support,
+                })
+            })
+            .collect();
+        let (recall, class) = self.worst_recall();
+        serde_json::json!({
+            "accuracy": self.accuracy(),
+            "macro_f1": self.macro_f1(),
+            "images": self.total(),
+            "unknown": self.unknown.iter().sum::<u64>(),
+            "worst_recall": { "class": class, "recall": recall },
+            "per_class": per_class,
+            "confusion": { "labels": self.labels, "classes": self.classes, "counts": self.counts, "unknown": self.unknown },
+        })
+    }
+
     /// The report `emotiondetect-eval` prints: `accuracy=`, `macro_f1=`, the per-class table and
     /// the confusion matrix (rows: true class, columns: predicted label).
     pub fn report(&self) -> String {
@@ -339,6 +367,29 @@ mod tests {
         let labels = strings(&["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]);
         assert_eq!(match_labels(&classes, &labels), vec![Some(4), Some(1), Some(3), Some(2), None]);
         assert_eq!(match_labels(&strings(&["Fearful"]), &strings(&["fear"])), vec![Some(0)]);
+    }
+
+    #[test]
+    fn the_json_holds_the_printed_metrics() {
+        let mut m = Confusion::new(strings(&["happy", "sad", "other"]), strings(&["sad", "happy"]));
+        let (happy, sad, other) = (m.row("happy").unwrap(), m.row("sad").unwrap(), m.row("other").unwrap());
+        for (row, label) in [(happy, 1), (happy, 1), (happy, 0), (sad, 0), (other, 1)] {
+            m.add(row, label);
+        }
+        m.add_unknown(sad);
+        let j = m.to_json();
+        assert_eq!(j["images"], 6);
+        assert_eq!(j["unknown"], 1);
+        assert!((j["accuracy"].as_f64().unwrap() - m.accuracy()).abs() < 1e-12 && (m.accuracy() - 3.0 / 6.0).abs() < 1e-12);
+        assert_eq!(j["worst_recall"]["class"], "other");
+        let happy_row = &j["per_class"][happy];
+        assert_eq!(
+            (happy_row["class"].as_str(), happy_row["label"].as_str(), happy_row["support"].as_u64()),
+            (Some("happy"), Some("happy"), Some(3))
+        );
+        assert!((happy_row["recall"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert!(j["per_class"][other]["label"].is_null(), "a class the model lacks");
+        assert_eq!(j["confusion"]["counts"][happy], serde_json::json!([1, 2]));
     }
 
     #[test]

@@ -25,8 +25,13 @@ fn fer_val() -> PathBuf {
 
 /// Runs the tool; returns (exit code, stdout, stderr).
 fn eval(args: &[&str]) -> (i32, String, String) {
+    eval_in(&std::env::temp_dir(), args)
+}
+
+/// Runs the tool in `dir` (where its default PNG names land).
+fn eval_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     require_installed();
-    let out = Command::new(EVAL).args(args).output().expect("emotiondetect-eval runs");
+    let out = Command::new(EVAL).args(args).current_dir(dir).output().expect("emotiondetect-eval runs");
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -234,5 +239,53 @@ fn shrunk_faces_lose_accuracy_and_too_small_ones_are_unknown() {
     let (code, _, err) = eval(&[val.to_str().unwrap(), "--face-size", "0"]);
     assert_eq!(code, 2);
     assert!(err.contains("--face-size") && err.contains("`0` is not a size 1..4096"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `--predictions` gives one row per image with every probability, `--json` the printed metrics,
+/// and two `--model`s one comparison table.
+#[test]
+fn predictions_json_and_a_comparison_of_two_models() {
+    let dir = temp_dir("outputs");
+    let (csv, json) = (dir.join("p.csv"), dir.join("m.json"));
+    let val = fer_val();
+    let fast = require_file(
+        &data_dir().join("models/emotion_fer2013_vggbn_fast.onnx"),
+        "installed model emotion_fer2013_vggbn_fast.onnx",
+        "run ./setup.sh (models/fetch.py installs it from models/trained)",
+    );
+    let png = dir.join("c.png");
+    let common = [val.to_str().unwrap(), "--limit", "20", "--png", png.to_str().unwrap()];
+    let (code, out, err) = eval(&[&common[..], &["--predictions", csv.to_str().unwrap(), "--json", json.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{out}\n{err}");
+    let rows: Vec<Vec<String>> = std::fs::read_to_string(&csv).unwrap().lines().map(|l| l.split(',').map(String::from).collect()).collect();
+    assert_eq!(rows[0][..3], ["path", "true_class", "predicted"]);
+    assert_eq!(rows[0].len(), 3 + 7, "a column per label");
+    assert_eq!(rows.len(), 1 + 7 * 20, "a row per image");
+    let correct = rows[1..].iter().filter(|r| r[1] == r[2]).count() as f64 / 140.0;
+    assert!((correct - value(&out, "accuracy")).abs() < 1e-4, "the rows give the printed accuracy: {correct}");
+    for r in &rows[1..] {
+        let p: Vec<f64> = r[3..].iter().map(|v| v.parse().unwrap()).collect();
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-3, "probabilities: {r:?}");
+        let best = p.iter().cloned().enumerate().fold((0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a }).0;
+        assert_eq!(r[2], rows[0][3 + best], "the predicted label is the most probable: {r:?}");
+    }
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!((m["accuracy"].as_f64().unwrap() - value(&out, "accuracy")).abs() < 1e-4, "{m}");
+    assert!((m["macro_f1"].as_f64().unwrap() - value(&out, "macro_f1")).abs() < 1e-4);
+    assert_eq!(m["images"], 140);
+    assert_eq!(m["per_class"].as_array().unwrap().len(), 7);
+
+    let two = [val.to_str().unwrap(), "--limit", "20", "--model", fast.to_str().unwrap(), "--model", fast.to_str().unwrap()];
+    let (code, out, err) = eval_in(&dir, &[&two[..], &["--json", json.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{out}\n{err}");
+    let table = out.split("comparison:").nth(1).unwrap_or_else(|| panic!("no comparison table:\n{out}"));
+    assert_eq!(table.lines().filter(|l| l.starts_with("emotion_fer2013_vggbn_fast.onnx")).count(), 2, "{table}");
+    let both: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(both.as_array().map(|a| a.len()), Some(2), "one object per model");
+    assert_eq!(both[0]["accuracy"], both[1]["accuracy"], "the same model twice");
+    let (code, _, err) = eval(&[val.to_str().unwrap(), "--model", "a.onnx", "--model", "b.onnx", "--png", "x.png"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--png names one model's file"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }

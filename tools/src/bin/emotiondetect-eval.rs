@@ -13,6 +13,10 @@
 //! With `--face-size 8,12,...` each image is first shrunk to N x N pixels (as a camera delivers
 //! a small face) and the element's path scales it back up to the model's input: it prints one
 //! `face_size=N accuracy= macro_f1=` line per size and draws the curve as the PNG.
+//!
+//! `--predictions OUT.csv` writes one row per image (path, true class, predicted label, every
+//! probability); `--json OUT.json` the metrics as JSON; several `--model`s are evaluated in turn
+//! and compared in one table at the end.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -38,6 +42,10 @@ named on stderr, counted as skipped= and left out.
 With --face-size, each image is first shrunk to N x N pixels and the element's path scales it \
 back up: one face_size=N line per size, and the accuracy-by-size curve as the PNG.
 
+--predictions writes one CSV row per image (path, true class, predicted label, every \
+probability), --json the metrics as JSON. Several --model options are evaluated one after the \
+other and compared in one table at the end.
+
 Exit status: 0 done, 1 an error, 2 a bad command line.";
 
 /// The command line of `emotiondetect-eval`, as the OS gives it: paths need not be UTF-8,
@@ -54,11 +62,11 @@ struct Args {
     /// The dataset: one folder of images (jpg or png) per class, DATASET/<class>/*.jpg
     #[arg(value_name = "DATASET")]
     dataset: PathBuf,
-    /// ONNX classifier (default: the installed default model)
-    #[arg(long, value_name = "PATH", default_value_os_t = runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE),
-          allow_hyphen_values = true)]
-    model: PathBuf,
-    /// Its model spec [default: <model>.json beside it, else the shipped spec]
+    /// ONNX classifier (repeatable: each is evaluated, then all are compared in one table)
+    /// [default: the installed default model]
+    #[arg(long = "model", value_name = "PATH", allow_hyphen_values = true)]
+    models: Vec<PathBuf>,
+    /// Its model spec (one --model only) [default: <model>.json beside it, else the shipped spec]
     #[arg(long, value_name = "PATH", allow_hyphen_values = true)]
     spec: Option<PathBuf>,
     /// Faces per inference call (0 counts as 1)
@@ -86,6 +94,41 @@ struct Args {
     /// as wrong) (0: classify all)
     #[arg(long, value_name = "N", default_value_t = 0)]
     min_emotion_face_size: u32,
+    /// Write one CSV row per image: path, true class, predicted label (unknown below
+    /// --min-emotion-face-size), then every label's probability (one --model only)
+    #[arg(long, value_name = "OUT.csv", allow_hyphen_values = true)]
+    predictions: Option<PathBuf>,
+    /// Write the metrics as JSON (with several --model: a list, one object per model)
+    #[arg(long, value_name = "OUT.json", allow_hyphen_values = true)]
+    json: Option<PathBuf>,
+}
+
+impl Args {
+    /// The models to evaluate: those given, else the installed default.
+    fn models(&self) -> Vec<PathBuf> {
+        if self.models.is_empty() {
+            vec![runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE)]
+        } else {
+            self.models.clone()
+        }
+    }
+
+    /// Options that name one output for one model, and the outputs --face-size has not.
+    fn check(&self) -> Result<(), String> {
+        if self.models.len() > 1 {
+            for (given, option) in
+                [(self.spec.is_some(), "--spec"), (self.png.is_some(), "--png"), (self.predictions.is_some(), "--predictions")]
+            {
+                if given {
+                    return Err(format!("{option} names one model's file: give one --model with it"));
+                }
+            }
+        }
+        if !self.face_sizes.is_empty() && (self.predictions.is_some() || self.json.is_some()) {
+            return Err("--predictions and --json are for a plain evaluation, not --face-size".into());
+        }
+        Ok(())
+    }
 }
 
 /// `--device`: as the element's `device` property.
@@ -167,13 +210,24 @@ struct Presentation {
     min_emotion_face_size: u32,
 }
 
-/// Classifies every image, filling `confusion`.
+/// One image's result, for `--predictions`: its path, its class (the confusion matrix's row),
+/// the predicted label (None: unknown, too small) and the probabilities in label order (empty
+/// when unknown).
+struct Prediction {
+    path: PathBuf,
+    class: usize,
+    label: Option<usize>,
+    probabilities: Vec<f32>,
+}
+
+/// Classifies every image, filling `confusion`, and `predictions` when given.
 fn evaluate(
     classifier: &mut EmotionClassifier,
     dataset: &[(String, Vec<PathBuf>)],
     batch: usize,
     how: Presentation,
     confusion: &mut Confusion,
+    mut predictions: Option<&mut Vec<Prediction>>,
 ) -> Result<Timing, String> {
     // The matrix has its rows in the model's label order, not the folders' order.
     let mut items: Vec<(usize, &PathBuf)> = Vec::new();
@@ -190,14 +244,20 @@ fn evaluate(
     let (mut skipped, mut classified) = (Vec::new(), 0);
     for chunk in items.chunks(batch) {
         // One unreadable image is skipped and counted, not the end of the run.
-        let mut rows = Vec::with_capacity(chunk.len());
+        let (mut rows, mut paths) = (Vec::with_capacity(chunk.len()), Vec::with_capacity(chunk.len()));
         for (row, path) in chunk {
             match decode(path, how.face_size) {
-                Ok(image) if image.width.min(image.height) < how.min_emotion_face_size as usize => confusion.add_unknown(*row),
+                Ok(image) if image.width.min(image.height) < how.min_emotion_face_size as usize => {
+                    confusion.add_unknown(*row);
+                    if let Some(p) = predictions.as_deref_mut() {
+                        p.push(Prediction { path: (*path).clone(), class: *row, label: None, probabilities: Vec::new() });
+                    }
+                }
                 Ok(image) => {
                     let whole = FaceCrop { region: (0.0, 0.0, image.width as f32, image.height as f32), landmarks: None };
                     face_tensor(&classifier.spec, &image, &whole, &mut tensor[rows.len() * per..(rows.len() + 1) * per]);
                     rows.push(*row);
+                    paths.push(*path);
                 }
                 Err(e) => {
                     bar.suspend(|| eprintln!("emotiondetect-eval: skipped {}: {e}", path.display()));
@@ -211,8 +271,12 @@ fn evaluate(
             classifier.classify_tensor(&tensor[..per * rows.len()], rows.len(), &mut results)?;
             inference += t.elapsed();
         }
-        for (class, e) in rows.iter().zip(&results) {
-            confusion.add(*class, top1(e).map_or(0, |(label, _)| label));
+        for ((class, e), path) in rows.iter().zip(&results).zip(&paths) {
+            let label = top1(e).map_or(0, |(label, _)| label);
+            confusion.add(*class, label);
+            if let Some(p) = predictions.as_deref_mut() {
+                p.push(Prediction { path: (*path).clone(), class: *class, label: Some(label), probabilities: e.clone() });
+            }
         }
         classified += rows.len();
         bar.inc(chunk.len() as u64);
@@ -235,10 +299,34 @@ fn emit(text: &str) -> Result<(), String> {
 }
 
 fn run(args: Args) -> Result<(), String> {
+    args.check()?;
     let dataset = list_dataset(&args.dataset, args.limit)?;
+    let models = args.models();
+    let mut summaries = Vec::new();
+    for model in &models {
+        if let Some(summary) = run_model(&args, model, &dataset)? {
+            summaries.push(summary);
+        }
+    }
+    if let Some(path) = &args.json {
+        let json = if summaries.len() == 1 { summaries[0].clone() } else { serde_json::Value::from(summaries.clone()) };
+        let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
+        std::fs::write(path, text).map_err(|e| format!("--json {}: {e}", path.display()))?;
+        emit(&format!("json={}\n", path.display()))?;
+    }
+    if summaries.len() > 1 {
+        emit(&comparison(&summaries))?;
+    }
+    Ok(())
+}
+
+/// Evaluates one model: its report on stdout, its PNG, its predictions; returns its metrics as
+/// JSON ([`Confusion::to_json`] with the model, speed and skipped images; None with
+/// --face-size, which prints its own lines).
+fn run_model(args: &Args, model: &Path, dataset: &[(String, Vec<PathBuf>)]) -> Result<Option<serde_json::Value>, String> {
     let env = runtime::environment(std::sync::Arc::new(|_, _| {}))?;
     let config = SessionConfig { device: args.device, threads: args.threads, spinning: false };
-    let (mut classifier, spec_source) = EmotionClassifier::open(env, &args.model, args.spec.as_deref(), &config)?;
+    let (mut classifier, spec_source) = EmotionClassifier::open(env, model, args.spec.as_deref(), &config)?;
     let classes: Vec<String> = dataset.iter().map(|(c, _)| c.clone()).collect();
     let mut confusion = Confusion::new(classes, classifier.spec.labels.clone());
     for (c, m) in confusion.matched.iter().enumerate() {
@@ -252,7 +340,7 @@ fn run(args: Args) -> Result<(), String> {
     }
     emit(&format!(
         "model={} spec=\"{spec_source}\" device={:?} dataset={} images={}\n",
-        args.model.display(),
+        model.display(),
         classifier.device,
         args.dataset.display(),
         dataset.iter().map(|(_, f)| f.len()).sum::<usize>()
@@ -260,32 +348,72 @@ fn run(args: Args) -> Result<(), String> {
     // --batch 0 counts as 1.
     let batch = args.batch.max(1).min(classifier.max_batch);
     if !args.face_sizes.is_empty() {
-        return size_curve(&args, &mut classifier, &dataset, batch, confusion);
+        size_curve(args, &mut classifier, dataset, batch, confusion)?;
+        return Ok(None);
     }
     let how = Presentation { face_size: None, min_emotion_face_size: args.min_emotion_face_size };
-    let timing = evaluate(&mut classifier, &dataset, batch, how, &mut confusion)?;
+    let mut predictions = args.predictions.as_ref().map(|_| Vec::new());
+    let timing = evaluate(&mut classifier, dataset, batch, how, &mut confusion, predictions.as_mut())?;
     let secs = timing.total.as_secs_f64().max(1e-9);
+    let images_per_s = timing.images as f64 / secs;
+    let ms_per_face = timing.inference.as_secs_f64() * 1e3 / timing.images.max(1) as f64;
+    let unreadable = if timing.skipped.is_empty() { "" } else { " (unreadable images, left out of the scores; listed on stderr)" };
     emit(&format!(
-        "{}\nskipped={}{}\nimages_per_s={:.1}\nms_per_face={:.3} (inference alone, batch {batch}; {} images in {:.2} s in all)\n",
+        "{}\nskipped={}{unreadable}\nimages_per_s={images_per_s:.1}\nms_per_face={ms_per_face:.3} (inference alone, batch {batch}; {} images in {secs:.2} s in all)\n",
         confusion.report(),
         timing.skipped.len(),
-        if timing.skipped.is_empty() {
-            String::new()
-        } else {
-            " (unreadable images, left out of the scores; listed on stderr)".to_string()
-        },
-        timing.images as f64 / secs,
-        timing.inference.as_secs_f64() * 1e3 / timing.images.max(1) as f64,
         timing.images,
-        secs
     ))?;
     let name = &classifier.spec.name;
-    let png_path = args.png.unwrap_or_else(|| PathBuf::from(format!("{name}-confusion.png")));
-    let title = format!("{name} on {}", args.dataset.display());
-    let png = confusion.render_png(&title)?;
+    let png_path = args.png.clone().unwrap_or_else(|| PathBuf::from(format!("{name}-confusion.png")));
+    let png = confusion.render_png(&format!("{name} on {}", args.dataset.display()))?;
     std::fs::write(&png_path, png).map_err(|e| format!("{}: {e}", png_path.display()))?;
     emit(&format!("confusion_png={}\n", png_path.display()))?;
-    Ok(())
+    if let (Some(path), Some(rows)) = (&args.predictions, &predictions) {
+        write_predictions(path, &confusion, rows)?;
+        emit(&format!("predictions={} ({} rows)\n", path.display(), rows.len()))?;
+    }
+    let mut json = confusion.to_json();
+    json["model"] = model.display().to_string().into();
+    json["name"] = name.clone().into();
+    json["spec"] = spec_source.into();
+    json["dataset"] = args.dataset.display().to_string().into();
+    json["skipped"] = timing.skipped.len().into();
+    json["images_per_s"] = images_per_s.into();
+    json["ms_per_face"] = ms_per_face.into();
+    json["batch"] = batch.into();
+    Ok(Some(json))
+}
+
+/// `--predictions`: one row per image, `path,true_class,predicted,<label>...` (probabilities
+/// with 6 decimals; empty for an unknown face).
+fn write_predictions(path: &Path, confusion: &Confusion, rows: &[Prediction]) -> Result<(), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("--predictions {}: {e}", path.display());
+    let mut out = csv::Writer::from_path(path).map_err(|e| fail(&e))?;
+    let head = ["path", "true_class", "predicted"].into_iter().map(String::from).chain(confusion.labels.iter().cloned());
+    out.write_record(head).map_err(|e| fail(&e))?;
+    for r in rows {
+        let predicted = r.label.map_or("unknown".to_string(), |l| confusion.labels[l].clone());
+        let mut record = vec![r.path.to_string_lossy().into_owned(), confusion.classes[r.class].clone(), predicted];
+        record.extend((0..confusion.labels.len()).map(|i| r.probabilities.get(i).map_or(String::new(), |p| format!("{p:.6}"))));
+        out.write_record(&record).map_err(|e| fail(&e))?;
+    }
+    out.flush().map_err(|e| fail(&e))
+}
+
+/// The table that compares several models: accuracy, macro-F1, worst recall, ms per face.
+fn comparison(summaries: &[serde_json::Value]) -> String {
+    let mut s =
+        format!("\ncomparison:\n{:<40} {:>8}  {:>8}  {:<20} {:>11}\n", "model", "accuracy", "macro_f1", "worst_recall", "ms_per_face");
+    for m in summaries {
+        let file = Path::new(m["model"].as_str().unwrap_or("")).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let worst =
+            format!("{:.4} ({})", m["worst_recall"]["recall"].as_f64().unwrap_or(0.0), m["worst_recall"]["class"].as_str().unwrap_or(""));
+        let (acc, f1, ms) =
+            (m["accuracy"].as_f64().unwrap_or(0.0), m["macro_f1"].as_f64().unwrap_or(0.0), m["ms_per_face"].as_f64().unwrap_or(0.0));
+        s += &format!("{file:<40} {acc:>8.4}  {f1:>8.4}  {worst:<20} {ms:>11.3}\n");
+    }
+    s
 }
 
 /// Accuracy under which a size is too small to report an emotion (the issue's "about 50 %").
@@ -303,7 +431,7 @@ fn size_curve(
     for &size in &args.face_sizes {
         let mut confusion = empty.clone();
         let how = Presentation { face_size: Some(size), min_emotion_face_size: args.min_emotion_face_size };
-        let timing = evaluate(classifier, dataset, batch, how, &mut confusion)?;
+        let timing = evaluate(classifier, dataset, batch, how, &mut confusion, None)?;
         let (worst, class) = confusion.worst_recall();
         let unknown: u64 = confusion.unknown.iter().sum();
         emit(&format!(
@@ -355,7 +483,8 @@ mod tests {
     fn defaults_and_options() {
         let a = args(&["data"]).unwrap();
         assert_eq!(a.dataset, PathBuf::from("data"));
-        assert_eq!(a.model, runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE));
+        assert_eq!(a.models(), [runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE)]);
+        assert!(a.predictions.is_none() && a.json.is_none() && a.check().is_ok());
         assert_eq!((a.batch, a.threads, a.limit, a.min_emotion_face_size), (32, 0, 0, 0));
         assert_eq!(a.device, Device::Cpu);
         assert!(a.spec.is_none() && a.png.is_none() && a.face_sizes.is_empty());
@@ -363,6 +492,14 @@ mod tests {
         assert_eq!(a.face_sizes, [8, 12, 16]);
         assert_eq!(a.device, Device::Cuda(1));
         assert_eq!(a.batch, 0, "counts as 1 when run");
+        let a = args(&["data", "--model", "a.onnx", "--model", "b.onnx", "--json", "m.json"]).unwrap();
+        assert_eq!(a.models(), [PathBuf::from("a.onnx"), PathBuf::from("b.onnx")]);
+        assert!(a.check().is_ok(), "--json takes every model");
+        for one in ["--png", "--spec", "--predictions"] {
+            let a = args(&["data", "--model", "a.onnx", "--model", "b.onnx", one, "x"]).unwrap();
+            assert!(a.check().unwrap_err().contains(one), "{one} with two models");
+        }
+        assert!(args(&["data", "--face-size", "8", "--predictions", "p.csv"]).unwrap().check().is_err());
     }
 
     #[test]
