@@ -35,6 +35,8 @@ pub struct FaceSample {
     pub scores: Vec<f32>,
     /// The box in frame pixels: left, top, width, height (the line's `x`, `y`, `w`, `h`).
     pub bbox: [u32; 4],
+    /// The detector's confidence 0..1 (`detection.confidence`).
+    pub confidence: f32,
 }
 
 /// One frame (one JSON line).
@@ -67,6 +69,12 @@ pub struct PersonSummary {
     pub shares: Vec<f64>,
     /// Fraction 0..1 of this person's frames whose face was too small to classify (`unknown`).
     pub unknown: f64,
+    /// Time with an emotion: the frames not `unknown` × the frame interval, seconds.
+    pub seconds_classified: f64,
+    /// The detector's mean and lowest confidence 0..1 over this person's frames: a track whose
+    /// faces the detector was never sure of is often not a face (a poster, a pattern).
+    pub mean_confidence: f64,
+    pub min_confidence: f64,
 }
 
 /// Parses one JSON line that `emotionpublish location=` wrote (a [`FrameReport`]), written with a
@@ -97,7 +105,13 @@ pub fn parse_frame(line: &str, labels: &[String]) -> Result<(Option<f64>, Vec<Fa
             if !e.smoothed_scores.is_empty() && e.smoothed_scores.len() != labels.len() {
                 return Err(format!("face #{id}: {} scores, expected {} (one per label)", e.smoothed_scores.len(), labels.len()));
             }
-            Ok(FaceSample { id, label_id, scores: e.smoothed_scores.clone(), bbox: [o.x, o.y, o.w, o.h] })
+            Ok(FaceSample {
+                id,
+                label_id,
+                scores: e.smoothed_scores.clone(),
+                bbox: [o.x, o.y, o.w, o.h],
+                confidence: o.detection.confidence,
+            })
         })
         .collect::<Result<Vec<_>, String>>()?;
     Ok((frame.timestamp.map(|t| t as f64 / 1e9), faces))
@@ -166,6 +180,8 @@ pub fn summarize(frames: &[FrameRecord], labels: usize) -> Vec<PersonSummary> {
         frames: usize,
         counts: Vec<usize>,
         unknown: usize,
+        confidence_sum: f64,
+        confidence_min: f64,
     }
     let labels = labels.max(1);
     let mut people: BTreeMap<u64, Acc> = BTreeMap::new();
@@ -177,7 +193,13 @@ pub fn summarize(frames: &[FrameRecord], labels: usize) -> Vec<PersonSummary> {
                 frames: 0,
                 counts: vec![0; labels],
                 unknown: 0,
+                confidence_sum: 0.0,
+                confidence_min: f64::INFINITY,
             });
+            // A NaN confidence (a hostile line) counts as 0, never poisons the mean.
+            let confidence = if face.confidence.is_finite() { f64::from(face.confidence.clamp(0.0, 1.0)) } else { 0.0 };
+            acc.confidence_sum += confidence;
+            acc.confidence_min = acc.confidence_min.min(confidence);
             acc.first = acc.first.min(frame.time);
             acc.last = acc.last.max(frame.time);
             acc.frames += 1;
@@ -202,17 +224,40 @@ pub fn summarize(frames: &[FrameRecord], labels: usize) -> Vec<PersonSummary> {
                 dominant,
                 shares: a.counts.iter().map(|&c| c as f64 / a.frames.max(1) as f64).collect(),
                 unknown: a.unknown as f64 / a.frames.max(1) as f64,
+                seconds_classified: (a.frames - a.unknown) as f64 * interval,
+                mean_confidence: a.confidence_sum / a.frames.max(1) as f64,
+                min_confidence: if a.frames > 0 { a.confidence_min } else { 0.0 },
             }
         })
         .collect()
 }
 
+/// Faces in `frames` (one per face per frame), and how many of them were `unknown` (too small
+/// to classify).
+pub fn face_counts(frames: &[FrameRecord]) -> (usize, usize) {
+    let faces = frames.iter().map(|f| f.faces.len()).sum();
+    let unknown = frames.iter().flat_map(|f| &f.faces).filter(|f| f.label_id.is_none()).count();
+    (faces, unknown)
+}
+
 /// The CSV header: `track_id, first_seen_s, last_seen_s, seconds_seen, frames,
-/// dominant_emotion`, then `share_<label>` for each label, then `share_unknown` (frames whose
-/// face was too small to classify).
+/// seconds_classified, mean_confidence, min_confidence, dominant_emotion`, then `share_<label>`
+/// for each label, then `share_unknown` (frames whose face was too small to classify).
 pub fn csv_header(labels: &[String]) -> Vec<String> {
-    let mut h: Vec<String> =
-        ["track_id", "first_seen_s", "last_seen_s", "seconds_seen", "frames", "dominant_emotion"].iter().map(|s| s.to_string()).collect();
+    let mut h: Vec<String> = [
+        "track_id",
+        "first_seen_s",
+        "last_seen_s",
+        "seconds_seen",
+        "frames",
+        "seconds_classified",
+        "mean_confidence",
+        "min_confidence",
+        "dominant_emotion",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     h.extend(labels.iter().map(|l| format!("share_{l}")));
     h.push(format!("share_{UNKNOWN_EMOTION}"));
     h
@@ -236,6 +281,9 @@ pub fn write_csv<W: Write>(out: W, people: &[PersonSummary], labels: &[String]) 
             format!("{:.3}", p.last_seen),
             format!("{:.3}", p.seconds_seen),
             p.frames.to_string(),
+            format!("{:.3}", p.seconds_classified),
+            format!("{:.3}", p.mean_confidence),
+            format!("{:.3}", p.min_confidence),
             label_name(labels, p.dominant).to_string(),
         ];
         row.extend(p.shares.iter().map(|s| format!("{s:.4}")));
@@ -359,11 +407,14 @@ pub struct TimelineOptions {
     pub max_people: usize,
     /// Picture width in pixels; the height follows from the number of people.
     pub width: u32,
+    /// A sentence shown in red under the legend, in place of how to read the bands (e.g. that
+    /// no face was large enough to classify).
+    pub note: Option<String>,
 }
 
 impl Default for TimelineOptions {
     fn default() -> Self {
-        TimelineOptions { title: String::new(), min_seconds: 1.0, max_people: DEFAULT_MAX_PEOPLE, width: 1200 }
+        TimelineOptions { title: String::new(), min_seconds: 1.0, max_people: DEFAULT_MAX_PEOPLE, width: 1200, note: None }
     }
 }
 
@@ -576,11 +627,16 @@ fn draw_timeline(
         header.draw_text(label, &text(15), (x + 28, 38))?;
         x += 28 + header.estimate_text_size(label, &text(15))?.0 as i32 + 24;
     }
-    header.draw_text(
-        "Band: the reported (smoothed) label, frame by frame. Lines: the smoothed probability of each emotion.",
-        &text(14),
-        (12, 64),
-    )?;
+    match &opts.note {
+        Some(note) => {
+            header.draw_text(note, &TextStyle::from((FONT, 14, FontStyle::Bold).into_font()).color(&RGBColor(170, 20, 20)), (12, 64))?
+        }
+        None => header.draw_text(
+            "Band: the reported (smoothed) label, frame by frame. Lines: the smoothed probability of each emotion.",
+            &text(14),
+            (12, 64),
+        )?,
+    }
     // The people left out, in one line: as many as fit.
     let short = skipped.iter().filter(|p| p.seconds_seen + 1e-9 < opts.min_seconds).count();
     let mut note = format!("Not plotted (seen < {:.1} s", opts.min_seconds);
@@ -716,7 +772,10 @@ fn draw_person(
     let (band_area, chart_area) = rest.split_vertically(16);
     let mut top: Vec<(usize, f64)> = p.shares.iter().copied().enumerate().filter(|s| s.1 > 0.0).collect();
     top.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let shares: Vec<String> = top.iter().take(3).map(|(i, s)| format!("{} {:.0} %", labels[*i], 100.0 * s)).collect();
+    let mut shares: Vec<String> = top.iter().take(3).map(|(i, s)| format!("{} {:.0} %", labels[*i], 100.0 * s)).collect();
+    if p.unknown > 0.0 {
+        shares.push(format!("too small to classify {:.0} %", 100.0 * p.unknown));
+    }
     caption.draw_text(
         &format!(
             "Person #{}: {} | seen {:.2}-{:.2} s, {} frames ({:.1} s)",
@@ -845,7 +904,10 @@ mod tests {
         assert_eq!(frames[0].time, 0.0, "times start at the first frame");
         assert!((frames[49].time - 1.96).abs() < 1e-9);
         assert_eq!(frames[10].faces.len(), 2);
-        assert_eq!(frames[10].faces[1], FaceSample { id: 2, label_id: Some(0), scores: scores(0, 0.9), bbox: [60, 10, 30, 40] });
+        assert_eq!(
+            frames[10].faces[1],
+            FaceSample { id: 2, label_id: Some(0), scores: scores(0, 0.9), bbox: [60, 10, 30, 40], confidence: 0.9 }
+        );
         assert!(frames[25].faces.is_empty());
         assert!((frame_interval(&frames) - 0.04).abs() < 1e-9);
         assert!((video_end(&frames) - 2.0).abs() < 1e-9);
@@ -903,8 +965,21 @@ mod tests {
     }
 
     #[test]
+    fn each_person_has_its_detection_confidence_and_classified_time() {
+        let face = |label_id, confidence| FaceSample { id: 3, label_id, scores: vec![], bbox: [0; 4], confidence };
+        let samples = [(Some(3), 0.9), (None, 0.62), (Some(3), f32::NAN), (Some(4), 0.8)];
+        let frames: Vec<FrameRecord> =
+            samples.iter().enumerate().map(|(i, &(l, c))| FrameRecord { time: i as f64 * 0.04, faces: vec![face(l, c)] }).collect();
+        let p = &summarize(&frames, EMOTIONS)[0];
+        assert!((p.mean_confidence - (0.9 + 0.62 + 0.0 + 0.8) / 4.0).abs() < 1e-6, "a NaN confidence counts as 0: {p:?}");
+        assert_eq!(p.min_confidence, 0.0);
+        assert!((p.seconds_classified - 3.0 * 0.04).abs() < 1e-9 && (p.seconds_seen - 4.0 * 0.04).abs() < 1e-9);
+        assert_eq!(face_counts(&frames), (4, 1));
+    }
+
+    #[test]
     fn ties_go_to_the_first_label() {
-        let face = |label_id| FaceSample { id: 5, label_id: Some(label_id), scores: vec![], bbox: [0; 4] };
+        let face = |label_id| FaceSample { id: 5, label_id: Some(label_id), scores: vec![], bbox: [0; 4], confidence: 0.9 };
         let frames: Vec<FrameRecord> =
             [6, 2, 2, 6].iter().enumerate().map(|(i, &l)| FrameRecord { time: i as f64, faces: vec![face(l)] }).collect();
         let p = &summarize(&frames, EMOTIONS)[0];
@@ -922,10 +997,10 @@ mod tests {
         let rows: Vec<&str> = text.lines().collect();
         assert_eq!(
             rows[0],
-            "track_id,first_seen_s,last_seen_s,seconds_seen,frames,dominant_emotion,share_angry,share_disgust,share_fear,share_happy,share_sad,share_surprise,share_neutral,share_unknown"
+            "track_id,first_seen_s,last_seen_s,seconds_seen,frames,seconds_classified,mean_confidence,min_confidence,dominant_emotion,share_angry,share_disgust,share_fear,share_happy,share_sad,share_surprise,share_neutral,share_unknown"
         );
-        assert_eq!(rows[1], "1,0.000,1.960,1.960,49,happy,0.0000,0.0000,0.0000,0.5918,0.4082,0.0000,0.0000,0.0000");
-        assert_eq!(rows[2], "2,0.400,0.760,0.400,10,angry,1.0000,0.0000,0.0000,0.0000,0.0000,0.0000,0.0000,0.0000");
+        assert_eq!(rows[1], "1,0.000,1.960,1.960,49,1.960,0.900,0.900,happy,0.0000,0.0000,0.0000,0.5918,0.4082,0.0000,0.0000,0.0000");
+        assert_eq!(rows[2], "2,0.400,0.760,0.400,10,0.400,0.900,0.900,angry,1.0000,0.0000,0.0000,0.0000,0.0000,0.0000,0.0000,0.0000");
         assert_eq!(rows.len(), 3);
     }
 
@@ -1075,6 +1150,7 @@ mod tests {
                         label_id: Some((id % 7) as usize),
                         scores: scores((id % 7) as usize, 0.9),
                         bbox: [0, 0, 9, 9],
+                        confidence: 0.9,
                     })
                     .collect(),
             })

@@ -191,6 +191,33 @@ fn riff_truncation(path: &Path) -> std::io::Result<Option<(u64, u64)>> {
     Ok((declared > 8 && declared != u32::MAX as u64 + 8 && declared > actual).then_some((declared, actual)))
 }
 
+/// Why some faces have no emotion, in a sentence for the summary and the timeline.
+struct Unclassified {
+    text: String,
+    /// No face at all was classified (the timeline then has nothing else to show).
+    none_classified: bool,
+}
+
+/// The sentence when faces were seen but some (or all) were too small to classify; None when
+/// every face was classified or none was seen.
+fn unclassified_sentence(frames: &[report::FrameRecord], props: &[(String, String)]) -> Option<Unclassified> {
+    let (faces, unknown) = report::face_counts(frames);
+    if unknown == 0 {
+        return None;
+    }
+    let min = props
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "min-emotion-face-size")
+        .map_or(emotiondetect_core::analyser::DEFAULT_MIN_EMOTION_FACE_SIZE.to_string(), |(_, v)| v.clone());
+    let classified = faces - unknown;
+    let text = format!(
+        "{classified} of {faces} faces were large enough to classify (min-emotion-face-size={min} px); set min-emotion-face-size=0 to \
+         classify them anyway"
+    );
+    Some(Unclassified { text, none_classified: classified == 0 })
+}
+
 /// Makes the element and sets `props` on it, refusing unknown or read-only properties and
 /// values that do not parse or are out of range, with the list of the element's properties.
 fn configured_element(props: &[(String, String)]) -> Result<gst::Element, Failure> {
@@ -842,7 +869,10 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
         Kind::Video => {
             let people = report::summarize(&frames, labels.len());
             write("-people.csv", &|w| report::write_csv(w, &people, &labels))?;
-            let opts = report::TimelineOptions { title, min_seconds: MIN_PLOT_SECONDS, max_people: args.plot_people, ..Default::default() };
+            let unclassified = unclassified_sentence(&frames, &args.props);
+            let note = unclassified.as_ref().filter(|u| u.none_classified).map(|u| u.text.clone());
+            let opts =
+                report::TimelineOptions { title, min_seconds: MIN_PLOT_SECONDS, max_people: args.plot_people, note, ..Default::default() };
             write_png("-timeline.png", report::render_timeline(&frames, &people, &labels, &opts))?;
             let plotted = report::plotted_people(&people, MIN_PLOT_SECONDS, args.plot_people).0.len();
             let video = report::video_end(&frames);
@@ -860,8 +890,9 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
                 (false, Some(a)) => format!(", {a}"),
                 (false, None) => String::new(),
             };
+            let unclassified = unclassified.map(|u| format!("; {}", u.text)).unwrap_or_default();
             format!(
-                "{n_frames} frames ({video:.1} s) in {secs:.1} s ({:.1} fps), {} people ({plotted} plotted){audio}{interrupted}",
+                "{n_frames} frames ({video:.1} s) in {secs:.1} s ({:.1} fps), {} people ({plotted} plotted){audio}{interrupted}{unclassified}",
                 n_frames as f64 / secs.max(1e-3),
                 people.len()
             )

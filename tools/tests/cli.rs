@@ -146,8 +146,20 @@ fn megamind_gives_video_json_csv_and_plot() {
     // The CSV: one row per track id of the JSON lines, consistent with them.
     let mut csv = csv::Reader::from_path(out_dir.join("Megamind-people.csv")).unwrap();
     let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
-    let mut expected: Vec<String> =
-        ["track_id", "first_seen_s", "last_seen_s", "seconds_seen", "frames", "dominant_emotion"].iter().map(|h| h.to_string()).collect();
+    let mut expected: Vec<String> = [
+        "track_id",
+        "first_seen_s",
+        "last_seen_s",
+        "seconds_seen",
+        "frames",
+        "seconds_classified",
+        "mean_confidence",
+        "min_confidence",
+        "dominant_emotion",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
     expected.extend(FER_LABELS.iter().map(|l| format!("share_{l}")));
     expected.push("share_unknown".into());
     assert_eq!(header, expected);
@@ -163,7 +175,10 @@ fn megamind_gives_video_json_csv_and_plot() {
         assert!(first <= last, "first seen {first} > last seen {last}");
         assert!((first - seen[0].0).abs() < 1e-3 && (last - seen[seen.len() - 1].0).abs() < 1e-3, "{r:?}");
         assert_eq!(frames, seen.len(), "frames of {r:?}");
-        let shares: Vec<f64> = (6..13).map(f).collect();
+        let (classified, mean, min) = (f(5), f(6), f(7));
+        assert!(classified <= seconds + 1e-9, "classified {classified} s of {seconds} s: {r:?}");
+        assert!((0.6..=1.0).contains(&min) && min <= mean + 1e-9 && mean <= 1.0, "detection confidence of {r:?} (threshold 0.6)");
+        let shares: Vec<f64> = (9..16).map(f).collect();
         assert!(shares.iter().all(|s| (0.0..=1.0).contains(s)));
         assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-3, "shares of {r:?} sum to 1");
         for (l, label) in FER_LABELS.iter().enumerate() {
@@ -171,7 +186,7 @@ fn megamind_gives_video_json_csv_and_plot() {
             assert!((shares[l] - n as f64 / frames as f64).abs() < 1e-4, "share of {label} in {r:?}");
         }
         let top = shares.iter().cloned().fold(0.0, f64::max);
-        assert_eq!(shares[FER_LABELS.iter().position(|l| *l == &r[5]).unwrap()], top, "dominant emotion of {r:?}");
+        assert_eq!(shares[FER_LABELS.iter().position(|l| *l == &r[8]).unwrap()], top, "dominant emotion of {r:?}");
         if seconds >= 1.0 {
             plotted += 1;
         }
@@ -503,4 +518,36 @@ fn cut_and_oversized_pictures_are_refused_before_decoding() {
         }
         assert!(!out_dir.exists() || entries(&out_dir).is_empty(), "nothing written for {}", input.display());
     }
+}
+
+/// vtest.avi's pedestrians are all under `min-emotion-face-size`: the summary and the timeline
+/// say so, and how to classify them anyway; the people CSV gives 0 s classified.
+#[test]
+fn a_video_whose_faces_are_all_too_small_says_why_nothing_was_classified() {
+    let video = shared_dir().join("media/videos/vtest.avi");
+    let video = require_file(&video, "vtest.avi", "expected in ../shared/media/videos beside the checkout");
+    let dir = std::env::temp_dir().join(format!("emotiondetect-video-small-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = run_tool(&[video.to_str().unwrap(), "-o", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let said = stdout.split("; 0 of ").nth(1).unwrap_or_else(|| panic!("no '0 of N faces' sentence: {stdout}"));
+    let faces: usize = said.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(faces > 50, "{stdout}");
+    assert!(
+        said.contains(
+            "faces were large enough to classify (min-emotion-face-size=25 px); set min-emotion-face-size=0 to classify them anyway"
+        ),
+        "{stdout}"
+    );
+    let mut csv = csv::Reader::from_path(dir.join("vtest-people.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    assert!(!rows.is_empty() && rows.iter().all(|r| &r[5] == "0.000" && &r[8] == "unknown"), "nobody classified: {rows:?}");
+    let png = std::fs::read(dir.join("vtest-timeline.png")).unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(&png)).read_info().expect("a PNG");
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).expect("PNG pixels");
+    let header = &pixels[..(info.width * report::HEADER_HEIGHT * 3) as usize];
+    assert!(header.chunks(3).filter(|p| p == &[170, 20, 20]).count() > 50, "the red sentence in the timeline's header");
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -24,8 +24,8 @@ fn score() -> impl Strategy<Value = f32> {
 
 /// Frames 1/25 s apart (with gaps), each with some of `people` people.
 fn frames() -> impl Strategy<Value = Vec<FrameRecord>> {
-    let face = (0u64..300, prop::option::weighted(0.9, 0usize..7), prop::collection::vec(score(), 0..8), any::<[u32; 4]>())
-        .prop_map(|(id, label_id, scores, bbox)| FaceSample { id, label_id, scores, bbox });
+    let face = (0u64..300, prop::option::weighted(0.9, 0usize..7), prop::collection::vec(score(), 0..8), any::<[u32; 4]>(), score())
+        .prop_map(|(id, label_id, scores, bbox, confidence)| FaceSample { id, label_id, scores, bbox, confidence });
     let frame = (0u32..3, prop::collection::vec(face, 0..20));
     prop::collection::vec(frame, 0..40).prop_map(|fs| {
         let mut t = 0.0;
@@ -53,7 +53,7 @@ proptest! {
         width in prop_oneof![Just(0u32), 100u32..1300],
     ) {
         let people = report::summarize(&frames, 7);
-        let opts = TimelineOptions { title: "t\u{e9}st".into(), min_seconds, max_people, width };
+        let opts = TimelineOptions { title: "t\u{e9}st".into(), min_seconds, max_people, width, note: None };
         let png = report::render_timeline(&frames, &people, &labels(), &opts).unwrap();
         let plotted = report::plotted_people(&people, min_seconds, max_people).0.len();
         prop_assert!(plotted <= max_people);
