@@ -179,30 +179,6 @@ fn a_smaller_frame_between_detector_runs_carries_no_old_box() {
 // ---------------------------------------------------------------------------------------------
 // Class 6: a full disk stops the stream with an element error and keeps whole lines
 
-/// A tmpfs of `size` mounted at a new directory, unmounted on drop. Mounting needs root (CI runs
-/// as root): without it the test fails, saying so.
-struct Tmpfs(TempDir);
-
-impl Tmpfs {
-    fn mount(size: &str) -> Tmpfs {
-        let dir = TempDir::new("tmpfs");
-        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir.path()).output();
-        match out {
-            Ok(o) if o.status.success() => Tmpfs(dir),
-            other => panic!(
-                "this test fills a real filesystem: mounting a {size} tmpfs at {} failed ({other:?}); it needs root, as CI has",
-                dir.path().display()
-            ),
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0.path()).status();
-    }
-}
-
 #[test]
 fn a_full_disk_is_an_element_error_and_the_file_keeps_whole_lines() {
     let fs = Tmpfs::mount("160k");

@@ -104,31 +104,6 @@ fn no_target_or_two_targets_fail_at_ready() {
     assert!(err.message().contains("not both"), "{}", err.message());
 }
 
-/// A tmpfs of `size` mounted at a new directory, unmounted on drop (as tests/hostile.rs's).
-/// Mounting needs root (CI runs as root): without it the test fails, saying so.
-struct Tmpfs(TempDir);
-
-impl Tmpfs {
-    fn mount(size: &str) -> Tmpfs {
-        let dir = TempDir::new("publish-tmpfs");
-        let out =
-            std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir.path()).output();
-        match out {
-            Ok(o) if o.status.success() => Tmpfs(dir),
-            other => panic!(
-                "this test fills a real filesystem: mounting a {size} tmpfs at {} failed ({other:?}); it needs root",
-                dir.path().display()
-            ),
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(self.0.path()).status();
-    }
-}
-
 /// The disk fills mid-stream: the lines that a failed write lost, and the reports refused after
 /// it, count in `dropped` (read after NULL), so lines in the file + dropped = reports sent.
 #[test]

@@ -12,6 +12,7 @@
 //! Each test has a hard time limit enforced by a watchdog thread, sets every pipeline to NULL and
 //! quits the server's main loop on every path, so it can fail but never hang.
 
+mod camera;
 mod common;
 
 use std::sync::mpsc;
@@ -19,40 +20,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use camera::Watchdog;
 use common::*;
 use gst::glib;
 use gst::prelude::*;
 use gst_rtsp_server::prelude::*;
 
 const MOUNT: &str = "/emotions";
-
-// ------------------------------------------------------------------------------------------
-// Watchdog
-
-/// Ends the test process if the test is still running after `limit`: a stuck network read or
-/// state change must fail CI, not hang it. Disarmed on drop.
-struct Watchdog(Option<mpsc::Sender<()>>);
-
-impl Watchdog {
-    fn new(test: &'static str, limit: Duration) -> Watchdog {
-        let (tx, rx) = mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-                eprintln!("{test}: still running after {limit:?}: the watchdog ends the test process");
-                std::process::exit(101);
-            }
-        });
-        Watchdog(Some(tx))
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        if let Some(tx) = self.0.take() {
-            let _ = tx.send(());
-        }
-    }
-}
 
 // ------------------------------------------------------------------------------------------
 // Server

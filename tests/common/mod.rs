@@ -598,3 +598,29 @@ pub fn system_plugin_dir() -> PathBuf {
     let core = gst::Registry::get().find_plugin("coreelements").expect("the coreelements plugin");
     core.filename().expect("coreelements is loaded from a file").parent().unwrap().to_path_buf()
 }
+
+/// A tmpfs of `size` mounted at a new directory, unmounted on drop: a real filesystem to fill
+/// (the full-disk tests). Mounting needs root (CI runs as root): without it the test fails,
+/// saying so.
+pub struct Tmpfs(pub TempDir);
+
+impl Tmpfs {
+    pub fn mount(size: &str) -> Tmpfs {
+        let dir = TempDir::new("tmpfs");
+        let out =
+            std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir.path()).output();
+        match out {
+            Ok(o) if o.status.success() => Tmpfs(dir),
+            other => panic!(
+                "this test fills a real filesystem: mounting a {size} tmpfs at {} failed ({other:?}); it needs root, as CI has",
+                dir.path().display()
+            ),
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.0.path()).status();
+    }
+}
