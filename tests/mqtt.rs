@@ -464,9 +464,9 @@ struct Losses {
     after_ready: u64,
 }
 
-/// Runs Megamind.avi through `emotiondetect ! emotionpublish name=ep PROPS` (sync=false) to EOS,
-/// then to NULL, then to READY and NULL again; `during(frames so far)` is called from the bus loop.
-fn run_losses(props: &str, mut during: impl FnMut(u64)) -> Losses {
+/// `filesrc Megamind.avi ! ... ! emotiondetect ! emotionpublish name=ep PROPS ! fakesink
+/// name=sink sync=false`, and the count of buffers reaching `counted_at`'s sink pad.
+fn publishing_pipeline(props: &str, counted_at: &str) -> (gst::Pipeline, Arc<std::sync::atomic::AtomicU64>) {
     init();
     let desc = format!(
         "filesrc location={} ! decodebin ! videorate ! emotiondetect ! emotionpublish name=ep {props} ! fakesink name=sink sync=false",
@@ -475,12 +475,19 @@ fn run_losses(props: &str, mut during: impl FnMut(u64)) -> Losses {
     let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let s = sent.clone();
-    pipeline.by_name("sink").unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+    pipeline.by_name(counted_at).unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
         s.fetch_add(1, Ordering::Relaxed);
         gst::PadProbeReturn::Ok
     });
+    (pipeline, sent)
+}
+
+/// Runs Megamind.avi through `emotiondetect ! emotionpublish name=ep PROPS` (sync=false) to EOS,
+/// then to NULL, then to READY and NULL again; `during(frames so far)` is called from the bus loop.
+fn run_losses(props: &str, mut during: impl FnMut(u64)) -> Losses {
+    let (pipeline, sent) = publishing_pipeline(props, "sink");
     let bus = pipeline.bus().unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap_or_else(|e| panic!("`{desc}` cannot start: {e:?}: {}", first_error(&bus)));
+    pipeline.set_state(gst::State::Playing).unwrap_or_else(|e| panic!("emotionpublish {props} cannot start: {e:?}: {}", first_error(&bus)));
     let (start, mut warned) = (Instant::now(), Vec::new());
     loop {
         assert!(start.elapsed() < Duration::from_secs(180), "no EOS");
@@ -575,19 +582,8 @@ fn delivered_plus_dropped_is_every_frame_when_the_broker_goes_away() {
 /// Stopped without EOS (NULL after 100 frames): what was still queued counts after NULL.
 #[test]
 fn dropped_after_null_counts_the_queue_a_stop_without_eos_discarded() {
-    init();
     let (port, _held) = silent_broker();
-    let desc = format!(
-        "filesrc location={} ! decodebin ! videorate ! emotiondetect ! emotionpublish name=ep uri=mqtt://127.0.0.1:{port}/t ! fakesink name=sink sync=false",
-        megamind().display()
-    );
-    let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
-    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let s = sent.clone();
-    pipeline.by_name("ep").unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-        s.fetch_add(1, Ordering::Relaxed);
-        gst::PadProbeReturn::Ok
-    });
+    let (pipeline, sent) = publishing_pipeline(&format!("uri=mqtt://127.0.0.1:{port}/t"), "ep");
     pipeline.set_state(gst::State::Playing).unwrap();
     let start = Instant::now();
     while sent.load(Ordering::Relaxed) < 100 {
