@@ -5,10 +5,13 @@
 //! files of `emotiondetect-video`, written whole or not at all), which need no GStreamer, and
 //! [`video`], the analysis of `emotiondetect-video` (runs the element; also used by
 //! `emotiondetect-web`), and [`input`], the checks of a picture before it is decoded (pixel limit,
-//! a cut JPEG).
+//! a cut JPEG), [`thumbnails`] (each person's face crop) and [`html`] (the self-contained
+//! `<name>-report.html`).
 
 pub mod evaluation;
+pub mod html;
 pub mod input;
 pub mod outputs;
 pub mod report;
+pub mod thumbnails;
 pub mod video;

@@ -60,6 +60,11 @@ impl Outputs {
         &self.files
     }
 
+    /// The final file name (no directory) of the output `<name><suffix>`.
+    pub fn final_name(&self, suffix: &str) -> OsString {
+        joined(&self.name, suffix)
+    }
+
     /// The `.partial` path of the output `<name><suffix>`, where it is written until complete.
     pub fn partial_of(&self, suffix: &str) -> PathBuf {
         partial(&self.dir.join(joined(&self.name, suffix)))

@@ -12,7 +12,7 @@
 //! as a frame of its person, in no emotion: `share_unknown` in the CSV, grey in the timeline.
 //! `emotiondetect-video` (src/bin) uses this module; it needs no GStreamer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
 use std::sync::OnceLock;
 
@@ -293,6 +293,54 @@ pub fn write_csv<W: Write>(out: W, people: &[PersonSummary], labels: &[String]) 
     w.flush().map_err(|e| format!("writing CSV: {e}"))
 }
 
+/// The version of [`people_json`]'s layout, raised when a field changes meaning or goes.
+pub const PEOPLE_JSON_VERSION: u32 = 1;
+
+/// `people` as the JSON of `<name>-people.json`: `schema_version` ([`PEOPLE_JSON_VERSION`]),
+/// `labels` (the classifier's, in order), `min_track_seconds` and `min_track_confidence` (the
+/// limits of [`split_tracks`]), `brief_tracks` and `uncertain_tracks` (how many tracks they left
+/// out; those are in the JSON lines and frames CSV), and `people`: per person the
+/// fields of the people CSV, `dominant_emotion` by name and `shares` as an object from each label
+/// (and `unknown`) to its fraction 0..1 of the person's frames. Times in seconds.
+pub fn people_json(people: &[PersonSummary], labels: &[String], limits: (f64, f64), left_out: (usize, usize)) -> serde_json::Value {
+    let person = |p: &PersonSummary| {
+        let mut shares: serde_json::Map<String, serde_json::Value> =
+            labels.iter().zip(&p.shares).map(|(l, s)| (l.clone(), (*s).into())).collect();
+        shares.insert(UNKNOWN_EMOTION.to_string(), p.unknown.into());
+        serde_json::json!({
+            "id": p.id,
+            "first_seen": p.first_seen,
+            "last_seen": p.last_seen,
+            "seconds_seen": p.seconds_seen,
+            "frames": p.frames,
+            "seconds_classified": p.seconds_classified,
+            "mean_confidence": p.mean_confidence,
+            "min_confidence": p.min_confidence,
+            "dominant_emotion": label_name(labels, p.dominant),
+            "shares": shares,
+        })
+    };
+    serde_json::json!({
+        "schema_version": PEOPLE_JSON_VERSION,
+        "labels": labels,
+        "min_track_seconds": limits.0,
+        "min_track_confidence": limits.1,
+        "brief_tracks": left_out.0,
+        "uncertain_tracks": left_out.1,
+        "people": people.iter().map(person).collect::<Vec<_>>(),
+    })
+}
+
+/// Which tracks count as people: those seen for at least `min_seconds` (shorter ones are one-off
+/// detections) and, among those whose faces were classified, those the detector was on average
+/// at least `min_confidence` sure of (a face large enough to classify that the detector doubts
+/// is rarely a face; small faces score lower and are kept). Returns (people, brief, uncertain).
+pub fn split_tracks(people: Vec<PersonSummary>, min_seconds: f64, min_confidence: f64) -> [Vec<PersonSummary>; 3] {
+    let (long, brief): (Vec<_>, Vec<_>) = people.into_iter().partition(|p| p.seconds_seen + 1e-9 >= min_seconds);
+    let (sure, uncertain) = long.into_iter().partition(|p| p.seconds_classified <= 0.0 || p.mean_confidence >= min_confidence);
+    [sure, brief, uncertain]
+}
+
 /// The per-frame CSV header: `time_s, track_id, x, y, w, h, label`, then one column per label
 /// (its smoothed probability), named by the label, as the Python `fer` library's users expect.
 pub fn frames_csv_header(labels: &[String]) -> Vec<String> {
@@ -410,11 +458,21 @@ pub struct TimelineOptions {
     /// A sentence shown in red under the legend, in place of how to read the bands (e.g. that
     /// no face was large enough to classify).
     pub note: Option<String>,
+    /// Each person's thumbnail by track id (at most [`crate::thumbnails::THUMBNAIL_SIZE`]
+    /// pixels a side), drawn left of their band.
+    pub thumbnails: HashMap<u64, image::RgbImage>,
 }
 
 impl Default for TimelineOptions {
     fn default() -> Self {
-        TimelineOptions { title: String::new(), min_seconds: 1.0, max_people: DEFAULT_MAX_PEOPLE, width: 1200, note: None }
+        TimelineOptions {
+            title: String::new(),
+            min_seconds: 1.0,
+            max_people: DEFAULT_MAX_PEOPLE,
+            width: 1200,
+            note: None,
+            thumbnails: HashMap::new(),
+        }
     }
 }
 
@@ -427,7 +485,7 @@ pub const MAX_BAR_FACES: usize = 48;
 /// Height of the timeline's title and legend, pixels.
 pub const HEADER_HEIGHT: u32 = 112;
 /// Height of one person's panel in the timeline, pixels.
-pub const PANEL_HEIGHT: u32 = 200;
+pub const PANEL_HEIGHT: u32 = 104;
 /// Height of the whole-audience panel at the top of the timeline, pixels.
 pub const AUDIENCE_HEIGHT: u32 = 200;
 /// The audience panel's moving window, seconds.
@@ -459,9 +517,10 @@ fn colour(labels: &[String], label_id: impl Into<Option<usize>>) -> RGBColor {
 /// Draws the emotion timeline. At the top, the whole audience: the share of each emotion among
 /// all the faces in view ([`audience_shares`] over [`AUDIENCE_WINDOW`]), as stacked areas, left
 /// blank where nobody is in view. Below, one panel per person seen for at least `min_seconds`,
-/// sharing the time axis (seconds). Each panel has a band coloured by the reported label frame by
-/// frame and, below it, the smoothed probability (0..1) of each emotion as a line, broken where
-/// the person is out of view. Colours are the overlay's ([`label_colour`]). Returns the PNG
+/// sharing the time axis (seconds). Each panel has the person's thumbnail
+/// ([`TimelineOptions::thumbnails`]), a band coloured by the reported label frame by frame (blank
+/// where the person is out of view) and a bar of each emotion's share of their frames, labelled
+/// in percent. Colours are the overlay's ([`label_colour`]). Returns the PNG
 /// file's bytes (RGB, `width` × ([`HEADER_HEIGHT`] + [`AUDIENCE_HEIGHT`] + [`PANEL_HEIGHT`] per
 /// plotted person, at least one) pixels).
 ///
@@ -481,6 +540,7 @@ pub fn render_timeline(
         draw_timeline(&root, frames, &shown, &skipped, labels, opts).map_err(|e| format!("drawing the timeline: {e}"))?;
         root.present().map_err(|e| format!("drawing the timeline: {e}"))?;
     }
+    blit_thumbnails(&mut rgb, w, &shown, &opts.thumbnails);
     encode_png(&rgb, w, h).map_err(|e| format!("encoding the timeline PNG: {e}"))
 }
 
@@ -632,7 +692,7 @@ fn draw_timeline(
             header.draw_text(note, &TextStyle::from((FONT, 14, FontStyle::Bold).into_font()).color(&RGBColor(170, 20, 20)), (12, 64))?
         }
         None => header.draw_text(
-            "Band: the reported (smoothed) label, frame by frame. Lines: the smoothed probability of each emotion.",
+            "Per person: their face, the reported (smoothed) emotion frame by frame, and each emotion's share of their frames.",
             &text(14),
             (12, 64),
         )?,
@@ -677,7 +737,8 @@ fn draw_timeline(
 }
 
 /// Left and right margins of the charts, so that every panel shares the time axis.
-const CHART_LEFT: u32 = 52;
+/// The left margin also holds each person's thumbnail.
+const CHART_LEFT: u32 = 6 + crate::thumbnails::THUMBNAIL_SIZE + 8;
 const CHART_RIGHT: u32 = 20;
 
 /// A chart of 0..1 values (`y_desc`) over 0..`end` seconds, with the shared margins and mesh.
@@ -766,65 +827,88 @@ fn draw_person(
     end: f64,
     interval: f64,
 ) -> DrawResult {
-    const LEFT: u32 = CHART_LEFT;
-    const RIGHT: u32 = CHART_RIGHT;
+    let bold = |size: u32| TextStyle::from((FONT, size, FontStyle::Bold).into_font()).color(&BLACK);
     let (caption, rest) = area.split_vertically(24);
-    let (band_area, chart_area) = rest.split_vertically(16);
-    let mut top: Vec<(usize, f64)> = p.shares.iter().copied().enumerate().filter(|s| s.1 > 0.0).collect();
-    top.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let mut shares: Vec<String> = top.iter().take(3).map(|(i, s)| format!("{} {:.0} %", labels[*i], 100.0 * s)).collect();
-    if p.unknown > 0.0 {
-        shares.push(format!("too small to classify {:.0} %", 100.0 * p.unknown));
-    }
+    let (band_area, shares_area) = rest.split_vertically(PANEL_HEIGHT - 24 - SHARES_HEIGHT);
+    let dominant = match p.dominant {
+        Some(d) => format!("mostly {}", labels[d]),
+        None => "no face large enough to classify".to_string(),
+    };
     caption.draw_text(
         &format!(
-            "Person #{}: {} | seen {:.2}-{:.2} s, {} frames ({:.1} s)",
-            p.id,
-            shares.join(", "),
-            p.first_seen,
-            p.last_seen,
-            p.frames,
-            p.seconds_seen
+            "Person #{}: {dominant} | seen {:.2}-{:.2} s, {} frames ({:.1} s), detector confidence {:.2} mean, {:.2} min",
+            p.id, p.first_seen, p.last_seen, p.frames, p.seconds_seen, p.mean_confidence, p.min_confidence
         ),
-        &TextStyle::from((FONT, 15, FontStyle::Bold).into_font()).color(&BLACK),
-        (12, 6),
+        &bold(15),
+        (CHART_LEFT as i32 + 6, 6),
     )?;
-
     let samples: Vec<(f64, &FaceSample)> =
         frames.iter().flat_map(|f| f.faces.iter().filter(|s| s.id == p.id).map(move |s| (f.time, s))).collect();
     let step = if interval > 0.0 { interval } else { end / 100.0 };
-
-    // The band, with the same horizontal layout as the chart below it.
-    let mut band =
-        ChartBuilder::on(&band_area).margin_left(6).margin_right(RIGHT).y_label_area_size(LEFT).build_cartesian_2d(0.0..end, 0.0..1.0)?;
+    // The band: the reported (smoothed) label frame by frame, on the shared time axis.
+    let mut band = ChartBuilder::on(&band_area)
+        .margin_left(6)
+        .margin_right(CHART_RIGHT)
+        .x_label_area_size(22)
+        .y_label_area_size(CHART_LEFT)
+        .build_cartesian_2d(0.0..end, 0.0..1.0)?;
+    band.configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .x_labels(12)
+        .light_line_style(TRANSPARENT)
+        .label_style((FONT, 12))
+        .x_label_formatter(&|v| format!("{v:.1} s"))
+        .draw()?;
     band.plotting_area().fill(&RGBColor(245, 245, 245))?;
     band.draw_series(
         samples.iter().map(|(t, s)| Rectangle::new([(*t, 0.0), ((*t + step).min(end), 1.0)], colour(labels, s.label_id).filled())),
     )?;
+    draw_shares(&shares_area, p, labels)
+}
 
-    let mut chart = time_chart(&chart_area, end, "probability")?;
-    // One line per emotion, broken where the person was not seen for more than 1.5 frames.
-    for e in 0..labels.len() {
-        let style = ShapeStyle::from(&colour(labels, e)).stroke_width(2);
-        let mut segment: Vec<(f64, f64)> = Vec::new();
-        let mut last_t = f64::NEG_INFINITY;
-        for (t, s) in &samples {
-            let Some(&v) = s.scores.get(e) else { continue };
-            if *t - last_t > 1.5 * step && !segment.is_empty() {
-                chart.draw_series(std::iter::once(PathElement::new(std::mem::take(&mut segment), style)))?;
-            }
-            segment.push((*t, unit(v)));
-            last_t = *t;
+/// Height of the share bar under each person's band, pixels.
+const SHARES_HEIGHT: u32 = 26;
+
+/// One bar, as wide as the time axis, split into each emotion's share of the person's frames
+/// (then the share too small to classify, grey), each part labelled where the text fits.
+fn draw_shares(area: &DrawingArea<BitMapBackend<'_>, Shift>, p: &PersonSummary, labels: &[String]) -> DrawResult {
+    let (w, _) = area.dim_in_pixel();
+    let (left, right) = (CHART_LEFT as i32 + 6, w as i32 - CHART_RIGHT as i32);
+    let width = f64::from((right - left).max(1));
+    let text = TextStyle::from((FONT, 12).into_font()).color(&BLACK);
+    let parts = p.shares.iter().copied().enumerate().map(|(i, s)| (Some(i), s)).chain(std::iter::once((None, p.unknown)));
+    let mut x = f64::from(left);
+    for (label_id, share) in parts.filter(|(_, s)| *s > 0.0) {
+        let x1 = (x + share * width).min(f64::from(right));
+        area.draw(&Rectangle::new([(x as i32, 2), (x1 as i32, 20)], colour(labels, label_id).filled()))?;
+        let name = label_id.map_or("too small", |l| labels[l].as_str());
+        let tag = format!("{name} {:.0} %", 100.0 * share);
+        if area.estimate_text_size(&tag, &text)?.0 as f64 + 6.0 < x1 - x {
+            area.draw_text(&tag, &text, (x as i32 + 3, 5))?;
         }
-        if segment.len() == 1 {
-            let (t, v) = segment[0];
-            segment.push(((t + step).min(end), v));
-        }
-        if !segment.is_empty() {
-            chart.draw_series(std::iter::once(PathElement::new(segment, style)))?;
-        }
+        x = x1;
     }
     Ok(())
+}
+
+/// Copies each plotted person's thumbnail into the timeline's RGB pixels (`width` wide), in
+/// the left margin of their panel.
+fn blit_thumbnails(rgb: &mut [u8], width: u32, shown: &[&PersonSummary], thumbnails: &HashMap<u64, image::RgbImage>) {
+    for (i, p) in shown.iter().enumerate() {
+        let Some(thumb) = thumbnails.get(&p.id) else { continue };
+        let top = HEADER_HEIGHT + AUDIENCE_HEIGHT + i as u32 * PANEL_HEIGHT + 4;
+        for (x, y, px) in thumb.enumerate_pixels() {
+            let (x, y) = (6 + x, top + y);
+            if x >= CHART_LEFT.min(width) || y >= top - 4 + PANEL_HEIGHT {
+                continue;
+            }
+            let at = (y as usize * width as usize + x as usize) * 3;
+            if let Some(dst) = rgb.get_mut(at..at + 3) {
+                dst.copy_from_slice(&px.0);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1073,6 +1157,31 @@ mod tests {
         // FER2013's labels do not read these lines: the label and the score count are checked.
         let err = read_jsonl(text[0].as_bytes(), &fer()).unwrap_err();
         assert!(err.contains("unknown emotion `contempt`"), "{err}");
+    }
+
+    #[test]
+    fn brief_and_uncertain_tracks_are_not_people() {
+        let person = |id, seconds_seen, seconds_classified, mean_confidence| PersonSummary {
+            id,
+            first_seen: 0.0,
+            last_seen: seconds_seen,
+            frames: 10,
+            seconds_seen,
+            dominant: None,
+            shares: vec![0.0; EMOTIONS],
+            unknown: 0.0,
+            seconds_classified,
+            mean_confidence,
+            min_confidence: mean_confidence,
+        };
+        let all = vec![person(1, 2.0, 2.0, 0.92), person(2, 0.2, 0.2, 0.95), person(3, 1.8, 1.8, 0.74), person(4, 3.0, 0.0, 0.7)];
+        let [people, brief, uncertain] = split_tracks(all, 0.5, 0.8);
+        let ids = |v: &[PersonSummary]| v.iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!((ids(&people), ids(&brief), ids(&uncertain)), (vec![1, 4], vec![2], vec![3]), "small unclassified faces stay");
+        let json = people_json(&people, &fer(), (0.5, 0.8), (1, 1));
+        assert_eq!((json["brief_tracks"].as_u64(), json["uncertain_tracks"].as_u64()), (Some(1), Some(1)));
+        assert_eq!(json["people"][1]["dominant_emotion"], UNKNOWN_EMOTION);
+        assert_eq!(json["people"][0]["shares"].as_object().unwrap().len(), EMOTIONS + 1);
     }
 
     #[test]

@@ -25,9 +25,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+use std::io::Write as _;
+
+use crate::html;
 use crate::input;
 use crate::outputs::Outputs;
 use crate::report;
+use crate::thumbnails::Thumbnails;
 use emotiondetect_core::classification::ClassifierSpec;
 use gst::glib;
 use gst::prelude::*;
@@ -39,6 +44,11 @@ pub const TOOL: &str = "emotiondetect-video";
 const MIN_PLOT_SECONDS: f64 = 1.0;
 /// The progress bar and the Ctrl-C checks run this often.
 const TICK: Duration = Duration::from_millis(200);
+/// `--min-track-seconds` by default: see docs/video-tool.md for the measurement behind it.
+pub const MIN_TRACK_SECONDS: f64 = 0.5;
+/// `--min-track-confidence` by default: Megamind's false track has a mean of 0.74, its real
+/// faces 0.91-0.93 (docs/video-tool.md, "Who counts as a person").
+pub const MIN_TRACK_CONFIDENCE: f64 = 0.8;
 /// After Ctrl-C, how long the pipeline may go without progress towards EOS (default).
 pub const EOS_GRACE: Duration = Duration::from_secs(10);
 
@@ -87,8 +97,14 @@ pub struct Args {
     pub out_dir: PathBuf,
     /// emotiondetect properties as `PROP`, `VALUE` strings (as gst-launch parses them).
     pub props: Vec<(String, String)>,
-    /// `--no-audio`: the annotated MP4 gets no audio track.
-    pub no_audio: bool,
+    /// `--audio`: what the annotated MP4 gets of the input's first audio stream.
+    pub audio: Audio,
+    /// `--min-track-seconds`: tracks seen for less (one-off detections) are not counted as
+    /// people: left out of the people CSV and JSON, the timeline and the report.
+    pub min_track_seconds: f64,
+    /// `--min-track-confidence`: tracks with classified faces whose mean detector confidence
+    /// (0..1) is lower are not counted as people either ([`report::split_tracks`]).
+    pub min_track_confidence: f64,
     /// `--plot-people`: people plotted in the timeline (the rest summed up in one line).
     pub plot_people: usize,
     /// `--grace`: after a stop request, how long without progress before the video is given up.
@@ -97,6 +113,19 @@ pub struct Args {
     /// larger declared size is refused before decoding. `None`: [`input::DEFAULT_MAX_IMAGE_PIXELS`]
     /// for a picture, [`input::DEFAULT_MAX_VIDEO_PIXELS`] for a video.
     pub max_pixels: Option<u64>,
+}
+
+/// `--audio`: what happens to the input's first audio stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Audio {
+    /// Playable in a browser: AAC and MP3 are copied, anything else (AC-3, Opus, Vorbis, PCM...)
+    /// is decoded and encoded to AAC.
+    #[default]
+    Aac,
+    /// Copied whenever MP4 takes it as it is (AC-3, Opus, ALAC too), else encoded to AAC.
+    Copy,
+    /// No audio track.
+    None,
 }
 
 /// Where [`run`] reports how far it got (the tool's progress bar, the web app's job status).
@@ -135,7 +164,7 @@ enum Kind {
 /// The outputs of INPUT's kind, as suffixes of `<name>`, in the order the summary lists them.
 fn output_suffixes(kind: Kind) -> &'static [&'static str] {
     match kind {
-        Kind::Video => &["-emotions.mp4", ".jsonl", "-people.csv", "-frames.csv", "-timeline.png"],
+        Kind::Video => &["-emotions.mp4", ".jsonl", "-people.csv", "-people.json", "-frames.csv", "-timeline.png", "-report.html"],
         Kind::Image => &["-annotated.png", "-probabilities.png", ".jsonl", "-frames.csv"],
     }
 }
@@ -216,6 +245,23 @@ fn unclassified_sentence(frames: &[report::FrameRecord], props: &[(String, Strin
          classify them anyway"
     );
     Some(Unclassified { text, none_classified: classified == 0 })
+}
+
+/// The tracks not counted as people, for the summary: ", 2 brief tracks (< 0.5 s) and 1
+/// uncertain track (mean detector confidence < 0.8) not counted", or nothing.
+fn left_out_note(brief: usize, uncertain: usize, args: &Args) -> String {
+    let tracks = |n: usize| if n == 1 { "track" } else { "tracks" };
+    let mut parts = Vec::new();
+    if brief > 0 {
+        parts.push(format!("{brief} brief {} (< {} s)", tracks(brief), args.min_track_seconds));
+    }
+    if uncertain > 0 {
+        parts.push(format!("{uncertain} uncertain {} (mean detector confidence < {})", tracks(uncertain), args.min_track_confidence));
+    }
+    match parts.is_empty() {
+        true => String::new(),
+        false => format!(", {} not counted", parts.join(" and ")),
+    }
 }
 
 /// Makes the element and sets `props` on it, refusing unknown or read-only properties and
@@ -344,11 +390,18 @@ const AAC_ENCODERS: [&str; 2] = ["avenc_aac", "voaacenc"];
 
 /// Whether decodebin should stop at `caps` and hand the stream over still compressed: parsed
 /// audio that `mp4mux` takes as it is (AAC, MP3, Opus, AC-3, ALAC: `audio_caps`, its pad
-/// template).
-fn audio_fits_mp4(caps: &gst::CapsRef, audio_caps: &gst::Caps) -> bool {
+/// template) and, for [`Audio::Aac`], that browsers play in MP4 (AAC, MP3).
+fn audio_fits_mp4(caps: &gst::CapsRef, audio_caps: &gst::Caps, mode: Audio) -> bool {
     let Some(st) = caps.structure(0) else { return false };
     let parsed = st.get::<bool>("parsed").unwrap_or(false) || st.get::<bool>("framed").unwrap_or(false);
-    st.name().starts_with("audio/") && st.name() != "audio/x-raw" && parsed && audio_caps.can_intersect(caps)
+    let takes = st.name().starts_with("audio/") && st.name() != "audio/x-raw" && parsed && audio_caps.can_intersect(caps);
+    takes && (mode == Audio::Copy || browser_plays(st))
+}
+
+/// AAC (MPEG-2/4) or MP3 (MPEG-1 layer 3): what every browser plays from an MP4.
+fn browser_plays(st: &gst::StructureRef) -> bool {
+    let version = st.get::<i32>("mpegversion").unwrap_or(0);
+    st.name() == "audio/mpeg" && (version == 2 || version == 4 || (version == 1 && st.get::<i32>("layer").unwrap_or(0) == 3))
 }
 
 /// Links decodebin's audio pad `pad` (caps name `name`) into `mux`: as it is when compressed
@@ -391,14 +444,14 @@ fn link_audio(pipeline: &gst::Pipeline, pad: &gst::Pad, name: &str, mux: &gst::E
 
 /// The pipeline, built in code so that only the first video stream is analysed, and the sink pad
 /// that stream is linked to. A video is encoded to H.264 in MP4 at `out_partial`, with the
-/// first audio stream unless `!audio`; a still image is written as PNG there.
+/// first audio stream as `audio` says; a still image is written as PNG there.
 fn build_pipeline(
     input: &Path,
     element: &gst::Element,
     publish: &gst::Element,
     kind: Kind,
     out_partial: &Path,
-    audio: bool,
+    audio: Audio,
     shared: &Arc<Shared>,
 ) -> Result<(gst::Pipeline, gst::Pad), Failure> {
     let pipeline = gst::Pipeline::new();
@@ -445,7 +498,7 @@ fn build_pipeline(
 
     // Audio that fits MP4 as it is leaves decodebin compressed (no decoding, no re-encoding).
     // A frame size over --max-pixels stops decodebin before any decoder (and posts the error).
-    let mux = if audio { mux } else { None };
+    let mux = if audio == Audio::None { None } else { mux };
     let audio_caps = mux.as_ref().and_then(|m| m.pad_template("audio_%u")).map(|t| t.caps().clone());
     let s = shared.clone();
     decodebin.connect("autoplug-continue", false, move |values| {
@@ -456,7 +509,7 @@ fn build_pipeline(
             }
             return Some(false.to_value());
         }
-        let copy_audio = audio_caps.as_ref().is_some_and(|a| audio_fits_mp4(&caps, a));
+        let copy_audio = audio_caps.as_ref().is_some_and(|a| audio_fits_mp4(&caps, a, audio));
         Some((!copy_audio).to_value())
     });
 
@@ -833,7 +886,11 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
         Kind::Video => "-emotions.mp4",
         Kind::Image => "-annotated.png",
     });
-    let (pipeline, video_sink) = build_pipeline(input, &element, &publish, kind, &picture, !args.no_audio, &shared)?;
+    let thumbnails = Arc::new(Thumbnails::default());
+    if kind == Kind::Video {
+        thumbnails.attach(&element);
+    }
+    let (pipeline, video_sink) = build_pipeline(input, &element, &publish, kind, &picture, args.audio, &shared)?;
     let (ended, duration) = run_pipeline(&pipeline, &video_sink, input, &shared, signals, progress, (args.grace, &picture))?;
     if matches!(ended, Ended::GaveUp) {
         let _ = std::fs::remove_file(&picture); // unfinished: not a playable file
@@ -867,13 +924,32 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
     let secs = analysed.as_secs_f64();
     let what = match kind {
         Kind::Video => {
-            let people = report::summarize(&frames, labels.len());
+            let [people, brief, uncertain] =
+                report::split_tracks(report::summarize(&frames, labels.len()), args.min_track_seconds, args.min_track_confidence);
             write("-people.csv", &|w| report::write_csv(w, &people, &labels))?;
+            let json =
+                report::people_json(&people, &labels, (args.min_track_seconds, args.min_track_confidence), (brief.len(), uncertain.len()));
+            write("-people.json", &|w| serde_json::to_writer_pretty(w, &json).map_err(|e| e.to_string()))?;
             let unclassified = unclassified_sentence(&frames, &args.props);
             let note = unclassified.as_ref().filter(|u| u.none_classified).map(|u| u.text.clone());
-            let opts =
-                report::TimelineOptions { title, min_seconds: MIN_PLOT_SECONDS, max_people: args.plot_people, note, ..Default::default() };
-            write_png("-timeline.png", report::render_timeline(&frames, &people, &labels, &opts))?;
+            let thumbnails: HashMap<u64, image::RgbImage> = thumbnails.take().into_iter().map(|(id, t)| (id, t.image)).collect();
+            let opts = report::TimelineOptions {
+                title: title.clone(),
+                min_seconds: MIN_PLOT_SECONDS,
+                max_people: args.plot_people,
+                note,
+                thumbnails,
+                ..Default::default()
+            };
+            // The audience panel counts the people only, not the tracks left out.
+            let ids: std::collections::HashSet<u64> = people.iter().map(|p| p.id).collect();
+            let counted: Vec<report::FrameRecord> = frames
+                .iter()
+                .map(|f| report::FrameRecord { time: f.time, faces: f.faces.iter().filter(|s| ids.contains(&s.id)).cloned().collect() })
+                .collect();
+            let timeline = report::render_timeline(&counted, &people, &labels, &opts)
+                .map_err(|e| format!("error while drawing {}-timeline.png: {e}", outputs.name().to_string_lossy()))?;
+            write_png("-timeline.png", Ok(timeline.clone()))?;
             let plotted = report::plotted_people(&people, MIN_PLOT_SECONDS, args.plot_people).0.len();
             let video = report::video_end(&frames);
             let interrupted = match (&ended, duration) {
@@ -885,17 +961,41 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
                 ),
                 (Ended::Eos, _) => String::new(),
             };
-            let audio = match (args.no_audio, shared.audio.lock().unwrap().clone()) {
-                (true, _) => ", audio left out (--no-audio)".to_string(),
-                (false, Some(a)) => format!(", {a}"),
-                (false, None) => String::new(),
+            let audio = match (args.audio, shared.audio.lock().unwrap().clone()) {
+                (Audio::None, _) => ", audio left out (--audio none)".to_string(),
+                (_, Some(a)) => format!(", {a}"),
+                (_, None) => String::new(),
             };
-            let unclassified = unclassified.map(|u| format!("; {}", u.text)).unwrap_or_default();
-            format!(
-                "{n_frames} frames ({video:.1} s) in {secs:.1} s ({:.1} fps), {} people ({plotted} plotted){audio}{interrupted}{unclassified}",
+            let brief_note = left_out_note(brief.len(), uncertain.len(), args);
+            let text = unclassified.as_ref().map(|u| u.text.clone());
+            let unclassified = text.as_ref().map(|u| format!("; {u}")).unwrap_or_default();
+            let what = format!(
+                "{n_frames} frames ({video:.1} s) in {secs:.1} s ({:.1} fps), {} people ({plotted} plotted{brief_note}){audio}{interrupted}{unclassified}",
                 n_frames as f64 / secs.max(1e-3),
                 people.len()
-            )
+            );
+            let jpegs: HashMap<u64, Vec<u8>> =
+                opts.thumbnails.iter().filter_map(|(id, img)| Some((*id, crate::thumbnails::jpeg(img).ok()?))).collect();
+            let names: Vec<OsString> = output_suffixes(kind)
+                .iter()
+                .filter(|s| !matches!(**s, "-report.html" | "-emotions.mp4"))
+                .map(|s| outputs.final_name(s))
+                .collect();
+            let mp4 = (!matches!(ended, Ended::GaveUp)).then(|| outputs.final_name("-emotions.mp4"));
+            let page = html::Page {
+                title: &title,
+                summary: &what,
+                note: text.as_deref(),
+                people: &people,
+                labels: &labels,
+                thumbnails: &jpegs,
+                timeline_png: &timeline,
+                video: mp4.as_deref(),
+                files: &names,
+                left_out: left_out_note(brief.len(), uncertain.len(), args).trim_start_matches(", ").to_string(),
+            };
+            write("-report.html", &|mut w| w.write_all(html::render(&page).as_bytes()).map_err(|e| e.to_string()))?;
+            what
         }
         Kind::Image => {
             let faces = frames.first().map(|f| f.faces.clone()).unwrap_or_default();

@@ -72,13 +72,21 @@ fn megamind_gives_video_json_csv_and_plot() {
     assert!(summary.contains("270 frames") && summary.contains("Megamind-emotions.mp4"), "summary line: {summary}");
     assert_eq!(
         entries(&out_dir),
-        ["Megamind-emotions.mp4", "Megamind-frames.csv", "Megamind-people.csv", "Megamind-timeline.png", "Megamind.jsonl"],
-        "the five outputs and nothing else (no partial files)"
+        [
+            "Megamind-emotions.mp4",
+            "Megamind-frames.csv",
+            "Megamind-people.csv",
+            "Megamind-people.json",
+            "Megamind-report.html",
+            "Megamind-timeline.png",
+            "Megamind.jsonl"
+        ],
+        "the seven outputs and nothing else (no partial files)"
     );
-    // Megamind.avi's AC-3 audio is in the MP4, copied as it is (mp4mux takes AC-3).
-    assert!(summary.contains("audio copied (audio/x-ac3)"), "{summary}");
+    // Megamind.avi's AC-3 audio, which browsers cannot play from an MP4, is encoded to AAC.
+    assert!(summary.contains("audio encoded to AAC"), "{summary}");
     let streams = discover(&out_dir.join("Megamind-emotions.mp4"));
-    assert!(streams.contains("audio #") && streams.contains("AC-3"), "the MP4 keeps the audio:\n{streams}");
+    assert!(streams.contains("audio #") && streams.contains("AAC") && !streams.contains("AC-3"), "AAC audio:\n{streams}");
 
     // The MP4 decodes back to every frame, at the input size.
     let mp4 = out_dir.join("Megamind-emotions.mp4");
@@ -94,7 +102,7 @@ fn megamind_gives_video_json_csv_and_plot() {
         jsonl.lines().enumerate().map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1))).collect();
     assert_eq!(frames.len(), MEGAMIND_FRAMES, "one line per frame");
     let uri = gst::glib::filename_to_uri(&video, None).unwrap();
-    let mut per_id: BTreeMap<u64, Vec<(f64, String)>> = BTreeMap::new();
+    let mut per_id: BTreeMap<u64, Vec<(f64, String, f64)>> = BTreeMap::new();
     let t0 = frames[0]["timestamp"].as_u64().unwrap();
     for (i, f) in frames.iter().enumerate() {
         assert_eq!(f["resolution"]["width"], 720, "line {}", i + 1);
@@ -117,7 +125,8 @@ fn megamind_gives_video_json_csv_and_plot() {
             assert_eq!(FER_LABELS[o["emotion"]["label_id"].as_u64().unwrap() as usize], label);
             assert!(o["emotion"]["confidence"].as_f64().unwrap() > 0.0);
             assert!(o["emotion"]["model"]["name"].is_string());
-            per_id.entry(o["id"].as_u64().unwrap()).or_default().push(((ts - t0) as f64 / 1e9, label.to_string()));
+            let confidence = o["detection"]["confidence"].as_f64().unwrap();
+            per_id.entry(o["id"].as_u64().unwrap()).or_default().push(((ts - t0) as f64 / 1e9, label.to_string(), confidence));
         }
     }
     assert!(!per_id.is_empty(), "faces were found");
@@ -166,7 +175,20 @@ fn megamind_gives_video_json_csv_and_plot() {
     let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
     let ids: BTreeSet<u64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
     assert_eq!(ids.len(), rows.len(), "one row per track id");
-    assert_eq!(ids, per_id.keys().copied().collect(), "the CSV's people are the JSON lines' track ids");
+    // People: the tracks seen for 0.5 s or more (--min-track-seconds) that the detector was on
+    // average at least 0.8 sure of (--min-track-confidence). Megamind's 3 characters appear in
+    // 5 shots, each a new track; a box on the background (mean confidence about 0.74) is not one.
+    let interval = 1.0 / (2997.0 / 125.0);
+    let counted = |seen: &Vec<(f64, String, f64)>| {
+        let mean = seen.iter().map(|s| s.2).sum::<f64>() / seen.len() as f64;
+        seen.len() as f64 * interval + 1e-6 >= 0.5 && mean >= 0.8
+    };
+    let people: BTreeSet<u64> = per_id.iter().filter(|(_, seen)| counted(seen)).map(|(id, _)| *id).collect();
+    assert_eq!(ids, people, "the CSV's people are the JSON lines' long and confident tracks");
+    assert_eq!(ids.len(), 5, "5 people (3 characters in 5 shots)");
+    let uncertain = per_id.len() - ids.len();
+    assert!(uncertain >= 1, "the background box is a track in the JSON lines");
+    assert!(summary.contains(&format!("{} people", ids.len())) && summary.contains("not counted"), "{summary}");
     let mut plotted = 0;
     for r in &rows {
         let f = |i: usize| -> f64 { r[i].parse().unwrap_or_else(|e| panic!("column {i} of {r:?}: {e}")) };
@@ -182,7 +204,7 @@ fn megamind_gives_video_json_csv_and_plot() {
         assert!(shares.iter().all(|s| (0.0..=1.0).contains(s)));
         assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-3, "shares of {r:?} sum to 1");
         for (l, label) in FER_LABELS.iter().enumerate() {
-            let n = seen.iter().filter(|(_, s)| s == label).count();
+            let n = seen.iter().filter(|(_, s, _)| s == label).count();
             assert!((shares[l] - n as f64 / frames as f64).abs() < 1e-4, "share of {label} in {r:?}");
         }
         let top = shares.iter().cloned().fold(0.0, f64::max);
@@ -192,6 +214,32 @@ fn megamind_gives_video_json_csv_and_plot() {
         }
     }
     println!("{}", std::fs::read_to_string(out_dir.join("Megamind-people.csv")).unwrap());
+
+    // The people JSON: the CSV's people with the limits and what they left out.
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("Megamind-people.json")).unwrap()).unwrap();
+    let json_ids: BTreeSet<u64> = json["people"].as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect();
+    assert_eq!(json_ids, ids);
+    assert_eq!((json["min_track_seconds"].as_f64(), json["min_track_confidence"].as_f64()), (Some(0.5), Some(0.8)));
+    assert_eq!(json["brief_tracks"].as_u64().unwrap() + json["uncertain_tracks"].as_u64().unwrap(), uncertain as u64);
+    for p in json["people"].as_array().unwrap() {
+        assert!(p["mean_confidence"].as_f64().unwrap() >= 0.8 && FER_LABELS.contains(&p["dominant_emotion"].as_str().unwrap()), "{p}");
+        let shares: f64 = p["shares"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((shares - 1.0).abs() < 1e-6, "{p}");
+    }
+    // The report page: a row and a thumbnail per person (opened in a browser: web/tests/browser.rs).
+    let html = std::fs::read_to_string(out_dir.join("Megamind-report.html")).unwrap();
+    for id in &ids {
+        assert!(html.contains(&format!("<tr id=\"person-{id}\">")), "person #{id} in the report");
+    }
+    assert_eq!(html.matches("<img class=\"face\"").count(), ids.len(), "a thumbnail per person");
+    assert!(html.contains("src=\"Megamind-emotions.mp4\"") && html.contains("href=\"Megamind-people.csv\""));
+
+    // --audio copy keeps the AC-3 track as it is (mp4mux takes it).
+    let copy_dir = dir.path().join("copy");
+    let out = run_tool(&[s(&video), "-o", s(&copy_dir), "--audio", "copy", "threshold=0.9"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("audio copied (audio/x-ac3)"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(discover(&copy_dir.join("Megamind-emotions.mp4")).contains("AC-3"));
 
     // The PNG decodes; one panel per person seen for 1 s or more, under the header, and the
     // emotion colours are in it.
@@ -423,7 +471,7 @@ fn reports_use_the_labels_of_the_classifier_spec() {
 }
 
 /// The input's audio goes into the annotated MP4: Vorbis (which MP4 does not take) is encoded
-/// to AAC; `--no-audio` leaves it out. (Megamind.avi's AC-3 is copied: see the first test.)
+/// to AAC; `--no-audio` leaves it out. (Megamind.avi's AC-3: see the first test.)
 #[test]
 fn audio_is_kept_unless_no_audio() {
     let dir = TempDir::new("cli-audio");
@@ -459,7 +507,7 @@ fn audio_is_kept_unless_no_audio() {
 
     let out = run_tool(&[s(&clip), "-o", s(dir.path()), "--no-audio"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("audio left out (--no-audio)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("audio left out (--audio none)"));
     let streams = discover(&mp4);
     assert!(streams.contains("video #") && !streams.contains("audio #"), "no audio with --no-audio:\n{streams}");
 }

@@ -53,7 +53,7 @@ proptest! {
         width in prop_oneof![Just(0u32), 100u32..1300],
     ) {
         let people = report::summarize(&frames, 7);
-        let opts = TimelineOptions { title: "t\u{e9}st".into(), min_seconds, max_people, width, note: None };
+        let opts = TimelineOptions { title: "t\u{e9}st".into(), min_seconds, max_people, width, note: None, ..Default::default() };
         let png = report::render_timeline(&frames, &people, &labels(), &opts).unwrap();
         let plotted = report::plotted_people(&people, min_seconds, max_people).0.len();
         prop_assert!(plotted <= max_people);

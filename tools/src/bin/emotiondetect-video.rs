@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-//! `emotiondetect-video INPUT [-o DIR] [--no-audio] [PROP=VALUE ...]`: runs emotiondetect over
+//! `emotiondetect-video INPUT [-o DIR] [--audio aac|copy|none] [PROP=VALUE ...]`: runs emotiondetect over
 //! a video file and writes, named after the input, into DIR (default `./out`):
 //!
 //! - `<name>-emotions.mp4`: the annotated video (H.264 in MP4) with the input's first audio
-//!   stream (copied when mp4mux takes it as it is, else encoded to AAC; `--no-audio`: none);
+//!   stream (`--audio aac`, the default: AAC and MP3 copied, anything else encoded to AAC, so
+//!   browsers play it; `copy`: as it is whenever MP4 takes it; `none`: no audio);
 //! - `<name>.jsonl`: one JSON object per frame (`emotionpublish location=`);
 //! - `<name>-people.csv`: one row per person (track id), see `emotiondetect_tools::report`;
 //! - `<name>-frames.csv`: one row per face per frame, with a probability column per label;
@@ -55,8 +56,8 @@ done, 1 an error, 2 a bad command line or property, 130 interrupted.";
 const OUTPUTS: &str = "\
 Outputs (in DIR, named after INPUT):
   <name>-emotions.mp4   the video with boxes and labels (H.264, MP4), with INPUT's
-                        first audio stream (copied when MP4 takes it, else encoded
-                        to AAC)
+                        first audio stream (AAC or MP3 copied, anything else
+                        encoded to AAC: --audio)
   <name>.jsonl          one JSON object per frame (DL Streamer gvametaconvert shape)
   <name>-people.csv     one row per person: track id, first/last seen, frames,
                         dominant emotion and the share of frames with each of the
@@ -90,9 +91,22 @@ struct Cli {
     /// Where the outputs go (created if needed)
     #[arg(short = 'o', long = "output-dir", value_name = "DIR", default_value = "out", allow_hyphen_values = true)]
     out_dir: PathBuf,
-    /// Leave the audio out of the MP4
-    #[arg(long)]
+    /// The input's first audio stream in the MP4: aac = playable in browsers (AAC and MP3
+    /// copied, AC-3, Opus and others encoded to AAC), copy = as it is whenever MP4 takes it,
+    /// none = no audio
+    #[arg(long, value_enum, value_name = "MODE", default_value = "aac")]
+    audio: video::Audio,
+    /// The same as --audio none
+    #[arg(long, conflicts_with = "audio")]
     no_audio: bool,
+    /// Tracks seen for less than S seconds are not people (one-off detections): they stay in the
+    /// JSON lines and frames CSV but not in the people CSV/JSON, the timeline or the report
+    #[arg(long, value_name = "S", default_value_t = video::MIN_TRACK_SECONDS, value_parser = track_seconds)]
+    min_track_seconds: f64,
+    /// Tracks whose faces were classified but which the detector was on average less sure of
+    /// than C (0..1) are not people either (a large face the detector doubts is rarely a face)
+    #[arg(long, value_name = "C", default_value_t = video::MIN_TRACK_CONFIDENCE, value_parser = unit_interval)]
+    min_track_confidence: f64,
     /// Plot the N people seen longest in the timeline; the others are summed up in one line
     /// (all are in the people CSV)
     #[arg(long, value_name = "N", default_value_t = report::DEFAULT_MAX_PEOPLE)]
@@ -112,8 +126,10 @@ struct Cli {
 impl Cli {
     /// What [`video::run`] takes.
     fn into_args(self) -> Args {
-        let Cli { input, props, out_dir, no_audio, plot_people, grace, max_pixels } = self;
-        Args { input, out_dir, props, no_audio, plot_people, grace: Duration::from_secs_f64(grace), max_pixels }
+        let Cli { input, props, out_dir, audio, no_audio, min_track_seconds, min_track_confidence, plot_people, grace, max_pixels } = self;
+        let audio = if no_audio { video::Audio::None } else { audio };
+        let grace = Duration::from_secs_f64(grace);
+        Args { input, out_dir, props, audio, min_track_seconds, min_track_confidence, plot_people, grace, max_pixels }
     }
 }
 
@@ -129,6 +145,16 @@ fn property(arg: &str) -> Result<(String, String), String> {
 /// `--grace S`: seconds, 0 to a day.
 fn grace_seconds(v: &str) -> Result<f64, String> {
     v.parse().ok().filter(|s: &f64| s.is_finite() && (0.0..=86_400.0).contains(s)).ok_or_else(|| "expected seconds, 0 to 86400".to_string())
+}
+
+/// `--min-track-seconds S`: seconds, 0 to an hour.
+fn track_seconds(v: &str) -> Result<f64, String> {
+    v.parse().ok().filter(|s: &f64| s.is_finite() && (0.0..=3600.0).contains(s)).ok_or_else(|| "expected seconds, 0 to 3600".to_string())
+}
+
+/// `--min-track-confidence C`: 0 to 1.
+fn unit_interval(v: &str) -> Result<f64, String> {
+    v.parse().ok().filter(|c: &f64| (0.0..=1.0).contains(c)).ok_or_else(|| "expected a confidence, 0 to 1".to_string())
 }
 
 fn main() -> ExitCode {
@@ -232,12 +258,22 @@ mod tests {
         assert_eq!(args(&["a=b.mp4"]).unwrap().input, PathBuf::from("a=b.mp4"), "the first argument is the input");
         let a = args(&["v.mp4"]).unwrap();
         assert_eq!(
-            (a.out_dir, a.plot_people, a.grace, a.no_audio),
-            (PathBuf::from("out"), report::DEFAULT_MAX_PEOPLE, video::EOS_GRACE, false)
+            (a.out_dir, a.plot_people, a.grace, a.audio, a.min_track_seconds),
+            (PathBuf::from("out"), report::DEFAULT_MAX_PEOPLE, video::EOS_GRACE, video::Audio::Aac, video::MIN_TRACK_SECONDS)
         );
+        assert_eq!(args(&["v.mp4", "--audio", "copy"]).unwrap().audio, video::Audio::Copy);
+        assert_eq!(args(&["v.mp4", "--min-track-seconds", "0"]).unwrap().min_track_seconds, 0.0);
+        for bad in [
+            &["v.mp4", "--audio", "ac3"][..],
+            &["v.mp4", "--audio", "aac", "--no-audio"],
+            &["v.mp4", "--min-track-seconds", "-1"],
+            &["v.mp4", "--min-track-confidence", "1.5"],
+        ] {
+            assert_eq!(args(bad).err().map(|e| e.exit_code()), Some(2), "{bad:?}");
+        }
         assert_eq!(args(&["--output-dir=x", "v.mp4"]).unwrap().out_dir, PathBuf::from("x"));
         assert_eq!(args(&["threshold=1", "--no-audio"]).unwrap().input, PathBuf::from("threshold=1"));
-        assert!(args(&["v.mp4", "x=1", "--no-audio", "y=2"]).unwrap().no_audio, "options anywhere");
+        assert_eq!(args(&["v.mp4", "x=1", "--no-audio", "y=2"]).unwrap().audio, video::Audio::None, "options anywhere");
         assert_eq!(args(&["--", "-v.mp4"]).unwrap().input, PathBuf::from("-v.mp4"), "`--` before an INPUT starting with -");
         assert_eq!(args(&["-h"]).unwrap_err().kind(), ErrorKind::DisplayHelp);
         assert_eq!(args(&["--help"]).unwrap_err().exit_code(), 0);
