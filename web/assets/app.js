@@ -319,7 +319,9 @@ async function pollVideo(url) {
 // What each report file is, in plain words.
 const FILE_NAMES = {
   'emotions.mp4': 'The annotated video (MP4)',
+  'report.html': 'The report: each person\'s face, figures and timeline (web page)',
   'people.csv': 'One row per person (CSV)',
+  'people.json': 'One entry per person (JSON)',
   'frames.csv': 'One row per face per frame (CSV)',
   'timeline.png': 'The timeline (PNG)',
   'frames.jsonl': 'Every frame\'s results (JSON lines)',

@@ -14,10 +14,13 @@ use emotiondetect_tools::video::{self, Progress};
 use serde::Serialize;
 
 /// The report files of a job: (the name in the URL, the suffix `video::run` gives the file
-/// after the input's stem [`INPUT_STEM`], the content type).
-pub const FILES: [(&str, &str, &str); 5] = [
+/// after the input's stem [`INPUT_STEM`], the content type). The files are also served under
+/// their names on disk (`video-people.csv`), which the report page's relative links use.
+pub const FILES: [(&str, &str, &str); 7] = [
     ("emotions.mp4", "-emotions.mp4", "video/mp4"),
+    ("report.html", "-report.html", "text/html; charset=utf-8"),
     ("people.csv", "-people.csv", "text/csv; charset=utf-8"),
+    ("people.json", "-people.json", "application/json"),
     ("frames.csv", "-frames.csv", "text/csv; charset=utf-8"),
     ("timeline.png", "-timeline.png", "image/png"),
     ("frames.jsonl", ".jsonl", "application/x-ndjson"),
@@ -70,7 +73,8 @@ impl Job {
         if self.lock().state != "done" {
             return None;
         }
-        let (_, suffix, mime) = FILES.iter().find(|(n, _, _)| *n == name)?;
+        let on_disk = |suffix: &str| name.strip_prefix(INPUT_STEM) == Some(suffix);
+        let (_, suffix, mime) = FILES.iter().find(|(n, s, _)| *n == name || on_disk(s))?;
         Some((self.dir.join("out").join(format!("{INPUT_STEM}{suffix}")), mime))
     }
 

@@ -126,7 +126,7 @@ fn video_tab_gives_a_playable_mp4_and_the_csv() {
         assert!(names.iter().any(|n| n == "The annotated video (MP4)") && names.iter().all(|n| !n.contains(".csv")), "plain names: {names:?}");
         let links = b.eval("return [...document.querySelectorAll('#video-files a')].map(a => a.getAttribute('href'))").await;
         let links: Vec<String> = serde_json::from_value(links).unwrap();
-        assert_eq!(links.len(), 5, "{links:?}");
+        assert_eq!(links.len(), 7, "{links:?}");
         let csv = links.iter().find(|l| l.ends_with("people.csv")).expect("a people.csv link");
         let (status, body) = web::get(&format!("{}{csv}", server.base));
         assert_eq!(status, 200);
@@ -136,11 +136,39 @@ fn video_tab_gives_a_playable_mp4_and_the_csv() {
         b.eval("document.getElementById('video-player').currentTime = 1.0; return true").await;
         tokio::time::sleep(Duration::from_millis(800)).await;
         b.screenshot("web-video.png").await;
+
+        // The report page, served by the app and opened from disk: every picture loads and
+        // there is a thumbnail per person; from the app its relative links resolve too.
+        let report = links.iter().find(|l| l.ends_with("report.html")).expect("a report.html link");
+        check_report(&b, &format!("{}{report}", server.base)).await;
+        let csv = b.eval("return fetch(document.querySelector('a[href=\"video-people.csv\"]').href).then(r => r.status)").await;
+        assert_eq!(csv.as_u64(), Some(200), "the report's relative link to the people CSV");
+        let out = std::fs::read_dir(&server.temp).unwrap().next().unwrap().unwrap().path().join("out");
+        check_report(&b, &format!("file://{}", out.join("video-report.html").display())).await;
         b.close().await;
     });
     let left: Vec<_> = std::fs::read_dir(&server.temp).unwrap().flat_map(|e| std::fs::read_dir(e.unwrap().path()).unwrap()).collect();
     let names: Vec<String> = left.iter().map(|e| e.as_ref().unwrap().file_name().to_string_lossy().to_string()).collect();
     assert_eq!(names, ["out"], "the upload is removed once analysed, the report kept");
+}
+
+/// Opens emotiondetect-video's `<name>-report.html` at `url`: the timeline and one thumbnail per
+/// person of its table load (decoded, not broken images).
+async fn check_report(b: &Browser, url: &str) {
+    b.client.goto(url).await.expect("the report page");
+    let loaded = b
+        .wait_for(
+            "the report's pictures",
+            "const i = [...document.images]; return i.length > 0 && i.every(x => x.complete) && i.map(x => [x.className, x.naturalWidth])",
+            Duration::from_secs(20),
+        )
+        .await;
+    let loaded: Vec<(String, u32)> = serde_json::from_value(loaded).unwrap();
+    let faces = loaded.iter().filter(|(c, _)| c == "face").count();
+    let rows = texts(b, "#people tr[id^=person-]").await.len();
+    assert!(rows >= 1 && faces == rows, "{faces} thumbnails for {rows} people at {url}");
+    assert!(loaded.iter().all(|(_, w)| *w > 0), "every picture decodes at {url}: {loaded:?}");
+    assert!(loaded.iter().any(|(c, w)| c == "timeline" && *w >= 1000), "the timeline at {url}: {loaded:?}");
 }
 
 #[test]
