@@ -6,9 +6,11 @@
 //!   stream (`--audio aac`, the default: AAC and MP3 copied, anything else encoded to AAC, so
 //!   browsers play it; `copy`: as it is whenever MP4 takes it; `none`: no audio);
 //! - `<name>.jsonl`: one JSON object per frame (`emotionpublish location=`);
-//! - `<name>-people.csv`: one row per person (track id), see `emotiondetect_tools::report`;
+//! - `<name>-people.csv` and `<name>-people.json`: one row per person (track id), see
+//!   `emotiondetect_tools::report`;
 //! - `<name>-frames.csv`: one row per face per frame, with a probability column per label;
-//! - `<name>-timeline.png`: the whole audience's and each person's emotions over time.
+//! - `<name>-timeline.png`: the whole audience's and each person's emotions over time;
+//! - `<name>-report.html`: all of it in one self-contained page (`emotiondetect_tools::html`).
 //!
 //! A still image (JPEG or PNG, by typefinding) gives `<name>-annotated.png` (the element's
 //! overlay), `<name>-probabilities.png` (a bar chart per face), the JSON line and the frames CSV.
@@ -60,12 +62,19 @@ Outputs (in DIR, named after INPUT):
                         encoded to AAC: --audio)
   <name>.jsonl          one JSON object per frame (DL Streamer gvametaconvert shape)
   <name>-people.csv     one row per person: track id, first/last seen, frames,
-                        dominant emotion and the share of frames with each of the
-                        7 emotions
+                        detector confidence, dominant emotion and the share of
+                        frames with each of the 7 emotions
+  <name>-people.json    the same, with the limits that decided who is a person
   <name>-frames.csv     one row per face per frame: time, track id, box, label and
                         one column per emotion (its smoothed probability)
   <name>-timeline.png   the whole audience's emotions over time, then each
-                        person's (people seen < 1 s are left out)
+                        person's face, emotion band and shares (people seen
+                        < 1 s are left out)
+  <name>-report.html    all of it in one page that opens from disk in a browser
+People are the tracks seen for --min-track-seconds or more that the detector was
+on average --min-track-confidence sure of (tracks whose faces were too small to
+classify are not judged by confidence); the others stay in the JSON lines and
+the frames CSV.
 For a still image (JPEG, PNG), instead of the MP4, people CSV and timeline:
   <name>-annotated.png     the image with boxes and labels
   <name>-probabilities.png one bar chart of the emotion probabilities per face";
