@@ -12,6 +12,7 @@ mod emotionpublish;
 mod errors;
 mod ratelimit;
 mod report_meta;
+pub mod thumbnail;
 mod worker;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

@@ -633,3 +633,89 @@ fn mqtt_cameras_sh_says_when_messages_were_not_delivered() {
     assert!(stderr.contains("every message delivered"), "{stderr}");
     assert_eq!(reports(&sub.wait_for(MEGAMIND_FRAMES, Duration::from_secs(30))).len(), MEGAMIND_FRAMES);
 }
+
+/// `mode=events` on Megamind.avi, beside `location=` JSON lines of every frame: per person (a
+/// track seen >= 0.5 s that the detector was on average >= 0.8 sure of) exactly one `new` and one
+/// `end`, updates only on a change of dominant emotion (the 10 s interval never comes in 11 s),
+/// each `end` agreeing with the frames, a decodable JPEG thumbnail, at least 20x fewer messages
+/// than frames, and the availability topic `online` before the events, `offline` after them.
+#[test]
+fn events_mode_sends_each_person_once_new_once_end_and_20x_fewer_messages() {
+    use base64::Engine as _;
+    use emotiondetect_core::events::{Event as TrackEvent, EventType};
+    let dir = TempDir::new("mqtt-events");
+    let broker = Broker::start(free_port(), dir.path());
+    let sub = Subscriber::start(broker.port, "cams/megamind/#");
+    let jsonl = dir.path().join("frames.jsonl");
+    let props = format!(
+        "location={} ! emotionpublish mode=events event-thumbnails=true uri=mqtt://127.0.0.1:{}/cams/megamind source-id=megamind",
+        jsonl.display(),
+        broker.port
+    );
+    let (arrivals, warnings, _) = run(&props, false, |_| {});
+    assert_eq!(arrivals.len(), MEGAMIND_FRAMES);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let got = sub.wait_for(usize::MAX, Duration::from_secs(20));
+    let available: Vec<&str> = got.iter().map(String::as_str).filter(|p| !p.starts_with('{')).collect();
+    assert_eq!(available, ["online", "offline"], "availability: {got:?}");
+    assert!(got.first().unwrap() == "online" && got.last().unwrap() == "offline", "around the events: {got:?}");
+    let events: Vec<TrackEvent> =
+        got[1..got.len() - 1].iter().map(|p| TrackEvent::from_json(p).unwrap_or_else(|e| panic!("{e}: {p} in {got:?}"))).collect();
+    assert!(events.len() * 20 <= MEGAMIND_FRAMES, "{} events for {MEGAMIND_FRAMES} frames", events.len());
+
+    // What the frames say of each track: its frames, first timestamp, mean confidence, length.
+    let frames = reports(&std::fs::read_to_string(&jsonl).unwrap().lines().map(String::from).collect::<Vec<_>>());
+    let mut tracks: std::collections::BTreeMap<u64, (u64, u64, f64, u64)> = Default::default();
+    for f in &frames {
+        for o in &f.objects {
+            let t = tracks.entry(o.id).or_insert((0, f.timestamp.unwrap(), 0.0, 0));
+            (t.0, t.2, t.3) = (t.0 + 1, t.2 + f64::from(o.detection.confidence), f.timestamp.unwrap() - t.1);
+        }
+    }
+    let people: Vec<u64> = tracks.iter().filter(|(_, t)| t.3 >= 500_000_000 && t.2 / t.0 as f64 >= 0.8).map(|(id, _)| *id).collect();
+    assert!(people.len() < tracks.len(), "the doubtful background track is in the frames but not a person");
+    for id in &people {
+        let mine: Vec<&TrackEvent> = events.iter().filter(|e| e.track_id == *id).collect();
+        let kinds: Vec<EventType> = mine.iter().map(|e| e.kind).collect();
+        assert_eq!((kinds.first(), kinds.last()), (Some(&EventType::New), Some(&EventType::End)), "track {id}: {kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| **k != EventType::Update).count(), 2, "track {id}: {kinds:?}");
+        for u in mine.iter().filter(|e| e.kind == EventType::Update) {
+            assert_ne!(u.before.dominant_emotion, u.after.dominant_emotion, "an update without a change: {u:?}");
+        }
+        let end = mine.last().unwrap();
+        let (n, first, _, _) = tracks[id];
+        assert_eq!((end.after.frames, end.after.start_timestamp), (n, Some(first)), "track {id}'s end agrees with the frames");
+        assert!(end.source_id == "megamind" && end.after.end_time.is_some() && end.timestamp_utc.is_some());
+        let jpeg = base64::engine::general_purpose::STANDARD.decode(end.after.thumbnail.as_deref().expect("a thumbnail")).unwrap();
+        let image = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).expect("a JPEG");
+        assert!(image.width().max(image.height()) == 96, "{}x{}", image.width(), image.height());
+    }
+    let ids: std::collections::BTreeSet<u64> = events.iter().map(|e| e.track_id).collect();
+    assert_eq!(ids, people.iter().copied().collect(), "events for the people only");
+}
+
+/// A publisher that dies (SIGKILL) leaves `offline` on the availability topic: the broker sends
+/// the MQTT will.
+#[test]
+fn a_killed_publisher_is_offline_by_its_will() {
+    let dir = TempDir::new("mqtt-will");
+    let broker = Broker::start(free_port(), dir.path());
+    let sub = Subscriber::start(broker.port, "cams/live/available");
+    let gst = ChildGst::new();
+    let uri = format!("uri=mqtt://127.0.0.1:{}/cams/live", broker.port);
+    let mut cmd = Command::new("gst-launch-1.0");
+    let mut child = gst
+        .apply(&mut cmd, 0)
+        .args(["-q", "videotestsrc", "is-live=true", "!", "emotiondetect", "!", "emotionpublish", "mode=events", &uri, "!", "fakesink"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gst-launch-1.0 (apt package gstreamer1.0-tools)");
+    let online = sub.wait_for(1, Duration::from_secs(30));
+    assert_eq!(online, ["online"], "published at connection");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let start = Instant::now();
+    let got = sub.wait_for(2, Duration::from_secs(10));
+    assert_eq!(got, ["online", "offline"], "the will, {:?} after the kill", start.elapsed());
+}

@@ -12,6 +12,7 @@ pub mod classification;
 pub mod detection;
 mod engine;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod files;
 pub mod frame_report;

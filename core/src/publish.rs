@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use rumqttc::{Client, Connection, Event, MqttOptions, Packet, QoS, Transport};
+use rumqttc::{Client, Connection, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, Transport};
 
 use crate::error::{Error, Result};
 
@@ -130,7 +130,16 @@ pub struct PublishOptions {
     pub queue_size: usize,
     /// The MQTT client id (unique per broker).
     pub client_id: String,
+    /// An availability topic (Frigate's `frigate/available`): `online` is published there,
+    /// retained, at each connection, `offline` at close and, as the MQTT will, by the broker
+    /// when the connection is lost. Both QoS 0, so that no acknowledgement mixes with the
+    /// messages' own.
+    pub availability: Option<String>,
 }
+
+/// The payloads of [`PublishOptions::availability`].
+pub const ONLINE: &str = "online";
+pub const OFFLINE: &str = "offline";
 
 /// What happened to the connection, for the element to report.
 #[derive(Clone, Debug, PartialEq)]
@@ -196,6 +205,7 @@ pub struct Publisher {
     shared: Arc<Shared>,
     client: Client,
     target: MqttTarget,
+    availability: Option<String>,
 }
 
 impl Publisher {
@@ -214,23 +224,26 @@ impl Publisher {
         if target.tls {
             mqtt.set_transport(Transport::tls_with_config(tls_config()?));
         }
+        if let Some(topic) = &options.availability {
+            mqtt.set_last_will(LastWill::new(topic.clone(), OFFLINE, QoS::AtMostOnce, true));
+        }
         let (client, connection) = Client::new(mqtt, 16);
         let shared = Arc::new(Shared::new(options.queue_size, notify));
         let qos = if options.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
         let spawn_error = |thread: &'static str| {
             move |e: std::io::Error| Error::ThreadStart { purpose: "publish".into(), thread: thread.to_string(), source: Arc::new(e) }
         };
-        let s = shared.clone();
+        let (s, c, available) = (shared.clone(), client.clone(), options.availability.clone());
         std::thread::Builder::new()
             .name("emotiondetect-mqtt".into())
-            .spawn(move || drive(connection, &s, qos))
+            .spawn(move || drive(connection, &s, qos, &c, available.as_deref()))
             .map_err(spawn_error("emotiondetect-mqtt"))?;
         let (s, c, topic) = (shared.clone(), client.clone(), target.topic.clone());
         std::thread::Builder::new()
             .name("emotiondetect-mqtt-send".into())
             .spawn(move || send(&s, &c, &topic, qos))
             .map_err(spawn_error("emotiondetect-mqtt-send"))?;
-        Ok(Publisher { shared, client, target: target.clone() })
+        Ok(Publisher { shared, client, target: target.clone(), availability: options.availability.clone() })
     }
 
     /// The broker and topic (without credentials).
@@ -298,6 +311,10 @@ impl Publisher {
         self.shared.stop.store(true, Ordering::Release);
         self.shared.changed.notify_all();
         write_off(&self.shared, &mut lock(&self.shared.queue));
+        if let Some(topic) = &self.availability {
+            // Best effort: when it does not go out, the broker sends the will, also `offline`.
+            let _ = self.client.try_publish(topic.clone(), QoS::AtMostOnce, true, OFFLINE);
+        }
         // The threads see `stop` and end by themselves; a broker that is away never delays this.
         let _ = self.client.try_disconnect();
         self.dropped()
@@ -392,15 +409,26 @@ fn report_if_drained(shared: &Shared) {
 }
 
 /// The connection thread: polls the client's event loop, which reconnects after errors.
-fn drive(mut connection: Connection, shared: &Shared, qos: QoS) {
+fn drive(mut connection: Connection, shared: &Shared, qos: QoS, client: &Client, availability: Option<&str>) {
     let mut backoff = Duration::from_millis(250);
+    let mut stopping: Option<Instant> = None;
     for event in connection.iter() {
         if shared.stop.load(Ordering::Acquire) {
-            return;
+            // Polled on until the DISCONNECT that `close` asked for is out (a clean disconnect:
+            // the broker then drops the will), at most 2 s; a broker that is away ends it at once.
+            let since = *stopping.get_or_insert_with(Instant::now);
+            let out = matches!(event, Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_));
+            if out || since.elapsed() > Duration::from_secs(2) {
+                return;
+            }
+            continue;
         }
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 backoff = Duration::from_millis(250);
+                if let Some(topic) = availability {
+                    let _ = client.try_publish(topic, QoS::AtMostOnce, true, ONLINE);
+                }
                 connected(shared, ack.session_present, qos);
             }
             Ok(Event::Incoming(Packet::PubAck(_))) => {
@@ -529,7 +557,7 @@ mod tests {
     fn a_full_queue_drops_the_oldest_and_counts() {
         // Nothing listens on this port: the messages stay queued.
         let target = MqttTarget::parse("mqtt://127.0.0.1:9/t").unwrap();
-        let options = PublishOptions { qos: 1, queue_size: 3, client_id: "unit".into() };
+        let options = PublishOptions { qos: 1, queue_size: 3, client_id: "unit".into(), availability: None };
         let p = Publisher::start(&target, &options, |_| {}).unwrap();
         for i in 0..5u8 {
             p.publish(vec![i]);

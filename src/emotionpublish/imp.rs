@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -19,7 +20,9 @@ use gst_base::subclass::prelude::*;
 use crate::errors::error_message;
 use crate::report_meta::ReportMeta;
 use emotiondetect_core::error::{Error, Result};
+use emotiondetect_core::events::{EventOptions, EventTracker};
 use emotiondetect_core::export::LineSender;
+use emotiondetect_core::frame_report::FrameReport;
 use emotiondetect_core::publish::{MqttTarget, Notice, PublishOptions, Publisher};
 
 static CAT: LazyLock<gst::DebugCategory> =
@@ -30,6 +33,11 @@ const DEFAULT_QOS: u32 = 1;
 const DEFAULT_QUEUE_SIZE: u32 = 150;
 /// How long EOS waits for the queue to be delivered, ms.
 const DEFAULT_FLUSH_TIMEOUT: u32 = 5000;
+/// `mode=events`: seconds between the updates of a person whose emotion does not change.
+const DEFAULT_EVENT_INTERVAL: u32 = 10;
+/// `mode=events`: the limits of a person, as `emotiondetect-video`'s (docs/video-tool.md).
+const DEFAULT_MIN_TRACK_SECONDS: f64 = 0.5;
+const DEFAULT_MIN_TRACK_CONFIDENCE: f64 = 0.8;
 
 /// The property values, read at NULL->READY.
 #[derive(Clone, Debug)]
@@ -40,6 +48,11 @@ struct Settings {
     queue_size: u32,
     source_id: Option<String>,
     flush_timeout: u32,
+    mode: super::PublishMode,
+    event_interval: u32,
+    event_thumbnails: bool,
+    min_track_seconds: f64,
+    min_track_confidence: f64,
 }
 
 impl Default for Settings {
@@ -51,6 +64,11 @@ impl Default for Settings {
             queue_size: DEFAULT_QUEUE_SIZE,
             source_id: None,
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+            mode: super::PublishMode::Frames,
+            event_interval: DEFAULT_EVENT_INTERVAL,
+            event_thumbnails: false,
+            min_track_seconds: DEFAULT_MIN_TRACK_SECONDS,
+            min_track_confidence: DEFAULT_MIN_TRACK_CONFIDENCE,
         }
     }
 }
@@ -114,6 +132,9 @@ struct Running {
     sink: Sink,
     source_id: Option<String>,
     flush_timeout: Duration,
+    /// `mode=events`: the tracks, fed by the streaming thread (and finished at EOS or stop).
+    events: Option<Mutex<EventTracker>>,
+    thumbnails: bool,
 }
 
 #[derive(Default)]
@@ -123,6 +144,8 @@ pub struct EmotionPublish {
     /// `dropped` of the last run, kept from READY->NULL until the next NULL->READY, so that an
     /// application can read the total after the pipeline stopped.
     last_dropped: AtomicU64,
+    /// The raw video format of the buffers, for event thumbnails (`None`: not raw video).
+    video_info: Mutex<Option<gst_video::VideoInfo>>,
 }
 
 #[glib::object_subclass]
@@ -178,6 +201,46 @@ impl ObjectImpl for EmotionPublish {
                     .blurb("Camera or stream name written as source_id (default: emotiondetect's, the stream's URI, else the emotiondetect element's name)")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("mode", super::PublishMode::Frames)
+                    .nick("Mode")
+                    .blurb(
+                        "frames: one message per frame; events: per person a 'new', an 'update' when their dominant emotion \
+                         changes or every event-interval, and an 'end' (Frigate's events; docs/surveillance.md) (default: frames)",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("event-interval")
+                    .nick("Event interval")
+                    .blurb("mode=events: also send an update every this many seconds while a person stays; 0 = on changes only (default: 10)")
+                    .maximum(86_400)
+                    .default_value(DEFAULT_EVENT_INTERVAL)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("event-thumbnails")
+                    .nick("Event thumbnails")
+                    .blurb("mode=events: add each person's most confident face as a small JPEG (base64) to their events (default: false)")
+                    .default_value(false)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("min-track-seconds")
+                    .nick("Minimum track seconds")
+                    .blurb("mode=events: a track becomes a person (a 'new' event) once seen this long, seconds (default: 0.5)")
+                    .minimum(0.0)
+                    .maximum(3600.0)
+                    .default_value(DEFAULT_MIN_TRACK_SECONDS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("min-track-confidence")
+                    .nick("Minimum track confidence")
+                    .blurb(
+                        "mode=events: a track whose faces were classified becomes a person only with a mean detector \
+                         confidence of at least this, 0..1 (default: 0.8)",
+                    )
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_MIN_TRACK_CONFIDENCE)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt::builder("flush-timeout")
                     .nick("Flush timeout")
                     .blurb("At EOS, wait at most this many milliseconds for queued messages to be delivered (default: 5000)")
@@ -200,6 +263,11 @@ impl ObjectImpl for EmotionPublish {
             "queue-size" => s.queue_size = value.get().expect("type checked upstream"),
             "source-id" => s.source_id = text(value),
             "flush-timeout" => s.flush_timeout = value.get().expect("type checked upstream"),
+            "mode" => s.mode = value.get().expect("type checked upstream"),
+            "event-interval" => s.event_interval = value.get().expect("type checked upstream"),
+            "event-thumbnails" => s.event_thumbnails = value.get().expect("type checked upstream"),
+            "min-track-seconds" => s.min_track_seconds = value.get().expect("type checked upstream"),
+            "min-track-confidence" => s.min_track_confidence = value.get().expect("type checked upstream"),
             other => unimplemented!("property {other}"),
         }
         drop(s);
@@ -222,6 +290,11 @@ impl ObjectImpl for EmotionPublish {
             "queue-size" => s.queue_size.to_value(),
             "source-id" => s.source_id.to_value(),
             "flush-timeout" => s.flush_timeout.to_value(),
+            "mode" => s.mode.to_value(),
+            "event-interval" => s.event_interval.to_value(),
+            "event-thumbnails" => s.event_thumbnails.to_value(),
+            "min-track-seconds" => s.min_track_seconds.to_value(),
+            "min-track-confidence" => s.min_track_confidence.to_value(),
             other => unimplemented!("property {other}"),
         }
     }
@@ -285,6 +358,11 @@ impl BaseTransformImpl for EmotionPublish {
         self.parent_sink_event(event)
     }
 
+    fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> std::result::Result<(), gst::LoggableError> {
+        *self.video_info.lock().unwrap() = gst_video::VideoInfo::from_caps(incaps).ok();
+        self.parent_set_caps(incaps, outcaps)
+    }
+
     fn transform_ip_passthrough(&self, buf: &gst::Buffer) -> std::result::Result<gst::FlowSuccess, gst::FlowError> {
         let Some(meta) = buf.meta::<ReportMeta>() else {
             gst::debug!(CAT, imp = self, "buffer {:?} has no emotion report: passed on", buf.pts());
@@ -292,24 +370,55 @@ impl BaseTransformImpl for EmotionPublish {
         };
         let running = self.running.lock().unwrap().clone().ok_or(gst::FlowError::Flushing)?;
         let report = meta.report();
-        let json = match &running.source_id {
+        let renamed;
+        let report: &FrameReport = match &running.source_id {
             Some(id) if *id != report.source_id => {
-                let mut report = (**report).clone();
-                report.source_id = id.clone();
-                report.to_json()
+                let mut r = (**report).clone();
+                r.source_id = id.clone();
+                renamed = r;
+                &renamed
             }
-            _ => report.to_json(),
+            _ => report,
         };
-        if let Err(e) = running.sink.send(json) {
-            // The sender posted the error when it happened; the stream stops, as filesink's does.
-            gst::debug!(CAT, imp = self, "not sent: {e}");
-            return Err(gst::FlowError::Error);
+        let messages = match &running.events {
+            None => vec![report.to_json()],
+            Some(tracker) => self.events_of(&running, tracker, report, buf),
+        };
+        for json in messages {
+            if let Err(e) = running.sink.send(json) {
+                // The sender posted the error when it happened; the stream stops, as filesink's does.
+                gst::debug!(CAT, imp = self, "not sent: {e}");
+                return Err(gst::FlowError::Error);
+            }
         }
         Ok(gst::FlowSuccess::Ok)
     }
 }
 
 impl EmotionPublish {
+    /// `mode=events`: the events `report` causes, as JSON; thumbnails cropped from `buf`.
+    fn events_of(&self, running: &Running, tracker: &Mutex<EventTracker>, report: &FrameReport, buf: &gst::Buffer) -> Vec<String> {
+        let info = if running.thumbnails { self.video_info.lock().unwrap().clone() } else { None };
+        // A frame that cannot be cropped (not raw video, an odd format) only costs the thumbnail.
+        let mut thumbnail = |_id: u64, b: [u32; 4]| -> Option<String> {
+            let image = crate::thumbnail::crop(buf, info.as_ref()?, (b[0], b[1], b[2], b[3])).ok()?;
+            let jpeg = crate::thumbnail::jpeg(&image).ok()?;
+            Some(base64::engine::general_purpose::STANDARD.encode(jpeg))
+        };
+        tracker.lock().unwrap().push(report, &mut thumbnail).iter().map(|e| e.to_json()).collect()
+    }
+
+    /// `mode=events`: queues an `end` for every person still in view (the stream ends or stops).
+    /// Returns how many.
+    fn finish_events(&self, running: &Running) -> usize {
+        let Some(tracker) = &running.events else { return 0 };
+        let ends = tracker.lock().unwrap().finish();
+        for e in &ends {
+            let _ = running.sink.send(e.to_json());
+        }
+        ends.len()
+    }
+
     /// Opens `location` or starts the MQTT client for `uri`.
     ///
     /// Errors: neither or both set; the file cannot be created (its path and the OS reason);
@@ -337,7 +446,15 @@ impl EmotionPublish {
                 return Err(Error::OneOf { element: "emotionpublish".into(), usage, set });
             }
         };
-        Ok(Running { sink, source_id: s.source_id, flush_timeout: Duration::from_millis(s.flush_timeout as u64) })
+        let events = (s.mode == super::PublishMode::Events).then(|| {
+            Mutex::new(EventTracker::new(EventOptions {
+                interval_ns: u64::from(s.event_interval) * 1_000_000_000,
+                min_track_ns: (s.min_track_seconds * 1e9) as u64,
+                min_track_confidence: s.min_track_confidence as f32,
+            }))
+        });
+        let flush_timeout = Duration::from_millis(s.flush_timeout as u64);
+        Ok(Running { sink, source_id: s.source_id, flush_timeout, events, thumbnails: s.event_thumbnails })
     }
 
     /// Starts publishing to `uri`; the broker's notices become warnings.
@@ -349,6 +466,7 @@ impl EmotionPublish {
             qos: s.qos as u8,
             queue_size: s.queue_size as usize,
             client_id: format!("emotiondetect-{}-{}", std::process::id(), self.obj().name()),
+            availability: (s.mode == super::PublishMode::Events).then(|| format!("{}/available", target.topic)),
         };
         let weak = self.obj().downgrade();
         let broker = target.to_string();
@@ -376,6 +494,10 @@ impl EmotionPublish {
         // `dropped` still reads the live counter; taken out once the total is kept.
         let running = self.running.lock().unwrap().clone();
         if let Some(r) = running {
+            // Stopped without EOS: the people still in view end here, and get their flush.
+            if self.finish_events(&r) > 0 {
+                r.sink.flush(r.flush_timeout);
+            }
             self.last_dropped.store(r.sink.close(), Ordering::Relaxed);
         }
         self.running.lock().unwrap().take();
@@ -386,6 +508,7 @@ impl EmotionPublish {
     /// lines a file still has to write.
     fn flush_at_eos(&self) {
         let Some(running) = self.running.lock().unwrap().clone() else { return };
+        self.finish_events(&running);
         let (written_off, pending) = running.sink.flush(running.flush_timeout);
         let total = running.sink.dropped();
         if total > 0 {
