@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 //! Aggregates what many cameras publish (`pipelines/mqtt-cameras.sh`, or any
 //! `emotionpublish uri=`): subscribes to `TOPIC/#` and prints, every 2 s, the latest emotion of every
-//! person seen in the last 10 s, per camera (`source_id`).
+//! person seen in the last 10 s, per camera (`source_id`). It reads both modes: frame reports
+//! (`mode=frames`) and events (`mode=events`, read with the typed `emotiondetect_core::events`):
+//! a person's `end` prints one line (`left`, how long, their dominant emotion and shares) and
+//! `TOPIC/available` prints when a camera goes online or offline.
 //!
 //!     cargo run --release --example mqtt-consumer -- mqtt://127.0.0.1/cameras
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use emotiondetect_core::events::{Event as TrackEvent, EventType};
 use emotiondetect_core::frame_report::FrameReport;
 use emotiondetect_core::publish::MqttTarget;
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
@@ -18,6 +22,8 @@ struct Seen {
     confidence: f32,
     at: Instant,
     utc: String,
+    /// From events: kept until the person's `end`, not for 10 s.
+    until_end: bool,
 }
 
 fn main() -> Result<(), String> {
@@ -35,20 +41,19 @@ fn main() -> Result<(), String> {
     for event in connection.iter() {
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => client.subscribe(&topic, QoS::AtLeastOnce).map_err(|e| e.to_string())?,
-            Ok(Event::Incoming(Packet::Publish(p))) => match FrameReport::from_json(&String::from_utf8_lossy(&p.payload)) {
-                Ok(frame) => {
-                    for face in frame.objects {
-                        let seen = Seen {
-                            emotion: face.emotion.label,
-                            confidence: face.emotion.confidence,
-                            at: Instant::now(),
-                            utc: frame.timestamp_utc.clone().unwrap_or_default(),
-                        };
-                        people.insert((frame.source_id.clone(), face.id), seen);
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let text = String::from_utf8_lossy(&p.payload);
+                if let Some(camera) = p.topic.strip_suffix("/available") {
+                    println!("camera {camera} {text}");
+                } else if let Ok(event) = TrackEvent::from_json(&text) {
+                    on_event(&mut people, event);
+                } else {
+                    match FrameReport::from_json(&text) {
+                        Ok(frame) => on_frame(&mut people, frame),
+                        Err(e) => eprintln!("{}: neither a frame report nor an event: {e}", p.topic),
                     }
                 }
-                Err(e) => eprintln!("{}: not a frame report: {e}", p.topic),
-            },
+            }
             Ok(_) => {}
             Err(e) => {
                 eprintln!("broker {target}: {e}; retrying");
@@ -56,7 +61,7 @@ fn main() -> Result<(), String> {
             }
         }
         if printed.elapsed() >= Duration::from_secs(2) {
-            people.retain(|_, s| s.at.elapsed() < Duration::from_secs(10));
+            people.retain(|_, s| s.until_end || s.at.elapsed() < Duration::from_secs(10));
             println!(
                 "--- {} people on {} cameras",
                 people.len(),
@@ -69,4 +74,40 @@ fn main() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn on_frame(people: &mut BTreeMap<(String, u64), Seen>, frame: FrameReport) {
+    for face in frame.objects {
+        let seen = Seen {
+            emotion: face.emotion.label,
+            confidence: face.emotion.confidence,
+            at: Instant::now(),
+            utc: frame.timestamp_utc.clone().unwrap_or_default(),
+            until_end: false,
+        };
+        people.insert((frame.source_id.clone(), face.id), seen);
+    }
+}
+
+/// `new` and `update` keep the person's dominant emotion; `end` removes them with one line.
+fn on_event(people: &mut BTreeMap<(String, u64), Seen>, e: TrackEvent) {
+    let key = (e.source_id.clone(), e.track_id);
+    if e.kind == EventType::End {
+        people.remove(&key);
+        let mut shares: Vec<(&String, &f64)> = e.after.shares.iter().filter(|(_, s)| **s > 0.0).collect();
+        shares.sort_by(|a, b| b.1.total_cmp(a.1));
+        let shares: Vec<String> = shares.iter().take(3).map(|(l, s)| format!("{l} {:.0} %", 100.0 * **s)).collect();
+        println!(
+            "{:<16} #{:<4} left after {:.1} s: mostly {} ({})",
+            e.source_id,
+            e.track_id,
+            e.after.duration,
+            e.after.dominant_emotion,
+            shares.join(", ")
+        );
+        return;
+    }
+    let utc = e.timestamp_utc.unwrap_or_default();
+    let seen = Seen { emotion: e.after.dominant_emotion, confidence: e.after.best_confidence, at: Instant::now(), utc, until_end: true };
+    people.insert(key, seen);
 }

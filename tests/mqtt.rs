@@ -646,6 +646,17 @@ fn events_mode_sends_each_person_once_new_once_end_and_20x_fewer_messages() {
     let dir = TempDir::new("mqtt-events");
     let broker = Broker::start(free_port(), dir.path());
     let sub = Subscriber::start(broker.port, "cams/megamind/#");
+    // The consumer example reads the events with the typed reader and prints each person's end.
+    let consumer_out = dir.path().join("consumer.txt");
+    let exe = std::env::current_exe().unwrap();
+    let consumer = require_file(&exe.parent().unwrap().join("../examples/mqtt-consumer"), "the consumer example", "cargo test builds it");
+    let mut consumer = Command::new(consumer)
+        .arg(format!("mqtt://127.0.0.1:{}/cams", broker.port))
+        .stdout(std::fs::File::create(&consumer_out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
     let jsonl = dir.path().join("frames.jsonl");
     let props = format!(
         "location={} ! emotionpublish mode=events event-thumbnails=true uri=mqtt://127.0.0.1:{}/cams/megamind source-id=megamind",
@@ -692,6 +703,13 @@ fn events_mode_sends_each_person_once_new_once_end_and_20x_fewer_messages() {
     }
     let ids: std::collections::BTreeSet<u64> = events.iter().map(|e| e.track_id).collect();
     assert_eq!(ids, people.iter().copied().collect(), "events for the people only");
+    consumer.kill().unwrap();
+    consumer.wait().unwrap();
+    let printed = std::fs::read_to_string(&consumer_out).unwrap();
+    for id in &people {
+        assert!(printed.contains(&format!("megamind         #{id:<4} left after")), "person #{id} leaves in:\n{printed}");
+    }
+    assert!(printed.contains("camera cams/megamind online") && printed.contains("camera cams/megamind offline"), "{printed}");
 }
 
 /// A publisher that dies (SIGKILL) leaves `offline` on the availability topic: the broker sends
