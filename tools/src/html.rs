@@ -79,7 +79,8 @@ fn css_colour(label: &str) -> String {
 const STYLE: &str = "body{font:15px/1.4 sans-serif;margin:24px;color:#222;max-width:1240px}\
 table{border-collapse:collapse;margin:12px 0}td,th{padding:6px 10px;border-bottom:1px solid #ddd;text-align:left;vertical-align:middle}\
 th{background:#f4f4f4}img.face{width:96px;height:auto;border-radius:4px}.bar{display:flex;width:320px;height:18px;border-radius:3px;overflow:hidden}\
-.bar span{display:block;height:100%}.note{color:#a01414;font-weight:bold}img.timeline{max-width:100%}video{max-width:100%}";
+.bar span{display:block;height:100%}.shares{font-size:13px;color:#555}\
+.key{margin-right:14px;white-space:nowrap}.key i{display:inline-block;width:14px;height:14px;margin-right:5px;vertical-align:-2px;border-radius:2px}.note{color:#a01414;font-weight:bold}img.timeline{max-width:100%}video{max-width:100%}";
 
 /// The page's HTML.
 pub fn render(page: &Page) -> String {
@@ -115,6 +116,7 @@ fn people_table(h: &mut String, page: &Page) {
     if !page.left_out.is_empty() {
         let _ = write!(h, "<p>{}: their faces are in the frames CSV and the JSON lines.</p>", escape(&page.left_out));
     }
+    h.push_str(&legend(page.labels));
     h.push_str(
         "<table id=\"people\"><tr><th>face</th><th>person</th><th>mostly</th><th>seen (s)</th><th>on screen (s)</th>\
          <th>classified (s)</th><th>detector confidence (mean / min)</th><th>share of frames</th></tr>",
@@ -141,18 +143,30 @@ fn people_table(h: &mut String, page: &Page) {
     h.push_str("</table>");
 }
 
-/// Each emotion's share as a coloured part of a bar, the share in its tooltip.
+/// Each emotion's share as a coloured part of a bar (the share in its tooltip), and the three
+/// largest in words under it.
 fn share_bar(p: &PersonSummary, labels: &[String]) -> String {
     let parts = p.shares.iter().enumerate().map(|(i, s)| (label_name(labels, Some(i)), *s));
-    let parts = parts.chain(std::iter::once((label_name(labels, None), p.unknown)));
+    let parts: Vec<(&str, f64)> = parts.chain(std::iter::once((label_name(labels, None), p.unknown))).filter(|(_, s)| *s > 0.0).collect();
     let spans: String = parts
-        .filter(|(_, s)| *s > 0.0)
+        .iter()
         .map(|(l, s)| {
             let pct = 100.0 * s;
             format!("<span style=\"width:{pct:.2}%;background:{}\" title=\"{} {pct:.0} %\"></span>", css_colour(l), escape(l))
         })
         .collect();
-    format!("<div class=\"bar\">{spans}</div>")
+    let mut top = parts.clone();
+    top.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let words: Vec<String> = top.iter().take(3).map(|(l, s)| format!("{} {:.0} %", escape(l), 100.0 * s)).collect();
+    format!("<div class=\"bar\">{spans}</div><div class=\"shares\">{}</div>", words.join(", "))
+}
+
+/// One swatch per label (and `unknown`), in the overlay's colours.
+fn legend(labels: &[String]) -> String {
+    let names = labels.iter().map(String::as_str).chain(std::iter::once(label_name(labels, None)));
+    let items: String =
+        names.map(|l| format!("<span class=\"key\"><i style=\"background:{}\"></i>{}</span>", css_colour(l), escape(l))).collect();
+    format!("<p class=\"legend\">{items}</p>")
 }
 
 #[cfg(test)]
