@@ -5,11 +5,10 @@
 //! as Frigate's `frigate/events` does. An integrator acts on these, not on 25 frames a second.
 //!
 //! The rules, on stream time (the frames' `timestamp`, ns):
-//! - a track becomes a person (`new`) once on screen for [`EventOptions::min_track_ns`] (its
-//!   frames × their duration, gaps not counted) and, when its
-//!   faces were classified, with a mean detector confidence of at least
-//!   [`EventOptions::min_track_confidence`] (the limits of `emotiondetect-video`'s people);
-//!   shorter or doubtful tracks never send anything;
+//! - a track becomes a person (`new`) once [`PersonLimits`] admits it (the limits of
+//!   `emotiondetect-video`'s people): on screen long enough (its frames × their duration, gaps
+//!   not counted) and, when its faces were classified, with a high enough mean detector
+//!   confidence; shorter or doubtful tracks never send anything;
 //! - its dominant emotion is the most frequent reported label over the last
 //!   [`DOMINANT_WINDOW_NS`]; a change is sent at most once per [`CHANGE_HOLD_NS`] per track, so a
 //!   label that flickers between two emotions does not become a message storm;
@@ -104,19 +103,44 @@ impl Event {
     }
 }
 
+/// Which tracks are people, for `emotiondetect-video`'s people and `emotionpublish
+/// mode=events` alike: a track seen for less than `min_seconds` is brief (a one-off
+/// detection); one whose faces were classified is uncertain when the detector's mean confidence
+/// 0..1 over its frames is below `min_confidence` (a face large enough to classify that the
+/// detector doubts is rarely a face; small faces score lower and are not judged). The defaults
+/// come from Megamind.avi and vtest.avi (docs/video-tool.md, "Who counts as a person").
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PersonLimits {
+    pub min_seconds: f64,
+    pub min_confidence: f64,
+}
+
+impl PersonLimits {
+    pub const DEFAULT: PersonLimits = PersonLimits { min_seconds: 0.5, min_confidence: 0.8 };
+
+    /// Seen for less than `min_seconds`.
+    pub fn brief(&self, seconds_seen: f64) -> bool {
+        seconds_seen + 1e-9 < self.min_seconds
+    }
+
+    /// Classified, with a mean detector confidence below `min_confidence`.
+    pub fn uncertain(&self, classified: bool, mean_confidence: f64) -> bool {
+        classified && mean_confidence < self.min_confidence
+    }
+}
+
 /// The limits of [`EventTracker`], from the element's properties.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EventOptions {
     /// Also send an `update` every this many ns (0: only on changes).
     pub interval_ns: u64,
-    /// See the module docs.
-    pub min_track_ns: u64,
-    pub min_track_confidence: f32,
+    /// Which tracks are people (get a `new`).
+    pub person: PersonLimits,
 }
 
 impl Default for EventOptions {
     fn default() -> Self {
-        EventOptions { interval_ns: 10_000_000_000, min_track_ns: 500_000_000, min_track_confidence: 0.8 }
+        EventOptions { interval_ns: 10_000_000_000, person: PersonLimits::DEFAULT }
     }
 }
 
@@ -128,6 +152,9 @@ struct Track {
     /// Wall-clock time of the latest frame with the face: the `end_time` once it ends.
     last_utc: Option<String>,
     recent: VecDeque<(u64, Option<usize>)>,
+    /// The most frequent label in `recent`; `dominant_emotion` and `shares` of `state` are only
+    /// filled in ([`Track::fill`]) when an event is sent.
+    dominant: Option<usize>,
     counts: Vec<u64>,
     unknown: u64,
     confidence_sum: f64,
@@ -204,7 +231,6 @@ impl EventTracker {
         let label = face.emotion.label_id.filter(|&l| l < labels);
         track.seen_ns += frame.duration.unwrap_or(0);
         track.add(label, confidence, now, b, frame.timestamp_utc.as_deref());
-        track.refresh(&self.labels);
     }
 
     /// `new` once the track is a person; then `update` on a held change or the interval.
@@ -212,11 +238,11 @@ impl EventTracker {
         let options = self.options;
         let track = self.tracks.get_mut(&id)?;
         let kind = match &track.sent {
-            None if track.is_person(&options) => EventType::New,
+            None if track.is_person(&options.person) => EventType::New,
             None => return None,
             Some(sent) => {
                 let since = now.saturating_sub(track.last_message);
-                let changed = sent.dominant_emotion != track.state.dominant_emotion && since >= CHANGE_HOLD_NS;
+                let changed = sent.dominant_emotion != track.dominant_name(&self.labels) && since >= CHANGE_HOLD_NS;
                 let due = options.interval_ns > 0 && since >= options.interval_ns;
                 if !(changed || due) {
                     return None;
@@ -224,6 +250,7 @@ impl EventTracker {
                 EventType::Update
             }
         };
+        track.fill(&self.labels);
         let before = track.sent.clone().unwrap_or_else(|| track.state.clone());
         track.sent = Some(track.state.clone());
         track.last_message = now;
@@ -234,6 +261,7 @@ impl EventTracker {
     fn end(&mut self, id: u64, utc: Option<String>, now: Option<u64>) -> Option<Event> {
         let mut track = self.tracks.remove(&id)?;
         let before = track.sent.take()?;
+        track.fill(&self.labels);
         let mut after = track.state;
         after.end_time = track.last_utc.or_else(|| after.start_time.clone());
         Some(Event {
@@ -297,6 +325,7 @@ impl Track {
             last_message: now,
             last_utc: None,
             recent: VecDeque::new(),
+            dominant: None,
             counts: vec![0; labels],
             unknown: 0,
             confidence_sum: 0.0,
@@ -318,40 +347,44 @@ impl Track {
                 }
                 self.counts[l] += 1;
                 self.classified += 1;
-                self.confidence_sum += f64::from(confidence);
             }
             None => self.unknown += 1,
         }
+        self.confidence_sum += f64::from(confidence);
         self.last_utc = utc.map(str::to_string);
         self.recent.push_back((now, label));
         while self.recent.front().is_some_and(|(t, _)| now.saturating_sub(*t) > DOMINANT_WINDOW_NS) {
             self.recent.pop_front();
         }
-    }
-
-    /// The dominant emotion and the shares, from the counts.
-    fn refresh(&mut self, labels: &[String]) {
-        let mut window = vec![0u32; labels.len()];
+        let mut window = vec![0u32; self.counts.len()];
         for (_, l) in &self.recent {
             if let Some(c) = l.and_then(|l| window.get_mut(l)) {
                 *c += 1;
             }
         }
         // max_by_key keeps the last maximum: search from the end for the first in label order.
-        let top = (0..window.len()).rev().max_by_key(|&i| window[i]).filter(|&i| window[i] > 0);
-        self.state.dominant_emotion = top.map_or(UNKNOWN_EMOTION.to_string(), |i| labels[i].clone());
+        self.dominant = (0..window.len()).rev().max_by_key(|&i| window[i]).filter(|&i| window[i] > 0);
+    }
+
+    /// The name of [`Track::dominant`].
+    fn dominant_name<'a>(&self, labels: &'a [String]) -> &'a str {
+        self.dominant.and_then(|i| labels.get(i)).map_or(UNKNOWN_EMOTION, String::as_str)
+    }
+
+    /// Fills in the state's dominant emotion and shares, for an event.
+    fn fill(&mut self, labels: &[String]) {
+        self.state.dominant_emotion = self.dominant_name(labels).to_string();
         let frames = self.state.frames.max(1) as f64;
         let mut shares: BTreeMap<String, f64> = labels.iter().zip(&self.counts).map(|(l, c)| (l.clone(), *c as f64 / frames)).collect();
         shares.insert(UNKNOWN_EMOTION.to_string(), self.unknown as f64 / frames);
         self.state.shares = shares;
     }
 
-    fn is_person(&self, options: &EventOptions) -> bool {
+    fn is_person(&self, limits: &PersonLimits) -> bool {
         // Frames without a duration: the time from the first to the latest frame instead.
-        let seen = if self.seen_ns > 0 { self.seen_ns as f64 } else { self.state.duration * 1e9 };
-        let long = seen + 1.0 >= options.min_track_ns as f64;
-        let sure = self.classified == 0 || self.confidence_sum / self.classified as f64 >= f64::from(options.min_track_confidence);
-        long && sure
+        let seen = if self.seen_ns > 0 { self.seen_ns as f64 / 1e9 } else { self.state.duration };
+        let mean = self.confidence_sum / self.state.frames.max(1) as f64;
+        !limits.brief(seen) && !limits.uncertain(self.classified > 0, mean)
     }
 }
 

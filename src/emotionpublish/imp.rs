@@ -20,7 +20,7 @@ use gst_base::subclass::prelude::*;
 use crate::errors::error_message;
 use crate::report_meta::ReportMeta;
 use emotiondetect_core::error::{Error, Result};
-use emotiondetect_core::events::{EventOptions, EventTracker};
+use emotiondetect_core::events::{EventOptions, EventTracker, PersonLimits};
 use emotiondetect_core::export::LineSender;
 use emotiondetect_core::frame_report::FrameReport;
 use emotiondetect_core::publish::{MqttTarget, Notice, PublishOptions, Publisher};
@@ -36,8 +36,8 @@ const DEFAULT_FLUSH_TIMEOUT: u32 = 5000;
 /// `mode=events`: seconds between the updates of a person whose emotion does not change.
 const DEFAULT_EVENT_INTERVAL: u32 = 10;
 /// `mode=events`: the limits of a person, as `emotiondetect-video`'s (docs/video-tool.md).
-const DEFAULT_MIN_TRACK_SECONDS: f64 = 0.5;
-const DEFAULT_MIN_TRACK_CONFIDENCE: f64 = 0.8;
+const DEFAULT_MIN_TRACK_SECONDS: f64 = PersonLimits::DEFAULT.min_seconds;
+const DEFAULT_MIN_TRACK_CONFIDENCE: f64 = PersonLimits::DEFAULT.min_confidence;
 
 /// The property values, read at NULL->READY.
 #[derive(Clone, Debug)]
@@ -449,8 +449,7 @@ impl EmotionPublish {
         let events = (s.mode == super::PublishMode::Events).then(|| {
             Mutex::new(EventTracker::new(EventOptions {
                 interval_ns: u64::from(s.event_interval) * 1_000_000_000,
-                min_track_ns: (s.min_track_seconds * 1e9) as u64,
-                min_track_confidence: s.min_track_confidence as f32,
+                person: PersonLimits { min_seconds: s.min_track_seconds, min_confidence: s.min_track_confidence },
             }))
         });
         let flush_timeout = Duration::from_millis(s.flush_timeout as u64);

@@ -146,8 +146,7 @@ fn people_table(h: &mut String, page: &Page) {
 /// Each emotion's share as a coloured part of a bar (the share in its tooltip), and the three
 /// largest in words under it.
 fn share_bar(p: &PersonSummary, labels: &[String]) -> String {
-    let parts = p.shares.iter().enumerate().map(|(i, s)| (label_name(labels, Some(i)), *s));
-    let parts: Vec<(&str, f64)> = parts.chain(std::iter::once((label_name(labels, None), p.unknown))).filter(|(_, s)| *s > 0.0).collect();
+    let parts: Vec<(&str, f64)> = p.labelled_shares(labels).filter(|(_, _, s)| *s > 0.0).map(|(_, l, s)| (l, s)).collect();
     let spans: String = parts
         .iter()
         .map(|(l, s)| {

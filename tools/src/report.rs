@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
 use std::sync::OnceLock;
 
+use emotiondetect_core::events::PersonLimits;
 use emotiondetect_core::frame_report::{FrameReport, UNKNOWN_EMOTION};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -75,6 +76,15 @@ pub struct PersonSummary {
     /// faces the detector was never sure of is often not a face (a poster, a pattern).
     pub mean_confidence: f64,
     pub min_confidence: f64,
+}
+
+impl PersonSummary {
+    /// Each label's share (its index, its name, the fraction 0..1), in label order, then
+    /// `unknown`'s (no index): the parts that sum to 1.
+    pub fn labelled_shares<'a>(&'a self, labels: &'a [String]) -> impl Iterator<Item = (Option<usize>, &'a str, f64)> + 'a {
+        let classified = self.shares.iter().enumerate().map(|(i, s)| (Some(i), label_name(labels, Some(i)), *s));
+        classified.chain(std::iter::once((None, UNKNOWN_EMOTION, self.unknown)))
+    }
 }
 
 /// Parses one JSON line that `emotionpublish location=` wrote (a [`FrameReport`]), written with a
@@ -298,15 +308,14 @@ pub const PEOPLE_JSON_VERSION: u32 = 1;
 
 /// `people` as the JSON of `<name>-people.json`: `schema_version` ([`PEOPLE_JSON_VERSION`]),
 /// `labels` (the classifier's, in order), `min_track_seconds` and `min_track_confidence` (the
-/// limits of [`split_tracks`]), `brief_tracks` and `uncertain_tracks` (how many tracks they left
+/// `limits` of [`split_tracks`]), `brief_tracks` and `uncertain_tracks` (how many tracks they left
 /// out; those are in the JSON lines and frames CSV), and `people`: per person the
 /// fields of the people CSV, `dominant_emotion` by name and `shares` as an object from each label
 /// (and `unknown`) to its fraction 0..1 of the person's frames. Times in seconds.
-pub fn people_json(people: &[PersonSummary], labels: &[String], limits: (f64, f64), left_out: (usize, usize)) -> serde_json::Value {
+pub fn people_json(people: &[PersonSummary], labels: &[String], limits: &PersonLimits, left_out: (usize, usize)) -> serde_json::Value {
     let person = |p: &PersonSummary| {
-        let mut shares: serde_json::Map<String, serde_json::Value> =
-            labels.iter().zip(&p.shares).map(|(l, s)| (l.clone(), (*s).into())).collect();
-        shares.insert(UNKNOWN_EMOTION.to_string(), p.unknown.into());
+        let shares: serde_json::Map<String, serde_json::Value> =
+            p.labelled_shares(labels).map(|(_, l, s)| (l.to_string(), s.into())).collect();
         serde_json::json!({
             "id": p.id,
             "first_seen": p.first_seen,
@@ -323,21 +332,18 @@ pub fn people_json(people: &[PersonSummary], labels: &[String], limits: (f64, f6
     serde_json::json!({
         "schema_version": PEOPLE_JSON_VERSION,
         "labels": labels,
-        "min_track_seconds": limits.0,
-        "min_track_confidence": limits.1,
+        "min_track_seconds": limits.min_seconds,
+        "min_track_confidence": limits.min_confidence,
         "brief_tracks": left_out.0,
         "uncertain_tracks": left_out.1,
         "people": people.iter().map(person).collect::<Vec<_>>(),
     })
 }
 
-/// Which tracks count as people: those seen for at least `min_seconds` (shorter ones are one-off
-/// detections) and, among those whose faces were classified, those the detector was on average
-/// at least `min_confidence` sure of (a face large enough to classify that the detector doubts
-/// is rarely a face; small faces score lower and are kept). Returns (people, brief, uncertain).
-pub fn split_tracks(people: Vec<PersonSummary>, min_seconds: f64, min_confidence: f64) -> [Vec<PersonSummary>; 3] {
-    let (long, brief): (Vec<_>, Vec<_>) = people.into_iter().partition(|p| p.seconds_seen + 1e-9 >= min_seconds);
-    let (sure, uncertain) = long.into_iter().partition(|p| p.seconds_classified <= 0.0 || p.mean_confidence >= min_confidence);
+/// Which tracks count as people ([`PersonLimits`]). Returns (people, brief, uncertain).
+pub fn split_tracks(people: Vec<PersonSummary>, limits: &PersonLimits) -> [Vec<PersonSummary>; 3] {
+    let (brief, long): (Vec<_>, Vec<_>) = people.into_iter().partition(|p| limits.brief(p.seconds_seen));
+    let (uncertain, sure) = long.into_iter().partition(|p| limits.uncertain(p.seconds_classified > 0.0, p.mean_confidence));
     [sure, brief, uncertain]
 }
 
@@ -877,12 +883,11 @@ fn draw_shares(area: &DrawingArea<BitMapBackend<'_>, Shift>, p: &PersonSummary, 
     let (left, right) = (CHART_LEFT as i32 + 6, w as i32 - CHART_RIGHT as i32);
     let width = f64::from((right - left).max(1));
     let text = TextStyle::from((FONT, 12).into_font()).color(&BLACK);
-    let parts = p.shares.iter().copied().enumerate().map(|(i, s)| (Some(i), s)).chain(std::iter::once((None, p.unknown)));
     let mut x = f64::from(left);
-    for (label_id, share) in parts.filter(|(_, s)| *s > 0.0) {
+    for (label_id, name, share) in p.labelled_shares(labels).filter(|(_, _, s)| *s > 0.0) {
         let x1 = (x + share * width).min(f64::from(right));
         area.draw(&Rectangle::new([(x as i32, 2), (x1 as i32, 20)], colour(labels, label_id).filled()))?;
-        let name = label_id.map_or("too small", |l| labels[l].as_str());
+        let name = if label_id.is_some() { name } else { "too small" };
         let tag = format!("{name} {:.0} %", 100.0 * share);
         if area.estimate_text_size(&tag, &text)?.0 as f64 + 6.0 < x1 - x {
             area.draw_text(&tag, &text, (x as i32 + 3, 5))?;
@@ -1175,10 +1180,10 @@ mod tests {
             min_confidence: mean_confidence,
         };
         let all = vec![person(1, 2.0, 2.0, 0.92), person(2, 0.2, 0.2, 0.95), person(3, 1.8, 1.8, 0.74), person(4, 3.0, 0.0, 0.7)];
-        let [people, brief, uncertain] = split_tracks(all, 0.5, 0.8);
+        let [people, brief, uncertain] = split_tracks(all, &PersonLimits { min_seconds: 0.5, min_confidence: 0.8 });
         let ids = |v: &[PersonSummary]| v.iter().map(|p| p.id).collect::<Vec<_>>();
         assert_eq!((ids(&people), ids(&brief), ids(&uncertain)), (vec![1, 4], vec![2], vec![3]), "small unclassified faces stay");
-        let json = people_json(&people, &fer(), (0.5, 0.8), (1, 1));
+        let json = people_json(&people, &fer(), &PersonLimits::DEFAULT, (1, 1));
         assert_eq!((json["brief_tracks"].as_u64(), json["uncertain_tracks"].as_u64()), (Some(1), Some(1)));
         assert_eq!(json["people"][1]["dominant_emotion"], UNKNOWN_EMOTION);
         assert_eq!(json["people"][0]["shares"].as_object().unwrap().len(), EMOTIONS + 1);

@@ -34,6 +34,7 @@ use crate::outputs::Outputs;
 use crate::report;
 use crate::thumbnails::Thumbnails;
 use emotiondetect_core::classification::ClassifierSpec;
+use emotiondetect_core::events::PersonLimits;
 use gst::glib;
 use gst::prelude::*;
 
@@ -44,11 +45,10 @@ pub const TOOL: &str = "emotiondetect-video";
 const MIN_PLOT_SECONDS: f64 = 1.0;
 /// The progress bar and the Ctrl-C checks run this often.
 const TICK: Duration = Duration::from_millis(200);
-/// `--min-track-seconds` by default: see docs/video-tool.md for the measurement behind it.
-pub const MIN_TRACK_SECONDS: f64 = 0.5;
-/// `--min-track-confidence` by default: Megamind's false track has a mean of 0.74, its real
-/// faces 0.91-0.93 (docs/video-tool.md, "Who counts as a person").
-pub const MIN_TRACK_CONFIDENCE: f64 = 0.8;
+/// `--min-track-seconds` and `--min-track-confidence` by default: the core's
+/// [`PersonLimits::DEFAULT`], shared with `emotionpublish mode=events`.
+pub const MIN_TRACK_SECONDS: f64 = PersonLimits::DEFAULT.min_seconds;
+pub const MIN_TRACK_CONFIDENCE: f64 = PersonLimits::DEFAULT.min_confidence;
 /// After Ctrl-C, how long the pipeline may go without progress towards EOS (default).
 pub const EOS_GRACE: Duration = Duration::from_secs(10);
 
@@ -103,7 +103,7 @@ pub struct Args {
     /// people: left out of the people CSV and JSON, the timeline and the report.
     pub min_track_seconds: f64,
     /// `--min-track-confidence`: tracks with classified faces whose mean detector confidence
-    /// (0..1) is lower are not counted as people either ([`report::split_tracks`]).
+    /// (0..1) is lower are not counted as people either ([`PersonLimits`]).
     pub min_track_confidence: f64,
     /// `--plot-people`: people plotted in the timeline (the rest summed up in one line).
     pub plot_people: usize,
@@ -913,8 +913,10 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
         let file = emotiondetect_core::files::create_regular(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         what(std::io::BufWriter::new(file)).map_err(|e| Failure::new(format!("error while writing {}: {e}", path.display())))
     };
-    let write_png = |suffix: &str, png: Result<Vec<u8>, String>| -> Result<(), Failure> {
-        let png = png.map_err(|e| format!("error while drawing {}{suffix}: {e}", outputs.name().to_string_lossy()))?;
+    let drawn = |suffix: &str, png: Result<Vec<u8>, String>| -> Result<Vec<u8>, Failure> {
+        png.map_err(|e| Failure::new(format!("error while drawing {}{suffix}: {e}", outputs.name().to_string_lossy())))
+    };
+    let write_png = |suffix: &str, png: &[u8]| -> Result<(), Failure> {
         let path = outputs.partial_of(suffix);
         std::fs::write(&path, png).map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))
     };
@@ -924,11 +926,10 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
     let secs = analysed.as_secs_f64();
     let what = match kind {
         Kind::Video => {
-            let [people, brief, uncertain] =
-                report::split_tracks(report::summarize(&frames, labels.len()), args.min_track_seconds, args.min_track_confidence);
+            let limits = PersonLimits { min_seconds: args.min_track_seconds, min_confidence: args.min_track_confidence };
+            let [people, brief, uncertain] = report::split_tracks(report::summarize(&frames, labels.len()), &limits);
             write("-people.csv", &|w| report::write_csv(w, &people, &labels))?;
-            let json =
-                report::people_json(&people, &labels, (args.min_track_seconds, args.min_track_confidence), (brief.len(), uncertain.len()));
+            let json = report::people_json(&people, &labels, &limits, (brief.len(), uncertain.len()));
             write("-people.json", &|w| serde_json::to_writer_pretty(w, &json).map_err(|e| e.to_string()))?;
             let unclassified = unclassified_sentence(&frames, &args.props);
             let note = unclassified.as_ref().filter(|u| u.none_classified).map(|u| u.text.clone());
@@ -947,9 +948,8 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
                 .iter()
                 .map(|f| report::FrameRecord { time: f.time, faces: f.faces.iter().filter(|s| ids.contains(&s.id)).cloned().collect() })
                 .collect();
-            let timeline = report::render_timeline(&counted, &people, &labels, &opts)
-                .map_err(|e| format!("error while drawing {}-timeline.png: {e}", outputs.name().to_string_lossy()))?;
-            write_png("-timeline.png", Ok(timeline.clone()))?;
+            let timeline = drawn("-timeline.png", report::render_timeline(&counted, &people, &labels, &opts))?;
+            write_png("-timeline.png", &timeline)?;
             let plotted = report::plotted_people(&people, MIN_PLOT_SECONDS, args.plot_people).0.len();
             let video = report::video_end(&frames);
             let interrupted = match (&ended, duration) {
@@ -966,11 +966,11 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
                 (_, Some(a)) => format!(", {a}"),
                 (_, None) => String::new(),
             };
-            let brief_note = left_out_note(brief.len(), uncertain.len(), args);
+            let left_out = left_out_note(brief.len(), uncertain.len(), args);
             let text = unclassified.as_ref().map(|u| u.text.clone());
             let unclassified = text.as_ref().map(|u| format!("; {u}")).unwrap_or_default();
             let what = format!(
-                "{n_frames} frames ({video:.1} s) in {secs:.1} s ({:.1} fps), {} people ({plotted} plotted{brief_note}){audio}{interrupted}{unclassified}",
+                "{n_frames} frames ({video:.1} s) in {secs:.1} s ({:.1} fps), {} people ({plotted} plotted{left_out}){audio}{interrupted}{unclassified}",
                 n_frames as f64 / secs.max(1e-3),
                 people.len()
             );
@@ -992,14 +992,14 @@ pub fn run(args: &Args, progress: &dyn Progress, signals: &AtomicUsize) -> Resul
                 timeline_png: &timeline,
                 video: mp4.as_deref(),
                 files: &names,
-                left_out: left_out_note(brief.len(), uncertain.len(), args).trim_start_matches(", ").to_string(),
+                left_out: left_out.trim_start_matches(", ").to_string(),
             };
             write("-report.html", &|mut w| w.write_all(html::render(&page).as_bytes()).map_err(|e| e.to_string()))?;
             what
         }
         Kind::Image => {
             let faces = frames.first().map(|f| f.faces.clone()).unwrap_or_default();
-            write_png("-probabilities.png", report::render_probabilities(&faces, &labels, &title))?;
+            write_png("-probabilities.png", &drawn("-probabilities.png", report::render_probabilities(&faces, &labels, &title))?)?;
             let each: Vec<String> = faces
                 .iter()
                 .map(|f| {
