@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-//! Aggregates what many cameras publish (`pipelines/mqtt-cameras.sh`, or any
+//! Aggregates what many cameras publish (`pipelines/cameras.sh`, or any
 //! `emotionpublish uri=`): subscribes to `TOPIC/#` and prints, every 2 s, the latest emotion of every
 //! person seen in the last 10 s, per camera (`source_id`). It reads both modes: frame reports
 //! (`mode=frames`) and events (`mode=events`, read with the typed `emotiondetect_core::events`):

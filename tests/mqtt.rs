@@ -148,41 +148,10 @@ fn reports(payloads: &[String]) -> Vec<FrameReport> {
     payloads.iter().map(|p| FrameReport::from_json(p).unwrap_or_else(|e| panic!("not a FrameReport: {e}: {p}"))).collect()
 }
 
-/// Megamind.avi through `videorate` (its decoder repeats timestamps), `emotiondetect` and
-/// `emotionpublish name=ep PROPS` to EOS. Returns, per buffer at the sink,
-/// its arrival time, the warnings, and `dropped` read at EOS. `during(elapsed)` is
-/// called every 50 ms while it runs.
-fn run(props: &str, sync: bool, mut during: impl FnMut(Duration)) -> (Vec<Instant>, Vec<String>, u64) {
-    init();
-    let desc = format!(
-        "filesrc location={} ! decodebin ! videorate ! emotiondetect name=ed ! emotionpublish name=ep {props} ! fakesink name=sink sync={sync}",
-        megamind().display()
-    );
-    let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
-    let arrivals = Arc::new(Mutex::new(Vec::new()));
-    let a = arrivals.clone();
-    pipeline.by_name("sink").unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-        a.lock().unwrap().push(Instant::now());
-        gst::PadProbeReturn::Ok
-    });
-    let bus = pipeline.bus().unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap_or_else(|e| panic!("`{desc}` cannot start: {e:?}: {}", first_error(&bus)));
-    let (start, mut warnings) = (Instant::now(), Vec::new());
-    loop {
-        assert!(start.elapsed() < Duration::from_secs(120), "no EOS");
-        during(start.elapsed());
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(50)) else { continue };
-        match msg.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
-            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
-            _ => {}
-        }
-    }
-    let dropped: u64 = pipeline.by_name("ep").unwrap().property("dropped");
-    pipeline.set_state(gst::State::Null).unwrap();
-    let arrivals = std::mem::take(&mut *arrivals.lock().unwrap());
-    (arrivals, warnings, dropped)
+/// [`run_publishing`] without `delivered`.
+fn run(props: &str, sync: bool, during: impl FnMut(Duration)) -> (Vec<Instant>, Vec<String>, u64) {
+    let r = run_publishing(props, sync, during);
+    (r.arrivals, r.warnings, r.dropped)
 }
 
 #[test]
@@ -599,17 +568,17 @@ fn dropped_after_null_counts_the_queue_a_stop_without_eos_discarded() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// pipelines/mqtt-cameras.sh: the integrator's script shows the element's warnings, names the
+// pipelines/cameras.sh: the integrator's script shows the element's warnings, names the
 // broker (without its password) and says by its exit status whether every message arrived.
 
-/// Runs `pipelines/mqtt-cameras.sh BROKER cam=file://Megamind.avi` with `env`; its exit status
+/// Runs `pipelines/cameras.sh BROKER cam=file://Megamind.avi` with `env`; its exit status
 /// and stderr.
 fn mqtt_cameras(broker: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
     let gst = ChildGst::new();
     let mut cmd = Command::new("bash");
-    cmd.arg(repo_dir().join("pipelines/mqtt-cameras.sh")).arg(broker).arg(format!("cam=file://{}", megamind().display()));
+    cmd.arg(repo_dir().join("pipelines/cameras.sh")).arg(broker).arg(format!("cam=file://{}", megamind().display()));
     cmd.env("HOST", "box1").envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let out = gst.apply(&mut cmd, 0).output().expect("bash pipelines/mqtt-cameras.sh");
+    let out = gst.apply(&mut cmd, 0).output().expect("bash pipelines/cameras.sh");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     eprintln!("{stderr}");
     (out.status.code(), stderr)

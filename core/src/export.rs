@@ -147,6 +147,8 @@ struct LineQueue {
     state: Mutex<Lines>,
     changed: Condvar,
     dropped: AtomicU64,
+    /// Lines in the file so far.
+    delivered: AtomicU64,
     queue_size: usize,
 }
 
@@ -175,6 +177,7 @@ impl LineSender {
             state: Mutex::default(),
             changed: Condvar::new(),
             dropped: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
             queue_size: queue_size.max(1),
         });
         let s = shared.clone();
@@ -205,6 +208,11 @@ impl LineSender {
     /// Lines not in the file so far (see [`LineSender`]); never waits on the disk.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Lines written to the file (or stdout) so far.
+    pub fn delivered(&self) -> u64 {
+        self.shared.delivered.load(Ordering::Relaxed)
     }
 
     /// Waits, at most `timeout`, until every queued line is in the file. Returns the lines not
@@ -267,6 +275,7 @@ fn write_lines(shared: &LineQueue, mut writer: MetadataWriter, on_error: impl Fn
         drop(lines);
         let before = writer.lines_written();
         let written = batch.iter().try_for_each(|l| writer.write_json(l)).and_then(|()| writer.flush());
+        shared.delivered.fetch_add(writer.lines_written() - before, Ordering::Relaxed);
         lines = lock(&shared.state);
         lines.writing = 0;
         if let Err(e) = written {

@@ -18,6 +18,7 @@ pub mod files;
 pub mod frame_report;
 pub mod inference;
 pub mod instances;
+pub mod kafka;
 pub mod overlay;
 pub mod preprocess;
 pub mod publish;

@@ -99,7 +99,7 @@ impl MqttTarget {
     }
 }
 
-fn split_host_port(s: &str, default_port: u16) -> std::result::Result<(String, u16), String> {
+pub(crate) fn split_host_port(s: &str, default_port: u16) -> std::result::Result<(String, u16), String> {
     let (host, port) = match s.strip_prefix('[') {
         // [IPv6]:port
         Some(v6) => {
@@ -153,6 +153,8 @@ pub enum Notice {
 
 #[derive(Default)]
 struct Counters {
+    /// Messages acknowledged by the broker (QoS 1) or handed to the client (QoS 0).
+    delivered: u64,
     /// Messages dropped in all (queue full, or written off by a flush that gave up or a close).
     dropped: u64,
     /// Dropped during the current outage.
@@ -277,6 +279,11 @@ impl Publisher {
         lock(&self.shared.counters).dropped
     }
 
+    /// Messages acknowledged by the broker (QoS 1) or handed to the connection (QoS 0) so far.
+    pub fn delivered(&self) -> u64 {
+        lock(&self.shared.counters).delivered
+    }
+
     /// Waits, at most `timeout`, until every queued message has been handed over and (QoS 1)
     /// acknowledged; gives up right away while the broker is away. What is left then is written
     /// off (counted in [`Publisher::dropped`], never sent). Returns how many were written off.
@@ -389,6 +396,9 @@ fn send(shared: &Shared, client: &Client, topic: &str, qos: QoS) {
                 if client.publish(topic, qos, false, payload).is_err() {
                     return;
                 }
+                if qos == QoS::AtMostOnce {
+                    lock(&shared.counters).delivered += 1;
+                }
             }
         }
         if shared.connected.load(Ordering::Acquire) && lock(&shared.queue).is_empty() {
@@ -452,8 +462,8 @@ fn acknowledged(shared: &Shared) {
     let mut c = lock(&shared.counters);
     if c.acks_written_off > 0 {
         c.acks_written_off -= 1;
-    } else {
-        c.inflight.pop_front();
+    } else if c.inflight.pop_front().is_some() {
+        c.delivered += 1;
     }
 }
 

@@ -13,7 +13,7 @@ pub const MASK: &str = "***";
 
 /// Query and fragment parameters whose values are masked (compared case-insensitively, after
 /// `-` is read as `_`): the names cameras, brokers and signed URLs use for credentials.
-const SECRET_PARAMS: [&str; 16] = [
+const SECRET_PARAMS: [&str; 17] = [
     "password",
     "passwd",
     "pass",
@@ -30,6 +30,7 @@ const SECRET_PARAMS: [&str; 16] = [
     "signature",
     "sig",
     "credential",
+    "pem",
 ];
 
 /// `uri` with its user-info and secret parameter values replaced by [`MASK`]; a text without
@@ -107,9 +108,11 @@ fn mask_pairs(pairs: &str) -> String {
     out
 }
 
+/// Dotted names (librdkafka's `sasl.password`, `ssl.key.pem`) are judged by their last part.
 fn is_secret(name: &str) -> bool {
     let name = name.trim().to_ascii_lowercase().replace('-', "_");
-    SECRET_PARAMS.contains(&name.as_str())
+    let last = name.rsplit('.').next().unwrap_or_default();
+    SECRET_PARAMS.contains(&name.as_str()) || SECRET_PARAMS.contains(&last)
 }
 
 #[cfg(test)]
@@ -125,6 +128,7 @@ mod tests {
         assert_eq!(uri("http://cam/snap.jpg?Token=abc&w=640;Pass-Word=x"), "http://cam/snap.jpg?Token=***&w=640;Pass-Word=x");
         assert_eq!(uri("http://cam/x?api-key=k#access_token=t&s=1"), "http://cam/x?api-key=***#access_token=***&s=1");
         assert_eq!(uri("https://h?password=p"), "https://h?password=***");
+        assert_eq!(uri("kafka://h/t?sasl.password=p&ssl.key.pem=k&acks=all"), "kafka://h/t?sasl.password=***&ssl.key.pem=***&acks=all");
         assert_eq!(uri("rtsp://cam/a@b"), "rtsp://cam/a@b");
         assert_eq!(uri("file:///srv/v.mp4"), "file:///srv/v.mp4");
         assert_eq!(uri("no uri: a@b"), "no uri: a@b");

@@ -23,6 +23,7 @@ use emotiondetect_core::error::{Error, Result};
 use emotiondetect_core::events::{EventOptions, EventTracker, PersonLimits};
 use emotiondetect_core::export::LineSender;
 use emotiondetect_core::frame_report::FrameReport;
+use emotiondetect_core::kafka::{KafkaOptions, KafkaPublisher, KafkaTarget};
 use emotiondetect_core::publish::{MqttTarget, Notice, PublishOptions, Publisher};
 
 static CAT: LazyLock<gst::DebugCategory> =
@@ -77,26 +78,35 @@ impl Default for Settings {
 enum Sink {
     File { sender: LineSender, path: PathBuf },
     Mqtt(Publisher),
+    Kafka(KafkaPublisher),
 }
 
 impl Sink {
-    /// Queues one line; never blocks.
+    /// Queues one line (Kafka: keyed by `source_id`); never blocks.
     ///
     /// Errors: the file's write error, once writing has failed.
-    fn send(&self, json: String) -> Result<()> {
+    fn send(&self, json: String, source_id: &str) -> Result<()> {
         match self {
-            Sink::File { sender, .. } => sender.send(json),
-            Sink::Mqtt(p) => {
-                p.publish(json.into_bytes());
-                Ok(())
-            }
+            Sink::File { sender, .. } => return sender.send(json),
+            Sink::Mqtt(p) => p.publish(json.into_bytes()),
+            Sink::Kafka(p) => p.publish(source_id, json.as_bytes()),
         }
+        Ok(())
     }
 
     fn dropped(&self) -> u64 {
         match self {
             Sink::File { sender, .. } => sender.dropped(),
             Sink::Mqtt(p) => p.dropped(),
+            Sink::Kafka(p) => p.dropped(),
+        }
+    }
+
+    fn delivered(&self) -> u64 {
+        match self {
+            Sink::File { sender, .. } => sender.delivered(),
+            Sink::Mqtt(p) => p.delivered(),
+            Sink::Kafka(p) => p.delivered(),
         }
     }
 
@@ -106,6 +116,7 @@ impl Sink {
         match self {
             Sink::File { sender, .. } => (0, sender.flush(timeout)),
             Sink::Mqtt(p) => (p.flush(timeout), 0),
+            Sink::Kafka(p) => (p.flush(timeout), 0),
         }
     }
 
@@ -115,6 +126,7 @@ impl Sink {
         match self {
             Sink::File { sender, .. } => sender.close(),
             Sink::Mqtt(p) => p.close(),
+            Sink::Kafka(p) => p.close(),
         }
     }
 
@@ -123,6 +135,7 @@ impl Sink {
         match self {
             Sink::File { path, .. } => path.display().to_string(),
             Sink::Mqtt(p) => p.target().to_string(),
+            Sink::Kafka(p) => p.target().to_string(),
         }
     }
 }
@@ -141,9 +154,10 @@ struct Running {
 pub struct EmotionPublish {
     settings: Mutex<Settings>,
     running: Mutex<Option<Arc<Running>>>,
-    /// `dropped` of the last run, kept from READY->NULL until the next NULL->READY, so that an
-    /// application can read the total after the pipeline stopped.
+    /// `dropped` and `delivered` of the last run, kept from READY->NULL until the next
+    /// NULL->READY, so that an application can read the totals after the pipeline stopped.
     last_dropped: AtomicU64,
+    last_delivered: AtomicU64,
     /// The raw video format of the buffers, for event thumbnails (`None`: not raw video).
     video_info: Mutex<Option<gst_video::VideoInfo>>,
 }
@@ -167,8 +181,10 @@ impl ObjectImpl for EmotionPublish {
                 glib::ParamSpecString::builder("uri")
                     .nick("URI")
                     .blurb(
-                        "Publish each frame's JSON to an MQTT broker: mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (port 1883) or \
-                         mqtts://... (TLS, 8883); credentials also from EMOTIONDETECT_MQTT_USERNAME/PASSWORD (default: none)",
+                        "Publish each message to an MQTT broker: mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (port 1883) or \
+                         mqtts://... (TLS, 8883), credentials also from EMOTIONDETECT_MQTT_USERNAME/PASSWORD; or to Kafka: \
+                         kafka://HOST[:PORT][,HOST[:PORT]...]/TOPIC[?LIBRDKAFKA-PROPERTY=VALUE&...] (port 9092, keyed by \
+                         source-id), SASL credentials also from EMOTIONDETECT_KAFKA_USERNAME/PASSWORD (default: none)",
                     )
                     .mutable_ready()
                     .build(),
@@ -193,6 +209,14 @@ impl ObjectImpl for EmotionPublish {
                         "Messages not delivered so far: dropped from the full queue, lost with a write error or refused after one \
                          (file), still queued when the EOS flush timed out or the element stopped (MQTT); the figure of the \
                          warning at EOS; kept after the element stops, until the next NULL->READY (read-only)",
+                    )
+                    .read_only()
+                    .build(),
+                glib::ParamSpecUInt64::builder("delivered")
+                    .nick("Delivered")
+                    .blurb(
+                        "Messages delivered so far: lines written (file), acknowledged by the broker (MQTT QoS 1, Kafka) or handed \
+                         to the connection (MQTT QoS 0); kept after the element stops, until the next NULL->READY (read-only)",
                     )
                     .read_only()
                     .build(),
@@ -281,11 +305,15 @@ impl ObjectImpl for EmotionPublish {
             let running = self.running.lock().unwrap().clone();
             return running.map_or_else(|| self.last_dropped.load(Ordering::Relaxed), |r| r.sink.dropped()).to_value();
         }
+        if pspec.name() == "delivered" {
+            let running = self.running.lock().unwrap().clone();
+            return running.map_or_else(|| self.last_delivered.load(Ordering::Relaxed), |r| r.sink.delivered()).to_value();
+        }
         let s = self.settings.lock().unwrap();
         match pspec.name() {
             "location" => s.location.to_value(),
             // Never the password.
-            "uri" => s.uri.as_deref().map(|u| MqttTarget::parse(u).map_or_else(|_| u.to_string(), |t| t.to_string())).to_value(),
+            "uri" => s.uri.as_deref().map(shown_uri).to_value(),
             "qos" => s.qos.to_value(),
             "queue-size" => s.queue_size.to_value(),
             "source-id" => s.source_id.to_value(),
@@ -331,6 +359,7 @@ impl ElementImpl for EmotionPublish {
         if transition == gst::StateChange::NullToReady {
             // A new run counts from 0, even when it fails to start.
             self.last_dropped.store(0, Ordering::Relaxed);
+            self.last_delivered.store(0, Ordering::Relaxed);
             let running = self.start_sink().map_err(|e| {
                 self.post_error_message(error_message(&e));
                 gst::StateChangeError
@@ -382,10 +411,15 @@ impl BaseTransformImpl for EmotionPublish {
         };
         let messages = match &running.events {
             None => vec![report.to_json()],
-            Some(tracker) => self.events_of(&running, tracker, report, buf),
+            Some(tracker) => {
+                if let Sink::Kafka(p) = &running.sink {
+                    p.announce(&report.source_id);
+                }
+                self.events_of(&running, tracker, report, buf)
+            }
         };
         for json in messages {
-            if let Err(e) = running.sink.send(json) {
+            if let Err(e) = running.sink.send(json, &report.source_id) {
                 // The sender posted the error when it happened; the stream stops, as filesink's does.
                 gst::debug!(CAT, imp = self, "not sent: {e}");
                 return Err(gst::FlowError::Error);
@@ -414,12 +448,12 @@ impl EmotionPublish {
         let Some(tracker) = &running.events else { return 0 };
         let ends = tracker.lock().unwrap().finish();
         for e in &ends {
-            let _ = running.sink.send(e.to_json());
+            let _ = running.sink.send(e.to_json(), &e.source_id);
         }
         ends.len()
     }
 
-    /// Opens `location` or starts the MQTT client for `uri`.
+    /// Opens `location` or starts the MQTT or Kafka client for `uri`.
     ///
     /// Errors: neither or both set; the file cannot be created (its path and the OS reason);
     /// the URI does not parse or TLS cannot be set up.
@@ -435,9 +469,12 @@ impl EmotionPublish {
                 })?;
                 Sink::File { sender, path: path.clone() }
             }
+            (None, Some(uri)) if uri.starts_with("kafka://") => Sink::Kafka(self.start_kafka(uri, &s)?),
             (None, Some(uri)) => Sink::Mqtt(self.start_publisher(uri, &s)?),
             (location, uri) => {
-                let usage = ["location=PATH (JSON lines, - for stdout)", "uri=mqtt://HOST[:PORT]/TOPIC"].map(String::from).to_vec();
+                let usage = ["location=PATH (JSON lines, - for stdout)", "uri=mqtt://HOST[:PORT]/TOPIC or kafka://HOST[:PORT]/TOPIC"]
+                    .map(String::from)
+                    .to_vec();
                 let set = [location.is_some().then_some("location"), uri.is_some().then_some("uri")]
                     .into_iter()
                     .flatten()
@@ -467,24 +504,44 @@ impl EmotionPublish {
             client_id: format!("emotiondetect-{}-{}", std::process::id(), self.obj().name()),
             availability: (s.mode == super::PublishMode::Events).then(|| format!("{}/available", target.topic)),
         };
+        Publisher::start(&target, &options, self.warn_notices(format!("MQTT broker {target}"), "keeping the newest messages"))
+    }
+
+    /// Starts the Kafka producer for `uri`; its notices become warnings.
+    ///
+    /// Errors: the URI does not parse, or librdkafka refuses its properties (naming the value).
+    fn start_kafka(&self, uri: &str, s: &Settings) -> Result<KafkaPublisher> {
+        let target = KafkaTarget::parse(uri)?;
+        let options = KafkaOptions {
+            queue_size: s.queue_size as usize,
+            client_id: format!("emotiondetect-{}-{}", std::process::id(), self.obj().name()),
+            availability: (s.mode == super::PublishMode::Events).then(|| format!("{}.available", target.topic)),
+        };
+        let notify = self.warn_notices(format!("Kafka {target}"), "keeping what the queue holds");
+        let publisher = KafkaPublisher::start(&target, &options, notify)?;
+        if let Some(id) = &s.source_id {
+            publisher.announce(id);
+        }
+        Ok(publisher)
+    }
+
+    /// A publisher's notices as element warnings; `broker` names it, `kept` says what waits.
+    fn warn_notices(&self, broker: String, kept: &'static str) -> impl Fn(Notice) + Send + Sync + 'static {
         let weak = self.obj().downgrade();
-        let broker = target.to_string();
-        Publisher::start(&target, &options, move |notice| {
+        move |notice| {
             let Some(element) = weak.upgrade() else { return };
             let imp = element.imp();
             match notice {
-                Notice::Unreachable { reason } => gst::element_imp_warning!(
-                    imp,
-                    gst::ResourceError::OpenWrite,
-                    ("MQTT broker {broker} unreachable ({reason}); retrying, keeping the newest messages")
-                ),
+                Notice::Unreachable { reason } => {
+                    gst::element_imp_warning!(imp, gst::ResourceError::OpenWrite, ("{broker} unreachable ({reason}); retrying, {kept}"))
+                }
                 Notice::Recovered { seconds, dropped } => gst::element_imp_warning!(
                     imp,
                     gst::ResourceError::Write,
-                    ("MQTT broker {broker} was away for {seconds:.1} s: {dropped} messages dropped")
+                    ("{broker} was away for {seconds:.1} s: {dropped} messages dropped")
                 ),
             }
-        })
+        }
     }
 
     /// Closes the sink and keeps its final `dropped` until the next NULL->READY.
@@ -498,6 +555,7 @@ impl EmotionPublish {
                 r.sink.flush(r.flush_timeout);
             }
             self.last_dropped.store(r.sink.close(), Ordering::Relaxed);
+            self.last_delivered.store(r.sink.delivered(), Ordering::Relaxed);
         }
         self.running.lock().unwrap().take();
     }
@@ -529,4 +587,15 @@ impl EmotionPublish {
             );
         }
     }
+}
+
+/// The `uri` property as shown: passwords and secret properties masked, even in a URI that
+/// does not parse.
+fn shown_uri(uri: &str) -> String {
+    let shown = if uri.starts_with("kafka://") {
+        KafkaTarget::parse(uri).map(|t| t.to_string())
+    } else {
+        MqttTarget::parse(uri).map(|t| t.to_string())
+    };
+    shown.unwrap_or_else(|_| emotiondetect_core::redact::uri(uri))
 }

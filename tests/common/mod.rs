@@ -624,3 +624,54 @@ impl Drop for Tmpfs {
         let _ = std::process::Command::new("umount").arg(self.0.path()).status();
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Publishing
+
+/// What [`run_publishing`] saw.
+pub struct PublishRun {
+    /// When each buffer reached the sink.
+    pub arrivals: Vec<Instant>,
+    /// The warnings posted, as text.
+    pub warnings: Vec<String>,
+    /// `emotionpublish`'s `dropped` and `delivered`, read after the element stopped.
+    pub dropped: u64,
+    pub delivered: u64,
+}
+
+/// Megamind.avi through `videorate` (its decoder repeats timestamps), `emotiondetect` and
+/// `emotionpublish name=ep PROPS` to EOS, then to NULL. `during(elapsed)` is called every 50 ms
+/// while it runs.
+pub fn run_publishing(props: &str, sync: bool, mut during: impl FnMut(Duration)) -> PublishRun {
+    init();
+    let desc = format!(
+        "filesrc location={} ! decodebin ! videorate ! emotiondetect name=ed ! emotionpublish name=ep {props} ! fakesink name=sink sync={sync}",
+        megamind().display()
+    );
+    let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let a = arrivals.clone();
+    pipeline.by_name("sink").unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        a.lock().unwrap().push(Instant::now());
+        gst::PadProbeReturn::Ok
+    });
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap_or_else(|e| panic!("`{desc}` cannot start: {e:?}: {}", first_error(&bus)));
+    let (start, mut warnings) = (Instant::now(), Vec::new());
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(120), "no EOS");
+        during(start.elapsed());
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(50)) else { continue };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let ep = pipeline.by_name("ep").unwrap();
+    let (dropped, delivered) = (ep.property::<u64>("dropped"), ep.property::<u64>("delivered"));
+    let arrivals = std::mem::take(&mut *arrivals.lock().unwrap());
+    PublishRun { arrivals, warnings, dropped, delivered }
+}
