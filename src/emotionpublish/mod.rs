@@ -4,19 +4,21 @@
  *
  * Sends each buffer's emotion report (the `GstEmotionReportMeta` that `emotiondetect` attaches)
  * as one JSON object (DL Streamer's gvametaconvert shape, `docs/conventions.md`) to a JSON lines
- * file (`location`, `-` for stdout) or an MQTT broker (`uri=mqtt://…` or `mqtts://…`), as DL
- * Streamer's `gvametapublish` does. Sending runs on its own thread behind a bounded queue
+ * file (`location`, `-` for stdout), an MQTT broker (`uri=mqtt://…` or `mqtts://…`) or Kafka
+ * (`uri=kafka://…`, keyed by the source id), as DL Streamer's `gvametapublish` does. Sending runs on its own thread behind a bounded queue
  * (`queue-size`, the oldest dropped and counted in `dropped`): the video never waits on a disk
  * or a broker. At EOS it waits at most `flush-timeout` for the queue and warns about what was
  * not delivered. Buffers pass through unchanged; those without a report are logged (debug).
  * `mode=events` sends per person a `new`, `update` and `end` event instead of every frame
  * (Frigate's `frigate/events`; `emotiondetect_core::events`), and over MQTT keeps
- * `TOPIC/available` at `online`/`offline` (retained; `offline` is also the MQTT will).
+ * `TOPIC/available` at `online`/`offline` (retained; `offline` is also the MQTT will), over Kafka
+ * sends them to `TOPIC.available` keyed by the source id.
  *
  * ## Example launch line
  * ```bash
  * gst-launch-1.0 filesrc location=Megamind.avi ! decodebin ! videoconvert ! emotiondetect ! emotionpublish location=faces.jsonl ! fakesink
  * gst-launch-1.0 v4l2src ! emotiondetect ! emotionpublish uri=mqtt://127.0.0.1/cameras/door source-id=door ! autovideosink
+ * gst-launch-1.0 v4l2src ! emotiondetect ! emotionpublish uri=kafka://127.0.0.1:9092/emotions source-id=door mode=events ! autovideosink
  * ```
  */
 use gst::glib;
