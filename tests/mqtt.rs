@@ -361,12 +361,7 @@ fn a_silent_broker_never_stalls_the_video_nor_the_application() {
         flush_timeout.as_millis()
     );
     let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
-    let arrivals = Arc::new(Mutex::new(Vec::new()));
-    let a = arrivals.clone();
-    pipeline.by_name("sink").unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-        a.lock().unwrap().push(Instant::now());
-        gst::PadProbeReturn::Ok
-    });
+    let arrivals = record_arrivals(&pipeline, "sink");
     // Another thread reads `dropped` all along, timing each read; EOS is while it reads.
     let ep = pipeline.by_name("ep").unwrap();
     let stop = Arc::new(AtomicBool::new(false));

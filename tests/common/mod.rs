@@ -639,6 +639,17 @@ pub struct PublishRun {
     pub delivered: u64,
 }
 
+/// When each buffer reaches the sink pad of `pipeline`'s element `sink`, filled as they come.
+pub fn record_arrivals(pipeline: &gst::Pipeline, sink: &str) -> Arc<Mutex<Vec<Instant>>> {
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let a = arrivals.clone();
+    pipeline.by_name(sink).unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        a.lock().unwrap().push(Instant::now());
+        gst::PadProbeReturn::Ok
+    });
+    arrivals
+}
+
 /// Megamind.avi through `videorate` (its decoder repeats timestamps), `emotiondetect` and
 /// `emotionpublish name=ep PROPS` to EOS, then to NULL. `during(elapsed)` is called every 50 ms
 /// while it runs.
@@ -649,12 +660,7 @@ pub fn run_publishing(props: &str, sync: bool, mut during: impl FnMut(Duration))
         megamind().display()
     );
     let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
-    let arrivals = Arc::new(Mutex::new(Vec::new()));
-    let a = arrivals.clone();
-    pipeline.by_name("sink").unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-        a.lock().unwrap().push(Instant::now());
-        gst::PadProbeReturn::Ok
-    });
+    let arrivals = record_arrivals(&pipeline, "sink");
     let bus = pipeline.bus().unwrap();
     pipeline.set_state(gst::State::Playing).unwrap_or_else(|e| panic!("`{desc}` cannot start: {e:?}: {}", first_error(&bus)));
     let (start, mut warnings) = (Instant::now(), Vec::new());
