@@ -17,6 +17,7 @@ use crate::inference::{self, DetectParams, FaceCrop, FaceDetector};
 use crate::instances::Models;
 use crate::overlay::{self, DrawMode, FaceMark, Mark, Overlay, Sprite};
 use crate::preprocess::Image;
+use crate::stages::{Laps, Stage, StageTimes};
 use crate::tracking::{Track, Tracker, TrackerParams};
 
 /// Minimum IoU between a track's predicted box and a detection to continue the track.
@@ -111,12 +112,14 @@ pub type Detections = Vec<Face>;
 pub struct FrameDetector {
     models: Arc<Models>,
     tensor: Vec<f32>,
+    /// Time in each stage since the last [`Self::take_times`].
+    times: StageTimes,
 }
 
 impl FrameDetector {
     /// A detector over `models` (private, or shared under a `model-instance-id`).
     pub fn new(models: Arc<Models>) -> FrameDetector {
-        FrameDetector { models, tensor: Vec::new() }
+        FrameDetector { models, tensor: Vec::new(), times: StageTimes::default() }
     }
 
     /// Runs the face detector on `image` with `params`' thresholds and limits.
@@ -128,11 +131,29 @@ impl FrameDetector {
             nms_threshold: params.nms_threshold as f32,
             detector_size: params.detector_size as usize,
         };
+        let mut laps = Laps::start();
         let input = FaceDetector::prepare(self.models.family, image, &detect, std::mem::take(&mut self.tensor));
-        let faces = self.models.detector.lock().unwrap_or_else(PoisonError::into_inner).detect_prepared(&input);
+        laps.lap(&mut self.times, Stage::Prepare);
+        let mut detector = self.models.detector.lock().unwrap_or_else(PoisonError::into_inner);
+        laps.lap(&mut self.times, Stage::DetectorRun);
+        let faces = detector.detect_prepared(&input);
+        let run = detector.last_run();
+        drop(detector);
         self.tensor = input.tensor;
         let (w, h) = (image.width as f32, image.height as f32);
-        Ok(detection::filter_faces(faces?, w, h, params.min_face_size as f32, params.max_faces as usize))
+        let faces = faces.map(|f| detection::filter_faces(f, w, h, params.min_face_size as f32, params.max_faces as usize));
+        // The model call is timed inside; the rest of detect_prepared decodes its outputs.
+        let mut decode = StageTimes::default();
+        laps.lap(&mut decode, Stage::Decode);
+        self.times.add(Stage::DetectorRun, run);
+        self.times.add(Stage::Decode, decode.get(Stage::Decode).saturating_sub(run));
+        faces
+    }
+
+    /// The time this detector spent in each stage since the last call (prepare, detector run,
+    /// decode), and starts over.
+    pub fn take_times(&mut self) -> StageTimes {
+        std::mem::take(&mut self.times)
     }
 }
 
@@ -152,6 +173,8 @@ pub struct Analyser {
     size: Option<(usize, usize)>,
     labels: Arc<[String]>,
     model_name: Arc<str>,
+    /// Time in each stage of [`Self::analyse`] since the last [`Self::take_times`].
+    times: StageTimes,
 }
 
 impl Analyser {
@@ -170,7 +193,17 @@ impl Analyser {
             size: None,
             labels,
             model_name,
+            times: StageTimes::default(),
         }
+    }
+
+    /// The time spent in each stage since the last call, by [`Self::analyse`] and this
+    /// analyser's own detector ([`Self::detect`]), and starts over. A detector on another thread
+    /// ([`Self::detector`]) keeps its own ([`FrameDetector::take_times`]).
+    pub fn take_times(&mut self) -> StageTimes {
+        let mut times = std::mem::take(&mut self.times);
+        times.merge(&self.detector.take_times());
+        times
     }
 
     /// The models this analyser runs.
@@ -228,12 +261,16 @@ impl Analyser {
         if self.size.replace((image.width, image.height)).is_some_and(|s| s != (image.width, image.height)) {
             self.tracker.clear();
         }
+        let mut laps = Laps::start();
         self.track(detections, params);
         let visible: Vec<usize> = (0..self.tracker.tracks().len()).filter(|&i| self.tracker.tracks()[i].misses == 0).collect();
-        self.classify_due(image, &visible, params)?;
+        laps.lap(&mut self.times, Stage::Track);
+        self.classify_due(image, &visible, params, &mut laps)?;
         let report = self.report(image.width as u32, image.height as u32, &visible, params.min_emotion_face_size);
+        laps.lap(&mut self.times, Stage::Report);
         if params.draw {
             self.draw(image, &report, params);
+            laps.lap(&mut self.times, Stage::Draw);
         }
         Ok(report)
     }
@@ -250,7 +287,13 @@ impl Analyser {
 
     /// Classifies the `visible` tracks that need it, in one request to the (maybe shared)
     /// classifier: this stream's faces may share model calls with other streams' faces.
-    fn classify_due<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, visible: &[usize], params: &FrameParams) -> Result<()> {
+    fn classify_due<P: AsRef<[u8]> + Sync>(
+        &mut self,
+        image: &Image<P>,
+        visible: &[usize],
+        params: &FrameParams,
+        laps: &mut Laps,
+    ) -> Result<()> {
         let tracks = self.tracker.tracks();
         let min_size = params.min_emotion_face_size;
         let due: Vec<usize> = visible
@@ -270,7 +313,9 @@ impl Analyser {
             let crop = FaceCrop { region: detection::crop_region(face, params.crop_margin as f32), landmarks: face.landmarks };
             inference::face_tensor(&models.spec, image, &crop, out);
         }
+        laps.lap(&mut self.times, Stage::Crop);
         let served = models.classifier.run(self.owner, input, due.len(), params.batch_size as usize);
+        laps.lap(&mut self.times, Stage::ClassifierRun);
         self.tensor = served.tensor;
         let smoothing = params.emotion_smoothing as f32;
         for (&i, scores) in due.iter().zip(served.results?) {

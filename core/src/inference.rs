@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ort::environment::Environment;
 use ort::session::Session;
@@ -176,6 +177,8 @@ pub struct FaceDetector {
     pub family: DetectorFamily,
     pub path: PathBuf,
     pub device: Device,
+    /// How long the last ONNX Runtime call took.
+    last_run: Duration,
 }
 
 impl FaceDetector {
@@ -190,7 +193,7 @@ impl FaceDetector {
             Error::model(ModelRole::Face, path, ModelProblem::Interface { expected, inputs, outputs })
         })?;
         let input_name = session.inputs()[0].name().to_string();
-        Ok(FaceDetector { session, input_name, family, path: path.to_path_buf(), device })
+        Ok(FaceDetector { session, input_name, family, path: path.to_path_buf(), device, last_run: Duration::ZERO })
     }
 
     /// Builds the input of a `family` detector from `image` into `tensor` (reused storage), apart
@@ -231,9 +234,17 @@ impl FaceDetector {
         Ok(detection::nms(faces.into_iter().map(|f| f.scaled(sx, sy)).collect(), input.nms_threshold, 5000))
     }
 
+    /// The wall-clock time of the last ONNX Runtime call ([`Self::detect_prepared`] less the
+    /// decoding of its outputs).
+    pub fn last_run(&self) -> Duration {
+        self.last_run
+    }
+
     fn run_yunet(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32) -> Result<Vec<Face>> {
         let path = &self.path;
+        let start = Instant::now();
         let outputs = run_batch(&mut self.session, ModelRole::Face, path, &self.input_name, [1, 3, target.height, target.width], tensor)?;
+        self.last_run = start.elapsed();
         let get = |name: String| -> Result<&[f32]> {
             let value = outputs.get(&name).ok_or_else(|| missing_output(ModelRole::Face, path, &name))?;
             value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| inference_error(ModelRole::Face, path, e))
@@ -268,7 +279,9 @@ impl FaceDetector {
 
     fn run_ultraface(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32) -> Result<Vec<Face>> {
         let path = &self.path;
+        let start = Instant::now();
         let outputs = run_batch(&mut self.session, ModelRole::Face, path, &self.input_name, [1, 3, target.height, target.width], tensor)?;
+        self.last_run = start.elapsed();
         let get = |name: &str| -> Result<&[f32]> {
             let value = outputs.get(name).ok_or_else(|| missing_output(ModelRole::Face, path, name))?;
             value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| inference_error(ModelRole::Face, path, e))

@@ -23,7 +23,9 @@ pub mod overlay;
 pub mod preprocess;
 pub mod publish;
 pub mod redact;
+mod resize;
 pub mod runtime;
+pub mod stages;
 pub mod tracking;
 
 pub use engine::{Engine, ModelSettings, DEFAULT_FACE_MODEL_FILE};

@@ -63,6 +63,16 @@ impl YuvSpec {
         }
     }
 
+    /// Whether Y and U/V use the full 0..255 range (else limited: Y 16..235, U/V 16..240).
+    pub fn full_range(&self) -> bool {
+        self.y_offset == 0.0
+    }
+
+    /// The matrix's luma weights of R and B (Kr, Kb).
+    pub fn weights(&self) -> (f32, f32) {
+        (self.kr, self.kb)
+    }
+
     /// YUV (0..255 floats) to RGB, clamped to 0..255.
     #[inline(always)]
     pub fn to_rgb(&self, [y, u, v]: [f32; 3]) -> [f32; 3] {
@@ -244,6 +254,14 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
     /// the padding. Panics if `out` is shorter than `target.len()`.
     pub fn to_tensor(&self, src: (f32, f32, f32, f32), target: &TensorTarget, out: &mut [f32]) {
         let out = &mut out[..target.len()];
+        // Writes every pixel, padding included.
+        if self.width > 0
+            && self.height > 0
+            && crate::resize::applies(self, src, target)
+            && crate::resize::frame_to_planar(self, target, out)
+        {
+            return;
+        }
         if target.content_w < target.width || target.content_h < target.height {
             out.fill(0.0);
         }
@@ -259,7 +277,7 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
 
     /// The per-pixel reference path, for any layout and order: the fast paths must equal it.
     #[cfg(test)]
-    fn to_tensor_generic(&self, src: (f32, f32, f32, f32), target: &TensorTarget, out: &mut [f32]) {
+    pub(crate) fn to_tensor_generic(&self, src: (f32, f32, f32, f32), target: &TensorTarget, out: &mut [f32]) {
         // One monomorphised loop per layout: the per-pixel work has no format branch.
         match self.layout {
             PixelLayout::Packed { bpp, r, g, b } => {
@@ -917,16 +935,18 @@ mod tests {
 
     #[test]
     fn two_band_path_and_reused_scratch_equal_the_per_pixel_path() {
-        // >= 65,536 tensor pixels: two bands on two threads; then smaller and larger calls again,
-        // reusing each thread's scratch buffers.
+        // >= 65,536 tensor pixels of a region (not the whole frame, which crate::resize scales):
+        // two bands on two threads; then smaller and larger calls again, reusing each thread's
+        // scratch buffers.
         let (w, h) = (64, 48);
         let packed: Vec<u8> = (0..w * h * 3).map(|i| ((i * 31 + 7) % 253) as u8).collect();
         let img = Image { layout: RGB, width: w, height: h, planes: [&packed[..], &[][..], &[][..]], strides: [w * 3, 0, 0] };
+        let region = (0.5, 0.0, w as f32, h as f32 - 0.5);
         for (tw, th, cw, ch) in [(320, 256, 320, 240), (40, 30, 40, 30), (480, 384, 480, 360), (16, 16, 16, 16)] {
             let t = target(tw, th, cw, ch, ColourOrder::Bgr, TensorLayout::Nchw);
             let (mut fast, mut slow) = (vec![1.0; t.len()], vec![0.0; t.len()]);
-            img.to_tensor((0.0, 0.0, w as f32, h as f32), &t, &mut fast);
-            img.to_tensor_generic((0.0, 0.0, w as f32, h as f32), &t, &mut slow);
+            img.to_tensor(region, &t, &mut fast);
+            img.to_tensor_generic(region, &t, &mut slow);
             assert!(fast.iter().zip(&slow).all(|(a, b)| (a - b).abs() < 1e-3), "{tw}x{th}");
         }
     }

@@ -32,10 +32,16 @@ use emotiondetect_core::classification::DEFAULT_EMOTION_MODEL_FILE;
 use emotiondetect_core::error::{Error, Result};
 use emotiondetect_core::frame_report::FrameReport;
 use emotiondetect_core::runtime::LogLevel;
+use emotiondetect_core::stages::{Laps, Stage, StageStats, StageTimes};
 use emotiondetect_core::{Engine, ModelSettings};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("emotiondetect", gst::DebugColorFlags::empty(), Some("Facial emotion detector")));
+/// Where each frame's time goes (`emotiondetect_core::stages`): per frame at DEBUG, the medians
+/// at INFO on EOS and stop.
+static CAT_STAGES: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("emotiondetect-stages", gst::DebugColorFlags::empty(), Some("Time per stage of each frame's analysis"))
+});
 
 const DEFAULT_FACE_MODEL_FILE: &str = emotiondetect_core::DEFAULT_FACE_MODEL_FILE;
 const DEFAULT_DEVICE: &str = "cpu";
@@ -95,6 +101,8 @@ struct State {
     source: Option<String>,
     /// Skipped frames: one warning, then at most one per interval (with the count held back).
     frame_warnings: RateLimiter,
+    /// The frames' stage times, while `emotiondetect-stages` logs at INFO or more.
+    stages: StageStats,
 }
 
 /// What the detector gave for one frame: `None` when it did not run (inference-interval).
@@ -115,6 +123,8 @@ struct Detected {
     buffer: gst::Buffer,
     analysed: Analysed,
     detection: Detection,
+    /// The detection's stage times, taken on the worker.
+    times: StageTimes,
 }
 
 type Pipeline = Overlap<DetectJob, Detected>;
@@ -128,7 +138,7 @@ fn start_pipeline(analyser: &Analyser) -> Result<Pipeline> {
         } else {
             Ok(None)
         };
-        Detected { buffer: job.buffer, analysed: job.analysed, detection }
+        Detected { buffer: job.buffer, analysed: job.analysed, detection, times: detector.take_times() }
     })
     .map_err(|e| Error::ThreadStart { purpose: "pipelining".into(), thread: "emotiondetect-detect".into(), source: Arc::new(e) })
 }
@@ -472,19 +482,35 @@ impl BaseTransformImpl for EmotionDetect {
             _ if event.is_serialized() => self.drain_pending(),
             _ => {}
         }
+        if let gst::EventView::Eos(_) = event.view() {
+            self.log_stage_summary();
+        }
         self.parent_sink_event(event)
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> std::result::Result<gst::FlowSuccess, gst::FlowError> {
         let (params, post) = self.frame_settings();
+        let (mut laps, mut times) = (Laps::start(), StageTimes::default());
         let report = {
             let mut guard = self.state()?;
             let State { analyser, info, conversion, .. } = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
             let info = info.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
             let analysed = Analysed::new(buf, info, conversion.as_ref());
-            analysed.analyse(analyser, buf, info, &params, |analyser, image, params| analyser.process(image, params))
+            let report = analysed.analyse(analyser, buf, info, &params, |analyser, image, params| {
+                laps.lap(&mut times, Stage::Map);
+                let report = analyser.process(image, params);
+                // The analyser timed its own stages.
+                laps.restart();
+                report
+            });
+            times.merge(&analyser.take_times());
+            report
         };
+        // For formats without a fast path, what is left is GStreamer's blending.
+        laps.lap(&mut times, Stage::Draw);
         self.attach(buf, report, post)?;
+        laps.lap(&mut times, Stage::Message);
+        self.record_times(buf, times)?;
         Ok(gst::FlowSuccess::Ok)
     }
 
@@ -506,6 +532,7 @@ impl BaseTransformImpl for EmotionDetect {
 
     fn stop(&self) -> std::result::Result<(), gst::ErrorMessage> {
         self.discard_pending();
+        self.log_stage_summary();
         self.parent_stop()
     }
 
@@ -577,8 +604,16 @@ impl EmotionDetect {
         let analyser = engine.analyser();
         let pipeline = if settings.pipelining { Some(start_pipeline(&analyser).map_err(|e| error_message(&e))?) } else { None };
         self.pipelined.store(pipeline.is_some(), Ordering::Release);
-        let state =
-            State { analyser, info: None, conversion: None, pipeline, output: None, source: None, frame_warnings: RateLimiter::default() };
+        let state = State {
+            analyser,
+            info: None,
+            conversion: None,
+            pipeline,
+            output: None,
+            source: None,
+            frame_warnings: RateLimiter::default(),
+            stages: StageStats::default(),
+        };
         *self.state.try_borrow_mut().map_err(|_| gst::error_msg!(gst::CoreError::StateChange, ("state in use")))? = Some(state);
         Ok(())
     }
@@ -710,8 +745,11 @@ impl EmotionDetect {
             // The previous frame's analysis overlaps this frame's detection.
             pipe.push(job, |d| finish(analyser, d, info, &params))
         };
-        if let Some((mut buffer, report)) = finished {
+        if let Some((mut buffer, report, mut times)) = finished {
+            let mut laps = Laps::start();
             self.attach(buffer.make_mut(), report, post)?;
+            laps.lap(&mut times, Stage::Message);
+            self.record_times(&buffer, times)?;
             if let Some(s) = self.state()?.as_mut() {
                 s.output = Some(buffer);
             }
@@ -724,12 +762,33 @@ impl EmotionDetect {
         Ok(gst::FlowSuccess::Ok)
     }
 
+    /// Logs one frame's stage times (DEBUG) and keeps them for the medians (INFO).
+    fn record_times(&self, buf: &gst::BufferRef, times: StageTimes) -> std::result::Result<(), gst::FlowError> {
+        if !CAT_STAGES.above_threshold(gst::DebugLevel::Info) {
+            return Ok(());
+        }
+        gst::debug!(CAT_STAGES, imp = self, "frame {}: {times}", buf.pts().display());
+        if let Some(s) = self.state()?.as_mut() {
+            s.stages.push(times);
+        }
+        Ok(())
+    }
+
+    /// Logs the medians of the stage times kept since the last summary (INFO), if any.
+    fn log_stage_summary(&self) {
+        let Ok(mut guard) = self.state() else { return };
+        let Some(stats) = guard.as_mut().map(|s| &mut s.stages).filter(|s| !s.is_empty()) else { return };
+        let summary = stats.take_summary();
+        drop(guard);
+        gst::info!(CAT_STAGES, imp = self, "stage medians (ms): {summary}");
+    }
+
     /// Finishes and pushes the pending frame (before an event that must follow it).
     fn drain_pending(&self) {
         let (params, post) = self.frame_settings();
         let Ok(mut guard) = self.state() else { return };
         let Some(State { analyser, info: Some(info), pipeline: Some(pipe), .. }) = guard.as_mut() else { return };
-        let Some((mut buffer, report)) = pipe.drain(|d| finish(analyser, d, info, &params)) else { return };
+        let Some((mut buffer, report, _)) = pipe.drain(|d| finish(analyser, d, info, &params)) else { return };
         drop(guard);
         if self.attach(buffer.make_mut(), report, post).is_err() {
             return;
@@ -752,12 +811,20 @@ impl EmotionDetect {
 }
 
 /// The rest of a pipelined frame's analysis, once its detection is done.
-fn finish(analyser: &mut Analyser, detected: Detected, info: &VideoInfo, params: &FrameParams) -> (gst::Buffer, Result<FrameReport>) {
-    let Detected { mut buffer, analysed, detection } = detected;
+/// Returns the frame, its report and its stage times (detection's included; the map is not
+/// timed here, as it is split over both threads).
+fn finish(
+    analyser: &mut Analyser,
+    detected: Detected,
+    info: &VideoInfo,
+    params: &FrameParams,
+) -> (gst::Buffer, Result<FrameReport>, StageTimes) {
+    let Detected { mut buffer, analysed, detection, mut times } = detected;
     let report = detection.and_then(|d| {
         analysed.analyse(analyser, buffer.make_mut(), info, params, |analyser, image, params| analyser.analyse(image, d, params))
     });
-    (buffer, report)
+    times.merge(&analyser.take_times());
+    (buffer, report, times)
 }
 
 /// Routes ONNX Runtime's log into the `emotiondetect` debug category instead of stderr.
