@@ -2,6 +2,7 @@
 //! Times the detector pre-processing (scale + colour conversion into the YuNet tensor) on a
 //! synthetic I420 / BGRx frame: `cargo run --release --example preprocess-bench -- [W H]`.
 
+use std::io::Write;
 use std::time::Instant;
 
 use emotiondetect_core::detection::detector_geometry;
@@ -44,6 +45,10 @@ fn main() {
         for _ in 0..n {
             img.to_tensor((0.0, 0.0, w as f32, h as f32), &target, &mut out);
         }
-        println!("{name} {w}x{h} -> {cw}x{ch} (tensor {tw}x{th}): {:.3} ms", start.elapsed().as_secs_f64() * 1000.0 / n as f64);
+        let ms = start.elapsed().as_secs_f64() * 1000.0 / n as f64;
+        // A closed pipe (| head) ends the run quietly.
+        if writeln!(std::io::stdout(), "{name} {w}x{h} -> {cw}x{ch} (tensor {tw}x{th}): {ms:.3} ms").is_err() {
+            return;
+        }
     }
 }

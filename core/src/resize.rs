@@ -56,6 +56,12 @@ pub(crate) fn applies<P>(image: &Image<P>, src: (f32, f32, f32, f32), target: &T
 /// writing nothing, when a crate refuses the frame (planes shorter than their strides say):
 /// the caller then takes the separable path.
 pub(crate) fn frame_to_planar<P: AsRef<[u8]>>(image: &Image<P>, target: &TensorTarget, out: &mut [f32]) -> bool {
+    // The crates check sizes and return errors; a panic in one still must not cross the element
+    // boundary: the frame then takes the separable path.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| convert_scale_spread(image, target, out))).unwrap_or(false)
+}
+
+fn convert_scale_spread<P: AsRef<[u8]>>(image: &Image<P>, target: &TensorTarget, out: &mut [f32]) -> bool {
     SCRATCH.with_borrow_mut(|scratch| {
         let Scratch { rgb, yuv422, scaled, resizer } = scratch;
         let [py, pu, pv] = yuv422;
@@ -340,6 +346,43 @@ mod tests {
     }
 
     #[test]
+    fn odd_sizes_with_padded_strides_are_converted_like_the_reference() {
+        // 4:2:0 and 4:2:2 of odd width and height, rows padded to 4 bytes as GStreamer lays them.
+        let (w, h) = (401usize, 301usize);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let (ys, cs) = (404, 204);
+        let spec = YuvSpec::from_colorimetry(true, true);
+        let (y, u, v) = (plane(ys, h, 9.0), plane(cs, ch, 3.0), plane(cs, ch, 5.0));
+        let i420 = Image { layout: PixelLayout::I420(spec), width: w, height: h, planes: [&y[..], &u[..], &v[..]], strides: [ys, cs, cs] };
+        let uv: Vec<u8> = (0..ch)
+            .flat_map(|r| (0..2 * cs).map(move |x| (r, x)))
+            .map(|(r, x)| if x % 2 == 0 { u[r * cs + x / 2] } else { v[r * cs + x / 2] })
+            .collect();
+        let nv12 =
+            Image { layout: PixelLayout::Nv12(spec), width: w, height: h, planes: [&y[..], &uv[..], &[][..]], strides: [ys, 2 * cs, 0] };
+        let ps = 4 * cw;
+        let yuy2: Vec<u8> = (0..h)
+            .flat_map(|r| (0..ps / 4).map(move |g| (r, g)))
+            .flat_map(|(r, g)| {
+                let y1 = if 2 * g + 1 < w { y[r * ys + 2 * g + 1] } else { y[r * ys + 2 * g] };
+                [y[r * ys + 2 * g], u[(r / 2) * cs + g], y1, v[(r / 2) * cs + g]]
+            })
+            .collect();
+        let yuy2 = Image {
+            layout: PixelLayout::Yuv422 { spec, y: 0, u: 1, v: 3 },
+            width: w,
+            height: h,
+            planes: [&yuy2[..], &[][..], &[][..]],
+            strides: [ps, 0, 0],
+        };
+        let t = target(384, 288, 352, 264, ColourOrder::Rgb);
+        for img in [&i420, &nv12, &yuy2] {
+            let (max, mean) = differences(img, &t);
+            assert!(max <= 2.5 && mean <= 0.5, "{:?}: max {max} mean {mean}", img.layout);
+        }
+    }
+
+    #[test]
     fn small_tensors_regions_and_short_planes_are_left_to_the_separable_path() {
         let (w, h) = (300, 250);
         let y = plane(w, h, 3.0);
@@ -356,5 +399,17 @@ mod tests {
         assert!(!applies(&img, (1.0, 0.0, w as f32, h as f32), &t), "a region");
         let mut out = vec![0.0; t.len()];
         assert!(!frame_to_planar(&img, &t, &mut out), "chroma planes too short: refused, not a panic");
+        for layout in [PixelLayout::Yuv422 { spec: YuvSpec::BT601_LIMITED, y: 0, u: 1, v: 3 }, PixelLayout::Nv12(YuvSpec::BT601_LIMITED)] {
+            let short = Image { layout, width: w, height: h, planes: [&y[..1000], &y[..1000], &[][..]], strides: [2 * w, w, 0] };
+            assert!(!frame_to_planar(&short, &t, &mut out), "{layout:?}: a short plane refused, not a panic");
+        }
+        let bgrx = Image {
+            layout: PixelLayout::Packed { bpp: 4, r: 2, g: 1, b: 0 },
+            width: w,
+            height: h,
+            planes: [&y[..], &[][..], &[][..]],
+            strides: [4 * w, 0, 0],
+        };
+        assert!(!frame_to_planar(&bgrx, &t, &mut out), "a short packed plane refused");
     }
 }
