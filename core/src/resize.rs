@@ -99,19 +99,7 @@ fn packed_rgb<P: AsRef<[u8]>>(image: &Image<P>, rgb: &mut Vec<u8>, yuv422: [&mut
     rgb.resize(w * h * 4, 0);
     let (w32, h32, rgb_stride) = (w as u32, h as u32, w as u32 * 4);
     let converted = match image.layout {
-        PixelLayout::I420(spec) => {
-            let planar = YuvPlanarImage {
-                y_plane: planes[0],
-                y_stride: strides[0],
-                u_plane: planes[1],
-                u_stride: strides[1],
-                v_plane: planes[2],
-                v_stride: strides[2],
-                width: w32,
-                height: h32,
-            };
-            yuv::yuv420_to_rgba(&planar, rgb, rgb_stride, range(spec), matrix(spec))
-        }
+        PixelLayout::I420(spec) => yuv::yuv420_to_rgba(&planar(planes, strides, w32, h32), rgb, rgb_stride, range(spec), matrix(spec)),
         PixelLayout::Nv12(spec) => {
             let bi = YuvBiPlanarImage {
                 y_plane: planes[0],
@@ -133,7 +121,7 @@ fn packed_rgb<P: AsRef<[u8]>>(image: &Image<P>, rgb: &mut Vec<u8>, yuv422: [&mut
             py.resize(w * h, 0);
             pu.resize(cw * h, 0);
             pv.resize(cw * h, 0);
-            let mut planar = YuvPlanarImageMut {
+            let mut unpacked_planes = YuvPlanarImageMut {
                 y_plane: BufferStoreMut::Borrowed(py),
                 y_stride: w32,
                 u_plane: BufferStoreMut::Borrowed(pu),
@@ -144,27 +132,25 @@ fn packed_rgb<P: AsRef<[u8]>>(image: &Image<P>, rgb: &mut Vec<u8>, yuv422: [&mut
                 height: h32,
             };
             let unpacked = match (y, u, v) {
-                (0, 1, 3) => yuv::yuyv422_to_yuv422(&mut planar, &packed),
-                (1, 0, 2) => yuv::uyvy422_to_yuv422(&mut planar, &packed),
-                (0, 3, 1) => yuv::yvyu422_to_yuv422(&mut planar, &packed),
+                (0, 1, 3) => yuv::yuyv422_to_yuv422(&mut unpacked_planes, &packed),
+                (1, 0, 2) => yuv::uyvy422_to_yuv422(&mut unpacked_planes, &packed),
+                (0, 3, 1) => yuv::yvyu422_to_yuv422(&mut unpacked_planes, &packed),
                 _ => return None,
             };
             unpacked.ok()?;
-            let planar = YuvPlanarImage {
-                y_plane: py,
-                y_stride: w32,
-                u_plane: pu,
-                u_stride: cw as u32,
-                v_plane: pv,
-                v_stride: cw as u32,
-                width: w32,
-                height: h32,
-            };
-            yuv::yuv422_to_rgba(&planar, rgb, rgb_stride, range(spec), matrix(spec))
+            let cw = cw as u32;
+            yuv::yuv422_to_rgba(&planar([py, pu, pv], [w32, cw, cw], w32, h32), rgb, rgb_stride, range(spec), matrix(spec))
         }
         PixelLayout::Packed { .. } => unreachable!("handled above"),
     };
     converted.ok().map(|()| (4, [0, 1, 2]))
+}
+
+/// Y, U and V planes of `width` x `height` pixels, rows `strides` bytes apart.
+fn planar<'a>(planes: [&'a [u8]; 3], strides: [u32; 3], width: u32, height: u32) -> YuvPlanarImage<'a, u8> {
+    let [y_plane, u_plane, v_plane] = planes;
+    let [y_stride, u_stride, v_stride] = strides;
+    YuvPlanarImage { y_plane, y_stride, u_plane, u_stride, v_plane, v_stride, width, height }
 }
 
 fn range(spec: YuvSpec) -> YuvRange {
@@ -289,6 +275,30 @@ mod tests {
         (0..w * h).map(|i| (128.0 + 90.0 * ((i % w) as f32 * k / w as f32 + (i / w) as f32 * 0.01).sin()) as u8).collect()
     }
 
+    /// A 4:2:0 picture (`y` rows `ys` bytes apart, `u` and `v` rows `cs`) as YUY2 with its chroma on
+    /// every row; an odd width repeats the last Y. Returns the bytes and their row stride.
+    fn yuy2_of(y: &[u8], ys: usize, [u, v]: [&[u8]; 2], cs: usize, w: usize, h: usize) -> (Vec<u8>, usize) {
+        let groups = w.div_ceil(2);
+        let bytes = (0..h)
+            .flat_map(|r| (0..groups).map(move |g| (r, g)))
+            .flat_map(|(r, g)| {
+                let y1 = if 2 * g + 1 < w { y[r * ys + 2 * g + 1] } else { y[r * ys + 2 * g] };
+                [y[r * ys + 2 * g], u[(r / 2) * cs + g], y1, v[(r / 2) * cs + g]]
+            })
+            .collect();
+        (bytes, 4 * groups)
+    }
+
+    fn yuy2_image(bytes: &[u8], stride: usize, spec: YuvSpec, w: usize, h: usize) -> Image<&[u8]> {
+        Image {
+            layout: PixelLayout::Yuv422 { spec, y: 0, u: 1, v: 3 },
+            width: w,
+            height: h,
+            planes: [bytes, &[], &[]],
+            strides: [stride, 0, 0],
+        }
+    }
+
     #[test]
     fn every_fast_path_layout_is_within_a_few_levels_of_the_reference() {
         let (w, h) = (400, 300);
@@ -299,18 +309,8 @@ mod tests {
         let i420 =
             Image { layout: PixelLayout::I420(spec), width: w, height: h, planes: [&y[..], &u[..], &v[..]], strides: [w, w / 2, w / 2] };
         let nv12 = Image { layout: PixelLayout::Nv12(spec), width: w, height: h, planes: [&y[..], &uv[..], &[][..]], strides: [w, w, 0] };
-        // 4:2:2 with the 4:2:0 chroma on every row, YUY2 byte order.
-        let yuy2: Vec<u8> = (0..h)
-            .flat_map(|r| (0..w / 2).map(move |g| (r, g)))
-            .flat_map(|(r, g)| [y[r * w + 2 * g], u[(r / 2) * (w / 2) + g], y[r * w + 2 * g + 1], v[(r / 2) * (w / 2) + g]])
-            .collect();
-        let yuy2 = Image {
-            layout: PixelLayout::Yuv422 { spec, y: 0, u: 1, v: 3 },
-            width: w,
-            height: h,
-            planes: [&yuy2[..], &[][..], &[][..]],
-            strides: [w * 2, 0, 0],
-        };
+        let (packed, ps) = yuy2_of(&y, w, [&u, &v], w / 2, w, h);
+        let yuy2 = yuy2_image(&packed, ps, spec, w, h);
         for img in [&i420, &nv12, &yuy2] {
             let (max, mean) = differences(img, &t);
             assert!(max <= 2.5 && mean <= 0.5, "{:?}: max {max} mean {mean}", img.layout);
@@ -360,21 +360,8 @@ mod tests {
             .collect();
         let nv12 =
             Image { layout: PixelLayout::Nv12(spec), width: w, height: h, planes: [&y[..], &uv[..], &[][..]], strides: [ys, 2 * cs, 0] };
-        let ps = 4 * cw;
-        let yuy2: Vec<u8> = (0..h)
-            .flat_map(|r| (0..ps / 4).map(move |g| (r, g)))
-            .flat_map(|(r, g)| {
-                let y1 = if 2 * g + 1 < w { y[r * ys + 2 * g + 1] } else { y[r * ys + 2 * g] };
-                [y[r * ys + 2 * g], u[(r / 2) * cs + g], y1, v[(r / 2) * cs + g]]
-            })
-            .collect();
-        let yuy2 = Image {
-            layout: PixelLayout::Yuv422 { spec, y: 0, u: 1, v: 3 },
-            width: w,
-            height: h,
-            planes: [&yuy2[..], &[][..], &[][..]],
-            strides: [ps, 0, 0],
-        };
+        let (packed, ps) = yuy2_of(&y, ys, [&u, &v], cs, w, h);
+        let yuy2 = yuy2_image(&packed, ps, spec, w, h);
         let t = target(384, 288, 352, 264, ColourOrder::Rgb);
         for img in [&i420, &nv12, &yuy2] {
             let (max, mean) = differences(img, &t);
