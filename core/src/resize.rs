@@ -349,7 +349,7 @@ mod tests {
     fn odd_sizes_with_padded_strides_are_converted_like_the_reference() {
         // 4:2:0 and 4:2:2 of odd width and height, rows padded to 4 bytes as GStreamer lays them.
         let (w, h) = (401usize, 301usize);
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let ch = h.div_ceil(2);
         let (ys, cs) = (404, 204);
         let spec = YuvSpec::from_colorimetry(true, true);
         let (y, u, v) = (plane(ys, h, 9.0), plane(cs, ch, 3.0), plane(cs, ch, 5.0));
