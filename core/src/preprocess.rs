@@ -128,6 +128,14 @@ pub enum ColourOrder {
 }
 
 impl ColourOrder {
+    /// The tensor channels of R, G and B (for the three-channel orders).
+    pub(crate) fn rgb_channels(self) -> [usize; 3] {
+        match self {
+            ColourOrder::Bgr => [2, 1, 0],
+            _ => [0, 1, 2],
+        }
+    }
+
     /// Number of tensor channels.
     pub fn channels(self) -> usize {
         match self {
@@ -160,6 +168,12 @@ impl Normalisation {
 
     fn apply(&self, v: f32, c: usize) -> f32 {
         (v * self.scale - self.mean[c]) / self.std[c]
+    }
+
+    /// `[a, b]` such that [`Normalisation::apply`] of channel `c` is `v * a - b`, for loops that
+    /// must not divide per value.
+    pub(crate) fn affine(&self, c: usize) -> [f32; 2] {
+        [self.scale / self.std[c], self.mean[c] / self.std[c]]
     }
 
     /// [`Normalisation::apply`] of a row of channel `c` into `out`.
@@ -255,11 +269,7 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
     pub fn to_tensor(&self, src: (f32, f32, f32, f32), target: &TensorTarget, out: &mut [f32]) {
         let out = &mut out[..target.len()];
         // Writes every pixel, padding included.
-        if self.width > 0
-            && self.height > 0
-            && crate::resize::applies(self, src, target)
-            && crate::resize::frame_to_planar(self, target, out)
-        {
+        if crate::resize::applies(self, src, target) && crate::resize::frame_to_planar(self, target, out) {
             return;
         }
         if target.content_w < target.width || target.content_h < target.height {
@@ -449,8 +459,7 @@ impl<P: AsRef<[u8]> + Sync> Image<P> {
         planes: [&mut [f32]; 3],
     ) {
         let [p0, p1, p2] = planes;
-        // Tensor channel of R and of B.
-        let (ri, bi) = if target.order == ColourOrder::Bgr { (2, 0) } else { (0, 2) };
+        let [ri, _, bi] = target.order.rgb_channels();
         let (norm, width, cw) = (target.norm, target.width, target.content_w);
         let mut outs = [p0, p1, p2];
         self.separable_band(origin_y, sy, rows, offsets, cw, |row, [r, g, b]| {

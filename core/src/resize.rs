@@ -39,11 +39,13 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// Whether [`frame_to_planar`] handles this call: the whole frame into a planar RGB or BGR
-/// tensor of at least [`MIN_PIXELS`] content pixels.
+/// Whether [`frame_to_planar`] handles this call: the whole of a non-empty frame into a planar
+/// RGB or BGR tensor of at least [`MIN_PIXELS`] content pixels.
 pub(crate) fn applies<P>(image: &Image<P>, src: (f32, f32, f32, f32), target: &TensorTarget) -> bool {
     let whole = src == (0.0, 0.0, image.width as f32, image.height as f32);
-    whole
+    image.width > 0
+        && image.height > 0
+        && whole
         && target.layout == TensorLayout::Nchw
         && target.order != ColourOrder::Grey
         && target.content_w * target.content_h >= MIN_PIXELS
@@ -87,12 +89,14 @@ fn packed_rgb<P: AsRef<[u8]>>(image: &Image<P>, rgb: &mut Vec<u8>, yuv422: [&mut
         if bpp != 3 && bpp != 4 {
             return None;
         }
-        if image.strides[0] != w * bpp {
+        let contiguous = image.strides[0] == w * bpp;
+        if !contiguous {
             for row in planes[0].chunks(image.strides[0].max(1)).take(h) {
                 rgb.extend_from_slice(row.get(..w * bpp)?);
             }
         }
-        return (planes[0].len() >= w * h * bpp || rgb.len() == w * h * bpp).then_some((bpp, [r, g, b]));
+        let len = if contiguous { planes[0].len() } else { rgb.len() };
+        return (len >= w * h * bpp).then_some((bpp, [r, g, b]));
     }
     // RGBA rather than RGB: fast_image_resize's best-optimised pixel, and 4-byte pixels spread
     // faster.
@@ -183,19 +187,13 @@ fn spread(scaled: &[u8], bpp: usize, [r, g, b]: [usize; 3], target: &TensorTarge
     let (cw, width, plane) = (target.content_w, target.width, target.width * target.height);
     let (p0, rest) = out.split_at_mut(plane);
     let (p1, p2) = rest.split_at_mut(plane);
+    let channels = target.order.rgb_channels();
     // Tensor plane of R, G and B.
-    let [pr, pg, pb] = if target.order == ColourOrder::Bgr { [p2, p1, p0] } else { [p0, p1, p2] };
-    let (ri, bi) = if target.order == ColourOrder::Bgr { (2, 0) } else { (0, 2) };
-    let norm = target.norm;
-    let (kr, kg, kb) = (
-        [norm.scale / norm.std[ri], norm.mean[ri] / norm.std[ri]],
-        [norm.scale / norm.std[1], norm.mean[1] / norm.std[1]],
-        [norm.scale / norm.std[bi], norm.mean[bi] / norm.std[bi]],
-    );
+    let [pr, pg, pb] = if channels[0] == 2 { [p2, p1, p0] } else { [p0, p1, p2] };
+    let k = channels.map(|c| target.norm.affine(c));
     for plane in [&mut *pr, &mut *pg, &mut *pb] {
         zero_padding(plane, target);
     }
-    let k = [kr, kg, kb];
     for (y, row) in scaled.chunks_exact(cw * bpp).enumerate() {
         let o = y * width;
         let outs = [&mut pr[o..o + cw], &mut pg[o..o + cw], &mut pb[o..o + cw]];

@@ -112,15 +112,17 @@ impl StageTimes {
 /// decimals.
 impl fmt::Display for StageTimes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for s in Stage::ALL {
-            write!(f, "{}={:.3} ", s.name(), ms(self.get(s)))?;
-        }
-        write!(f, "total={:.3} outside_inference={:.3}", ms(self.total()), ms(self.outside_inference()))
+        write_pairs(f, Stage::ALL.map(|s| self.get(s)), self.total(), self.outside_inference())
     }
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
+/// `name=ms` pairs of `stages` (in [`Stage::ALL`] order), then `total` and `outside_inference`.
+fn write_pairs(f: &mut fmt::Formatter<'_>, stages: [Duration; Stage::ALL.len()], total: Duration, outside: Duration) -> fmt::Result {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for (s, d) in Stage::ALL.iter().zip(stages) {
+        write!(f, "{}={:.3} ", s.name(), ms(d))?;
+    }
+    write!(f, "total={:.3} outside_inference={:.3}", ms(total), ms(outside))
 }
 
 /// A stopwatch that charges the time since its last lap to a stage.
@@ -142,9 +144,16 @@ impl Laps {
 
     /// Adds the time since the start or the last lap to `stage` in `times`.
     pub fn lap(&mut self, times: &mut StageTimes, stage: Stage) {
+        times.add(stage, self.split());
+    }
+
+    /// The time since the start or the last lap, for a caller that divides it among stages
+    /// itself; starts the next lap.
+    pub fn split(&mut self) -> Duration {
         let now = Instant::now();
-        times.add(stage, now - self.last);
+        let d = now - self.last;
         self.last = now;
+        d
     }
 }
 
@@ -225,10 +234,7 @@ pub struct StageSummary {
 impl fmt::Display for StageSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "frames={} dropped={} ", self.frames, self.dropped)?;
-        for (s, d) in Stage::ALL.iter().zip(self.stages) {
-            write!(f, "{}={:.3} ", s.name(), ms(d))?;
-        }
-        write!(f, "total={:.3} outside_inference={:.3}", ms(self.total), ms(self.outside_inference))
+        write_pairs(f, self.stages, self.total, self.outside_inference)
     }
 }
 
