@@ -75,19 +75,22 @@ flags=(-e); publish=(emotionpublish location=- !)
 pipeline=(rtspsrc location="$url" latency="${LATENCY:-200}" drop-on-latency=true tcp-timeout=5000000 "${protocols[@]}" !
   decodebin ! "${queue[@]}" videoconvert ! emotiondetect "$@" ! "${publish[@]}" videoconvert ! $sink)
 
-now_us() { local t=${EPOCHREALTIME/[.,]/}; echo $((10#$t)); }
+# No command substitution in this script: a subshell has the default SIGINT action, so a Ctrl-C
+# landing in one would end it with status 130 and set -e would end the script with it.
+# now_us sets $now (µs); seconds and fps_text set $text.
+now_us() { local t=${EPOCHREALTIME/[.,]/}; now=$((10#$t)); }
 # gst-launch-1.0's stderr and this script's messages, in order, with the URL masked
 exec 5> >(while IFS= read -r l; do printf '%s\n' "${l//"$url"/"$shown"}"; done >&2)
 errors=$!
 say() { echo "rtsp-in.sh: camera $shown: $*" >&5; }
 finish() { exec 5>&-; wait "$errors" 2>/dev/null || true; exit "$1"; }
 # tenths of a second of $1 µs, as "6.2"
-seconds() { local d=$((($1 + 50000) / 100000)); echo "$((d / 10)).$((d % 10))"; }
+seconds() { local d=$((($1 + 50000) / 100000)); text="$((d / 10)).$((d % 10))"; }
 
 setsid=(); command -v setsid >/dev/null && setsid=(setsid)
 stop=0 stop_at=0 child=
 on_signal() {
-  stop=$1 stop_at=$(now_us)
+  now_us; stop=$1 stop_at=$now
   if [ -n "$child" ]; then kill -INT "$child" 2>/dev/null || true; fi
 }
 trap 'on_signal 130' INT
@@ -98,7 +101,7 @@ trap 'on_signal 143' TERM
 fps_num=0 fps_den=1 away_since=0
 ran_frames=0 first_frame=0 last_frame=0 started=0 stalled=0 saw_output=0
 
-fps_text() { local c=$(((fps_num * 100 + fps_den / 2) / fps_den)); printf '%d.%02d fps' $((c / 100)) $((c % 100)); }
+fps_text() { local c=$(((fps_num * 100 + fps_den / 2) / fps_den)); printf -v text '%d.%02d fps' $((c / 100)) $((c % 100)); }
 
 on_frame() {
   local t=$1
@@ -109,9 +112,12 @@ on_frame() {
   if [ "$away_since" -gt 0 ]; then
     local gap=$((t - away_since))
     if [ "$fps_num" -gt 0 ]; then
-      say "came back after $(seconds $gap) s away: about $(((gap * fps_num / fps_den + 500000) / 1000000)) frames lost ($(fps_text))"
+      local away lost=$(((gap * fps_num / fps_den + 500000) / 1000000))
+      seconds "$gap"; away=$text; fps_text
+      say "came back after $away s away: about $lost frames lost ($text)"
     else
-      say "came back after $(seconds $gap) s away (frames without a duration: frames lost not counted)"
+      seconds "$gap"
+      say "came back after $text s away (frames without a duration: frames lost not counted)"
     fi
     away_since=0
   fi
@@ -124,10 +130,10 @@ on_line() {
   saw_output=1
   case $line in
     '{'*)
-      on_frame "$(now_us)" "$line"
+      now_us; on_frame "$now" "$line"
       if [ "$jsonl" = - ]; then printf '%s\n' "$line"; elif [ -n "$jsonl" ]; then printf '%s\n' "$line" >&4; fi ;;
     *'(element): emotiondetect, '*)
-      on_frame "$(now_us)" "$line"; printf '%s\n' "${line//"$url"/"$shown"}" ;;
+      now_us; on_frame "$now" "$line"; printf '%s\n' "${line//"$url"/"$shown"}" ;;
     *) [ "$jsonl" = - ] || printf '%s\n' "${line//"$url"/"$shown"}" ;;
   esac
 }
@@ -135,7 +141,7 @@ on_line() {
 # Ends the run that has gone quiet, and one that does not stop within 5 s of Ctrl-C/SIGTERM.
 watchdog() {
   local t quiet limit
-  t=$(now_us)
+  now_us; t=$now
   if [ "$stop" -ne 0 ]; then
     if [ $((t - stop_at)) -gt 5000000 ]; then kill -TERM "$child" 2>/dev/null || true; fi
     return 0
@@ -151,7 +157,7 @@ watchdog() {
 
 # One gst-launch-1.0 run; its stdout is read here, its stderr goes through fd 5. Sets rc.
 run_once() {
-  ran_frames=0 stalled=0 saw_output=0 started=$(now_us)
+  now_us; ran_frames=0 stalled=0 saw_output=0 started=$now
   # setsid: Ctrl-C reaches gst-launch-1.0 once, from on_signal (a second SIGINT would kill it
   # before its EOS has closed a recording)
   exec 3< <(exec "${setsid[@]}" gst-launch-1.0 "${flags[@]}" "${pipeline[@]}" 4>&- 2>&5 5>&-)
