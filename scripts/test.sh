@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the test suite (README "command 2"): cargo test --release, one test at a time, every test
-# binary even after a failure (--no-fail-fast), so that one run shows every failing test.
+# Run the test suite (README "command 2"): cargo test --profile testing (release code without
+# cross-crate LTO: see Cargo.toml), one test at a time, every test binary even after a failure
+# (--no-fail-fast), so that one run shows every failing test.
 #
 #   scripts/test.sh [CARGO TEST ARGS...]      e.g. scripts/test.sh --test element
 #   scripts/test.sh --python                   the Python package's tests only (pytest)
@@ -98,7 +99,7 @@ if [ "${cargo_args[*]:-}" = "--python" ]; then python_only=1; cargo_args=(); fi
 rc=0
 set +e
 if [ "$python_only" = 0 ]; then
-  cargo test --release --no-fail-fast "${cargo_args[@]}" -- --test-threads=1 "${harness_args[@]}" 2>&1 | tee "$log"
+  cargo test --profile testing --no-fail-fast "${cargo_args[@]}" -- --test-threads=1 "${harness_args[@]}" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
 fi
 # The Python package's tests (python/tests, pytest) with the plugin this tree builds, on a full

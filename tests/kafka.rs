@@ -233,7 +233,9 @@ fn events_reach_kafka_once_per_person_with_the_camera_online_then_offline() {
 
     // The aggregating consumer examples, Rust and Python, read the same topic and agree.
     let uri = format!("kafka://127.0.0.1:{}/events", broker.port);
-    let rust = consumer_summary(Command::new(repo_dir().join("target/release/examples/kafka-consumer")).arg(&uri), ids.len());
+    let exe = std::env::current_exe().unwrap();
+    let consumer = require_file(&exe.parent().unwrap().join("../examples/kafka-consumer"), "the consumer example", "cargo test builds it");
+    let rust = consumer_summary(Command::new(consumer).arg(&uri), ids.len());
     let lobby = &rust["lobby"];
     assert_eq!(lobby["events"], events.len());
     assert_eq!(lobby["ended"], ids.len());
@@ -245,7 +247,7 @@ fn events_reach_kafka_once_per_person_with_the_camera_online_then_offline() {
 /// Runs a consumer example with `--idle 3 --json`; checks it printed one line per person's end
 /// and returns its JSON summary.
 fn consumer_summary(cmd: &mut Command, people: usize) -> serde_json::Value {
-    let out = cmd.args(["--idle", "3", "--json"]).output().unwrap_or_else(|e| panic!("{cmd:?}: {e} (cargo build --release --examples)"));
+    let out = cmd.args(["--idle", "3", "--json"]).output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{cmd:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout.lines().filter(|l| l.contains("left after")).count(), people, "{stdout}");

@@ -343,7 +343,7 @@ fn rtsp_server_loops_a_file() {
     assert!(made.success(), "making the 1 s clip");
     let exe = std::env::current_exe().unwrap();
     let server_exe = exe.parent().unwrap().join("../examples/rtsp-server");
-    let server_exe = require_file(&server_exe, "the rtsp-server example", "cargo builds it with the tests (cargo test --release)");
+    let server_exe = require_file(&server_exe, "the rtsp-server example", "cargo builds it with the tests (scripts/test.sh)");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let mut server = std::process::Command::new(server_exe)
         .args(["--address", "127.0.0.1", "--port", &port, "--loop"])

@@ -501,7 +501,7 @@ pub fn built_plugin() -> PathBuf {
     if fresh.is_file() {
         return fresh;
     }
-    require_file(&deps.join("../libgstemotiondetect.so"), "the built plugin", "cargo builds it with the tests (cargo test --release)")
+    require_file(&deps.join("../libgstemotiondetect.so"), "the built plugin", "cargo builds it with the tests (scripts/test.sh)")
 }
 
 /// A directory holding only a copy of [`built_plugin`], for GST_PLUGIN_PATH in a child process
