@@ -5,8 +5,9 @@
 #
 #   1. apt packages: GStreamer 1.22+ (dev files, plugins, tools, RTSP server), build tools, Python
 #      (skipped when all are installed; uses sudo when not run as root);
-#   2. .venv with requirements.txt (ONNX Runtime 1.31.1, OpenCV, numpy); ONNX Runtime's shared
-#      library is copied to DATA_DIR/lib, where the element loads it from;
+#   2. .venv with requirements.txt (ONNX Runtime 1.31.1, OpenVINO 2026.4.0, OpenCV, numpy); ONNX
+#      Runtime's shared library is copied to DATA_DIR/lib and OpenVINO's (engine=openvino) to
+#      DATA_DIR/lib/openvino, where the element loads them from;
 #   2a. with --gpu: .venv-gpu with requirements-gpu.txt (onnxruntime-gpu 1.31.1 and the CUDA 13 /
 #      cuDNN 9 libraries from PyPI); its ONNX Runtime replaces the CPU one in DATA_DIR/lib and the
 #      CUDA libraries are linked into DATA_DIR/lib/cuda, which the element loads by itself (no
@@ -149,7 +150,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys' 2>/dev/null; 
 fi
 req_sum=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat .venv/.requirements.sha256 2>/dev/null || true)" = "$req_sum" ] &&
-   .venv/bin/python -c 'import onnxruntime, cv2, numpy' 2>/dev/null; then
+   .venv/bin/python -c 'import onnxruntime, cv2, numpy, openvino' 2>/dev/null; then
   echo "requirements already installed"
 else
   .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
@@ -194,6 +195,20 @@ else
   install_ort "$ort_capi"
 fi
 echo "ONNX Runtime: $DATA_DIR/lib/$ORT_LIB"
+
+# OpenVINO (engine=openvino): the wheel's runtime, C API, ONNX front end, device plugins and
+# TBB, which find each other through their $ORIGIN RPATH; its other front ends are left out.
+ov_libs="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/openvino/libs"
+[ -n "$(ls "$ov_libs"/libopenvino_c.so.* 2>/dev/null)" ] || die "$ov_libs/libopenvino_c.so.* not found: requirements.txt must pin openvino==2026.4.0"
+mkdir -p "$DATA_DIR/lib/openvino"
+for f in "$ov_libs"/libopenvino.so.* "$ov_libs"/libopenvino_c.so.* "$ov_libs"/libopenvino_onnx_frontend.so.* \
+         "$ov_libs"/libopenvino_*_plugin.so "$ov_libs"/libtbb.so.* "$ov_libs"/libtbbbind*.so.* "$ov_libs"/libtbbmalloc.so.* \
+         "$ov_libs"/libhwloc.so.* "$ov_libs"/cache.json; do
+  [ -f "$f" ] || continue
+  dest="$DATA_DIR/lib/openvino/$(basename "$f")"
+  cmp -s "$f" "$dest" 2>/dev/null || install -m 0755 "$f" "$dest"
+done
+echo "OpenVINO: $DATA_DIR/lib/openvino ($(du -sh "$DATA_DIR/lib/openvino" | cut -f1))"
 
 # ---------------------------------------------------------------------------------------------
 if [ "$TRAIN" = 1 ]; then

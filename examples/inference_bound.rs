@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-//! The inference-only bound: the ONNX Runtime calls the element makes, on prepared tensors,
-//! without decoding, pre-processing, drawing or GStreamer.
+//! The inference-only bound: the engine calls the element makes, on prepared tensors, without
+//! decoding, pre-processing, drawing or GStreamer. `EMOTIONDETECT_ENGINE=openvino` times
+//! OpenVINO's (default: ONNX Runtime's).
 //!
 //!     cargo run --release --example inference-bound -- WIDTH HEIGHT FACES [ITERATIONS]
 //!
@@ -10,11 +11,11 @@
 
 use std::time::Instant;
 
+use emotiondetect_core::backend::EngineKind;
 use emotiondetect_core::classification::{ClassifierSpec, DEFAULT_EMOTION_MODEL_FILE};
 use emotiondetect_core::error::ModelRole;
 use emotiondetect_core::inference::{open_session, SessionConfig};
 use emotiondetect_core::runtime;
-use ort::value::TensorRef;
 
 fn main() -> Result<(), String> {
     let args: Vec<f64> = std::env::args().skip(1).map(|a| a.parse().map_err(|e| format!("{a}: {e}"))).collect::<Result<_, _>>()?;
@@ -24,7 +25,9 @@ fn main() -> Result<(), String> {
     let (width, height, faces) = (&(*width as usize), &(*height as usize), *faces);
     let iterations = rest.first().map_or(100, |&n| n as usize);
     let env = runtime::environment(std::sync::Arc::new(|_, _| {}))?;
+    let engine = std::env::var("EMOTIONDETECT_ENGINE").unwrap_or_else(|_| "onnxruntime".into());
     let config = SessionConfig {
+        engine: EngineKind::parse(&engine)?,
         threads: std::env::var("EMOTIONDETECT_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(0),
         spinning: std::env::var("EMOTIONDETECT_SPINNING").map(|s| s != "0").unwrap_or(true),
         ..Default::default()
@@ -46,18 +49,12 @@ fn main() -> Result<(), String> {
         }
         Ok(start.elapsed().as_secs_f64() * 1000.0 / iterations as f64)
     };
-    let det_ms = time(&mut || {
-        let t = TensorRef::from_array_view(([1usize, 3, *height, *width], &det_input[..])).map_err(|e| e.to_string())?;
-        detector.run(ort::inputs!["input" => t]).map(|_| ()).map_err(|e| e.to_string())
-    })?;
+    let det_ms = time(&mut || detector.run("input", [1, 3, *height, *width], &det_input).map(|_| ()).map_err(|e| e.to_string()))?;
     let mut cls_batch = |n: usize| -> Result<f64, String> {
         if n == 0 {
             return Ok(0.0);
         }
-        time(&mut || {
-            let t = TensorRef::from_array_view((spec.input_shape(n), &cls_input[..n * per_face])).map_err(|e| e.to_string())?;
-            classifier.run(ort::inputs![input_name.as_str() => t]).map(|_| ()).map_err(|e| e.to_string())
-        })
+        time(&mut || classifier.run(&input_name, spec.input_shape(n), &cls_input[..n * per_face]).map(|_| ()).map_err(|e| e.to_string()))
     };
     let (ms_lo, ms_hi) = (cls_batch(lo)?, if hi == lo { 0.0 } else { cls_batch(hi)? });
     let cls_ms = if hi == lo { ms_lo } else { ms_lo + (ms_hi - ms_lo) * (faces - lo as f64) };

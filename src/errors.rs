@@ -11,11 +11,13 @@ pub(crate) fn error_message(e: &Error) -> gst::ErrorMessage {
         Error::InvalidSetting { .. } | Error::OneOf { .. } | Error::EnvFile { .. } | Error::Tls { .. } | Error::SharedInstance { .. } => {
             gst::error_msg!(gst::LibraryError::Settings, ("{e}"))
         }
-        Error::Runtime { .. } => gst::error_msg!(gst::LibraryError::Init, ("{e}")),
+        Error::Runtime { .. } | Error::OpenVinoLibrary { .. } => gst::error_msg!(gst::LibraryError::Init, ("{e}")),
         Error::Model { .. } | Error::Spec { .. } | Error::NoSpec { .. } => gst::error_msg!(gst::ResourceError::OpenRead, ("{e}")),
         Error::Create { .. } => gst::error_msg!(gst::ResourceError::OpenWrite, ("{e}")),
         Error::Write { .. } => gst::error_msg!(gst::ResourceError::Write, ("{e}")),
         Error::Inference { .. }
+        | Error::OpenVinoInference { .. }
+        | Error::OutputType { .. }
         | Error::InputShape { .. }
         | Error::OutputMissing { .. }
         | Error::OutputSize { .. }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::analyser::Analyser;
+use crate::backend::EngineKind;
 use crate::classification::DEFAULT_EMOTION_MODEL_FILE;
 use crate::error::Result;
 use crate::inference::Device;
@@ -16,7 +17,7 @@ use crate::runtime::{self, Logger};
 /// The installed default face detector (YuNet, OpenCV Zoo 2023mar).
 pub const DEFAULT_FACE_MODEL_FILE: &str = "face_detection_yunet.onnx";
 
-/// What to load: the element's `face-model`, `emotion-model`, `emotion-model-proc`, `device`,
+/// What to load: the element's `face-model`, `emotion-model`, `emotion-model-proc`, `engine`, `device`,
 /// `inference-threads`, `inference-spinning` and `model-instance-id`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelSettings {
@@ -26,7 +27,9 @@ pub struct ModelSettings {
     pub emotion_model: Option<PathBuf>,
     /// The classifier's JSON spec; `None`: beside the model, else the shipped one.
     pub emotion_model_proc: Option<PathBuf>,
-    /// `cpu`, `cuda`, `cuda:N` or `auto`.
+    /// `onnxruntime` (the default) or `openvino`.
+    pub engine: String,
+    /// `cpu`, `cuda`, `cuda:N` or `auto` (ONNX Runtime); `cpu`, `gpu`, `npu` or `auto` (OpenVINO).
     pub device: String,
     /// ONNX Runtime intra-op threads per model; 0 = one per physical core.
     pub threads: usize,
@@ -42,6 +45,7 @@ impl Default for ModelSettings {
             face_model: None,
             emotion_model: None,
             emotion_model_proc: None,
+            engine: "onnxruntime".into(),
             device: "cpu".into(),
             threads: 0,
             spinning: false,
@@ -61,13 +65,17 @@ impl ModelSettings {
         self.emotion_model.clone().unwrap_or_else(|| runtime::default_model_path(DEFAULT_EMOTION_MODEL_FILE))
     }
 
-    /// Errors: the device does not parse.
+    /// Errors: the engine or device does not parse, or the engine has no such device.
     fn key(&self) -> Result<ModelKey> {
+        let engine = EngineKind::parse(&self.engine)?;
+        let device = Device::parse(&self.device)?;
+        device.check_engine(engine)?;
         Ok(ModelKey {
+            engine,
             face_model: self.face_model_path(),
             emotion_model: self.emotion_model_path(),
             emotion_model_proc: self.emotion_model_proc.clone(),
-            device: Device::parse(&self.device)?,
+            device,
             threads: self.threads,
             spinning: self.spinning,
         })
@@ -103,9 +111,14 @@ impl Engine {
         Analyser::new(self.models.clone())
     }
 
-    /// Where the models run (`cpu` or `cuda:N`, `auto` resolved).
+    /// Where the models run (`cpu`, `cuda:N`, `gpu` or `npu`, `auto` resolved).
     pub fn device_name(&self) -> String {
         self.models.device.name()
+    }
+
+    /// Which engine runs the models.
+    pub fn engine(&self) -> EngineKind {
+        self.models.engine
     }
 
     /// One line for the log: the models, their family, device and sharing.
@@ -116,12 +129,13 @@ impl Engine {
             .as_deref()
             .map_or("private".to_string(), |id| format!("model-instance-id '{id}', {} holders", instances::holders(id)));
         format!(
-            "face model {} ({:?}) and emotion model {} (spec {}: {}) run on {} ({sharing})",
+            "face model {} ({:?}) and emotion model {} (spec {}: {}) run in {} on {} ({sharing})",
             m.face_model.display(),
             m.family,
             m.emotion_model.display(),
             m.spec.name,
             m.spec_source,
+            self.engine().name(),
             m.device.name()
         )
     }

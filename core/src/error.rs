@@ -68,6 +68,10 @@ pub enum Error {
     /// `tried` holds each path tried and why it failed (the message adds how to install it).
     #[error("could not load ONNX Runtime ({library}); tried {}; {SETUP_HINT}", attempts_text(tried))]
     Runtime { library: &'static str, tried: Vec<RuntimeAttempt> },
+    /// OpenVINO (`engine=openvino`) cannot be loaded: `tried` gives each directory searched and
+    /// why it failed (the message adds how to install it).
+    #[error("could not load OpenVINO; tried {}; {}", tried.join("; "), crate::backend::OPENVINO_HINT)]
+    OpenVinoLibrary { tried: Vec<String> },
     /// The model file at `path`, used as `role`, is missing, unreadable, not ONNX, cannot run on
     /// the device, or does not have the expected inputs and outputs (`problem`).
     #[error("{role} {}: {problem}", path.display())]
@@ -102,6 +106,12 @@ pub enum Error {
         #[source]
         source: Arc<ort::Error>,
     },
+    /// OpenVINO failed running the `role` model at `path` on a frame or batch (`message`: its own).
+    #[error("{role} {}: OpenVINO failed: {message}", path.display())]
+    OpenVinoInference { role: ModelRole, path: PathBuf, message: String },
+    /// The `role` model's output `output` cannot be read as float32 (`message`: the engine's).
+    #[error("{role} {}: output {output} is not a float tensor: {message}", path.display())]
+    OutputType { role: ModelRole, path: PathBuf, output: String, message: String },
     /// The input of `floats` floats handed to the `role` model does not have `shape`'s size.
     #[error("{role} {}: an input tensor of {floats} floats for shape {shape:?}: {source}", path.display())]
     InputShape {
@@ -254,6 +264,12 @@ pub enum ModelProblem {
         #[source]
         source: Arc<ort::Error>,
     },
+    /// OpenVINO cannot read or compile the file (`message` says which step and OpenVINO's reason).
+    #[error("OpenVINO cannot load it: {message}")]
+    OpenVino { message: String },
+    /// The `engine` has no `device` here; `available` lists the devices it has.
+    #[error("{engine} has no {device} device here (it has: {available})")]
+    DeviceAbsent { engine: &'static str, device: String, available: String },
     /// The model's inputs or outputs are not the `expected` ones (boxed: a spec's is large);
     /// `inputs` and `outputs` list what it has (`"name [shape], ..."`).
     #[error("{expected}; the model has inputs [{inputs}] and outputs [{outputs}]")]

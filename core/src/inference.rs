@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-//! ONNX Runtime sessions for the face detector and the emotion classifier: loading and checking
-//! a model, building its input tensor from a frame, running it and decoding its output.
+//! The face detector and the emotion classifier, in ONNX Runtime or OpenVINO
+//! ([`crate::backend`]): loading and checking a model, building its input tensor from a frame,
+//! running it and decoding its output.
 //!
 //! Errors ([`Error`]) name the model file and what was expected; the element turns them
 //! into GStreamer error or warning messages.
@@ -11,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use ort::environment::Environment;
 use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::backend::{run_error, EngineKind, ModelSession, Outlet, Outputs};
 
 use crate::classification::{probabilities, Alignment, ClassifierSpec};
 use crate::detection::{self, Face, YunetLevel, YUNET_STRIDES};
@@ -24,12 +26,17 @@ pub enum Device {
     Cpu,
     /// CUDA device N; fails when CUDA cannot register, never falls back silently.
     Cuda(i32),
-    /// CUDA device 0 when it registers, else CPU.
+    /// CUDA device 0 when it registers, else CPU (with OpenVINO: CPU).
     Auto,
+    /// An Intel GPU (OpenVINO only).
+    Gpu,
+    /// An Intel NPU (OpenVINO only).
+    Npu,
 }
 
 impl Device {
-    /// Parses `cpu`, `cuda`, `cuda:N` or `auto`.
+    /// Parses `cpu`, `cuda`, `cuda:N`, `auto`, `gpu` or `npu` (which engine takes which is
+    /// checked by [`Device::check_engine`]).
     ///
     /// Errors: [`Error::InvalidSetting`] naming `device`, the text and the accepted values.
     pub fn parse(s: &str) -> Result<Device> {
@@ -37,52 +44,83 @@ impl Device {
             "cpu" => Ok(Device::Cpu),
             "auto" => Ok(Device::Auto),
             "cuda" => Ok(Device::Cuda(0)),
+            "gpu" => Ok(Device::Gpu),
+            "npu" => Ok(Device::Npu),
             other => {
                 other.strip_prefix("cuda:").and_then(|n| n.parse::<i32>().ok()).filter(|n| *n >= 0).map(Device::Cuda).ok_or_else(|| {
                     Error::InvalidSetting {
                         setting: "device".into(),
                         value: s.to_string(),
                         problem: "not a device".into(),
-                        expected: "one of cpu, cuda, cuda:N, auto".into(),
+                        expected: "one of cpu, cuda, cuda:N, auto, gpu, npu".into(),
                     }
                 })
             }
         }
     }
 
-    /// The device as the `device` property writes it: `cpu`, `cuda:N` or `auto`.
+    /// The device as the `device` property writes it: `cpu`, `cuda:N`, `auto`, `gpu` or `npu`.
     pub fn name(&self) -> String {
         match self {
             Device::Cpu => "cpu".into(),
             Device::Cuda(n) => format!("cuda:{n}"),
             Device::Auto => "auto".into(),
+            Device::Gpu => "gpu".into(),
+            Device::Npu => "npu".into(),
         }
+    }
+
+    /// Checks that `engine` has this device: CUDA runs on ONNX Runtime, `gpu` and `npu` on
+    /// OpenVINO; `cpu` and `auto` on both.
+    ///
+    /// Errors: [`Error::InvalidSetting`] naming `device`, its value and what the engine takes.
+    pub fn check_engine(&self, engine: EngineKind) -> Result<()> {
+        let fits = match engine {
+            EngineKind::OnnxRuntime => !matches!(self, Device::Gpu | Device::Npu),
+            EngineKind::OpenVino => !matches!(self, Device::Cuda(_)),
+        };
+        if fits {
+            return Ok(());
+        }
+        let expected = match engine {
+            EngineKind::OnnxRuntime => "cpu, cuda, cuda:N or auto with engine=onnxruntime (gpu and npu need engine=openvino)",
+            EngineKind::OpenVino => "cpu, gpu, npu or auto with engine=openvino (CUDA needs engine=onnxruntime)",
+        };
+        Err(Error::InvalidSetting {
+            setting: "device".into(),
+            value: self.name(),
+            problem: format!("not a device of engine {}", engine.name()),
+            expected: expected.into(),
+        })
     }
 }
 
-/// How a session is created: where it runs and ONNX Runtime's CPU threading.
+/// How a session is created: the engine, where it runs and the CPU threading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionConfig {
+    pub engine: EngineKind,
     pub device: Device,
-    /// Intra-op threads; 0 = ONNX Runtime's default (one per physical core).
+    /// Intra-op threads (OpenVINO: inference threads on CPU); 0 = the engine's default (one
+    /// per physical core).
     pub threads: usize,
     /// Whether idle intra-op threads spin-wait for work (lower latency, burns CPU that other
-    /// pipeline threads could use).
+    /// pipeline threads could use); ONNX Runtime only.
     pub spinning: bool,
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        SessionConfig { device: Device::Cpu, threads: 0, spinning: true }
+        SessionConfig { engine: EngineKind::OnnxRuntime, device: Device::Cpu, threads: 0, spinning: true }
     }
 }
 
-/// Opens `path` as an ONNX Runtime session with `config`. Returns the session and the device
-/// it actually runs on (`auto` resolves to CPU or CUDA).
+/// Opens `path` in `config.engine` with `config`. Returns the session and the device it
+/// actually runs on (`auto` resolves to CPU or CUDA).
 ///
 /// Errors: [`Error::Model`] naming `role` and the path: the file is missing or not a valid ONNX
-/// model, or CUDA was asked for and cannot register.
-pub fn open_session(env: &Environment, role: ModelRole, path: &Path, config: &SessionConfig) -> Result<(Session, Device)> {
+/// model, or the device cannot be used (CUDA cannot register, OpenVINO has no such device);
+/// [`Error::OpenVinoLibrary`] when OpenVINO cannot be loaded.
+pub fn open_session(env: &Environment, role: ModelRole, path: &Path, config: &SessionConfig) -> Result<(ModelSession, Device)> {
     // Opened here first: ONNX Runtime would block on a FIFO and call any failure "not a valid model".
     let problem = match crate::files::open_regular(path) {
         Ok(_) => None,
@@ -95,13 +133,22 @@ pub fn open_session(env: &Environment, role: ModelRole, path: &Path, config: &Se
     if let Some(problem) = problem {
         return Err(Error::model(role, path, problem));
     }
+    config.device.check_engine(config.engine)?;
+    if config.engine == EngineKind::OpenVino {
+        // OpenVINO's C API gives each port one of its tensor names, not always the ONNX name
+        // (YuNet's cls_8 is also "291"); ONNX Runtime lists the ONNX names in the same order.
+        let onnx = build(env, path, None, &SessionConfig { threads: 1, ..*config }).map_err(|p| Error::model(role, path, p))?;
+        return ModelSession::open_openvino(role, path, config, &ModelSession::from_ort(onnx));
+    }
     match config.device {
         Device::Cpu => build(env, path, None, config).map(|s| (s, Device::Cpu)),
         Device::Cuda(n) => build(env, path, Some(n), config).map(|s| (s, Device::Cuda(n))),
         Device::Auto => build(env, path, Some(0), config)
             .map(|s| (s, Device::Cuda(0)))
             .or_else(|_| build(env, path, None, config).map(|s| (s, Device::Cpu))),
+        Device::Gpu | Device::Npu => unreachable!("check_engine refuses them"),
     }
+    .map(|(s, d)| (ModelSession::from_ort(s), d))
     .map_err(|problem| Error::model(role, path, problem))
 }
 
@@ -131,21 +178,13 @@ fn starts_like_text(path: &Path) -> bool {
     n > 0 && head[..n].iter().all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace())
 }
 
-/// Shape of a float32 tensor outlet (-1 for dynamic dimensions), or `None` for other types.
-fn float_shape(t: &ValueType) -> Option<Vec<i64>> {
-    match t {
-        ValueType::Tensor { ty: TensorElementType::Float32, shape, .. } => Some(shape.to_vec()),
-        _ => None,
-    }
-}
-
 fn shape_matches(actual: &[i64], expected: &[i64]) -> bool {
     actual.len() == expected.len() && actual.iter().zip(expected).all(|(a, e)| *e < 0 || *a < 0 || a == e)
 }
 
 /// "name [shape], ..." of a session's inputs or outputs, for error messages.
-fn outlets(list: &[ort::value::Outlet]) -> String {
-    list.iter().map(|o| format!("{} {:?}", o.name(), float_shape(o.dtype()).unwrap_or_default())).collect::<Vec<_>>().join(", ")
+fn outlets(list: &[Outlet]) -> String {
+    list.iter().map(|o| format!("{} {:?}", o.name, o.shape.clone().unwrap_or_default())).collect::<Vec<_>>().join(", ")
 }
 
 /// The face detector families we decode.
@@ -172,7 +211,7 @@ pub struct DetectParams {
 
 /// A loaded face detector with its reusable input tensor.
 pub struct FaceDetector {
-    session: Session,
+    session: ModelSession,
     input_name: String,
     pub family: DetectorFamily,
     pub path: PathBuf,
@@ -192,7 +231,7 @@ impl FaceDetector {
             let (inputs, outputs) = (outlets(session.inputs()), outlets(session.outputs()));
             Error::model(ModelRole::Face, path, ModelProblem::Interface { expected, inputs, outputs })
         })?;
-        let input_name = session.inputs()[0].name().to_string();
+        let input_name = session.inputs()[0].name.clone();
         Ok(FaceDetector { session, input_name, family, path: path.to_path_buf(), device, last_run: Duration::ZERO })
     }
 
@@ -245,10 +284,7 @@ impl FaceDetector {
         let start = Instant::now();
         let outputs = run_batch(&mut self.session, ModelRole::Face, path, &self.input_name, [1, 3, target.height, target.width], tensor)?;
         self.last_run = start.elapsed();
-        let get = |name: String| -> Result<&[f32]> {
-            let value = outputs.get(&name).ok_or_else(|| missing_output(ModelRole::Face, path, &name))?;
-            value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| inference_error(ModelRole::Face, path, e))
-        };
+        let get = |name: String| output(&outputs, ModelRole::Face, path, &name);
         let mut levels = Vec::with_capacity(3);
         for s in YUNET_STRIDES {
             let level = YunetLevel {
@@ -282,10 +318,7 @@ impl FaceDetector {
         let start = Instant::now();
         let outputs = run_batch(&mut self.session, ModelRole::Face, path, &self.input_name, [1, 3, target.height, target.width], tensor)?;
         self.last_run = start.elapsed();
-        let get = |name: &str| -> Result<&[f32]> {
-            let value = outputs.get(name).ok_or_else(|| missing_output(ModelRole::Face, path, name))?;
-            value.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| inference_error(ModelRole::Face, path, e))
-        };
+        let get = |name: &str| output(&outputs, ModelRole::Face, path, name);
         let (scores, boxes) = (get("scores")?, get("boxes")?);
         check_finite(scores, ModelRole::Face, path, "output scores")?;
         check_finite(boxes, ModelRole::Face, path, "output boxes")?;
@@ -312,13 +345,13 @@ fn input_target(width: usize, height: usize, cw: usize, ch: usize, order: Colour
 /// Recognises the detector family from the session's input and outputs.
 ///
 /// Errors: the interface expected, of the input or of the outputs.
-fn detector_family(session: &Session) -> std::result::Result<DetectorFamily, Box<Interface>> {
+fn detector_family(session: &ModelSession) -> std::result::Result<DetectorFamily, Box<Interface>> {
     let inputs = session.inputs();
-    let input = inputs.first().and_then(|i| float_shape(i.dtype())).unwrap_or_default();
+    let input = inputs.first().and_then(|i| i.shape.clone()).unwrap_or_default();
     if inputs.len() != 1 || !shape_matches(&input, &[1, 3, -1, -1]) {
         return Err(Box::new(Interface::DetectorInput));
     }
-    let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+    let names: Vec<&str> = session.outputs().iter().map(|o| o.name.as_str()).collect();
     let yunet = YUNET_STRIDES.iter().all(|s| ["cls", "obj", "bbox", "kps"].iter().all(|k| names.contains(&format!("{k}_{s}").as_str())));
     if yunet {
         return Ok(DetectorFamily::Yunet);
@@ -363,7 +396,7 @@ pub fn face_tensor<P: AsRef<[u8]> + Sync>(spec: &ClassifierSpec, image: &Image<P
 /// A loaded emotion classifier. Faces are converted by [`face_tensor`] into the caller's batch
 /// tensor and run by [`EmotionClassifier::classify_tensor`].
 pub struct EmotionClassifier {
-    session: Session,
+    session: ModelSession,
     input_name: String,
     output_name: String,
     /// Largest batch the model takes: its fixed batch dimension, or `usize::MAX` when dynamic.
@@ -390,21 +423,21 @@ impl EmotionClassifier {
         Ok((Self::with_spec(session, device, path, spec)?, source))
     }
 
-    fn with_spec(session: Session, device: Device, path: &Path, spec: ClassifierSpec) -> Result<EmotionClassifier> {
+    fn with_spec(session: ModelSession, device: Device, path: &Path, spec: ClassifierSpec) -> Result<EmotionClassifier> {
         let expected_in: Vec<i64> = spec.input_shape(1).iter().map(|&d| d as i64).collect::<Vec<_>>();
         let expected_in = [&[-1i64][..], &expected_in[1..]].concat();
         let expected_out = [-1, spec.labels.len() as i64];
         let input = match &spec.input_name {
-            Some(n) => session.inputs().iter().find(|i| i.name() == n),
+            Some(n) => session.inputs().iter().find(|i| i.name == *n),
             None if session.inputs().len() == 1 => session.inputs().first(),
             None => None,
         };
         let output = match &spec.output_name {
-            Some(n) => session.outputs().iter().find(|o| o.name() == n),
+            Some(n) => session.outputs().iter().find(|o| o.name == *n),
             None => session.outputs().first(),
         };
-        let in_shape = input.and_then(|i| float_shape(i.dtype())).unwrap_or_default();
-        let out_shape = output.and_then(|o| float_shape(o.dtype())).unwrap_or_default();
+        let in_shape = input.and_then(|i| i.shape.clone()).unwrap_or_default();
+        let out_shape = output.and_then(|o| o.shape.clone()).unwrap_or_default();
         let fits = shape_matches(&in_shape, &expected_in) && shape_matches(&out_shape, &expected_out);
         let (Some(input), Some(output), true) = (input, output, fits) else {
             let expected = Interface::Spec {
@@ -418,7 +451,7 @@ impl EmotionClassifier {
             let (inputs, outputs) = (outlets(session.inputs()), outlets(session.outputs()));
             return Err(Error::model(ModelRole::Emotion, path, ModelProblem::Interface { expected: Box::new(expected), inputs, outputs }));
         };
-        let (input_name, output_name) = (input.name().to_string(), output.name().to_string());
+        let (input_name, output_name) = (input.name.clone(), output.name.clone());
         let max_batch = if in_shape[0] > 0 { in_shape[0] as usize } else { usize::MAX };
         Ok(EmotionClassifier { session, input_name, output_name, max_batch, spec, path: path.to_path_buf(), device })
     }
@@ -431,8 +464,7 @@ impl EmotionClassifier {
     pub fn classify_tensor(&mut self, tensor: &[f32], n: usize, results: &mut Vec<Vec<f32>>) -> Result<()> {
         let (spec, path, role) = (&self.spec, &self.path, ModelRole::Emotion);
         let outputs = run_batch(&mut self.session, role, path, &self.input_name, spec.input_shape(n), tensor)?;
-        let output = outputs.get(&self.output_name).ok_or_else(|| missing_output(role, path, &self.output_name))?;
-        let (_, scores) = output.try_extract_tensor::<f32>().map_err(|e| inference_error(role, path, e))?;
+        let scores = output(&outputs, role, path, &self.output_name)?;
         let n_labels = spec.labels.len();
         if n_labels == 0 || scores.len() != n_labels * n {
             return Err(Error::OutputSize {
@@ -456,28 +488,34 @@ impl EmotionClassifier {
 }
 
 /// Runs `session` on one 4-D float input (`shape`: NCHW or NHWC as the model takes it, `tensor`
-/// holding exactly its elements in row-major order), handed to ONNX Runtime as an ndarray view
-/// (no copy).
+/// holding exactly its elements in row-major order; ONNX Runtime reads it in place).
 ///
-/// Errors: the tensor does not have `shape`'s size ([`Error::InputShape`]), or ONNX Runtime
-/// failed ([`Error::Inference`]); both name the `role` model at `path`.
+/// Errors: the tensor does not have `shape`'s size ([`Error::InputShape`]), or the engine
+/// failed ([`Error::Inference`], [`Error::OpenVinoInference`]); all name the `role` model at
+/// `path`.
 fn run_batch<'s>(
-    session: &'s mut Session,
+    session: &'s mut ModelSession,
     role: ModelRole,
     path: &Path,
     input_name: &str,
     shape: [usize; 4],
     tensor: &[f32],
-) -> Result<ort::session::SessionOutputs<'s>> {
-    let view = ndarray::ArrayView4::from_shape(shape, tensor).map_err(|source| Error::InputShape {
-        role,
-        path: path.to_path_buf(),
-        shape,
-        floats: tensor.len(),
-        source,
-    })?;
-    let input = TensorRef::from_array_view(view).map_err(|e| inference_error(role, path, e))?;
-    session.run(ort::inputs![input_name => input]).map_err(|e| inference_error(role, path, e))
+) -> Result<Outputs<'s>> {
+    if let Err(source) = ndarray::ArrayView4::from_shape(shape, tensor) {
+        return Err(Error::InputShape { role, path: path.to_path_buf(), shape, floats: tensor.len(), source });
+    }
+    session.run(input_name, shape, tensor).map_err(|e| run_error(role, path, e))
+}
+
+/// The float data of output `name`.
+///
+/// Errors: [`Error::OutputMissing`], or the engine's failure reading it.
+fn output<'o>(outputs: &'o Outputs<'_>, role: ModelRole, path: &Path, name: &str) -> Result<&'o [f32]> {
+    match outputs.get(name) {
+        None => Err(missing_output(role, path, name)),
+        Some(Ok(data)) => Ok(data),
+        Some(Err(message)) => Err(Error::OutputType { role, path: path.to_path_buf(), output: name.to_string(), message }),
+    }
 }
 
 /// Refuses a frame whose model output holds NaN or infinite values, which must never reach the
@@ -500,10 +538,6 @@ pub fn check_finite(values: &[f32], role: ModelRole, path: &Path, what: &str) ->
     }
 }
 
-fn inference_error(role: ModelRole, path: &Path, e: ort::Error) -> Error {
-    Error::Inference { role, path: path.to_path_buf(), source: Arc::new(e) }
-}
-
 fn missing_output(role: ModelRole, path: &Path, output: &str) -> Error {
     Error::OutputMissing { role, path: path.to_path_buf(), output: output.to_string() }
 }
@@ -518,13 +552,28 @@ mod tests {
         assert_eq!(Device::parse("CUDA").unwrap(), Device::Cuda(0));
         assert_eq!(Device::parse("cuda:2").unwrap(), Device::Cuda(2));
         assert_eq!(Device::parse("auto").unwrap(), Device::Auto);
-        let e = Device::parse("gpu").unwrap_err();
-        assert!(matches!(&e, Error::InvalidSetting { setting, value, .. } if setting == "device" && value == "gpu"), "{e:?}");
-        assert_eq!(e.to_string(), "device 'gpu': not a device; expected one of cpu, cuda, cuda:N, auto");
+        assert_eq!(Device::parse("GPU").unwrap(), Device::Gpu);
+        assert_eq!(Device::parse("npu").unwrap(), Device::Npu);
+        let e = Device::parse("tpu").unwrap_err();
+        assert!(matches!(&e, Error::InvalidSetting { setting, value, .. } if setting == "device" && value == "tpu"), "{e:?}");
+        assert_eq!(e.to_string(), "device 'tpu': not a device; expected one of cpu, cuda, cuda:N, auto, gpu, npu");
         assert!(Device::parse("cuda:-1").is_err());
-        for d in [Device::Cpu, Device::Cuda(3), Device::Auto] {
+        for d in [Device::Cpu, Device::Cuda(3), Device::Auto, Device::Gpu, Device::Npu] {
             assert_eq!(Device::parse(&d.name()).unwrap(), d, "name() parses back");
         }
+    }
+
+    #[test]
+    fn each_engine_takes_its_own_devices() {
+        for d in [Device::Cpu, Device::Auto] {
+            assert!(d.check_engine(EngineKind::OnnxRuntime).is_ok() && d.check_engine(EngineKind::OpenVino).is_ok());
+        }
+        assert!(Device::Cuda(0).check_engine(EngineKind::OnnxRuntime).is_ok());
+        assert!(Device::Gpu.check_engine(EngineKind::OpenVino).is_ok() && Device::Npu.check_engine(EngineKind::OpenVino).is_ok());
+        let e = Device::Gpu.check_engine(EngineKind::OnnxRuntime).unwrap_err().to_string();
+        assert!(e.starts_with("device 'gpu': not a device of engine onnxruntime;") && e.contains("engine=openvino"), "{e}");
+        let e = Device::Cuda(1).check_engine(EngineKind::OpenVino).unwrap_err().to_string();
+        assert!(e.starts_with("device 'cuda:1': not a device of engine openvino;") && e.contains("engine=onnxruntime"), "{e}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 
 use ort::environment::Environment;
 
+use crate::backend::EngineKind;
 use crate::classification::ClassifierSpec;
 use crate::error::{panic_message, Error, Result, SettingDifference};
 use crate::inference::{DetectorFamily, Device, EmotionClassifier, FaceDetector, SessionConfig};
@@ -263,6 +264,7 @@ fn split(sizes: &[usize], batch: usize) -> Vec<Vec<Segment>> {
 /// The settings that make two elements' models the same: sharing needs them all equal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelKey {
+    pub engine: EngineKind,
     pub face_model: PathBuf,
     pub emotion_model: PathBuf,
     pub emotion_model_proc: Option<PathBuf>,
@@ -277,6 +279,7 @@ impl ModelKey {
         let path = |p: &PathBuf| p.display().to_string();
         let proc = |p: &Option<PathBuf>| p.as_ref().map_or("(none)".to_string(), path);
         let pairs = [
+            ("engine", self.engine.name().to_string(), other.engine.name().to_string()),
             ("face-model", path(&self.face_model), path(&other.face_model)),
             ("emotion-model", path(&self.emotion_model), path(&other.emotion_model)),
             ("emotion-model-proc", proc(&self.emotion_model_proc), proc(&other.emotion_model_proc)),
@@ -298,6 +301,8 @@ pub struct Models {
     pub spec_source: String,
     /// Where both models run (`auto` resolved).
     pub device: Device,
+    /// The engine that runs them.
+    pub engine: EngineKind,
     /// The detector's family (a copy, readable without locking the detector).
     pub family: DetectorFamily,
     pub face_model: PathBuf,
@@ -312,7 +317,7 @@ impl Models {
     /// Errors: a model is missing, invalid, of unexpected shape, or its spec is missing; or the
     /// device cannot be used (each message names the file or the device).
     pub fn load(env: &Environment, key: &ModelKey, counters: Arc<BatchCounters>) -> Result<Models> {
-        let config = SessionConfig { device: key.device, threads: key.threads, spinning: key.spinning };
+        let config = SessionConfig { engine: key.engine, device: key.device, threads: key.threads, spinning: key.spinning };
         let detector = FaceDetector::load(env, &key.face_model, &config)?;
         let config = SessionConfig { device: detector.device, ..config };
         let (classifier, spec_source) = EmotionClassifier::open(env, &key.emotion_model, key.emotion_model_proc.as_deref(), &config)?;
@@ -324,6 +329,7 @@ impl Models {
             spec,
             spec_source,
             device,
+            engine: key.engine,
             family,
             face_model: key.face_model.clone(),
             emotion_model: key.emotion_model.clone(),
@@ -546,6 +552,7 @@ mod tests {
     #[test]
     fn keys_name_the_first_differing_setting() {
         let key = ModelKey {
+            engine: EngineKind::OnnxRuntime,
             face_model: "/m/face.onnx".into(),
             emotion_model: "/m/emotion.onnx".into(),
             emotion_model_proc: None,

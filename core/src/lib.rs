@@ -8,6 +8,7 @@
 #![allow(clippy::too_many_arguments)]
 
 pub mod analyser;
+pub mod backend;
 pub mod classification;
 pub mod detection;
 mod engine;

@@ -45,6 +45,7 @@ static CAT_STAGES: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 const DEFAULT_FACE_MODEL_FILE: &str = emotiondetect_core::DEFAULT_FACE_MODEL_FILE;
 const DEFAULT_DEVICE: &str = "cpu";
+const DEFAULT_ENGINE: &str = "onnxruntime";
 const DEFAULT_THRESHOLD: f64 = FrameParams::DEFAULT.threshold;
 const DEFAULT_NMS_THRESHOLD: f64 = FrameParams::DEFAULT.nms_threshold;
 const DEFAULT_MIN_FACE_SIZE: u32 = FrameParams::DEFAULT.min_face_size;
@@ -190,9 +191,15 @@ impl ObjectImpl for EmotionDetect {
                     )
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("engine")
+                    .nick("Engine")
+                    .blurb("The inference engine that runs both models: onnxruntime or openvino (default: onnxruntime)")
+                    .default_value(Some(DEFAULT_ENGINE))
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("device")
                     .nick("Device")
-                    .blurb("Where inference runs: cpu, cuda, cuda:N or auto (default: cpu)")
+                    .blurb("Where inference runs: cpu, cuda, cuda:N or auto with engine=onnxruntime; cpu, gpu, npu or auto with engine=openvino (default: cpu)")
                     .default_value(Some(DEFAULT_DEVICE))
                     .mutable_ready()
                     .build(),
@@ -305,7 +312,7 @@ impl ObjectImpl for EmotionDetect {
                     .build(),
                 glib::ParamSpecUInt::builder("inference-threads")
                     .nick("Inference threads")
-                    .blurb("ONNX Runtime intra-op threads per model; 0 = one per physical core (default: 0)")
+                    .blurb("Inference threads per model (ONNX Runtime's intra-op threads, OpenVINO's CPU threads); 0 = one per physical core (default: 0)")
                     .maximum(256)
                     .default_value(DEFAULT_INFERENCE_THREADS)
                     .mutable_ready()
@@ -329,7 +336,7 @@ impl ObjectImpl for EmotionDetect {
                     .build(),
                 glib::ParamSpecString::builder("active-device")
                     .nick("Active device")
-                    .blurb("Where the models run once loaded: cpu or cuda:N (device=auto resolved); empty before READY (read-only)")
+                    .blurb("Where the models run once loaded: cpu, cuda:N, gpu or npu (device=auto resolved); empty before READY (read-only)")
                     .default_value(Some(""))
                     .read_only()
                     .build(),
@@ -356,6 +363,7 @@ impl ObjectImpl for EmotionDetect {
             "face-model" => m.face_model = path(value),
             "emotion-model" => m.emotion_model = path(value),
             "emotion-model-proc" => m.emotion_model_proc = path(value),
+            "engine" => m.engine = value.get::<Option<String>>().ok().flatten().unwrap_or_else(|| DEFAULT_ENGINE.into()),
             "device" => m.device = value.get::<Option<String>>().ok().flatten().unwrap_or_else(|| DEFAULT_DEVICE.into()),
             "inference-threads" => m.threads = value.get::<u32>().expect("type checked upstream") as usize,
             "inference-spinning" => m.spinning = value.get().expect("type checked upstream"),
@@ -399,6 +407,7 @@ impl ObjectImpl for EmotionDetect {
             "face-model" => m.face_model_path().to_value(),
             "emotion-model" => m.emotion_model_path().to_value(),
             "emotion-model-proc" => m.emotion_model_proc.to_value(),
+            "engine" => m.engine.to_value(),
             "device" => m.device.to_value(),
             "inference-threads" => (m.threads as u32).to_value(),
             "inference-spinning" => m.spinning.to_value(),

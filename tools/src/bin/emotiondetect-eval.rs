@@ -24,6 +24,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use emotiondetect_core::backend::EngineKind;
 use emotiondetect_core::classification::{top1, DEFAULT_EMOTION_MODEL_FILE};
 use emotiondetect_core::inference::{face_tensor, Device, EmotionClassifier, FaceCrop, SessionConfig};
 use emotiondetect_core::preprocess::{Image, PixelLayout};
@@ -72,7 +73,10 @@ struct Args {
     /// Faces per inference call (0 counts as 1)
     #[arg(long, value_name = "N", default_value_t = 32)]
     batch: usize,
-    /// cpu, cuda, cuda:N or auto
+    /// The inference engine: onnxruntime or openvino
+    #[arg(long, value_name = "E", default_value = "onnxruntime", value_parser = engine)]
+    engine: EngineKind,
+    /// cpu, cuda, cuda:N or auto (onnxruntime); cpu, gpu, npu or auto (openvino)
     #[arg(long, value_name = "D", default_value = "cpu", value_parser = device)]
     device: Device,
     /// ONNX Runtime intra-op threads (0: one per core)
@@ -129,6 +133,11 @@ impl Args {
         }
         Ok(())
     }
+}
+
+/// `--engine`: as the element's `engine` property.
+fn engine(v: &str) -> Result<EngineKind, String> {
+    EngineKind::parse(v).map_err(|e| e.to_string())
 }
 
 /// `--device`: as the element's `device` property.
@@ -325,7 +334,7 @@ fn run(args: Args) -> Result<(), String> {
 /// --face-size, which prints its own lines).
 fn run_model(args: &Args, model: &Path, dataset: &[(String, Vec<PathBuf>)]) -> Result<Option<serde_json::Value>, String> {
     let env = runtime::environment(std::sync::Arc::new(|_, _| {}))?;
-    let config = SessionConfig { device: args.device, threads: args.threads, spinning: false };
+    let config = SessionConfig { engine: args.engine, device: args.device, threads: args.threads, spinning: false };
     let (mut classifier, spec_source) = EmotionClassifier::open(env, model, args.spec.as_deref(), &config)?;
     let classes: Vec<String> = dataset.iter().map(|(c, _)| c.clone()).collect();
     let mut confusion = Confusion::new(classes, classifier.spec.labels.clone());
@@ -339,8 +348,9 @@ fn run_model(args: &Args, model: &Path, dataset: &[(String, Vec<PathBuf>)]) -> R
         }
     }
     emit(&format!(
-        "model={} spec=\"{spec_source}\" device={:?} dataset={} images={}\n",
+        "model={} spec=\"{spec_source}\" engine={} device={:?} dataset={} images={}\n",
         model.display(),
+        args.engine.name(),
         classifier.device,
         args.dataset.display(),
         dataset.iter().map(|(_, f)| f.len()).sum::<usize>()

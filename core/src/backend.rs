@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT
+//! The inference engines behind one model session, both reading the same ONNX files:
+//! ONNX Runtime (the default; CPU or CUDA) and OpenVINO (Intel's runtime, DL Streamer's engine;
+//! CPU, or an Intel GPU or NPU where present).
+//!
+//! OpenVINO is loaded at run time (the `openvino` crate's `runtime-linking`) from the
+//! libraries of the PyPI wheel `openvino==2026.4.0`, which `setup.sh` copies into
+//! `<data dir>/lib/openvino`; `OPENVINO_LIB_DIR` names another directory (the wheel's
+//! `openvino/libs`). Its libraries find each other and their device plugins through their
+//! `$ORIGIN` RPATH, so no `LD_LIBRARY_PATH` is needed.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use once_cell::sync::OnceCell;
+use openvino::{CompiledModel, Core, DeviceType, ElementType, InferRequest, Node, RwPropertyKey, Shape, Tensor};
+use ort::session::{Session, SessionOutputs};
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::error::{Error, ModelProblem, ModelRole, Result};
+use crate::inference::{Device, SessionConfig};
+
+/// The version of the `openvino` wheel whose libraries `setup.sh` installs.
+pub const OPENVINO_VERSION: &str = "2026.4.0";
+
+/// How to install OpenVINO.
+pub const OPENVINO_HINT: &str = "run ./setup.sh from the emotiondetect source tree (it copies the libraries of the PyPI wheel \
+                                 openvino==2026.4.0 into the data directory), or set OPENVINO_LIB_DIR to that wheel's openvino/libs";
+
+/// Which runtime runs the models: the element's `engine` property.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    /// ONNX Runtime (`onnxruntime`): CPU, or CUDA with `setup.sh --gpu`.
+    #[default]
+    OnnxRuntime,
+    /// OpenVINO (`openvino`): CPU, or `gpu`/`npu` where Intel's devices and drivers are present.
+    OpenVino,
+}
+
+impl EngineKind {
+    /// Parses `onnxruntime` or `openvino`.
+    ///
+    /// Errors: [`Error::InvalidSetting`] naming `engine`, the text and the accepted values.
+    pub fn parse(s: &str) -> Result<EngineKind> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "onnxruntime" | "ort" => Ok(EngineKind::OnnxRuntime),
+            "openvino" => Ok(EngineKind::OpenVino),
+            _ => Err(Error::InvalidSetting {
+                setting: "engine".into(),
+                value: s.to_string(),
+                problem: "not an engine".into(),
+                expected: "onnxruntime or openvino".into(),
+            }),
+        }
+    }
+
+    /// The name as the `engine` property writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EngineKind::OnnxRuntime => "onnxruntime",
+            EngineKind::OpenVino => "openvino",
+        }
+    }
+}
+
+/// A model input or output: its name and, for a float32 tensor, its shape (-1: dynamic).
+#[derive(Clone, Debug)]
+pub struct Outlet {
+    pub name: String,
+    /// `None` for a tensor of another element type.
+    pub shape: Option<Vec<i64>>,
+}
+
+/// A loaded model in one engine, with its inputs and outputs read once.
+pub enum ModelSession {
+    Ort { session: Session, inputs: Vec<Outlet>, outputs: Vec<Outlet> },
+    OpenVino(Box<OvSession>),
+}
+
+/// An OpenVINO model compiled for a device, with its one inference request.
+pub struct OvSession {
+    request: InferRequest,
+    _compiled: CompiledModel,
+    inputs: Vec<Outlet>,
+    outputs: Vec<Outlet>,
+    /// The last input tensor and its shape, reused while the shape stays.
+    input: Option<(Vec<i64>, Tensor)>,
+}
+
+/// The outputs of one run, by name (ONNX Runtime's borrow the session until dropped).
+pub enum Outputs<'s> {
+    Ort(SessionOutputs<'s>),
+    OpenVino(Vec<(String, Tensor)>),
+}
+
+impl Outputs<'_> {
+    /// The float32 data of output `name`: `None` when there is no such output, `Some(Err)` with
+    /// the engine's message when it is not float32.
+    pub fn get(&self, name: &str) -> Option<std::result::Result<&[f32], String>> {
+        match self {
+            Outputs::Ort(o) => o.get(name).map(|v| v.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| e.to_string())),
+            Outputs::OpenVino(list) => list.iter().find(|(n, _)| n == name).map(|(_, t)| t.get_data::<f32>().map_err(|e| e.to_string())),
+        }
+    }
+}
+
+/// Why a run failed, before it is named with the model ([`run_error`]).
+#[derive(Debug)]
+pub enum RunError {
+    Ort(ort::Error),
+    /// OpenVINO's message.
+    OpenVino(String),
+    /// The tensor does not have the shape's size.
+    Shape(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Ort(e) => write!(f, "ONNX Runtime: {e}"),
+            RunError::OpenVino(m) => write!(f, "OpenVINO: {m}"),
+            RunError::Shape(m) => write!(f, "input shape: {m}"),
+        }
+    }
+}
+
+impl ModelSession {
+    /// Wraps an ONNX Runtime session.
+    pub fn from_ort(session: Session) -> ModelSession {
+        let outlets = |list: &[ort::value::Outlet]| -> Vec<Outlet> {
+            list.iter().map(|o| Outlet { name: o.name().to_string(), shape: ort_float_shape(o.dtype()) }).collect()
+        };
+        let (inputs, outputs) = (outlets(session.inputs()), outlets(session.outputs()));
+        ModelSession::Ort { session, inputs, outputs }
+    }
+
+    /// Reads `path` with OpenVINO's ONNX front end and compiles it for `config.device` (`cpu`
+    /// and `auto`: CPU; `gpu`, `npu`). Input shapes stay as the model has them (dynamic batch,
+    /// YuNet's dynamic size): OpenVINO's CPU plugin runs them as they come. The inputs and
+    /// outputs take the names of `onnx` (the same file in ONNX Runtime), in order: OpenVINO
+    /// answers to each of a tensor's names but lists only one.
+    ///
+    /// Errors: [`Error::OpenVinoLibrary`] (OpenVINO cannot be loaded), or [`Error::Model`] naming
+    /// `role` and `path`: OpenVINO cannot read or compile the file, or the device is absent.
+    pub fn open_openvino(role: ModelRole, path: &Path, config: &SessionConfig, onnx: &ModelSession) -> Result<(ModelSession, Device)> {
+        let (device, ov_device) = match config.device {
+            Device::Cpu | Device::Auto => (Device::Cpu, "CPU"),
+            Device::Gpu => (Device::Gpu, "GPU"),
+            Device::Npu => (Device::Npu, "NPU"),
+            Device::Cuda(_) => unreachable!("ModelSettings refuses CUDA with OpenVINO"),
+        };
+        let mut core = openvino_core()?.lock().unwrap_or_else(|p| p.into_inner());
+        let mut session = compile(&mut core, path, ov_device, config.threads).map_err(|problem| Error::model(role, path, problem))?;
+        for (ours, theirs) in [(&mut session.inputs, onnx.inputs()), (&mut session.outputs, onnx.outputs())] {
+            if ours.len() == theirs.len() {
+                ours.iter_mut().zip(theirs).for_each(|(o, t)| o.name.clone_from(&t.name));
+            }
+        }
+        Ok((ModelSession::OpenVino(Box::new(session)), device))
+    }
+
+    /// The model's inputs.
+    pub fn inputs(&self) -> &[Outlet] {
+        match self {
+            ModelSession::Ort { inputs, .. } => inputs,
+            ModelSession::OpenVino(s) => &s.inputs,
+        }
+    }
+
+    /// The model's outputs.
+    pub fn outputs(&self) -> &[Outlet] {
+        match self {
+            ModelSession::Ort { outputs, .. } => outputs,
+            ModelSession::OpenVino(s) => &s.outputs,
+        }
+    }
+
+    /// Runs the model on one float input `input_name` of `shape` (`tensor`: exactly its
+    /// elements, row-major). ONNX Runtime reads `tensor` in place; OpenVINO gets a copy in its
+    /// own tensor (kept while the shape stays).
+    ///
+    /// Errors: the engine's failure ([`RunError`]); the caller checks the size first.
+    pub fn run(&mut self, input_name: &str, shape: [usize; 4], tensor: &[f32]) -> std::result::Result<Outputs<'_>, RunError> {
+        match self {
+            ModelSession::Ort { session, .. } => {
+                let view = ndarray::ArrayView4::from_shape(shape, tensor).map_err(|e| RunError::Shape(e.to_string()))?;
+                let input = TensorRef::from_array_view(view).map_err(RunError::Ort)?;
+                session.run(ort::inputs![input_name => input]).map(Outputs::Ort).map_err(RunError::Ort)
+            }
+            ModelSession::OpenVino(s) => s.run(input_name, shape, tensor).map(Outputs::OpenVino).map_err(RunError::OpenVino),
+        }
+    }
+}
+
+impl OvSession {
+    fn run(&mut self, input_name: &str, shape: [usize; 4], tensor: &[f32]) -> std::result::Result<Vec<(String, Tensor)>, String> {
+        let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        if self.input.as_ref().is_none_or(|(d, _)| *d != dims) {
+            let shape = Shape::new(&dims).map_err(|e| e.to_string())?;
+            self.input = Some((dims, Tensor::new(ElementType::F32, &shape).map_err(|e| e.to_string())?));
+        }
+        let (_, input) = self.input.as_mut().expect("set above");
+        let data = input.get_data_mut::<f32>().map_err(|e| e.to_string())?;
+        if data.len() != tensor.len() {
+            return Err(format!("an input of {} floats for {} elements", tensor.len(), data.len()));
+        }
+        data.copy_from_slice(tensor);
+        self.request.set_tensor(input_name, input).map_err(|e| e.to_string())?;
+        self.request.infer().map_err(|e| e.to_string())?;
+        self.outputs.iter().map(|o| self.request.get_tensor(&o.name).map(|t| (o.name.clone(), t)).map_err(|e| e.to_string())).collect()
+    }
+}
+
+/// The error of a failed run, naming the `role` model at `path`.
+pub fn run_error(role: ModelRole, path: &Path, e: RunError) -> Error {
+    match e {
+        RunError::Ort(e) => Error::Inference { role, path: path.to_path_buf(), source: Arc::new(e) },
+        RunError::OpenVino(message) | RunError::Shape(message) => Error::OpenVinoInference { role, path: path.to_path_buf(), message },
+    }
+}
+
+/// Shape of a float32 ONNX Runtime outlet (-1 for dynamic dimensions), or `None` for other types.
+fn ort_float_shape(t: &ValueType) -> Option<Vec<i64>> {
+    match t {
+        ValueType::Tensor { ty: TensorElementType::Float32, shape, .. } => Some(shape.to_vec()),
+        _ => None,
+    }
+}
+
+static OPENVINO: OnceCell<Mutex<Core>> = OnceCell::new();
+
+/// The directories searched for OpenVINO's libraries, in order: `OPENVINO_LIB_DIR` when set
+/// (and then only it), else `<data dir>/lib/openvino` of each data directory.
+pub fn openvino_dirs() -> Vec<PathBuf> {
+    if let Some(d) = std::env::var_os("OPENVINO_LIB_DIR") {
+        return vec![PathBuf::from(d)];
+    }
+    crate::runtime::data_dirs().into_iter().map(|d| d.join("lib").join("openvino")).collect()
+}
+
+/// The process-wide OpenVINO core, loading the library on first use (a failed load is retried
+/// by the next call).
+///
+/// Errors: [`Error::OpenVinoLibrary`] naming each directory tried and why it failed.
+fn openvino_core() -> Result<&'static Mutex<Core>> {
+    OPENVINO.get_or_try_init(|| {
+        let mut tried = Vec::new();
+        for dir in openvino_dirs() {
+            match load_openvino(&dir) {
+                Ok(core) => return Ok(Mutex::new(core)),
+                Err(why) => tried.push(format!("{}: {why}", dir.display())),
+            }
+        }
+        Err(Error::OpenVinoLibrary { tried })
+    })
+}
+
+fn load_openvino(dir: &Path) -> std::result::Result<Core, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| e.to_string())?;
+    let library = entries
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libopenvino_c.so")))
+        .ok_or("no libopenvino_c.so* there")?;
+    // A second directory cannot replace a library already loaded: the crate keeps the first.
+    openvino_sys::library::load_from(&library)?;
+    Core::new().map_err(|e| e.to_string())
+}
+
+fn compile(core: &mut Core, path: &Path, device: &str, threads: usize) -> std::result::Result<OvSession, ModelProblem> {
+    let problem = |step: &str, e: &dyn std::fmt::Display| ModelProblem::OpenVino { message: format!("{step}: {e}") };
+    let available = core.available_devices().map_err(|e| problem("listing its devices", &e))?;
+    let names: Vec<String> = available.iter().map(|d| d.as_ref().to_string()).collect();
+    if !names.iter().any(|n| n == device || n.starts_with(&format!("{device}."))) {
+        return Err(ModelProblem::DeviceAbsent { engine: "OpenVINO", device: device.to_string(), available: names.join(", ") });
+    }
+    let target = DeviceType::from(device);
+    core.set_property(&target, &RwPropertyKey::HintPerformanceMode, "LATENCY").map_err(|e| problem("setting LATENCY", &e))?;
+    if device == "CPU" {
+        // Its default is bf16 where the CPU has AMX: results must not depend on the CPU model.
+        core.set_property(&target, &RwPropertyKey::HintInferencePrecision, "f32").map_err(|e| problem("setting f32", &e))?;
+    }
+    if threads > 0 && device == "CPU" {
+        core.set_property(&target, &RwPropertyKey::InferenceNumThreads, &threads.to_string())
+            .map_err(|e| problem("setting its threads", &e))?;
+    }
+    let text = path.to_str().ok_or_else(|| problem("reading it", &"the path is not UTF-8"))?;
+    let model = core.read_model_from_file(text, "").map_err(|e| problem("reading it", &e))?;
+    let mut compiled = core.compile_model(&model, target).map_err(|e| problem(&format!("compiling it for {device}"), &e))?;
+    let outlets = |n: usize,
+                   get: &dyn Fn(usize) -> std::result::Result<Node, openvino::InferenceError>|
+     -> std::result::Result<Vec<Outlet>, ModelProblem> {
+        (0..n).map(|i| get(i).and_then(|node| ov_outlet(&node)).map_err(|e| problem("reading its inputs and outputs", &e))).collect()
+    };
+    let n_in = compiled.get_input_size().map_err(|e| problem("reading its inputs", &e))?;
+    let n_out = compiled.get_output_size().map_err(|e| problem("reading its outputs", &e))?;
+    let inputs = outlets(n_in, &|i| compiled.get_input_by_index(i))?;
+    let outputs = outlets(n_out, &|i| compiled.get_output_by_index(i))?;
+    let request = compiled.create_infer_request().map_err(|e| problem("creating its request", &e))?;
+    Ok(OvSession { request, _compiled: compiled, inputs, outputs, input: None })
+}
+
+fn ov_outlet(node: &Node) -> std::result::Result<Outlet, openvino::InferenceError> {
+    let name = node.get_name()?;
+    if node.get_element_type()? != ElementType::F32 {
+        return Ok(Outlet { name, shape: None });
+    }
+    let shape = node.get_partial_shape()?;
+    let dims = shape.get_dimensions().iter().map(|d| if d.is_dynamic() { -1 } else { d.get_min() }).collect();
+    Ok(Outlet { name, shape: Some(dims) })
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+//! `engine=openvino` against the default ONNX Runtime engine, on the 24 real group photos with
+//! the default models: the same faces (F1 >= 0.99 at IoU 0.5; every pair of matched boxes at
+//! IoU >= 0.99), probabilities within 0.02; and the errors of a device or engine that does not
+//! fit. The OpenVINO libraries come from `./setup.sh` (the PyPI wheel `openvino==2026.4.0`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use gst::prelude::*;
+
+/// Each face's box (normalised x0, y0, x1, y1), detector confidence and classifier scores.
+type Faces = Vec<([f64; 4], f64, Vec<f64>)>;
+
+fn faces(image: &std::path::Path, engine: &str) -> Faces {
+    let desc = format!(
+        "filesrc location={} ! jpegdec ! videoconvert ! emotiondetect engine={engine} draw=false ! appsink name=sink",
+        image.display()
+    );
+    let run = run_pipeline(&desc, Duration::from_secs(120));
+    assert_eq!(run.samples.len(), 1, "engine={engine}: one frame of {}", image.display());
+    let buffer = run.samples[0].buffer().expect("a buffer");
+    meta_faces(buffer)
+        .into_iter()
+        .map(|f| ([f.detection[0], f.detection[1], f.detection[2], f.detection[3]], f.detection[4], f.scores))
+        .collect()
+}
+
+fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let area = |r: &[f64; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+    w * h / (area(a) + area(b) - w * h)
+}
+
+#[test]
+fn openvino_finds_the_same_faces_and_emotions_as_onnx_runtime() {
+    init();
+    let photos: Vec<String> =
+        (1..=27).map(|n| format!("{n}.jpg")).filter(|n| shared_dir().join("media/group-photos").join(n).is_file()).collect();
+    assert!(photos.len() >= 20, "the group photos live in ../shared/media/group-photos");
+    let (mut ort_total, mut ov_total, mut matched) = (0usize, 0usize, 0usize);
+    let (mut worst_iou, mut worst_score, mut worst_confidence) = (1.0f64, 0.0f64, 0.0f64);
+    for name in &photos {
+        let photo = group_photo(name);
+        let (a, b) = (faces(&photo, "onnxruntime"), faces(&photo, "openvino"));
+        ort_total += a.len();
+        ov_total += b.len();
+        let mut taken = vec![false; b.len()];
+        for (box_a, conf_a, scores_a) in &a {
+            let best = (0..b.len()).filter(|&j| !taken[j]).max_by(|&i, &j| iou(box_a, &b[i].0).total_cmp(&iou(box_a, &b[j].0)));
+            let Some(j) = best.filter(|&j| iou(box_a, &b[j].0) >= 0.5) else { continue };
+            taken[j] = true;
+            matched += 1;
+            worst_iou = worst_iou.min(iou(box_a, &b[j].0));
+            worst_confidence = worst_confidence.max((conf_a - b[j].1).abs());
+            assert_eq!(scores_a.len(), b[j].2.len(), "{name}: as many scores");
+            for (x, y) in scores_a.iter().zip(&b[j].2) {
+                worst_score = worst_score.max((x - y).abs());
+            }
+        }
+    }
+    let f1 = 2.0 * matched as f64 / (ort_total + ov_total) as f64;
+    eprintln!(
+        "{} photos: {ort_total} faces with ONNX Runtime, {ov_total} with OpenVINO, {matched} matched (F1 {f1:.4}); \
+         worst IoU {worst_iou:.4}, confidence difference {worst_confidence:.4}, score difference {worst_score:.4}",
+        photos.len()
+    );
+    assert!(ort_total > 100, "{ort_total} faces");
+    assert!(f1 >= 0.99, "F1 {f1}");
+    assert!(worst_iou >= 0.99, "worst IoU {worst_iou}");
+    assert!(worst_score <= 0.02, "score difference {worst_score}");
+}
+
+/// CUDA is ONNX Runtime's and `gpu`/`npu` OpenVINO's: the other engine refuses them at
+/// NULL->READY naming both; an absent OpenVINO device is refused naming the devices there are.
+#[test]
+fn devices_of_the_other_engine_or_absent_ones_fail_clearly() {
+    init();
+    let e = ready_error(&element(&[("engine", "openvino"), ("device", "cuda")])).to_string();
+    assert!(e.contains("device 'cuda:0': not a device of engine openvino") && e.contains("engine=onnxruntime"), "{e}");
+    let e = ready_error(&element(&[("device", "gpu")])).to_string();
+    assert!(e.contains("device 'gpu': not a device of engine onnxruntime") && e.contains("engine=openvino"), "{e}");
+    let e = ready_error(&element(&[("engine", "tensorrt")])).to_string();
+    assert!(e.contains("engine 'tensorrt': not an engine; expected onnxruntime or openvino"), "{e}");
+    // This machine has no Intel NPU: OpenVINO lists what it has.
+    let e = ready_error(&element(&[("engine", "openvino"), ("device", "npu")])).to_string();
+    assert!(e.contains("OpenVINO has no NPU device here (it has: CPU"), "{e}");
+}
+
+/// `active-device` and the log line say where and in what the models run.
+#[test]
+fn the_openvino_engine_reports_its_device() {
+    init();
+    let e = element(&[("engine", "openvino"), ("device", "auto")]);
+    e.set_state(gst::State::Ready).expect("NULL->READY with engine=openvino");
+    assert_eq!(e.property::<String>("active-device"), "cpu");
+    assert_eq!(e.property::<String>("engine"), "openvino");
+    e.set_state(gst::State::Null).unwrap();
+}
