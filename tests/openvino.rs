@@ -100,3 +100,49 @@ fn the_openvino_engine_reports_its_device() {
     assert_eq!(e.property::<String>("engine"), "openvino");
     e.set_state(gst::State::Null).unwrap();
 }
+
+/// The faces of every frame at each appsink of `desc` (named `a` and `b`), in order.
+fn faces_per_sink(desc: &str) -> [Vec<Faces>; 2] {
+    init();
+    let pipeline = gst::parse::launch(desc).unwrap_or_else(|e| panic!("{desc}: {e}")).downcast::<gst::Pipeline>().unwrap();
+    let sinks = ["a", "b"].map(|n| pipeline.by_name(n).unwrap().downcast::<gst_app::AppSink>().unwrap());
+    pipeline.set_state(gst::State::Playing).expect("PLAYING");
+    let out = sinks.map(|sink| {
+        let mut frames = Vec::new();
+        while let Ok(sample) = sink.pull_sample() {
+            let faces = meta_faces(sample.buffer().unwrap())
+                .into_iter()
+                .map(|f| ([f.detection[0], f.detection[1], f.detection[2], f.detection[3]], f.detection[4], f.scores));
+            frames.push(faces.collect());
+        }
+        frames
+    });
+    pipeline.set_state(gst::State::Null).unwrap();
+    out
+}
+
+/// Two streams of other sizes sharing one OpenVINO detector (`model-instance-id`), so that it
+/// switches between the two compiled input shapes, get the faces ONNX Runtime finds in each.
+#[test]
+fn a_shared_openvino_detector_serves_two_frame_sizes() {
+    let branch = |photo: &str, size: &str, sink: &str, engine: &str| {
+        format!(
+            "filesrc location={} ! jpegdec ! videoconvert ! videoscale ! video/x-raw,{size} ! imagefreeze num-buffers=6 ! \
+             emotiondetect engine={engine} model-instance-id=sizes-{engine} draw=false ! appsink name={sink} sync=false ",
+            group_photo(photo).display()
+        )
+    };
+    let desc = |engine: &str| branch("1.jpg", "width=640,height=360", "a", engine) + &branch("2.jpg", "width=480,height=480", "b", engine);
+    let (ort, ov) = (faces_per_sink(&desc("onnxruntime")), faces_per_sink(&desc("openvino")));
+    for (sink, (a, b)) in ort.iter().zip(&ov).enumerate() {
+        assert_eq!(a.len(), 6, "sink {sink}: six frames");
+        assert_eq!(a.len(), b.len(), "sink {sink}: as many frames");
+        for (fa, fb) in a.iter().zip(b) {
+            assert!(!fa.is_empty(), "sink {sink}: faces in every frame");
+            assert_eq!(fa.len(), fb.len(), "sink {sink}: as many faces");
+            for ((ba, _, _), (bb, _, _)) in fa.iter().zip(fb) {
+                assert!(iou(ba, bb) >= 0.99, "sink {sink}: {ba:?} against {bb:?}");
+            }
+        }
+    }
+}

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use once_cell::sync::OnceCell;
-use openvino::{CompiledModel, Core, DeviceType, ElementType, InferRequest, Node, RwPropertyKey, Shape, Tensor};
+use openvino::{CompiledModel, Core, DeviceType, ElementType, InferRequest, Model, Node, PartialShape, RwPropertyKey, Shape, Tensor};
 use ort::session::{Session, SessionOutputs};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
@@ -81,6 +81,15 @@ pub enum ModelSession {
 pub struct OvSession {
     request: InferRequest,
     _compiled: CompiledModel,
+    /// The face detector's model and device, compiled again for each new input shape: YuNet
+    /// compiled with its dynamic size ran 1.5x slower. (The classifier's batch changes from frame
+    /// to frame: it stays dynamic.)
+    reshape: Option<(Model, String)>,
+    /// The input shape `request` runs (`None`: the model's own, dynamic).
+    compiled_for: Option<Vec<i64>>,
+    /// Other shapes' compiled models and requests, the most recent last (streams of several
+    /// sizes sharing one detector switch between them without compiling again).
+    other_shapes: Vec<(Vec<i64>, CompiledModel, InferRequest)>,
     inputs: Vec<Outlet>,
     outputs: Vec<Outlet>,
     /// The last input tensor and its shape, reused while the shape stays.
@@ -135,8 +144,9 @@ impl ModelSession {
     }
 
     /// Reads `path` with OpenVINO's ONNX front end and compiles it for `config.device` (`cpu`
-    /// and `auto`: CPU; `gpu`, `npu`). Input shapes stay as the model has them (dynamic batch,
-    /// YuNet's dynamic size): OpenVINO's CPU plugin runs them as they come. The inputs and
+    /// and `auto`: CPU; `gpu`, `npu`). The face detector is compiled again, at the first frame
+    /// and whenever the input size changes, for that size; the classifier keeps its dynamic
+    /// batch. The inputs and
     /// outputs take the names of `onnx` (the same file in ONNX Runtime), in order: OpenVINO
     /// answers to each of a tensor's names but lists only one.
     ///
@@ -151,6 +161,9 @@ impl ModelSession {
         };
         let mut core = openvino_core()?.lock().unwrap_or_else(|p| p.into_inner());
         let mut session = compile(&mut core, path, ov_device, config.threads).map_err(|problem| Error::model(role, path, problem))?;
+        if role != ModelRole::Face {
+            session.reshape = None;
+        }
         for (ours, theirs) in [(&mut session.inputs, onnx.inputs()), (&mut session.outputs, onnx.outputs())] {
             if ours.len() == theirs.len() {
                 ours.iter_mut().zip(theirs).for_each(|(o, t)| o.name.clone_from(&t.name));
@@ -195,6 +208,9 @@ impl ModelSession {
 impl OvSession {
     fn run(&mut self, input_name: &str, shape: [usize; 4], tensor: &[f32]) -> std::result::Result<Vec<(String, Tensor)>, String> {
         let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        if self.reshape.is_some() && self.compiled_for.as_ref() != Some(&dims) {
+            self.compile_for(&dims)?;
+        }
         if self.input.as_ref().is_none_or(|(d, _)| *d != dims) {
             let shape = Shape::new(&dims).map_err(|e| e.to_string())?;
             self.input = Some((dims, Tensor::new(ElementType::F32, &shape).map_err(|e| e.to_string())?));
@@ -208,6 +224,37 @@ impl OvSession {
         self.request.set_tensor(input_name, input).map_err(|e| e.to_string())?;
         self.request.infer().map_err(|e| e.to_string())?;
         self.outputs.iter().map(|o| self.request.get_tensor(&o.name).map(|t| (o.name.clone(), t)).map_err(|e| e.to_string())).collect()
+    }
+
+    /// Switches to the model compiled for inputs of `dims`, compiling it when it is not among
+    /// the last [`OTHER_SHAPES`] (the core is locked meanwhile: a few hundred ms, once per size).
+    fn compile_for(&mut self, dims: &[i64]) -> std::result::Result<(), String> {
+        let (compiled, request) = match self.other_shapes.iter().position(|(d, _, _)| d == dims) {
+            Some(i) => {
+                let (_, compiled, request) = self.other_shapes.remove(i);
+                (compiled, request)
+            }
+            None => {
+                let Some((model, device)) = self.reshape.as_mut() else { return Ok(()) };
+                let shape = PartialShape::new_static(dims.len() as i64, dims).map_err(|e| e.to_string())?;
+                model.reshape_single_input(&shape).map_err(|e| format!("reshaping it to {dims:?}: {e}"))?;
+                let mut core = openvino_core().map_err(|e| e.to_string())?.lock().unwrap_or_else(|p| p.into_inner());
+                let target = DeviceType::from(device.as_str());
+                let mut compiled = core.compile_model(model, target).map_err(|e| format!("compiling it for {dims:?}: {e}"))?;
+                let request = compiled.create_infer_request().map_err(|e| e.to_string())?;
+                (compiled, request)
+            }
+        };
+        let old_request = std::mem::replace(&mut self.request, request);
+        let old_compiled = std::mem::replace(&mut self._compiled, compiled);
+        if let Some(old) = self.compiled_for.replace(dims.to_vec()) {
+            self.other_shapes.push((old, old_compiled, old_request));
+            if self.other_shapes.len() > OTHER_SHAPES {
+                self.other_shapes.remove(0);
+            }
+        }
+        self.input = None;
+        Ok(())
     }
 }
 
@@ -228,6 +275,9 @@ fn ort_float_shape(t: &ValueType) -> Option<Vec<i64>> {
 }
 
 static OPENVINO: OnceCell<Mutex<Core>> = OnceCell::new();
+
+/// Input shapes a face detector keeps compiled besides the current one.
+const OTHER_SHAPES: usize = 3;
 
 /// The directories searched for OpenVINO's libraries, in order: `OPENVINO_LIB_DIR` when set
 /// (and then only it), else `<data dir>/lib/openvino` of each data directory.
@@ -297,7 +347,8 @@ fn compile(core: &mut Core, path: &Path, device: &str, threads: usize) -> std::r
     let inputs = outlets(n_in, &|i| compiled.get_input_by_index(i))?;
     let outputs = outlets(n_out, &|i| compiled.get_output_by_index(i))?;
     let request = compiled.create_infer_request().map_err(|e| problem("creating its request", &e))?;
-    Ok(OvSession { request, _compiled: compiled, inputs, outputs, input: None })
+    let reshape = Some((model, device.to_string()));
+    Ok(OvSession { request, _compiled: compiled, reshape, compiled_for: None, other_shapes: Vec::new(), inputs, outputs, input: None })
 }
 
 fn ov_outlet(node: &Node) -> std::result::Result<Outlet, openvino::InferenceError> {
