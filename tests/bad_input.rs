@@ -121,7 +121,7 @@ fn models_with_the_wrong_shapes() {
 
 #[test]
 fn invalid_device() {
-    for device in ["gpu", "cuda:", "cuda:-1", "cuda:x", ""] {
+    for device in ["tpu", "cuda:", "cuda:-1", "cuda:x", ""] {
         let e = element(&[]);
         e.set_property("device", device);
         if device.is_empty() {
@@ -130,7 +130,7 @@ fn invalid_device() {
         }
         let err = ready_error(&e);
         assert!(err.matches(gst::LibraryError::Settings), "{device}: {err}");
-        assert_contains(err.message(), &[&format!("device '{device}'"), "cpu, cuda, cuda:N, auto"]);
+        assert_contains(err.message(), &[&format!("device '{device}'"), "cpu, cuda, cuda:N, auto, gpu, npu"]);
     }
 }
 

@@ -521,7 +521,8 @@ mod tests {
             &["data", "--batch", "x"],
             &["data", "--face-size", "0"],
             &["data", "--face-size", "8,x"],
-            &["data", "--device", "gpu"],
+            &["data", "--device", "tpu"],
+            &["data", "--engine", "tensorrt"],
             &["data", "--model"],
         ] {
             assert_eq!(args(bad).err().map(|e| e.exit_code()), Some(2), "{bad:?}");
