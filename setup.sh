@@ -162,13 +162,16 @@ print(os.path.join(os.path.dirname(onnxruntime.__file__), "capi"))
 EOF
 )
 [ -f "$ort_capi/$ORT_LIB" ] || die "$ort_capi/$ORT_LIB not found: requirements.txt must pin onnxruntime==${ORT_LIB#libonnxruntime.so.}"
-install_ort() {  # $1: the wheel's onnxruntime/capi directory
-  mkdir -p "$DATA_DIR/lib"
-  for f in "$1/$ORT_LIB" "$1"/libonnxruntime_providers_shared.so "$1"/libonnxruntime_providers_cuda.so; do
+install_libs() {  # $1: the directory; then the files, those missing skipped, unchanged kept
+  local dir=$1 f; shift
+  mkdir -p "$dir"
+  for f in "$@"; do
     [ -f "$f" ] || continue
-    dest="$DATA_DIR/lib/$(basename "$f")"
-    cmp -s "$f" "$dest" 2>/dev/null || install -m 0755 "$f" "$dest"
+    cmp -s "$f" "$dir/$(basename "$f")" 2>/dev/null || install -m 0755 "$f" "$dir/$(basename "$f")"
   done
+}
+install_ort() {  # $1: the wheel's onnxruntime/capi directory
+  install_libs "$DATA_DIR/lib" "$1/$ORT_LIB" "$1"/libonnxruntime_providers_shared.so "$1"/libonnxruntime_providers_cuda.so
 }
 if [ "$GPU" = 1 ]; then
   step "GPU runtime (.venv-gpu): requirements-gpu.txt"
@@ -200,14 +203,9 @@ echo "ONNX Runtime: $DATA_DIR/lib/$ORT_LIB"
 # TBB, which find each other through their $ORIGIN RPATH; its other front ends are left out.
 ov_libs="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/openvino/libs"
 [ -n "$(ls "$ov_libs"/libopenvino_c.so.* 2>/dev/null)" ] || die "$ov_libs/libopenvino_c.so.* not found: requirements.txt must pin openvino==2026.4.0"
-mkdir -p "$DATA_DIR/lib/openvino"
-for f in "$ov_libs"/libopenvino.so.* "$ov_libs"/libopenvino_c.so.* "$ov_libs"/libopenvino_onnx_frontend.so.* \
-         "$ov_libs"/libopenvino_*_plugin.so "$ov_libs"/libtbb.so.* "$ov_libs"/libtbbbind*.so.* "$ov_libs"/libtbbmalloc.so.* \
-         "$ov_libs"/libhwloc.so.* "$ov_libs"/cache.json; do
-  [ -f "$f" ] || continue
-  dest="$DATA_DIR/lib/openvino/$(basename "$f")"
-  cmp -s "$f" "$dest" 2>/dev/null || install -m 0755 "$f" "$dest"
-done
+install_libs "$DATA_DIR/lib/openvino" "$ov_libs"/libopenvino.so.* "$ov_libs"/libopenvino_c.so.* \
+  "$ov_libs"/libopenvino_onnx_frontend.so.* "$ov_libs"/libopenvino_*_plugin.so "$ov_libs"/libtbb.so.* \
+  "$ov_libs"/libtbbbind*.so.* "$ov_libs"/libtbbmalloc.so.* "$ov_libs"/libhwloc.so.* "$ov_libs"/cache.json
 echo "OpenVINO: $DATA_DIR/lib/openvino ($(du -sh "$DATA_DIR/lib/openvino" | cut -f1))"
 
 # ---------------------------------------------------------------------------------------------

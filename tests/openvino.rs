@@ -11,28 +11,36 @@ use std::time::Duration;
 use common::*;
 use gst::prelude::*;
 
-/// Each face's box (normalised x0, y0, x1, y1), detector confidence and classifier scores.
-type Faces = Vec<([f64; 4], f64, Vec<f64>)>;
+/// One face: its box (normalised), detector confidence and classifier scores.
+struct Face {
+    rect: Rect,
+    confidence: f64,
+    scores: Vec<f64>,
+}
 
-fn faces(image: &std::path::Path, engine: &str) -> Faces {
+/// The faces of one frame, from its ROI metas.
+fn buffer_faces(buffer: &gst::BufferRef) -> Vec<Face> {
+    meta_faces(buffer)
+        .into_iter()
+        .map(|f| {
+            let [x0, y0, x1, y1, confidence] = f.detection;
+            Face { rect: Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }, confidence, scores: f.scores }
+        })
+        .collect()
+}
+
+fn rects(faces: &[Face]) -> Vec<Rect> {
+    faces.iter().map(|f| f.rect).collect()
+}
+
+fn faces(image: &std::path::Path, engine: &str) -> Vec<Face> {
     let desc = format!(
         "filesrc location={} ! jpegdec ! videoconvert ! emotiondetect engine={engine} draw=false ! appsink name=sink",
         image.display()
     );
     let run = run_pipeline(&desc, Duration::from_secs(120));
     assert_eq!(run.samples.len(), 1, "engine={engine}: one frame of {}", image.display());
-    let buffer = run.samples[0].buffer().expect("a buffer");
-    meta_faces(buffer)
-        .into_iter()
-        .map(|f| ([f.detection[0], f.detection[1], f.detection[2], f.detection[3]], f.detection[4], f.scores))
-        .collect()
-}
-
-fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let area = |r: &[f64; 4]| (r[2] - r[0]) * (r[3] - r[1]);
-    w * h / (area(a) + area(b) - w * h)
+    buffer_faces(run.samples[0].buffer().expect("a buffer"))
 }
 
 #[test]
@@ -48,16 +56,12 @@ fn openvino_finds_the_same_faces_and_emotions_as_onnx_runtime() {
         let (a, b) = (faces(&photo, "onnxruntime"), faces(&photo, "openvino"));
         ort_total += a.len();
         ov_total += b.len();
-        let mut taken = vec![false; b.len()];
-        for (box_a, conf_a, scores_a) in &a {
-            let best = (0..b.len()).filter(|&j| !taken[j]).max_by(|&i, &j| iou(box_a, &b[i].0).total_cmp(&iou(box_a, &b[j].0)));
-            let Some(j) = best.filter(|&j| iou(box_a, &b[j].0) >= 0.5) else { continue };
-            taken[j] = true;
+        for (i, j, iou) in greedy_match(&rects(&a), &rects(&b), 0.5) {
             matched += 1;
-            worst_iou = worst_iou.min(iou(box_a, &b[j].0));
-            worst_confidence = worst_confidence.max((conf_a - b[j].1).abs());
-            assert_eq!(scores_a.len(), b[j].2.len(), "{name}: as many scores");
-            for (x, y) in scores_a.iter().zip(&b[j].2) {
+            worst_iou = worst_iou.min(iou);
+            worst_confidence = worst_confidence.max((a[i].confidence - b[j].confidence).abs());
+            assert_eq!(a[i].scores.len(), b[j].scores.len(), "{name}: as many scores");
+            for (x, y) in a[i].scores.iter().zip(&b[j].scores) {
                 worst_score = worst_score.max((x - y).abs());
             }
         }
@@ -102,7 +106,7 @@ fn the_openvino_engine_reports_its_device() {
 }
 
 /// The faces of every frame at each appsink of `desc` (named `a` and `b`), in order.
-fn faces_per_sink(desc: &str) -> [Vec<Faces>; 2] {
+fn faces_per_sink(desc: &str) -> [Vec<Vec<Face>>; 2] {
     init();
     let pipeline = gst::parse::launch(desc).unwrap_or_else(|e| panic!("{desc}: {e}")).downcast::<gst::Pipeline>().unwrap();
     let sinks = ["a", "b"].map(|n| pipeline.by_name(n).unwrap().downcast::<gst_app::AppSink>().unwrap());
@@ -110,10 +114,7 @@ fn faces_per_sink(desc: &str) -> [Vec<Faces>; 2] {
     let out = sinks.map(|sink| {
         let mut frames = Vec::new();
         while let Ok(sample) = sink.pull_sample() {
-            let faces = meta_faces(sample.buffer().unwrap())
-                .into_iter()
-                .map(|f| ([f.detection[0], f.detection[1], f.detection[2], f.detection[3]], f.detection[4], f.scores));
-            frames.push(faces.collect());
+            frames.push(buffer_faces(sample.buffer().unwrap()));
         }
         frames
     });
@@ -140,8 +141,8 @@ fn a_shared_openvino_detector_serves_two_frame_sizes() {
         for (fa, fb) in a.iter().zip(b) {
             assert!(!fa.is_empty(), "sink {sink}: faces in every frame");
             assert_eq!(fa.len(), fb.len(), "sink {sink}: as many faces");
-            for ((ba, _, _), (bb, _, _)) in fa.iter().zip(fb) {
-                assert!(iou(ba, bb) >= 0.99, "sink {sink}: {ba:?} against {bb:?}");
+            for (x, y) in fa.iter().zip(fb) {
+                assert!(x.rect.iou(&y.rect) >= 0.99, "sink {sink}: {:?} against {:?}", x.rect, y.rect);
             }
         }
     }

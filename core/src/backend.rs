@@ -20,9 +20,6 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 use crate::error::{Error, ModelProblem, ModelRole, Result};
 use crate::inference::{Device, SessionConfig};
 
-/// The version of the `openvino` wheel whose libraries `setup.sh` installs.
-pub const OPENVINO_VERSION: &str = "2026.4.0";
-
 /// How to install OpenVINO.
 pub const OPENVINO_HINT: &str = "run ./setup.sh from the emotiondetect source tree (it copies the libraries of the PyPI wheel \
                                  openvino==2026.4.0 into the data directory), or set OPENVINO_LIB_DIR to that wheel's openvino/libs";
@@ -55,7 +52,7 @@ impl EngineKind {
     }
 
     /// The name as the `engine` property writes it.
-    pub fn name(&self) -> &'static str {
+    pub const fn name(&self) -> &'static str {
         match self {
             EngineKind::OnnxRuntime => "onnxruntime",
             EngineKind::OpenVino => "openvino",
@@ -81,9 +78,9 @@ pub enum ModelSession {
 pub struct OvSession {
     request: InferRequest,
     _compiled: CompiledModel,
-    /// The face detector's model and device, compiled again for each new input shape: YuNet
-    /// compiled with its dynamic size ran 1.5x slower. (The classifier's batch changes from frame
-    /// to frame: it stays dynamic.)
+    /// The face detector's model and device, compiled again for each new input shape (YuNet with
+    /// its dynamic size: 10.7 ms against 10.1 static, median of 4 pairs). `None` for the
+    /// classifier, whose batch changes from frame to frame.
     reshape: Option<(Model, String)>,
     /// The input shape `request` runs (`None`: the model's own, dynamic).
     compiled_for: Option<Vec<i64>>,
@@ -119,8 +116,12 @@ pub enum RunError {
     Ort(ort::Error),
     /// OpenVINO's message.
     OpenVino(String),
-    /// The tensor does not have the shape's size.
-    Shape(String),
+    /// The tensor's `floats` do not fill `shape`.
+    Shape {
+        shape: [usize; 4],
+        floats: usize,
+        source: ndarray::ShapeError,
+    },
 }
 
 impl std::fmt::Display for RunError {
@@ -128,7 +129,7 @@ impl std::fmt::Display for RunError {
         match self {
             RunError::Ort(e) => write!(f, "ONNX Runtime: {e}"),
             RunError::OpenVino(m) => write!(f, "OpenVINO: {m}"),
-            RunError::Shape(m) => write!(f, "input shape: {m}"),
+            RunError::Shape { shape, floats, source } => write!(f, "an input tensor of {floats} floats for shape {shape:?}: {source}"),
         }
     }
 }
@@ -146,9 +147,8 @@ impl ModelSession {
     /// Reads `path` with OpenVINO's ONNX front end and compiles it for `config.device` (`cpu`
     /// and `auto`: CPU; `gpu`, `npu`). The face detector is compiled again, at the first frame
     /// and whenever the input size changes, for that size; the classifier keeps its dynamic
-    /// batch. The inputs and
-    /// outputs take the names of `onnx` (the same file in ONNX Runtime), in order: OpenVINO
-    /// answers to each of a tensor's names but lists only one.
+    /// batch. The inputs and outputs take the names of `onnx` (the same file in ONNX Runtime),
+    /// in order: OpenVINO answers to each of a tensor's names but lists only one.
     ///
     /// Errors: [`Error::OpenVinoLibrary`] (OpenVINO cannot be loaded), or [`Error::Model`] naming
     /// `role` and `path`: OpenVINO cannot read or compile the file, or the device is absent.
@@ -160,10 +160,9 @@ impl ModelSession {
             Device::Cuda(_) => unreachable!("ModelSettings refuses CUDA with OpenVINO"),
         };
         let mut core = openvino_core()?.lock().unwrap_or_else(|p| p.into_inner());
-        let mut session = compile(&mut core, path, ov_device, config.threads).map_err(|problem| Error::model(role, path, problem))?;
-        if role != ModelRole::Face {
-            session.reshape = None;
-        }
+        let fixed_input = role == ModelRole::Face;
+        let mut session =
+            compile(&mut core, path, ov_device, config.threads, fixed_input).map_err(|problem| Error::model(role, path, problem))?;
         for (ours, theirs) in [(&mut session.inputs, onnx.inputs()), (&mut session.outputs, onnx.outputs())] {
             if ours.len() == theirs.len() {
                 ours.iter_mut().zip(theirs).for_each(|(o, t)| o.name.clone_from(&t.name));
@@ -192,11 +191,12 @@ impl ModelSession {
     /// elements, row-major). ONNX Runtime reads `tensor` in place; OpenVINO gets a copy in its
     /// own tensor (kept while the shape stays).
     ///
-    /// Errors: the engine's failure ([`RunError`]); the caller checks the size first.
+    /// Errors: [`RunError::Shape`] when `tensor` does not fill `shape`, else the engine's failure.
     pub fn run(&mut self, input_name: &str, shape: [usize; 4], tensor: &[f32]) -> std::result::Result<Outputs<'_>, RunError> {
+        let view =
+            ndarray::ArrayView4::from_shape(shape, tensor).map_err(|source| RunError::Shape { shape, floats: tensor.len(), source })?;
         match self {
             ModelSession::Ort { session, .. } => {
-                let view = ndarray::ArrayView4::from_shape(shape, tensor).map_err(|e| RunError::Shape(e.to_string()))?;
                 let input = TensorRef::from_array_view(view).map_err(RunError::Ort)?;
                 session.run(ort::inputs![input_name => input]).map(Outputs::Ort).map_err(RunError::Ort)
             }
@@ -216,11 +216,8 @@ impl OvSession {
             self.input = Some((dims, Tensor::new(ElementType::F32, &shape).map_err(|e| e.to_string())?));
         }
         let (_, input) = self.input.as_mut().expect("set above");
-        let data = input.get_data_mut::<f32>().map_err(|e| e.to_string())?;
-        if data.len() != tensor.len() {
-            return Err(format!("an input of {} floats for {} elements", tensor.len(), data.len()));
-        }
-        data.copy_from_slice(tensor);
+        // Same length: ModelSession::run checked that `tensor` fills `shape`.
+        input.get_data_mut::<f32>().map_err(|e| e.to_string())?.copy_from_slice(tensor);
         self.request.set_tensor(input_name, input).map_err(|e| e.to_string())?;
         self.request.infer().map_err(|e| e.to_string())?;
         self.outputs.iter().map(|o| self.request.get_tensor(&o.name).map(|t| (o.name.clone(), t)).map_err(|e| e.to_string())).collect()
@@ -262,7 +259,8 @@ impl OvSession {
 pub fn run_error(role: ModelRole, path: &Path, e: RunError) -> Error {
     match e {
         RunError::Ort(e) => Error::Inference { role, path: path.to_path_buf(), source: Arc::new(e) },
-        RunError::OpenVino(message) | RunError::Shape(message) => Error::OpenVinoInference { role, path: path.to_path_buf(), message },
+        RunError::OpenVino(message) => Error::OpenVinoInference { role, path: path.to_path_buf(), message },
+        RunError::Shape { shape, floats, source } => Error::InputShape { role, path: path.to_path_buf(), shape, floats, source },
     }
 }
 
@@ -317,7 +315,9 @@ fn load_openvino(dir: &Path) -> std::result::Result<Core, String> {
     Core::new().map_err(|e| e.to_string())
 }
 
-fn compile(core: &mut Core, path: &Path, device: &str, threads: usize) -> std::result::Result<OvSession, ModelProblem> {
+/// Reads and compiles `path` for `device`; with `fixed_input`, keeps the model to compile again
+/// for each input shape ([`OvSession::compile_for`]).
+fn compile(core: &mut Core, path: &Path, device: &str, threads: usize, fixed_input: bool) -> std::result::Result<OvSession, ModelProblem> {
     let problem = |step: &str, e: &dyn std::fmt::Display| ModelProblem::OpenVino { message: format!("{step}: {e}") };
     let available = core.available_devices().map_err(|e| problem("listing its devices", &e))?;
     let names: Vec<String> = available.iter().map(|d| d.as_ref().to_string()).collect();
@@ -329,10 +329,10 @@ fn compile(core: &mut Core, path: &Path, device: &str, threads: usize) -> std::r
     if device == "CPU" {
         // Its default is bf16 where the CPU has AMX: results must not depend on the CPU model.
         core.set_property(&target, &RwPropertyKey::HintInferencePrecision, "f32").map_err(|e| problem("setting f32", &e))?;
-    }
-    if threads > 0 && device == "CPU" {
-        core.set_property(&target, &RwPropertyKey::InferenceNumThreads, &threads.to_string())
-            .map_err(|e| problem("setting its threads", &e))?;
+        if threads > 0 {
+            core.set_property(&target, &RwPropertyKey::InferenceNumThreads, &threads.to_string())
+                .map_err(|e| problem("setting its threads", &e))?;
+        }
     }
     let text = path.to_str().ok_or_else(|| problem("reading it", &"the path is not UTF-8"))?;
     let model = core.read_model_from_file(text, "").map_err(|e| problem("reading it", &e))?;
@@ -347,7 +347,7 @@ fn compile(core: &mut Core, path: &Path, device: &str, threads: usize) -> std::r
     let inputs = outlets(n_in, &|i| compiled.get_input_by_index(i))?;
     let outputs = outlets(n_out, &|i| compiled.get_output_by_index(i))?;
     let request = compiled.create_infer_request().map_err(|e| problem("creating its request", &e))?;
-    let reshape = Some((model, device.to_string()));
+    let reshape = fixed_input.then(|| (model, device.to_string()));
     Ok(OvSession { request, _compiled: compiled, reshape, compiled_for: None, other_shapes: Vec::new(), inputs, outputs, input: None })
 }
 

@@ -31,7 +31,8 @@ pub struct ModelSettings {
     pub engine: String,
     /// `cpu`, `cuda`, `cuda:N` or `auto` (ONNX Runtime); `cpu`, `gpu`, `npu` or `auto` (OpenVINO).
     pub device: String,
-    /// ONNX Runtime intra-op threads per model; 0 = one per physical core.
+    /// Inference threads per model (ONNX Runtime's intra-op, OpenVINO's CPU threads); 0 = one
+    /// per physical core.
     pub threads: usize,
     /// Whether idle ONNX Runtime threads spin-wait.
     pub spinning: bool,
@@ -45,7 +46,7 @@ impl Default for ModelSettings {
             face_model: None,
             emotion_model: None,
             emotion_model_proc: None,
-            engine: "onnxruntime".into(),
+            engine: EngineKind::default().name().into(),
             device: "cpu".into(),
             threads: 0,
             spinning: false,

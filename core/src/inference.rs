@@ -501,9 +501,6 @@ fn run_batch<'s>(
     shape: [usize; 4],
     tensor: &[f32],
 ) -> Result<Outputs<'s>> {
-    if let Err(source) = ndarray::ArrayView4::from_shape(shape, tensor) {
-        return Err(Error::InputShape { role, path: path.to_path_buf(), shape, floats: tensor.len(), source });
-    }
     session.run(input_name, shape, tensor).map_err(|e| run_error(role, path, e))
 }
 

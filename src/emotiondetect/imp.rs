@@ -28,6 +28,7 @@ use crate::errors::error_message;
 use crate::ratelimit::RateLimiter;
 use crate::report_meta::ReportMeta;
 use emotiondetect_core::analyser::{Analyser, Detections, FrameDetector, FrameParams};
+use emotiondetect_core::backend::EngineKind;
 use emotiondetect_core::classification::DEFAULT_EMOTION_MODEL_FILE;
 use emotiondetect_core::error::{Error, Result};
 use emotiondetect_core::frame_report::FrameReport;
@@ -45,7 +46,7 @@ static CAT_STAGES: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 const DEFAULT_FACE_MODEL_FILE: &str = emotiondetect_core::DEFAULT_FACE_MODEL_FILE;
 const DEFAULT_DEVICE: &str = "cpu";
-const DEFAULT_ENGINE: &str = "onnxruntime";
+const DEFAULT_ENGINE: &str = EngineKind::OnnxRuntime.name();
 const DEFAULT_THRESHOLD: f64 = FrameParams::DEFAULT.threshold;
 const DEFAULT_NMS_THRESHOLD: f64 = FrameParams::DEFAULT.nms_threshold;
 const DEFAULT_MIN_FACE_SIZE: u32 = FrameParams::DEFAULT.min_face_size;
