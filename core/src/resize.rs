@@ -182,7 +182,10 @@ fn scale(resizer: &mut Resizer, bytes: &[u8], size: (usize, usize), bpp: usize, 
 }
 
 /// Spreads the packed scaled pixels into the tensor's three planes, in its channel order,
-/// normalised.
+/// normalised. Compiled for AVX2 too and chosen at run time: the builds target x86-64's SSE2
+/// baseline, and this loop (a 640x469 frame, 3.6 MB of floats) took 0.48 ms with SSE2 against
+/// 0.13 ms with AVX2 here. No fused multiply-add, so both give the same floats.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
 fn spread(scaled: &[u8], bpp: usize, [r, g, b]: [usize; 3], target: &TensorTarget, out: &mut [f32]) {
     let (cw, width, plane) = (target.content_w, target.width, target.width * target.height);
     let (p0, rest) = out.split_at_mut(plane);
@@ -207,6 +210,7 @@ fn spread(scaled: &[u8], bpp: usize, [r, g, b]: [usize; 3], target: &TensorTarge
 
 /// Zeroes what lies right of and below the content in one `width` x `height` plane (only that:
 /// the whole tensor is megabytes).
+#[inline(always)]
 fn zero_padding(plane: &mut [f32], target: &TensorTarget) {
     let (cw, ch, width) = (target.content_w, target.content_h, target.width);
     if cw < width {
@@ -219,6 +223,7 @@ fn zero_padding(plane: &mut [f32], target: &TensorTarget) {
 
 /// One row of 4-byte pixels: each pixel read as one little-endian word and its channels shifted
 /// out, so the loop vectorises whatever the byte order.
+#[inline(always)]
 fn spread_row4(row: &[u8], offsets: [usize; 3], k: [[f32; 2]; 3], [or, og, ob]: [&mut [f32]; 3]) {
     let [sr, sg, sb] = offsets.map(|o| 8 * o as u32);
     let pixels = row.chunks_exact(4).map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]]));
@@ -230,6 +235,7 @@ fn spread_row4(row: &[u8], offsets: [usize; 3], k: [[f32; 2]; 3], [or, og, ob]: 
 }
 
 /// One row of 3-byte pixels (RGB, BGR).
+#[inline(always)]
 fn spread_row3(row: &[u8], [r, g, b]: [usize; 3], k: [[f32; 2]; 3], [or, og, ob]: [&mut [f32]; 3]) {
     for (p, ((vr, vg), vb)) in row.chunks_exact(3).zip(or.iter_mut().zip(og.iter_mut()).zip(ob.iter_mut())) {
         *vr = p[r] as f32 * k[0][0] - k[0][1];
