@@ -27,6 +27,12 @@ ONNX Runtime's static quantization, calibrated on 512 train images; int8 makes t
 cost less than one float32 pass. --no-flip and --no-int8 export the plain float32 net. `--epochs 0
 --init best.pt` only exports.
 
+Resuming: after every epoch the run writes checkpoint.pt (model, optimiser, EMA, step, best epoch,
+the random generators' states, the arguments and the seconds spent; float32, about 3x the net's
+size). `--resume DIR` continues the run in DIR from its checkpoint with the arguments it was
+started with (`--threads` may differ): the same batches, augmentations and learning rates as an
+uninterrupted run, and train_log.jsonl goes on from the checkpoint's epoch.
+
 Output (in --out): best.onnx (input `input` [N, 1, 48, 48] NCHW float32 = (x / 255 - 0.5) / 0.25,
 output `probabilities` [N, 7], or `logits` [N, 7] with --no-flip), best.json (the model spec the
 element and tools read), best.pt and last.pt (state dicts), train_log.jsonl (one line per epoch) and
@@ -55,6 +61,7 @@ LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 SIZE = 48
 MEAN, STD = 0.5, 0.25
 WIDTHS = (32, 64, 128, 256)
+CHECKPOINT = "checkpoint.pt"
 
 
 def conv_bn(cin, cout):
@@ -258,6 +265,62 @@ def export(model, out, args, epoch, acc, shift, xtr, xva, yva):
     return onnx_accuracy(onnx_path, xva, yva)
 
 
+def widths_arg(text):
+    """`--widths 48,96,192,384`: four positive channel counts."""
+    try:
+        widths = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: four comma-separated integers expected")
+    if len(widths) != 4 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: four positive channel counts expected")
+    return widths
+
+
+def load_checkpoint(folder):
+    path = folder / CHECKPOINT
+    if not path.is_file():
+        sys.exit(f"--resume {folder}: no {CHECKPOINT} there (runs write one after each epoch)")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def resumed_args(saved, given):
+    """The checkpoint's arguments, but for --threads (a resumed run may use another machine's
+    cores), --stop-after and --resume itself; its --out is the folder resumed."""
+    args = argparse.Namespace(**saved)
+    args.threads, args.resume, args.out, args.stop_after = given.threads, given.resume, given.resume, given.stop_after
+    args.widths = tuple(args.widths)
+    return args
+
+
+def save_checkpoint(out, state, model, opt, ema, gen):
+    """Writes out/checkpoint.pt atomically (a stop while writing keeps the previous one)."""
+    state = dict(state, model=model.state_dict(), optimiser=opt.state_dict(), ema=None if ema is None else ema.state_dict(),
+                 generator=gen.get_state(), torch_rng=torch.get_rng_state(), numpy_rng=np.random.get_state())
+    tmp = out / (CHECKPOINT + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(out / CHECKPOINT)
+
+
+def restore(state, model, opt, ema, gen):
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimiser"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
+    gen.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    np.random.set_state(state["numpy_rng"])
+
+
+def open_log(path, epochs_kept):
+    """train_log.jsonl for appending, keeping its first `epochs_kept` lines (a run stopped after
+    writing an epoch's line but before its checkpoint repeats that epoch)."""
+    lines = path.read_text().splitlines(keepends=True)[:epochs_kept] if epochs_kept and path.exists() else []
+    log = open(path, "w")
+    log.writelines(lines)
+    log.flush()
+    return log
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared/datasets/fer2013"))
@@ -279,7 +342,14 @@ def main():
     ap.add_argument("--prior-correction", action=argparse.BooleanOptionalAction, default=True,
                     help="undo the class weighting's shift of the logits when choosing the epoch and in the export")
     ap.add_argument("--ema", type=float, default=0.0, help="also keep an exponential moving average of the weights, decay per step (0 = off)")
+    ap.add_argument("--widths", type=widths_arg, default=WIDTHS, help="channels of the four stages, e.g. 48,96,192,384")
+    ap.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint.pt, with that run's arguments")
+    ap.add_argument("--stop-after", type=int, default=0, metavar="N",
+                    help="stop after N epochs of this invocation, without exporting (to --resume later; 0 = run to the end)")
     args = ap.parse_args()
+    resume = load_checkpoint(Path(args.resume)) if args.resume else None
+    if resume is not None:
+        args = resumed_args(resume["args"], args)
 
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -300,8 +370,8 @@ def main():
     counts = torch.bincount(ytr, minlength=len(LABELS)).float().clamp(min=1)
     weights = (counts.sum() / counts).sqrt()
     weights = weights / (weights * counts).sum() * counts.sum()  # mean weight per sample = 1
-    model = FerNet().to(device, memory_format=torch.channels_last)
-    if args.init:
+    model = FerNet(tuple(args.widths)).to(device, memory_format=torch.channels_last)
+    if args.init and resume is None:
         model.load_state_dict(torch.load(args.init, map_location="cpu"))
         print(f"initialised from {args.init}", flush=True)
     decay = [p for p in model.parameters() if p.ndim > 1]
@@ -316,10 +386,16 @@ def main():
 
     steps_per_epoch = math.ceil(len(xtr) / args.batch)
     total, warmup = args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)
-    best = (-1.0, 0)
-    log = open(out / "train_log.jsonl", "w")
-    step = 0
-    for epoch in range(1, args.epochs + 1):
+    best, step, first, spent = (-1.0, 0), 0, 1, 0.0
+    command = " ".join([Path(sys.executable).name] + sys.argv)
+    commands = [command]
+    if resume is not None:
+        restore(resume, model, opt, ema, gen)
+        best, step, first, spent = tuple(resume["best"]), resume["step"], resume["epoch"] + 1, resume["seconds"]
+        commands = resume["commands"] + [command]
+        print(f"resumed {out} after epoch {resume['epoch']} (best {best[0]:.4f} at epoch {best[1]})", flush=True)
+    log = open_log(out / "train_log.jsonl", first - 1)
+    for epoch in range(first, args.epochs + 1):
         model.train()
         t0 = time.time()
         order = torch.randperm(len(xtr), generator=gen)
@@ -355,11 +431,16 @@ def main():
         print(json.dumps(line), flush=True)
         log.write(json.dumps(line) + "\n")
         log.flush()
-        torch.save(model.state_dict(), out / "last.pt")  # to continue or restart from
+        torch.save(model.state_dict(), out / "last.pt")  # to restart from with --init
         if acc > best[0]:
             best = (acc, epoch)
             torch.save(candidate.state_dict(), out / "best.pt")
-        elif epoch - best[1] >= args.patience:
+        save_checkpoint(out, {"epoch": epoch, "step": step, "best": list(best), "seconds": spent + time.time() - started,
+                              "args": vars(args), "commands": commands}, model, opt, ema, gen)
+        if args.stop_after and epoch - first + 1 >= args.stop_after and epoch < args.epochs:
+            print(f"stopped after epoch {epoch} (--stop-after {args.stop_after}): continue with --resume {out}", flush=True)
+            return
+        if epoch - best[1] >= args.patience:
             print(f"early stop: no better val accuracy since epoch {best[1]}", flush=True)
             break
 
@@ -375,8 +456,8 @@ def main():
         "best_epoch": best[1], "best_val_acc": round(best[0], 4), "exported_val_acc": round(exported, 4),
         "exported": {"flip_averaged": args.flip, "int8": args.int8, "logit_shift": [round(float(v), 4) for v in shift]},
         "seed": args.seed,
-        "command": " ".join([Path(sys.executable).name] + sys.argv), "args": vars(args),
-        "seconds": round(time.time() - started), "device": device, "threads": torch.get_num_threads(),
+        "command": commands[0], "resumed": commands[1:], "args": vars(args),
+        "seconds": round(spent + time.time() - started), "device": device, "threads": torch.get_num_threads(),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "torch": torch.__version__,
     }
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")

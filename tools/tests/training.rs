@@ -65,3 +65,87 @@ fn the_recipe_trains_exports_and_its_model_runs_in_our_stack() {
     assert!((ours - acc).abs() <= 0.02, "recipe {acc}, emotiondetect-eval {ours}\n{text}");
     std::fs::remove_dir_all(out).unwrap();
 }
+
+/// Runs train_fer.py with `args` on 30 images a class, one thread (the same arithmetic every
+/// run); returns its output and panics with it when the run fails.
+fn train<S: AsRef<str>>(args: &[S]) -> String {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let python = repo_dir().join(".venv-train/bin/python");
+    require_file(
+        &python,
+        "the training venv",
+        "run scripts/test.sh (it creates .venv-train from models/requirements-train.txt) or ./setup.sh --train",
+    );
+    let run = Command::new(&python).arg(repo_dir().join("models/train_fer.py")).args(&args).output().expect("python runs");
+    let log = format!("{}\n{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "train_fer.py {args:?} failed:\n{log}");
+    log
+}
+
+/// train_log.jsonl's epochs without their times.
+fn epochs(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("train_log.jsonl")).unwrap();
+    text.lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("seconds");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn a_stopped_run_resumes_where_it_stopped_and_ends_as_an_uninterrupted_one() {
+    let data = shared_dir().join("datasets/fer2013");
+    assert!(data.join("train/happy").is_dir(), "FER2013 not found at {}: the datasets live in ../shared/datasets", data.display());
+    let base = std::env::temp_dir().join(format!("emotiondetect-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (whole, split) = (base.join("whole"), base.join("split"));
+    let common = [
+        "--data",
+        data.to_str().unwrap(),
+        "--epochs",
+        "3",
+        "--limit",
+        "30",
+        "--threads",
+        "1",
+        "--ema",
+        "0.99",
+        "--no-int8",
+        "--widths",
+        "8,16,16,32",
+    ];
+    let with_out = |out: &std::path::Path, extra: &[&str]| -> Vec<String> {
+        common.iter().chain(&["--out", out.to_str().unwrap()]).chain(extra).map(|s| s.to_string()).collect()
+    };
+    train(&with_out(&whole, &[]));
+
+    let log = train(&with_out(&split, &["--stop-after", "1"]));
+    assert!(log.contains("stopped after epoch 1"), "{log}");
+    assert!(
+        split.join("checkpoint.pt").is_file() && !split.join("best.onnx").exists(),
+        "a stopped run keeps its checkpoint and exports nothing"
+    );
+    assert_eq!(epochs(&split).len(), 1);
+    let log = train(&["--resume", split.to_str().unwrap(), "--threads", "1"]);
+    assert!(log.contains("resumed") && log.contains("after epoch 1"), "{log}");
+
+    // The same batches, augmentations, learning rates and EMA: the same losses and accuracies.
+    let (a, b) = (epochs(&whole), epochs(&split));
+    assert_eq!(a.len(), 3);
+    assert_eq!(a, b, "uninterrupted against stopped after epoch 1 and resumed");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(split.join("training.json")).unwrap()).unwrap();
+    assert!(summary["command"].as_str().unwrap().contains("--stop-after 1"));
+    assert_eq!(summary["resumed"].as_array().unwrap().len(), 1);
+    assert_eq!(summary["args"]["widths"], serde_json::json!([8, 16, 16, 32]));
+    assert!(split.join("best.onnx").is_file());
+    let missing = Command::new(repo_dir().join(".venv-train/bin/python"))
+        .arg(repo_dir().join("models/train_fer.py"))
+        .args(["--resume", base.join("nothing").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no checkpoint.pt there"), "{}", String::from_utf8_lossy(&missing.stderr));
+    std::fs::remove_dir_all(base).unwrap();
+}
