@@ -27,6 +27,15 @@ ONNX Runtime's static quantization, calibrated on 512 train images; int8 makes t
 cost less than one float32 pass. --no-flip and --no-int8 export the plain float32 net. `--epochs 0
 --init best.pt` only exports.
 
+Distillation: with --teacher MODEL (a flip-averaged classifier export, e.g. models/ensemble.py's
+ensemble; repeat it to average several) the loss is (1 - a) x the weighted cross entropy above plus
+a x T^2 x KL(teacher || student) at temperature T (Hinton et al., "Distilling the Knowledge in a
+Neural Network", 2015; a = --distill-weight, T = --temperature). The teacher's probabilities are
+computed once per train image with ONNX Runtime (cached in OUT/teacher_probs.npy) and serve for
+every augmented copy of it; flip averaging makes them the same for the mirror image. They are
+prior-corrected, so log(weight) is added back before the softmax at T: both terms then pull the
+student's logits toward log p(y|x) + log(weight), which the export's prior correction undoes.
+
 Resuming: after every epoch the run writes checkpoint.pt (model, optimiser, EMA, step, best epoch,
 the random generators' states, the arguments and the seconds spent; float32, about 3x the net's
 size). `--resume DIR` continues the run in DIR from its checkpoint with the arguments it was
@@ -265,6 +274,31 @@ def export(model, out, args, epoch, acc, shift, xtr, xva, yva):
     return onnx_accuracy(onnx_path, xva, yva)
 
 
+def teacher_probs(paths, images, out, batch=256):
+    """[N, 7] float32: the mean probabilities of the classifiers at `paths` for each train image,
+    computed with ONNX Runtime, or read from out/teacher_probs.npy when it was made for the same
+    files and images (a resumed run)."""
+    import hashlib
+    import onnxruntime as ort
+
+    key = hashlib.sha256(b"".join(Path(p).read_bytes() for p in paths) + images.numpy().tobytes()).hexdigest()
+    cache, cache_key = out / "teacher_probs.npy", out / "teacher_probs.sha256"
+    if cache.exists() and cache_key.exists() and cache_key.read_text() == key:
+        return np.load(cache)
+    x = normalise(images).numpy()
+    total = np.zeros((len(x), len(LABELS)), dtype=np.float32)
+    for p in paths:
+        session = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+        if [o.name for o in session.get_outputs()] != ["probabilities"]:
+            sys.exit(f"--teacher {p}: expected one output 'probabilities' (a flip-averaged export)")
+        total += np.concatenate([session.run(None, {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)])
+    probs = total / len(paths)
+    np.save(cache, probs)
+    cache_key.write_text(key)
+    print(f"teacher probabilities of {len(x)} train images from {', '.join(map(str, paths))}", flush=True)
+    return probs
+
+
 def widths_arg(text):
     """`--widths 48,96,192,384`: four positive channel counts."""
     try:
@@ -342,6 +376,10 @@ def main():
     ap.add_argument("--prior-correction", action=argparse.BooleanOptionalAction, default=True,
                     help="undo the class weighting's shift of the logits when choosing the epoch and in the export")
     ap.add_argument("--ema", type=float, default=0.0, help="also keep an exponential moving average of the weights, decay per step (0 = off)")
+    ap.add_argument("--teacher", action="append", default=[], metavar="MODEL",
+                    help="distil from this flip-averaged classifier's probabilities (repeat to average several)")
+    ap.add_argument("--distill-weight", type=float, default=0.8, help="weight of the distillation term (with --teacher)")
+    ap.add_argument("--temperature", type=float, default=2.0, help="softmax temperature of the distillation term")
     ap.add_argument("--widths", type=widths_arg, default=WIDTHS, help="channels of the four stages, e.g. 48,96,192,384")
     ap.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint.pt, with that run's arguments")
     ap.add_argument("--stop-after", type=int, default=0, metavar="N",
@@ -383,6 +421,11 @@ def main():
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
     loss_fn = nn.CrossEntropyLoss(weight=weights.to(device), label_smoothing=args.label_smoothing)
     shift = prior_shift(weights, args.prior_correction).to(device)
+    soft = None
+    if args.teacher:
+        # Back in the weighted loss's logit space (see the docstring), at temperature T.
+        log_p = torch.from_numpy(teacher_probs(args.teacher, xtr, out)).clamp(min=1e-8).log()
+        soft = ((log_p + weights.log()) / args.temperature).softmax(1)
 
     steps_per_epoch = math.ceil(len(xtr) / args.batch)
     total, warmup = args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)
@@ -406,7 +449,11 @@ def main():
             x = augment(normalise(xtr[idx]), gen).to(device, memory_format=torch.channels_last)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, warmup, args.lr)
-            loss = loss_fn(model(x), ytr[idx].to(device))
+            logits = model(x)
+            loss = loss_fn(logits, ytr[idx].to(device))
+            if soft is not None:
+                kl = F.kl_div((logits / args.temperature).log_softmax(1), soft[idx].to(device), reduction="batchmean")
+                loss = (1 - args.distill_weight) * loss + args.distill_weight * args.temperature**2 * kl
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -149,3 +149,75 @@ fn a_stopped_run_resumes_where_it_stopped_and_ends_as_an_uninterrupted_one() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no checkpoint.pt there"), "{}", String::from_utf8_lossy(&missing.stderr));
     std::fs::remove_dir_all(base).unwrap();
 }
+
+#[test]
+fn models_join_into_one_ensemble_graph_that_our_stack_runs() {
+    let data = shared_dir().join("datasets/fer2013");
+    let fp32 = require_file(&data_dir().join("models/emotion_fer2013_vggbn_fp32.onnx"), "the float32 classifier", "run ./setup.sh");
+    let base = std::env::temp_dir().join(format!("emotiondetect-ensemble-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    // A second member unlike the first: a small net after one epoch on 30 images a class.
+    let small = base.join("small");
+    let common = ["--data", data.to_str().unwrap(), "--epochs", "1", "--limit", "30", "--threads", "1", "--no-int8"];
+    train(&[&common[..], &["--widths", "8,16,16,32", "--out", small.to_str().unwrap()]].concat());
+
+    let out = base.join("ensemble");
+    let run = Command::new(repo_dir().join(".venv-train/bin/python"))
+        .arg(repo_dir().join("models/ensemble.py"))
+        .args(["--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--limit", "40", "--threads", "1"])
+        .args([fp32.as_path(), small.join("best.onnx").as_path()])
+        .output()
+        .expect("python runs");
+    let log = format!("{}\n{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    // ensemble.py itself fails when the joined graph's output is not its members' mean.
+    assert!(run.status.success(), "ensemble.py failed:\n{log}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("ensemble.json")).unwrap()).unwrap();
+    let member_acc: Vec<f64> = report["members"].as_array().unwrap().iter().map(|m| m["val_acc"].as_f64().unwrap()).collect();
+    assert_eq!(member_acc.len(), 2);
+    assert!(member_acc[0] > 0.6, "run 6's float32 classifier on 280 val images: {member_acc:?}");
+    let acc = report["val_acc"].as_f64().unwrap();
+    assert!(report["ms_per_face_batch32"].as_f64().unwrap() > 0.0);
+
+    // The element's own pre-processing and ONNX Runtime session read the file and its spec.
+    let eval = Command::new(EVAL)
+        .arg(data.join("val"))
+        .args(["--model", out.join("emotion_fer2013_ensemble.onnx").to_str().unwrap()])
+        .args(["--spec", out.join("fer2013_ensemble.json").to_str().unwrap(), "--limit", "40", "--batch", "32", "--png", "/dev/null"])
+        .output()
+        .expect("emotiondetect-eval runs");
+    let text = String::from_utf8_lossy(&eval.stdout);
+    assert!(eval.status.success(), "{text}\n{}", String::from_utf8_lossy(&eval.stderr));
+    let ours: f64 = text.lines().find_map(|l| l.strip_prefix("accuracy=")).unwrap().parse().unwrap();
+    assert!((ours - acc).abs() <= 0.02, "ensemble.py {acc}, emotiondetect-eval {ours}\n{text}");
+    std::fs::remove_dir_all(base).unwrap();
+}
+
+#[test]
+fn distillation_takes_the_teachers_probabilities_once_per_image_and_keeps_them_on_resume() {
+    let data = shared_dir().join("datasets/fer2013");
+    let teacher = require_file(&data_dir().join("models/emotion_fer2013_vggbn_fp32.onnx"), "the float32 classifier", "run ./setup.sh");
+    let out = std::env::temp_dir().join(format!("emotiondetect-distil-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let (d, o, t) = (data.to_str().unwrap(), out.to_str().unwrap(), teacher.to_str().unwrap());
+    let args = ["--data", d, "--out", o, "--epochs", "2", "--limit", "30", "--threads", "1", "--no-int8", "--widths", "8,16,16,32"];
+    let log = train(&[&args[..], &["--teacher", t, "--stop-after", "1"]].concat());
+    assert!(log.contains("teacher probabilities of 210 train images"), "{log}");
+    let log = train(&["--resume", o, "--threads", "1"]);
+    assert!(!log.contains("teacher probabilities of"), "a resumed run reads them from its folder:\n{log}");
+    assert!(out.join("best.onnx").is_file());
+
+    // What was cached: one distribution per train image, in the images' order (30 a class, in
+    // FER2013's class order), from run 6's classifier, which knows most of its own train set.
+    let check = "import numpy as np, sys; p = np.load(sys.argv[1]); y = np.repeat(np.arange(7), 30); \
+                 print(p.shape, round(float(np.abs(p.sum(1) - 1).max()), 4), round(float((p.argmax(1) == y).mean()), 3))";
+    let run = Command::new(repo_dir().join(".venv-train/bin/python"))
+        .args(["-c", check, out.join("teacher_probs.npy").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    let fields: Vec<&str> = text.trim().rsplitn(3, ' ').collect();
+    assert!(text.starts_with("(210, 7) "), "{text}");
+    assert!(fields[1].parse::<f64>().unwrap() < 1e-3, "probabilities sum to 1: {text}");
+    assert!(fields[0].parse::<f64>().unwrap() > 0.6, "the teacher's accuracy on these train images: {text}");
+    std::fs::remove_dir_all(out).unwrap();
+}
