@@ -11,6 +11,7 @@
 # 3. the benchmark with device=cuda on the 1080p crowd clip (bench/make_crowd_clip.py): classifier
 #    batch sizes 1, 8, 32, 64 (emotiondetect-eval ms/face on FER2013 val, and the element's fps),
 #    then 4 and 8 streams in one process sharing one model-instance-id;
+# 4. the training recipe with --device cuda (TRAIN_EPOCHS, default 30; 0 skips);
 # and prints one table. Meant to finish in under 8 minutes once the wheels are downloaded.
 # On a GPU machine that cannot build or download (no cargo, no internet): build here, copy, and
 # set BENCH_BIN_DIR=DIR (emotiondetect-eval and bench-pipeline), EMOTIONDETECT_DATA_DIR (models,
@@ -88,6 +89,25 @@ for n in 4 8; do
   rows+=("| crowd 1080p x $n streams, one model-instance-id (batch-size=32) | $n | $(echo "$o" | field fps) | | $(echo "$o" | field peak_rss_mb) |")
 done
 
+# 4. The training recipe on the GPU (models/train_fer.py --device cuda), TRAIN_EPOCHS epochs
+#    (default 30; 0 skips) of the default net from scratch, when .venv-train has a CUDA torch.
+train_epochs=${TRAIN_EPOCHS:-30}
+train_row="| training: skipped (TRAIN_EPOCHS=0) | | | | |"
+if [ "$train_epochs" -gt 0 ]; then
+  echo "==> training recipe, $train_epochs epochs, --device cuda"
+  if .venv-train/bin/python -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
+    t0=$(date +%s)
+    .venv-train/bin/python models/train_fer.py --data "$shared/datasets/fer2013" --out target/gpu-train --device cuda \
+      --epochs "$train_epochs" --ema 0.999 --patience "$train_epochs" >/tmp/emotiondetect-gpu-train.log 2>&1 ||
+      { tail -n 20 /tmp/emotiondetect-gpu-train.log >&2; echo "FAIL  training on the GPU (log: /tmp/emotiondetect-gpu-train.log)"; failed=1; }
+    best=$(sed -n 's/.*"exported_val_acc": \([0-9.]*\).*/\1/p' target/gpu-train/training.json 2>/dev/null | head -n 1)
+    train_row="| training: $train_epochs epochs of train_fer.py --device cuda, $(($(date +%s) - t0)) s; exported val accuracy ${best:-none} | | | | |"
+  else
+    echo "FAIL  training on the GPU: .venv-train has no torch that sees CUDA (./setup.sh --train)"; failed=1
+    train_row="| training: no CUDA torch in .venv-train | | | | |"
+  fi
+fi
+
 echo
 echo "# emotiondetect on the GPU"
 echo
@@ -97,7 +117,7 @@ echo "- clips: $megamind; $crowd (1920x1080, 17.jpg and 25.jpg panned); ms/face:
 echo
 echo "| what | streams | aggregate fps | classifier ms/face | peak RSS MB |"
 echo "|---|---|---|---|---|"
-printf '%s\n' "${rows[@]}"
+printf '%s\n' "${rows[@]}" "$train_row"
 echo
 echo "CUDA checks: $([ "$failed" = 0 ] && echo passed || echo FAILED); $(($(date +%s) - start)) s in all"
 exit "$failed"

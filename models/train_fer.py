@@ -299,6 +299,13 @@ def teacher_probs(paths, images, out, batch=256):
     return probs
 
 
+def pick_device(name):
+    """`cuda` fails when torch sees no GPU rather than training for hours on the CPU."""
+    if name == "cuda" and not torch.cuda.is_available():
+        sys.exit(f"--device cuda: torch {torch.__version__} sees no CUDA GPU (torch.cuda.is_available() is False)")
+    return "cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu"
+
+
 def widths_arg(text):
     """`--widths 48,96,192,384`: four positive channel counts."""
     try:
@@ -318,10 +325,11 @@ def load_checkpoint(folder):
 
 
 def resumed_args(saved, given):
-    """The checkpoint's arguments, but for --threads (a resumed run may use another machine's
-    cores), --stop-after and --resume itself; its --out is the folder resumed."""
+    """The checkpoint's arguments, but for --threads and --device (a run may go on on another
+    machine, e.g. a lent GPU), --stop-after and --resume itself; its --out is the folder resumed."""
     args = argparse.Namespace(**saved)
-    args.threads, args.resume, args.out, args.stop_after = given.threads, given.resume, given.resume, given.stop_after
+    args.threads, args.device, args.stop_after = given.threads, given.device, given.stop_after
+    args.resume, args.out = given.resume, given.resume
     args.widths = tuple(args.widths)
     return args
 
@@ -380,6 +388,7 @@ def main():
                     help="distil from this flip-averaged classifier's probabilities (repeat to average several)")
     ap.add_argument("--distill-weight", type=float, default=0.8, help="weight of the distillation term (with --teacher)")
     ap.add_argument("--temperature", type=float, default=2.0, help="softmax temperature of the distillation term")
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (auto: cuda when torch sees a GPU)")
     ap.add_argument("--widths", type=widths_arg, default=WIDTHS, help="channels of the four stages, e.g. 48,96,192,384")
     ap.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint.pt, with that run's arguments")
     ap.add_argument("--stop-after", type=int, default=0, metavar="N",
@@ -394,7 +403,7 @@ def main():
     gen = torch.Generator().manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = pick_device(args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
