@@ -299,6 +299,58 @@ def teacher_probs(paths, images, out, batch=256):
     return probs
 
 
+@torch.no_grad()
+def init_from_onnx(model, path, shift, images, count=4096):
+    """Loads a float32 export of this recipe (flip-averaged or not) into `model`, whose widths
+    must be the export's. The export folded each batch norm into its convolution (weight and
+    bias) and `shift` (the prior correction) into the linear layer's bias. The convolutions get
+    the folded weights; each batch norm gets the mean and variance of its convolution's output
+    over `count` train images as running statistics, and the scale and offset that give back the
+    folded bias, so the net computes what the file does in eval mode and, batch statistics being
+    close to these, in training too. Checked against ONNX Runtime on those images."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    graph = onnx.load(path).graph
+    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    gemm = next((n for n in graph.node if n.op_type == "Gemm"), None)
+    layers = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    norms = [m for m in model.features if isinstance(m, nn.BatchNorm2d)]
+    shapes = [tuple(tensors[n.input[1]].shape) for n in convs]
+    if gemm is None or shapes != [tuple(c.weight.shape) for c in layers]:
+        sys.exit(f"--init {path}: its convolutions {shapes} are not this net's (--widths {','.join(str(n.num_features) for n in norms[1::2])})")
+    model.eval()
+    for conv, bn, node in zip(layers, norms, convs):
+        conv.weight.copy_(torch.from_numpy(tensors[node.input[1]]))
+        bn.weight.fill_(1.0), bn.running_mean.zero_(), bn.running_var.fill_(1.0 - bn.eps)
+        bn.bias.copy_(torch.from_numpy(tensors[node.input[2]]))
+    model.head[-1].weight.copy_(torch.from_numpy(tensors[gemm.input[1]]))
+    model.head[-1].bias.copy_(torch.from_numpy(tensors[gemm.input[2]]) - shift)
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:count]
+    x = normalise(images[pick])
+    outputs = {}
+    hooks = [c.register_forward_hook(lambda m, i, o: outputs.__setitem__(m, o)) for c in layers]
+    model(x)
+    for h in hooks:
+        h.remove()
+    for conv, bn in zip(layers, norms):
+        mean, var = outputs[conv].mean((0, 2, 3)), outputs[conv].var((0, 2, 3), unbiased=False)
+        bn.running_mean.copy_(mean), bn.running_var.copy_(var)
+        bias = bn.bias.clone()
+        bn.weight.copy_((var + bn.eps).sqrt()), bn.bias.copy_(mean + bias)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    theirs = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+    ours = model(x) + shift
+    if graph.output[0].name == "probabilities":
+        ours = (ours.softmax(1) + (model(x.flip(3)) + shift).softmax(1)) / 2
+    diff = float((ours - theirs).abs().max())
+    if diff > 1e-3:
+        sys.exit(f"--init {path}: the rebuilt net differs from the file by {diff}")
+    print(f"rebuilt from {path}: largest difference from ONNX Runtime {diff:.2e} on {len(x)} train images", flush=True)
+
+
 def pick_device(name):
     """`cuda` fails when torch sees no GPU rather than training for hours on the CPU."""
     if name == "cuda" and not torch.cuda.is_available():
@@ -419,7 +471,10 @@ def main():
     weights = weights / (weights * counts).sum() * counts.sum()  # mean weight per sample = 1
     model = FerNet(tuple(args.widths)).to(device, memory_format=torch.channels_last)
     if args.init and resume is None:
-        model.load_state_dict(torch.load(args.init, map_location="cpu"))
+        if args.init.endswith(".onnx"):
+            init_from_onnx(model, args.init, prior_shift(weights, args.prior_correction), xtr)
+        else:
+            model.load_state_dict(torch.load(args.init, map_location="cpu"))
         print(f"initialised from {args.init}", flush=True)
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]

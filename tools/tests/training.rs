@@ -221,3 +221,46 @@ fn distillation_takes_the_teachers_probabilities_once_per_image_and_keeps_them_o
     assert!(fields[0].parse::<f64>().unwrap() > 0.6, "the teacher's accuracy on these train images: {text}");
     std::fs::remove_dir_all(out).unwrap();
 }
+
+#[test]
+fn a_float32_export_rebuilds_the_net_that_made_it() {
+    let data = shared_dir().join("datasets/fer2013");
+    let fp32 = require_file(&data_dir().join("models/emotion_fer2013_vggbn_fp32.onnx"), "the float32 classifier", "run ./setup.sh");
+    let out = std::env::temp_dir().join(format!("emotiondetect-init-onnx-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let (d, o, f) = (data.to_str().unwrap(), out.to_str().unwrap(), fp32.to_str().unwrap());
+    // Export only: the rebuilt net, exported again, must be the file it was rebuilt from.
+    let log = train(&["--data", d, "--out", o, "--epochs", "0", "--init", f, "--limit", "40", "--threads", "1", "--no-int8"]);
+    let diff: f64 = log
+        .lines()
+        .find_map(|l| l.split("largest difference from ONNX Runtime ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no rebuild line:\n{log}"))
+        .parse()
+        .unwrap();
+    assert!(diff < 1e-4, "rebuilt net against the file: {diff}");
+    let eval = |model: &std::path::Path| -> String {
+        let run = Command::new(EVAL)
+            .arg(data.join("val"))
+            .args(["--model", model.to_str().unwrap(), "--spec", out.join("best.json").to_str().unwrap()])
+            .args(["--limit", "40", "--batch", "32", "--png", "/dev/null"])
+            .output()
+            .expect("emotiondetect-eval runs");
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        String::from_utf8_lossy(&run.stdout).lines().find(|l| l.starts_with("accuracy=")).unwrap().to_string()
+    };
+    assert_eq!(eval(&out.join("best.onnx")), eval(&fp32), "the re-export classifies val as the original does");
+    // Another width is refused, naming it.
+    let wrong = Command::new(repo_dir().join(".venv-train/bin/python"))
+        .arg(repo_dir().join("models/train_fer.py"))
+        .args(["--data", d, "--out", o, "--epochs", "0", "--init", f, "--limit", "5", "--widths", "8,16,16,32"])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("are not this net's (--widths 8,16,16,32)"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    std::fs::remove_dir_all(out).unwrap();
+}
