@@ -6,6 +6,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
@@ -20,10 +21,8 @@ fn the_recipe_trains_exports_and_its_model_runs_in_our_stack() {
         "the training venv",
         "run scripts/test.sh (it creates .venv-train from models/requirements-train.txt) or ./setup.sh --train",
     );
-    let data = shared_dir().join("datasets/fer2013");
-    assert!(data.join("train/happy").is_dir(), "FER2013 not found at {}: the datasets live in ../shared/datasets", data.display());
-    let out = std::env::temp_dir().join(format!("emotiondetect-train-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let data = fer2013();
+    let out = scratch("train");
 
     let run = Command::new(&python)
         .arg(repo_dir().join("models/train_fer.py"))
@@ -52,18 +51,45 @@ fn the_recipe_trains_exports_and_its_model_runs_in_our_stack() {
     let spec = out.join("best.json");
     let spec_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
     assert_eq!(spec_json["output"], serde_json::json!({"name": "probabilities", "kind": "probabilities"}));
-    let eval = Command::new(EVAL)
-        .args([data.join("val").to_str().unwrap(), "--model", model.to_str().unwrap(), "--spec", spec.to_str().unwrap()])
-        .args(["--limit", "60", "--batch", "32", "--png", out.join("c.png").to_str().unwrap()])
-        .output()
-        .expect("emotiondetect-eval runs");
-    let text = String::from_utf8_lossy(&eval.stdout);
-    assert!(eval.status.success(), "{text}\n{}", String::from_utf8_lossy(&eval.stderr));
     // The recipe's val accuracy of the exported model (PIL decoding, numpy normalisation) and ours
     // (image crate, our pre-processing) on the same 416 images: the same up to a few decoding flips.
-    let ours: f64 = text.lines().find_map(|l| l.strip_prefix("accuracy=")).unwrap().parse().unwrap();
+    let (ours, text) = eval_accuracy(&model, &spec, "60", &out.join("c.png"));
     assert!((ours - acc).abs() <= 0.02, "recipe {acc}, emotiondetect-eval {ours}\n{text}");
     std::fs::remove_dir_all(out).unwrap();
+}
+
+/// The FER2013 folder-per-class dataset of ../shared.
+fn fer2013() -> PathBuf {
+    let data = shared_dir().join("datasets/fer2013");
+    assert!(data.join("train/happy").is_dir(), "FER2013 not found at {}: the datasets live in ../shared/datasets", data.display());
+    data
+}
+
+/// An empty folder for one test's outputs.
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("emotiondetect-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The installed float32 classifier (run 6's flip-averaged export).
+fn installed_fp32() -> PathBuf {
+    require_file(&data_dir().join("models/emotion_fer2013_vggbn_fp32.onnx"), "the float32 classifier", "run ./setup.sh")
+}
+
+/// emotiondetect-eval's accuracy for `model` (with `spec`) on the first `limit` val images of
+/// each class, and its output; panics when it fails.
+fn eval_accuracy(model: &Path, spec: &Path, limit: &str, png: &Path) -> (f64, String) {
+    let eval = Command::new(EVAL)
+        .arg(fer2013().join("val"))
+        .args(["--model", model.to_str().unwrap(), "--spec", spec.to_str().unwrap()])
+        .args(["--limit", limit, "--batch", "32", "--png", png.to_str().unwrap()])
+        .output()
+        .expect("emotiondetect-eval runs");
+    let text = String::from_utf8_lossy(&eval.stdout).to_string();
+    assert!(eval.status.success(), "{text}\n{}", String::from_utf8_lossy(&eval.stderr));
+    let acc = text.lines().find_map(|l| l.strip_prefix("accuracy=")).unwrap().parse().unwrap();
+    (acc, text)
 }
 
 /// Runs train_fer.py with `args` on 30 images a class, one thread (the same arithmetic every
@@ -83,7 +109,7 @@ fn train<S: AsRef<str>>(args: &[S]) -> String {
 }
 
 /// train_log.jsonl's epochs without their times.
-fn epochs(dir: &std::path::Path) -> Vec<serde_json::Value> {
+fn epochs(dir: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join("train_log.jsonl")).unwrap();
     text.lines()
         .map(|l| {
@@ -96,10 +122,8 @@ fn epochs(dir: &std::path::Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_stopped_run_resumes_where_it_stopped_and_ends_as_an_uninterrupted_one() {
-    let data = shared_dir().join("datasets/fer2013");
-    assert!(data.join("train/happy").is_dir(), "FER2013 not found at {}: the datasets live in ../shared/datasets", data.display());
-    let base = std::env::temp_dir().join(format!("emotiondetect-resume-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+    let data = fer2013();
+    let base = scratch("resume");
     let (whole, split) = (base.join("whole"), base.join("split"));
     let common = [
         "--data",
@@ -116,7 +140,7 @@ fn a_stopped_run_resumes_where_it_stopped_and_ends_as_an_uninterrupted_one() {
         "--widths",
         "8,16,16,32",
     ];
-    let with_out = |out: &std::path::Path, extra: &[&str]| -> Vec<String> {
+    let with_out = |out: &Path, extra: &[&str]| -> Vec<String> {
         common.iter().chain(&["--out", out.to_str().unwrap()]).chain(extra).map(|s| s.to_string()).collect()
     };
     train(&with_out(&whole, &[]));
@@ -152,10 +176,9 @@ fn a_stopped_run_resumes_where_it_stopped_and_ends_as_an_uninterrupted_one() {
 
 #[test]
 fn models_join_into_one_ensemble_graph_that_our_stack_runs() {
-    let data = shared_dir().join("datasets/fer2013");
-    let fp32 = require_file(&data_dir().join("models/emotion_fer2013_vggbn_fp32.onnx"), "the float32 classifier", "run ./setup.sh");
-    let base = std::env::temp_dir().join(format!("emotiondetect-ensemble-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+    let data = fer2013();
+    let fp32 = installed_fp32();
+    let base = scratch("ensemble");
     // A second member unlike the first: a small net after one epoch on 30 images a class.
     let small = base.join("small");
     let common = ["--data", data.to_str().unwrap(), "--epochs", "1", "--limit", "30", "--threads", "1", "--no-int8"];
@@ -179,25 +202,17 @@ fn models_join_into_one_ensemble_graph_that_our_stack_runs() {
     assert!(report["ms_per_face_batch32"].as_f64().unwrap() > 0.0);
 
     // The element's own pre-processing and ONNX Runtime session read the file and its spec.
-    let eval = Command::new(EVAL)
-        .arg(data.join("val"))
-        .args(["--model", out.join("emotion_fer2013_ensemble.onnx").to_str().unwrap()])
-        .args(["--spec", out.join("fer2013_ensemble.json").to_str().unwrap(), "--limit", "40", "--batch", "32", "--png", "/dev/null"])
-        .output()
-        .expect("emotiondetect-eval runs");
-    let text = String::from_utf8_lossy(&eval.stdout);
-    assert!(eval.status.success(), "{text}\n{}", String::from_utf8_lossy(&eval.stderr));
-    let ours: f64 = text.lines().find_map(|l| l.strip_prefix("accuracy=")).unwrap().parse().unwrap();
+    let (model, spec) = (out.join("emotion_fer2013_ensemble.onnx"), out.join("fer2013_ensemble.json"));
+    let (ours, text) = eval_accuracy(&model, &spec, "40", Path::new("/dev/null"));
     assert!((ours - acc).abs() <= 0.02, "ensemble.py {acc}, emotiondetect-eval {ours}\n{text}");
     std::fs::remove_dir_all(base).unwrap();
 }
 
 #[test]
 fn distillation_takes_the_teachers_probabilities_once_per_image_and_keeps_them_on_resume() {
-    let data = shared_dir().join("datasets/fer2013");
-    let teacher = require_file(&data_dir().join("models/emotion_fer2013_vggbn_fp32.onnx"), "the float32 classifier", "run ./setup.sh");
-    let out = std::env::temp_dir().join(format!("emotiondetect-distil-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let data = fer2013();
+    let teacher = installed_fp32();
+    let out = scratch("distil");
     let (d, o, t) = (data.to_str().unwrap(), out.to_str().unwrap(), teacher.to_str().unwrap());
     let args = ["--data", d, "--out", o, "--epochs", "2", "--limit", "30", "--threads", "1", "--no-int8", "--widths", "8,16,16,32"];
     let log = train(&[&args[..], &["--teacher", t, "--stop-after", "1"]].concat());
@@ -224,10 +239,9 @@ fn distillation_takes_the_teachers_probabilities_once_per_image_and_keeps_them_o
 
 #[test]
 fn a_float32_export_rebuilds_the_net_that_made_it() {
-    let data = shared_dir().join("datasets/fer2013");
-    let fp32 = require_file(&data_dir().join("models/emotion_fer2013_vggbn_fp32.onnx"), "the float32 classifier", "run ./setup.sh");
-    let out = std::env::temp_dir().join(format!("emotiondetect-init-onnx-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let data = fer2013();
+    let fp32 = installed_fp32();
+    let out = scratch("init-onnx");
     let (d, o, f) = (data.to_str().unwrap(), out.to_str().unwrap(), fp32.to_str().unwrap());
     // Export only: the rebuilt net, exported again, must be the file it was rebuilt from.
     let log = train(&["--data", d, "--out", o, "--epochs", "0", "--init", f, "--limit", "40", "--threads", "1", "--no-int8"]);
@@ -239,16 +253,7 @@ fn a_float32_export_rebuilds_the_net_that_made_it() {
         .parse()
         .unwrap();
     assert!(diff < 1e-4, "rebuilt net against the file: {diff}");
-    let eval = |model: &std::path::Path| -> String {
-        let run = Command::new(EVAL)
-            .arg(data.join("val"))
-            .args(["--model", model.to_str().unwrap(), "--spec", out.join("best.json").to_str().unwrap()])
-            .args(["--limit", "40", "--batch", "32", "--png", "/dev/null"])
-            .output()
-            .expect("emotiondetect-eval runs");
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-        String::from_utf8_lossy(&run.stdout).lines().find(|l| l.starts_with("accuracy=")).unwrap().to_string()
-    };
+    let eval = |model: &Path| eval_accuracy(model, &out.join("best.json"), "40", Path::new("/dev/null")).0;
     assert_eq!(eval(&out.join("best.onnx")), eval(&fp32), "the re-export classifies val as the original does");
     // Another width is refused, naming it.
     let wrong = Command::new(repo_dir().join(".venv-train/bin/python"))
