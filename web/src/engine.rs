@@ -64,7 +64,7 @@ impl Models {
         Ok(Models { holder })
     }
 
-    /// Where the models run: `cpu` or `cuda:N`.
+    /// Where the models run, as the element's `active-device` gives it: `cpu`, `cuda:N`, `gpu` or `npu`.
     pub fn device(&self) -> String {
         self.holder.children().first().map(|e| e.property::<String>("active-device")).unwrap_or_default()
     }
