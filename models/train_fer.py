@@ -39,8 +39,12 @@ student's logits toward log p(y|x) + log(weight), which the export's prior corre
 Resuming: after every epoch the run writes checkpoint.pt (model, optimiser, EMA, step, best epoch,
 the random generators' states, the arguments and the seconds spent; float32, about 3x the net's
 size). `--resume DIR` continues the run in DIR from its checkpoint with the arguments it was
-started with (`--threads` may differ): the same batches, augmentations and learning rates as an
-uninterrupted run, and train_log.jsonl goes on from the checkpoint's epoch.
+started with (`--threads`, `--device` and `--stop-after` may be given again): the same batches,
+augmentations and learning rates as an uninterrupted run, and train_log.jsonl goes on from the
+checkpoint's epoch. `--stop-after N` ends an invocation after N epochs without exporting.
+
+--init FILE.onnx starts from a float32 export of this recipe (see init_from_onnx); --widths sets
+the four stages' channels (teachers of another width); --device cuda trains on a GPU.
 
 Output (in --out): best.onnx (input `input` [N, 1, 48, 48] NCHW float32 = (x / 255 - 0.5) / 0.25,
 output `probabilities` [N, 7], or `logits` [N, 7] with --no-flip), best.json (the model spec the
