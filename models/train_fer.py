@@ -380,10 +380,11 @@ def load_checkpoint(folder):
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def resumed_args(saved, given):
+def resumed_args(saved, given, defaults):
     """The checkpoint's arguments, but for --threads and --device (a run may go on on another
-    machine, e.g. a lent GPU), --stop-after and --resume itself; its --out is the folder resumed."""
-    args = argparse.Namespace(**saved)
+    machine, e.g. a lent GPU), --stop-after and --resume itself; its --out is the folder resumed.
+    Options added to the script since the run started take their `defaults`."""
+    args = argparse.Namespace(**{**defaults, **saved})
     args.threads, args.device, args.stop_after = given.threads, given.device, given.stop_after
     args.resume, args.out = given.resume, given.resume
     args.widths = tuple(args.widths)
@@ -452,7 +453,7 @@ def main():
     args = ap.parse_args()
     resume = load_checkpoint(Path(args.resume)) if args.resume else None
     if resume is not None:
-        args = resumed_args(resume["args"], args)
+        args = resumed_args(resume["args"], args, vars(ap.parse_args([])))
 
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)

@@ -152,6 +152,15 @@ fn a_stopped_run_resumes_where_it_stopped_and_ends_as_an_uninterrupted_one() {
         "a stopped run keeps its checkpoint and exports nothing"
     );
     assert_eq!(epochs(&split).len(), 1);
+    // A checkpoint written before options were added to the script (teacher 1's was): they take
+    // their defaults on resume.
+    let older = "import sys, torch; p = sys.argv[1]; c = torch.load(p, weights_only=False); \
+                 [c['args'].pop(k) for k in ('teacher', 'distill_weight', 'temperature', 'device')]; torch.save(c, p)";
+    let strip = Command::new(repo_dir().join(".venv-train/bin/python"))
+        .args(["-c", older, split.join("checkpoint.pt").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(strip.status.success(), "{}", String::from_utf8_lossy(&strip.stderr));
     let log = train(&["--resume", split.to_str().unwrap(), "--threads", "1"]);
     assert!(log.contains("resumed") && log.contains("after epoch 1"), "{log}");
 
