@@ -22,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import torch
 import onnxruntime as ort
 from onnx import compose, helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_fer import LABELS, MEAN, SIZE, STD, load_split  # noqa: E402
+from train_fer import LABELS, MEAN, SIZE, STD, load_split, normalise, run_onnx  # noqa: E402
 
 OUTPUT = "probabilities"
 
@@ -63,10 +64,6 @@ def join(paths):
     return model
 
 
-def probabilities(session, x, batch=256):
-    return np.concatenate([session.run(None, {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)])
-
-
 def scores(p, labels):
     pred = p.argmax(1)
     recall = {name: round(float((pred[labels == k] == k).mean()), 3) for k, name in enumerate(LABELS)}
@@ -79,7 +76,7 @@ def ms_per_face(session, x, batch=32, rounds=5):
     times = []
     for _ in range(rounds):
         t = time.perf_counter()
-        probabilities(session, x, batch)
+        run_onnx(session, x, batch)
         times.append((time.perf_counter() - t) * 1000 / len(x))
     return round(float(np.median(times)), 3)
 
@@ -102,26 +99,26 @@ def main():
     onnx.save(join(args.models), str(path))
 
     images, labels = load_split(Path(args.data) / "val", args.limit)
-    x = ((images.astype(np.float32) / 255.0 - MEAN) / STD)[:, None]
+    x = normalise(torch.from_numpy(images)).numpy()
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
-    session = lambda p: ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"])
+    sessions = [ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for p in args.models + [path]]
     report = {"members": []}
     outputs = []
-    for p in args.models:
-        out = probabilities(session(p), x)
+    for p, member_session in zip(args.models, sessions):
+        out = run_onnx(member_session, x)
         outputs.append(out)
         acc, recall = scores(out, labels)
         report["members"].append({"model": p.name, "val_acc": acc, "val_recall": recall})
-    ensemble = session(path)
-    out = probabilities(ensemble, x)
+    ensemble = sessions[-1]
+    out = run_onnx(ensemble, x)
     # The graph's Mean is the mean of the members run alone.
     diff = float(np.abs(out - np.mean(outputs, axis=0)).max())
     if diff > 1e-4:
         sys.exit(f"the joined graph differs from its members' mean by {diff}")
     acc, recall = scores(out, labels)
     report.update({"val_acc": acc, "val_recall": recall, "images": len(labels), "ms_per_face_batch32": ms_per_face(ensemble, x),
-                   "member_ms_per_face_batch32": [ms_per_face(session(p), x) for p in args.models]})
+                   "member_ms_per_face_batch32": [ms_per_face(m, x) for m in sessions[:-1]]})
     spec = {
         "schema": 1,
         "name": "fer2013-ensemble",

@@ -227,13 +227,19 @@ def quantize(fp32_path, int8_path, calibration):
     pre.unlink()
 
 
+def run_onnx(session, x, batch=256):
+    """The first output of ONNX Runtime `session` for normalised `x` ([N, 1, 48, 48] float32
+    numpy), run in batches."""
+    return np.concatenate([session.run(None, {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)])
+
+
 def onnx_accuracy(path, images, labels, batch=256):
     """Val accuracy of an exported model run by ONNX Runtime (what the element will see)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = normalise(images).numpy()
-    out = np.concatenate([session.run(None, {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)])
+    out = run_onnx(session, x, batch)
     return float((out.argmax(1) == labels.numpy()).mean())
 
 
@@ -295,7 +301,7 @@ def teacher_probs(paths, images, out, batch=256):
         session = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
         if [o.name for o in session.get_outputs()] != ["probabilities"]:
             sys.exit(f"--teacher {p}: expected one output 'probabilities' (a flip-averaged export)")
-        total += np.concatenate([session.run(None, {"input": x[i : i + batch]})[0] for i in range(0, len(x), batch)])
+        total += run_onnx(session, x, batch)
     probs = total / len(paths)
     np.save(cache, probs)
     cache_key.write_text(key)
