@@ -11,8 +11,9 @@ use gst::prelude::*;
 
 const MEGAMIND_FRAMES: usize = 270;
 /// Faces in Megamind.avi at the default settings (YuNet, 640 px, threshold 0.6). 408 before
-/// d3d12c0; the detector input built by the yuv and fast_image_resize crates (bytes rounded as
-/// OpenCV rounds them) leaves two borderline faces under the threshold.
+/// d3d12c0; the detector input built by the yuv crate and a scaling crate (bytes rounded as
+/// OpenCV rounds them; fast_image_resize, then pic-scale) leaves two borderline faces under the
+/// threshold.
 const MEGAMIND_FACES: usize = 406;
 
 /// Runs `desc` to EOS; returns the `json` of each `emotiondetect` message.

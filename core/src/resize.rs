@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 //! The detector's input from a whole frame, through two SIMD crates: the `yuv` crate converts
-//! YUV frames to packed RGB bytes, `fast_image_resize` scales them with fixed-support bilinear
-//! interpolation (`ResizeAlg::Interpolation`, OpenCV's `INTER_LINEAR` sampling: pixel centres
-//! aligned, edges clamped), then the bytes are spread into the tensor's float planes.
+//! YUV frames to packed RGB bytes, `pic-scale` scales them with a bilinear (triangle) filter
+//! (pixel centres aligned, edges clamped; downscaling widens the filter, so every source pixel
+//! counts), then the bytes are spread into the tensor's float planes. Its plans (the filter
+//! weights of one source and target size) are kept per thread, so a stream's frames are scaled
+//! without allocating.
 //!
 //! This is the order OpenCV-based pipelines work in (decode to BGR bytes, `cv::resize`, then
 //! `blobFromImage`), so values are rounded to bytes twice, as theirs are; the separable path in
@@ -11,9 +13,9 @@
 //! (2026-12-06, 2-core AVX2 EPYC, `examples/preprocess_bench.rs`): see docs/performance.md.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
-use fast_image_resize::images::{Image as FrImage, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use pic_scale::{ImageSize, ImageStore, ImageStoreMut, Resampling, ResamplingFunction, Scaler};
 use yuv::{
     BufferStoreMut, YuvBiPlanarImage, YuvConversionMode, YuvPackedImage, YuvPlanarImage, YuvPlanarImageMut, YuvRange, YuvStandardMatrix,
 };
@@ -32,8 +34,19 @@ struct Scratch {
     yuv422: [Vec<u8>; 3],
     /// The scaled frame, packed.
     scaled: Vec<u8>,
-    resizer: Resizer,
+    plans: Plans,
+    /// The plans' memory between their vertical and horizontal passes.
+    between: Vec<u8>,
 }
+
+/// The last scaling plan for 3- and 4-byte pixels, with the sizes (from, to) it was made for.
+#[derive(Default)]
+struct Plans {
+    rgb: Option<(Sizes, Arc<Resampling<u8, 3>>)>,
+    rgba: Option<(Sizes, Arc<Resampling<u8, 4>>)>,
+}
+
+type Sizes = ((usize, usize), (usize, usize));
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
@@ -65,11 +78,12 @@ pub(crate) fn frame_to_planar<P: AsRef<[u8]>>(image: &Image<P>, target: &TensorT
 
 fn convert_scale_spread<P: AsRef<[u8]>>(image: &Image<P>, target: &TensorTarget, out: &mut [f32]) -> bool {
     SCRATCH.with_borrow_mut(|scratch| {
-        let Scratch { rgb, yuv422, scaled, resizer } = scratch;
+        let Scratch { rgb, yuv422, scaled, plans, between } = scratch;
         let [py, pu, pv] = yuv422;
         let Some((bpp, offsets)) = packed_rgb(image, rgb, [py, pu, pv]) else { return false };
         let bytes: &[u8] = if rgb.is_empty() { image.planes[0].as_ref() } else { rgb };
-        if !scale(resizer, bytes, (image.width, image.height), bpp, (target.content_w, target.content_h), scaled) {
+        let sizes = ((image.width, image.height), (target.content_w, target.content_h));
+        if scale(plans, bytes, sizes, bpp, (scaled, between)).is_none() {
             return false;
         }
         spread(scaled, bpp, offsets, target, out);
@@ -98,8 +112,8 @@ fn packed_rgb<P: AsRef<[u8]>>(image: &Image<P>, rgb: &mut Vec<u8>, yuv422: [&mut
         let len = if contiguous { planes[0].len() } else { rgb.len() };
         return (len >= w * h * bpp).then_some((bpp, [r, g, b]));
     }
-    // RGBA rather than RGB: fast_image_resize's best-optimised pixel, and 4-byte pixels spread
-    // faster.
+    // RGBA rather than RGB: pic-scale scales 4-byte pixels faster (720x528 to 640x469: 0.37
+    // against 0.53 ms here), and they spread faster.
     rgb.resize(w * h * 4, 0);
     let (w32, h32, rgb_stride) = (w as u32, h as u32, w as u32 * 4);
     let converted = match image.layout {
@@ -170,15 +184,46 @@ fn matrix(spec: YuvSpec) -> YuvStandardMatrix {
     YuvStandardMatrix::Custom(kr, kb)
 }
 
-/// Scales packed `bytes` (`size` pixels of `bpp` bytes) to `to` pixels into `scaled`.
-fn scale(resizer: &mut Resizer, bytes: &[u8], size: (usize, usize), bpp: usize, to: (usize, usize), scaled: &mut Vec<u8>) -> bool {
-    let pixel = if bpp == 3 { PixelType::U8x3 } else { PixelType::U8x4 };
-    let Ok(src) = ImageRef::new(size.0 as u32, size.1 as u32, bytes, pixel) else { return false };
-    scaled.resize(to.0 * to.1 * bpp, 0);
-    let Ok(mut dst) = FrImage::from_slice_u8(to.0 as u32, to.1 as u32, scaled, pixel) else { return false };
-    // Alpha is padding here (BGRx...): no premultiplication.
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Interpolation(FilterType::Bilinear)).use_alpha(false);
-    resizer.resize(&src, &mut dst, &options).is_ok()
+/// Scales packed `bytes` (`sizes.0` pixels of `bpp` bytes, 3 or 4) to `sizes.1` pixels into
+/// `scaled`, with the plan for these sizes (made on the first frame and after a size change) and
+/// `between` as its intermediate image.
+fn scale(plans: &mut Plans, bytes: &[u8], sizes: Sizes, bpp: usize, (scaled, between): (&mut Vec<u8>, &mut Vec<u8>)) -> Option<()> {
+    let ((w, h), (tw, th)) = sizes;
+    scaled.resize(tw * th * bpp, 0);
+    let scaler = Scaler::new(ResamplingFunction::Bilinear);
+    let (from, to) = (ImageSize::new(w, h), ImageSize::new(tw, th));
+    if bpp == 3 {
+        let plan = planned(&mut plans.rgb, sizes, || scaler.plan_rgb_resampling(from, to).ok())?;
+        resample(plan.as_ref(), bytes, sizes, (scaled, between))
+    } else {
+        // Alpha is padding here (BGRx...): no premultiplication.
+        let plan = planned(&mut plans.rgba, sizes, || scaler.plan_rgba_resampling(from, to, false).ok())?;
+        resample(plan.as_ref(), bytes, sizes, (scaled, between))
+    }
+}
+
+/// The plan in `slot` when it was made for `sizes`, else a new one from `make`.
+fn planned<P>(slot: &mut Option<(Sizes, Arc<P>)>, sizes: Sizes, make: impl FnOnce() -> Option<Arc<P>>) -> Option<&Arc<P>>
+where
+    P: ?Sized,
+{
+    if slot.as_ref().is_none_or(|(made_for, _)| *made_for != sizes) {
+        *slot = Some((sizes, make()?));
+    }
+    slot.as_ref().map(|(_, plan)| plan)
+}
+
+/// Runs `plan` on `bytes` into `scaled`, both contiguous rows of `N`-byte pixels.
+fn resample<const N: usize>(
+    plan: &Resampling<u8, N>,
+    bytes: &[u8],
+    ((w, h), (tw, th)): Sizes,
+    (scaled, between): (&mut [u8], &mut Vec<u8>),
+) -> Option<()> {
+    let src = ImageStore::<u8, N>::borrow(bytes, w, h).ok()?;
+    let mut dst = ImageStoreMut::<u8, N>::borrow(scaled, tw, th).ok()?;
+    between.resize(plan.scratch_size(), 0);
+    plan.resample_with_scratch(&src, &mut dst, between).ok()
 }
 
 /// Spreads the packed scaled pixels into the tensor's three planes, in its channel order,
@@ -264,6 +309,9 @@ mod tests {
     /// The largest and the mean absolute difference between this path and the per-pixel
     /// reference (which interpolates in floats, then converts, with each chroma sample over its
     /// pixels; the `yuv` crate rounds to bytes and interpolates 4:2:2 chroma), 0..255 levels.
+    /// The reference samples two pixels an axis; `pic-scale` widens its filter when
+    /// downscaling, which softens the steps between 4:2:0 chroma samples (up to 5 levels of R or B
+    /// at this 0.88 scale, a level on smooth RGB) but not the mean.
     fn differences<P: AsRef<[u8]> + Sync>(img: &Image<P>, t: &TensorTarget) -> (f32, f32) {
         let whole = (0.0, 0.0, img.width as f32, img.height as f32);
         assert!(applies(img, whole, t));
@@ -317,7 +365,7 @@ mod tests {
         let yuy2 = yuy2_image(&packed, ps, spec, w, h);
         for img in [&i420, &nv12, &yuy2] {
             let (max, mean) = differences(img, &t);
-            assert!(max <= 2.5 && mean <= 0.5, "{:?}: max {max} mean {mean}", img.layout);
+            assert!(max <= 6.0 && mean <= 0.5, "{:?}: max {max} mean {mean}", img.layout);
         }
         // The same picture in 4:2:0 and 4:2:2 gives the same tensor (a webcam's YUY2 finds the
         // faces its I420 does).
@@ -332,7 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn packed_rgb_with_padded_rows_is_within_a_level_and_the_padding_is_zero() {
+    fn packed_rgb_with_padded_rows_is_within_two_levels_and_the_padding_is_zero() {
         let (w, h) = (300, 250);
         let stride = w * 4 + 16;
         let r = plane(stride, h, 7.0);
@@ -345,7 +393,7 @@ mod tests {
         };
         for t in [target(320, 288, 300, 250, ColourOrder::Rgb), target(288, 256, 280, 240, ColourOrder::Bgr)] {
             let (max, _) = differences(&img, &t);
-            assert!(max <= 1.0, "{}x{}: {max}", t.content_w, t.content_h);
+            assert!(max <= 2.0, "{}x{}: {max}", t.content_w, t.content_h);
         }
     }
 
@@ -369,7 +417,7 @@ mod tests {
         let t = target(384, 288, 352, 264, ColourOrder::Rgb);
         for img in [&i420, &nv12, &yuy2] {
             let (max, mean) = differences(img, &t);
-            assert!(max <= 2.5 && mean <= 0.5, "{:?}: max {max} mean {mean}", img.layout);
+            assert!(max <= 6.0 && mean <= 0.5, "{:?}: max {max} mean {mean}", img.layout);
         }
     }
 
