@@ -57,18 +57,18 @@ fn counted<T>(f: impl FnOnce() -> T) -> (T, u64) {
     (out, COUNT.load(Ordering::SeqCst))
 }
 
-/// The photo as I420 (BT.601 limited, even size), converted per pixel.
+/// The photo (`w` x `h` packed RGB) as I420 (BT.601 limited), cropped to even size, converted
+/// per pixel; each chroma sample is the pixel at its top left.
 fn i420(rgb: &[u8], w: usize, h: usize) -> [Vec<u8>; 3] {
-    let (w, h) = (w & !1, h & !1);
     let spec = YuvSpec::BT601_LIMITED;
-    let stride = rgb.len() / (h.max(1)) / 3 * 3;
     let yuv = |x: usize, y: usize| {
-        let p = &rgb[y * stride + 3 * x..];
+        let p = &rgb[(y * w + x) * 3..];
         spec.from_rgb([p[0], p[1], p[2]])
     };
-    let y_plane = (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).map(|(x, y)| yuv(x, y)[0]).collect();
-    let chroma = |c: usize| (0..h / 2).flat_map(|y| (0..w / 2).map(move |x| (x, y))).map(|(x, y)| yuv(2 * x, 2 * y)[c]).collect();
-    [y_plane, chroma(1), chroma(2)]
+    let (w2, h2) = (w / 2, h / 2);
+    let y_plane = (0..2 * h2).flat_map(|y| (0..2 * w2).map(move |x| (x, y))).map(|(x, y)| yuv(x, y)[0]).collect();
+    let (u, v) = (0..h2).flat_map(|y| (0..w2).map(move |x| (x, y))).map(|(x, y)| yuv(2 * x, 2 * y)).map(|c| (c[1], c[2])).unzip();
+    [y_plane, u, v]
 }
 
 #[test]
