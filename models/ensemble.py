@@ -7,7 +7,10 @@ Each MODEL is a classifier that train_fer.py exported with flip averaging (`inpu
 NCHW float32 grey, (x / 255 - 0.5) / 0.25; output `probabilities` [N, 7] in FER2013 order), float32
 (`--no-int8`) for the ensemble's accuracy. The ensemble is one graph: every member reads the same
 `input`, and `probabilities` is the mean of the members' probabilities (ONNX `Mean`), so the
-element and the tools run it as any other classifier.
+element and the tools run it as any other classifier. With --tta (the default) the graph also
+averages over test-time views of each face: the face itself, shifted 2 pixels left, right, up and
+down, and zoomed by 1.08 and 0.93 (ONNX `GridSample`, bilinear, border pixels repeated: the
+shifts and zooms that train_fer.py's augmentation draws), 7x the work for about +0.7 point.
 
 Writes OUT/emotion_fer2013_ensemble.onnx and its spec OUT/fer2013_ensemble.json, and prints (and
 writes to OUT/ensemble.json) the val accuracy and per-class recall of each member and of the
@@ -23,13 +26,16 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+import torch.nn.functional as F
 import onnxruntime as ort
-from onnx import compose, helper
+from onnx import compose, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_fer import LABELS, MEAN, SIZE, STD, load_split, normalise, run_onnx  # noqa: E402
 
 OUTPUT = "probabilities"
+# Test-time views: (dx, dy) shift in pixels of the 48x48 face, zoom factor.
+VIEWS = [(0, 0, 1.0), (-2, 0, 1.0), (2, 0, 1.0), (0, -2, 1.0), (0, 2, 1.0), (0, 0, 1.08), (0, 0, 0.93)]
 
 
 def member(path, k):
@@ -64,6 +70,59 @@ def join(paths):
     return model
 
 
+def view_grids(views):
+    """[V, 48, 48, 2] float32 sampling grids of `views`, in GridSample's normalised -1..1 (x, y)
+    coordinates (align_corners=0): output pixel (i, j) of view v reads the face at grid[v, i, j]."""
+    theta = torch.tensor([[[1 / s, 0, -2 * dx / SIZE], [0, 1 / s, -2 * dy / SIZE]] for dx, dy, s in views])
+    return F.affine_grid(theta, [len(views), 1, SIZE, SIZE], align_corners=False)
+
+
+def warp(x, grids):
+    """[V * N, 1, 48, 48]: the V views of the N faces `x` (normalised, [N, 1, 48, 48] torch), view-major."""
+    n = x.shape[0]
+    grid = grids[:, None].expand(-1, n, -1, -1, -1).reshape(-1, SIZE, SIZE, 2)
+    return F.grid_sample(x.repeat(len(grids), 1, 1, 1), grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def with_views(model, views):
+    """`model` ([N, 1, 48, 48] -> [N, 7]) wrapped so that it runs on every view of each face
+    ([V * N, 1, 48, 48], made by GridSample from constant grids) and returns the mean over views."""
+    v = len(views)
+    grids = view_grids(views).unsqueeze(1).numpy()  # [V, 1, 48, 48, 2], broadcast over N
+    inner = model.graph
+    for node in inner.node:
+        node.input[:] = ["tta_views" if n == "input" else n for n in node.input]
+        node.output[:] = ["tta_probabilities" if n == OUTPUT else n for n in node.output]
+    const = lambda name, a: numpy_helper.from_array(np.asarray(a), name)
+    inits = [const("tta_grids", grids), const("tta_v", np.array([v], np.int64)),
+             const("tta_grid_tail", np.array([SIZE, SIZE, 2], np.int64)),
+             const("tta_grid_shape", np.array([-1, SIZE, SIZE, 2], np.int64)),
+             const("tta_out_shape", np.array([v, -1, len(LABELS)], np.int64))]
+    opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    if opset < 16:
+        sys.exit(f"test-time views need ONNX opset >= 16 (GridSample); the members use {opset}: use --no-tta")
+    mean = (helper.make_node("ReduceMean", ["tta_stacked"], [OUTPUT], axes=[0], keepdims=0) if opset < 18 else
+            helper.make_node("ReduceMean", ["tta_stacked", "tta_axis0"], [OUTPUT], keepdims=0))
+    if opset >= 18:
+        inits.append(const("tta_axis0", np.array([0], np.int64)))
+    head = [
+        helper.make_node("Shape", ["input"], ["tta_n"], start=0, end=1),
+        helper.make_node("Concat", ["tta_v", "tta_n", "tta_grid_tail"], ["tta_expand_shape"], axis=0),
+        helper.make_node("Expand", ["tta_grids", "tta_expand_shape"], ["tta_grids_vn"]),
+        helper.make_node("Reshape", ["tta_grids_vn", "tta_grid_shape"], ["tta_grid"]),
+        helper.make_node("Concat", ["input"] * v, ["tta_tiled"], axis=0),
+        helper.make_node("GridSample", ["tta_tiled", "tta_grid"], ["tta_views"], align_corners=0,
+                         mode="bilinear", padding_mode="border"),
+    ]
+    tail = [helper.make_node("Reshape", ["tta_probabilities", "tta_out_shape"], ["tta_stacked"]), mean]
+    graph = helper.make_graph(head + list(inner.node) + tail, inner.name, list(inner.input), list(inner.output),
+                              list(inner.initializer) + inits)
+    wrapped = helper.make_model(graph, opset_imports=list(model.opset_import), producer_name=model.producer_name)
+    wrapped.ir_version = model.ir_version
+    onnx.checker.check_model(wrapped)
+    return wrapped
+
+
 def scores(p, labels):
     pred = p.argmax(1)
     recall = {name: round(float((pred[labels == k] == k).mean()), 3) for k, name in enumerate(LABELS)}
@@ -86,6 +145,8 @@ def main():
     ap.add_argument("models", nargs="+", type=Path, help="flip-averaged classifiers exported by train_fer.py")
     ap.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared/datasets/fer2013"))
     ap.add_argument("--out", type=Path, default=Path("target/ensemble"))
+    ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                    help=f"also average over {len(VIEWS)} shifted and zoomed views of each face inside the graph")
     ap.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0 = its default)")
     ap.add_argument("--limit", type=int, default=0, help="use at most this many val images per class (smoke test)")
     args = ap.parse_args()
@@ -96,34 +157,40 @@ def main():
             sys.exit(f"{p}: no such file")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "emotion_fer2013_ensemble.onnx"
-    onnx.save(join(args.models), str(path))
+    views = VIEWS if args.tta else VIEWS[:1]
+    joined = join(args.models)
+    onnx.save(with_views(joined, views) if args.tta else joined, str(path))
 
     images, labels = load_split(Path(args.data) / "val", args.limit)
-    x = normalise(torch.from_numpy(images)).numpy()
+    x = normalise(torch.from_numpy(images))
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     sessions = [ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for p in args.models + [path]]
-    report = {"members": []}
-    outputs = []
-    for p, member_session in zip(args.models, sessions):
-        out = run_onnx(member_session, x)
-        outputs.append(out)
-        acc, recall = scores(out, labels)
+    # [members, views, N, 7]: each member on each view, run alone.
+    alone = np.stack([run_onnx(s, warp(x, view_grids(views)).numpy()).reshape(len(views), len(x), -1) for s in sessions[:-1]])
+    report = {"members": [], "views": [list(v) for v in views]}
+    for p, out in zip(args.models, alone):
+        acc, recall = scores(out[0], labels)
         report["members"].append({"model": p.name, "val_acc": acc, "val_recall": recall})
+        if args.tta:
+            report["members"][-1]["val_acc_views"] = scores(out.mean(0), labels)[0]
+    if args.tta:
+        report["val_acc_without_views"] = scores(alone[:, 0].mean(0), labels)[0]
     ensemble = sessions[-1]
-    out = run_onnx(ensemble, x)
-    # The graph's Mean is the mean of the members run alone.
-    diff = float(np.abs(out - np.mean(outputs, axis=0)).max())
+    out = run_onnx(ensemble, x.numpy())
+    # The graph's output is the mean of the members run alone on the views.
+    diff = float(np.abs(out - alone.mean((0, 1))).max())
     if diff > 1e-4:
         sys.exit(f"the joined graph differs from its members' mean by {diff}")
     acc, recall = scores(out, labels)
-    report.update({"val_acc": acc, "val_recall": recall, "images": len(labels), "ms_per_face_batch32": ms_per_face(ensemble, x),
-                   "member_ms_per_face_batch32": [ms_per_face(m, x) for m in sessions[:-1]]})
+    report.update({"val_acc": acc, "val_recall": recall, "images": len(labels), "ms_per_face_batch32": ms_per_face(ensemble, x.numpy()),
+                   "member_ms_per_face_batch32": [ms_per_face(m, x.numpy()) for m in sessions[:-1]]})
+    described = f"the mean over {len(views)} views of each face of " if args.tta else "mean of "
     spec = {
         "schema": 1,
         "name": "fer2013-ensemble",
         "model": path.name,
-        "comment": f"mean of {len(args.models)} flip-averaged classifiers ({', '.join(p.name for p in args.models)}), "
+        "comment": f"{described}{len(args.models)} flip-averaged classifiers ({', '.join(p.name for p in args.models)}), "
                    f"val accuracy {acc:.4f}; made by models/ensemble.py",
         "input": {"name": "input", "layout": "NCHW", "width": SIZE, "height": SIZE, "colour": "grey",
                   "scale": 1.0 / 255.0, "mean": [MEAN], "std": [STD]},

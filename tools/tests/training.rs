@@ -201,9 +201,12 @@ fn models_join_into_one_ensemble_graph_that_our_stack_runs() {
         .output()
         .expect("python runs");
     let log = format!("{}\n{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
-    // ensemble.py itself fails when the joined graph's output is not its members' mean.
+    // ensemble.py itself fails when the joined graph's output is not its members' mean over the
+    // test-time views, each member run alone on views made by torch.
     assert!(run.status.success(), "ensemble.py failed:\n{log}");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("ensemble.json")).unwrap()).unwrap();
+    assert_eq!(report["views"].as_array().map(Vec::len), Some(7), "{report}");
+    assert!(report["val_acc_without_views"].as_f64().is_some(), "{report}");
     let member_acc: Vec<f64> = report["members"].as_array().unwrap().iter().map(|m| m["val_acc"].as_f64().unwrap()).collect();
     assert_eq!(member_acc.len(), 2);
     assert!(member_acc[0] > 0.6, "run 6's float32 classifier on 280 val images: {member_acc:?}");
