@@ -171,7 +171,7 @@ def main():
     report = {"members": [], "views": [list(v) for v in views]}
     for p, out in zip(args.models, alone):
         acc, recall = scores(out[0], labels)
-        report["members"].append({"model": p.name, "val_acc": acc, "val_recall": recall})
+        report["members"].append({"model": str(p), "val_acc": acc, "val_recall": recall})
         if args.tta:
             report["members"][-1]["val_acc_views"] = scores(out.mean(0), labels)[0]
     if args.tta:
@@ -186,11 +186,12 @@ def main():
     report.update({"val_acc": acc, "val_recall": recall, "images": len(labels), "ms_per_face_batch32": ms_per_face(ensemble, x.numpy()),
                    "member_ms_per_face_batch32": [ms_per_face(m, x.numpy()) for m in sessions[:-1]]})
     described = f"the mean over {len(views)} views of each face of " if args.tta else "mean of "
+    names = [p.name if [q.name for q in args.models].count(p.name) == 1 else f"{p.parent.name}/{p.name}" for p in args.models]
     spec = {
         "schema": 1,
-        "name": "fer2013-ensemble",
+        "name": "fer2013_ensemble",
         "model": path.name,
-        "comment": f"{described}{len(args.models)} flip-averaged classifiers ({', '.join(p.name for p in args.models)}), "
+        "comment": f"{described}{len(args.models)} flip-averaged classifiers ({', '.join(names)}), "
                    f"val accuracy {acc:.4f}; made by models/ensemble.py",
         "input": {"name": "input", "layout": "NCHW", "width": SIZE, "height": SIZE, "colour": "grey",
                   "scale": 1.0 / 255.0, "mean": [MEAN], "std": [STD]},

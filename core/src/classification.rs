@@ -58,11 +58,12 @@ pub struct ClassifierSpec {
 }
 
 /// The specs shipped in `models/specs/`, with the model file name each belongs to.
-const BUILTIN_SPECS: [(&str, &str); 7] = [
+const BUILTIN_SPECS: [(&str, &str); 8] = [
     ("emotion_fer2013_mini_xception.onnx", include_str!("../../models/specs/fer2013_mini_xception.json")),
     ("emotion_fer2013_vggbn.onnx", include_str!("../../models/specs/fer2013_vggbn.json")),
     ("emotion_fer2013_vggbn_fast.onnx", include_str!("../../models/specs/fer2013_vggbn_fast.json")),
     ("emotion_fer2013_vggbn_fp32.onnx", include_str!("../../models/specs/fer2013_vggbn_fp32.json")),
+    ("emotion_fer2013_ensemble.onnx", include_str!("../../models/specs/fer2013_ensemble.json")),
     ("emotion-ferplus-8.onnx", include_str!("../../models/specs/emotion_ferplus_8.json")),
     ("enet_b0_8_best_afew.onnx", include_str!("../../models/specs/hsemotion_enet_b0_8.json")),
     ("facial_expression_recognition_mobilefacenet_2022july.onnx", include_str!("../../models/specs/mobilefacenet_fer.json")),
