@@ -35,6 +35,9 @@ computed once per train image with ONNX Runtime (cached in OUT/teacher_probs.npy
 every augmented copy of it; flip averaging makes them the same for the mirror image. They are
 prior-corrected, so log(weight) is added back before the softmax at T: both terms then pull the
 student's logits toward log p(y|x) + log(weight), which the export's prior correction undoes.
+With --consistent the teacher instead runs on each augmented batch the student sees, so both see
+the same picture (consistent teaching: Beyer et al., "Knowledge distillation: A good teacher is
+patient and consistent", CVPR 2022); it costs the teacher's time a train image every epoch.
 
 Resuming: after every epoch the run writes checkpoint.pt (model, optimiser, EMA, step, best epoch,
 the random generators' states, the arguments and the seconds spent; float32, about 3x the net's
@@ -289,20 +292,13 @@ def teacher_probs(paths, images, out, batch=256):
     computed with ONNX Runtime, or read from out/teacher_probs.npy when it was made for the same
     files and images (a resumed run)."""
     import hashlib
-    import onnxruntime as ort
 
     key = hashlib.sha256(b"".join(Path(p).read_bytes() for p in paths) + images.numpy().tobytes()).hexdigest()
     cache, cache_key = out / "teacher_probs.npy", out / "teacher_probs.sha256"
     if cache.exists() and cache_key.exists() and cache_key.read_text() == key:
         return np.load(cache)
     x = normalise(images).numpy()
-    total = np.zeros((len(x), len(LABELS)), dtype=np.float32)
-    for p in paths:
-        session = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
-        if [o.name for o in session.get_outputs()] != ["probabilities"]:
-            sys.exit(f"--teacher {p}: expected one output 'probabilities' (a flip-averaged export)")
-        total += run_onnx(session, x, batch)
-    probs = total / len(paths)
+    probs = sum(run_onnx(session, x, batch) for session in teacher_sessions(paths)) / len(paths)
     np.save(cache, probs)
     cache_key.write_text(key)
     print(f"teacher probabilities of {len(x)} train images from {', '.join(map(str, paths))}", flush=True)
@@ -379,6 +375,23 @@ def widths_arg(text):
     return widths
 
 
+def teacher_sessions(paths):
+    """ONNX Runtime sessions of the --teacher files, each checked to give `probabilities`."""
+    import onnxruntime as ort
+
+    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in paths]
+    for p, session in zip(paths, sessions):
+        if [o.name for o in session.get_outputs()] != ["probabilities"]:
+            sys.exit(f"--teacher {p}: expected one output 'probabilities' (a flip-averaged export)")
+    return sessions
+
+
+def soft_targets(probs, weights, temperature):
+    """The teacher's [N, 7] prior-corrected probabilities back in the weighted loss's logit space
+    (see the docstring), as a softmax at `temperature`."""
+    return ((probs.clamp(min=1e-8).log() + weights.log()) / temperature).softmax(1)
+
+
 def load_checkpoint(folder):
     path = folder / CHECKPOINT
     if not path.is_file():
@@ -450,6 +463,8 @@ def main():
     ap.add_argument("--teacher", action="append", default=[], metavar="MODEL",
                     help="distil from this flip-averaged classifier's probabilities (repeat to average several)")
     ap.add_argument("--distill-weight", type=float, default=0.8, help="weight of the distillation term (with --teacher)")
+    ap.add_argument("--consistent", action="store_true",
+                    help="run the teacher on each augmented batch instead of once per train image (with --teacher)")
     ap.add_argument("--temperature", type=float, default=2.0, help="softmax temperature of the distillation term")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (auto: cuda when torch sees a GPU)")
     ap.add_argument("--widths", type=widths_arg, default=WIDTHS, help="channels of the four stages, e.g. 48,96,192,384")
@@ -496,11 +511,11 @@ def main():
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
     loss_fn = nn.CrossEntropyLoss(weight=weights.to(device), label_smoothing=args.label_smoothing)
     shift = prior_shift(weights, args.prior_correction).to(device)
-    soft = None
-    if args.teacher:
-        # Back in the weighted loss's logit space (see the docstring), at temperature T.
-        log_p = torch.from_numpy(teacher_probs(args.teacher, xtr, out)).clamp(min=1e-8).log()
-        soft = ((log_p + weights.log()) / args.temperature).softmax(1)
+    soft, online = None, None
+    if args.teacher and args.consistent:
+        online = teacher_sessions(args.teacher)
+    elif args.teacher:
+        soft = soft_targets(torch.from_numpy(teacher_probs(args.teacher, xtr, out)), weights, args.temperature)
 
     steps_per_epoch = math.ceil(len(xtr) / args.batch)
     total, warmup = args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)
@@ -526,8 +541,12 @@ def main():
                 g["lr"] = lr_at(step, total, warmup, args.lr)
             logits = model(x)
             loss = loss_fn(logits, ytr[idx].to(device))
-            if soft is not None:
-                kl = F.kl_div((logits / args.temperature).log_softmax(1), soft[idx].to(device), reduction="batchmean")
+            target = soft[idx] if soft is not None else None
+            if online is not None:
+                probs = sum(run_onnx(t, x.cpu().contiguous().numpy()) for t in online) / len(online)
+                target = soft_targets(torch.from_numpy(probs), weights, args.temperature)
+            if target is not None:
+                kl = F.kl_div((logits / args.temperature).log_softmax(1), target.to(device), reduction="batchmean")
                 loss = (1 - args.distill_weight) * loss + args.distill_weight * args.temperature**2 * kl
             opt.zero_grad(set_to_none=True)
             loss.backward()

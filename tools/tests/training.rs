@@ -250,6 +250,36 @@ fn distillation_takes_the_teachers_probabilities_once_per_image_and_keeps_them_o
 }
 
 #[test]
+fn consistent_distillation_runs_the_teacher_on_each_augmented_batch() {
+    let data = fer2013();
+    let teacher = installed_fp32();
+    let base = scratch("consistent");
+    let (d, t) = (data.to_str().unwrap(), teacher.to_str().unwrap());
+    let common = ["--data", d, "--epochs", "1", "--limit", "30", "--threads", "1", "--no-int8", "--widths", "8,16,16,32"];
+    let distil = ["--teacher", t, "--distill-weight", "1"];
+    let (offline, consistent) = (base.join("offline"), base.join("consistent"));
+    train(&[&common[..], &distil, &["--out", offline.to_str().unwrap()]].concat());
+    let log = train(&[&common[..], &distil, &["--consistent", "--out", consistent.to_str().unwrap()]].concat());
+    assert!(!log.contains("teacher probabilities of") && !consistent.join("teacher_probs.npy").exists(), "{log}");
+    // The same seed, batches and augmentations: only where the targets come from differs.
+    let loss = |dir: &Path| epochs(dir)[0]["loss"].as_f64().unwrap();
+    assert!((loss(&offline) - loss(&consistent)).abs() > 1e-3, "{} {}", loss(&offline), loss(&consistent));
+
+    // A teacher without `probabilities` (the int8 net without flip averaging gives logits) is refused.
+    let fast = require_file(&data_dir().join("models/emotion_fer2013_vggbn_fast.onnx"), "the fast classifier", "run ./setup.sh");
+    let out = base.join("refused");
+    let run = Command::new(repo_dir().join(".venv-train/bin/python"))
+        .arg(repo_dir().join("models/train_fer.py"))
+        .args(common)
+        .args(["--teacher", fast.to_str().unwrap(), "--consistent", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success() && stderr.contains("expected one output 'probabilities'"), "{stderr}");
+    std::fs::remove_dir_all(base).unwrap();
+}
+
+#[test]
 fn a_float32_export_rebuilds_the_net_that_made_it() {
     let data = fer2013();
     let fp32 = installed_fp32();
