@@ -86,7 +86,8 @@ def warp(x, grids):
 
 def with_views(model, views):
     """`model` ([N, 1, 48, 48] -> [N, 7]) wrapped so that it runs on every view of each face
-    ([V * N, 1, 48, 48], made by GridSample from constant grids) and returns the mean over views."""
+    ([V * N, 1, 48, 48], made by GridSample from constant grids) and returns the mean over views.
+    The nodes of `model` are renamed in place."""
     v = len(views)
     grids = view_grids(views).unsqueeze(1).numpy()  # [V, 1, 48, 48, 2], broadcast over N
     inner = model.graph
@@ -101,9 +102,10 @@ def with_views(model, views):
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     if opset < 16:
         sys.exit(f"test-time views need ONNX opset >= 16 (GridSample); the members use {opset}: use --no-tta")
-    mean = (helper.make_node("ReduceMean", ["tta_stacked"], [OUTPUT], axes=[0], keepdims=0) if opset < 18 else
-            helper.make_node("ReduceMean", ["tta_stacked", "tta_axis0"], [OUTPUT], keepdims=0))
-    if opset >= 18:
+    if opset < 18:  # ReduceMean's axes became an input in opset 18
+        mean = helper.make_node("ReduceMean", ["tta_stacked"], [OUTPUT], axes=[0], keepdims=0)
+    else:
+        mean = helper.make_node("ReduceMean", ["tta_stacked", "tta_axis0"], [OUTPUT], keepdims=0)
         inits.append(const("tta_axis0", np.array([0], np.int64)))
     head = [
         helper.make_node("Shape", ["input"], ["tta_n"], start=0, end=1),
@@ -163,11 +165,13 @@ def main():
 
     images, labels = load_split(Path(args.data) / "val", args.limit)
     x = normalise(torch.from_numpy(images))
+    xn = x.numpy()
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     sessions = [ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for p in args.models + [path]]
     # [members, views, N, 7]: each member on each view, run alone.
-    alone = np.stack([run_onnx(s, warp(x, view_grids(views)).numpy()).reshape(len(views), len(x), -1) for s in sessions[:-1]])
+    seen = warp(x, view_grids(views)).numpy() if args.tta else xn
+    alone = np.stack([run_onnx(s, seen).reshape(len(views), len(x), -1) for s in sessions[:-1]])
     report = {"members": [], "views": [list(v) for v in views]}
     for p, out in zip(args.models, alone):
         acc, recall = scores(out[0], labels)
@@ -177,14 +181,14 @@ def main():
     if args.tta:
         report["val_acc_without_views"] = scores(alone[:, 0].mean(0), labels)[0]
     ensemble = sessions[-1]
-    out = run_onnx(ensemble, x.numpy())
+    out = run_onnx(ensemble, xn)
     # The graph's output is the mean of the members run alone on the views.
     diff = float(np.abs(out - alone.mean((0, 1))).max())
     if diff > 1e-4:
         sys.exit(f"the joined graph differs from its members' mean by {diff}")
     acc, recall = scores(out, labels)
-    report.update({"val_acc": acc, "val_recall": recall, "images": len(labels), "ms_per_face_batch32": ms_per_face(ensemble, x.numpy()),
-                   "member_ms_per_face_batch32": [ms_per_face(m, x.numpy()) for m in sessions[:-1]]})
+    report.update({"val_acc": acc, "val_recall": recall, "images": len(labels), "ms_per_face_batch32": ms_per_face(ensemble, xn),
+                   "member_ms_per_face_batch32": [ms_per_face(m, xn) for m in sessions[:-1]]})
     described = f"the mean over {len(views)} views of each face of " if args.tta else "mean of "
     names = [p.name if [q.name for q in args.models].count(p.name) == 1 else f"{p.parent.name}/{p.name}" for p in args.models]
     spec = {
