@@ -6,6 +6,7 @@
 //! [`Analyser::process`] (or, pipelined, [`FrameDetector::detect`] on a worker thread and
 //! [`Analyser::analyse`] on the streaming thread); the tests and benches call the same.
 
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 
@@ -174,6 +175,20 @@ pub struct Analyser {
     model_name: Arc<str>,
     /// Time in each stage of [`Self::analyse`] since the last [`Self::take_times`].
     times: StageTimes,
+    /// Buffers reused from frame to frame, so that a steady stream allocates only its report.
+    scratch: Scratch,
+}
+
+/// [`Analyser`]'s per-frame buffers.
+#[derive(Default)]
+struct Scratch {
+    /// Indices of the tracks seen on this frame, and of those to classify.
+    visible: Vec<usize>,
+    due: Vec<usize>,
+    /// The classifier's probabilities, `due.len()` x labels.
+    results: Vec<f32>,
+    faces: Vec<FaceMark>,
+    marks: Vec<Mark>,
 }
 
 impl Analyser {
@@ -193,6 +208,7 @@ impl Analyser {
             labels,
             model_name,
             times: StageTimes::default(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -262,10 +278,14 @@ impl Analyser {
         }
         let mut laps = Laps::start();
         self.track(detections, params);
-        let visible: Vec<usize> = (0..self.tracker.tracks().len()).filter(|&i| self.tracker.tracks()[i].misses == 0).collect();
+        let mut visible = std::mem::take(&mut self.scratch.visible);
+        visible.clear();
+        visible.extend((0..self.tracker.tracks().len()).filter(|&i| self.tracker.tracks()[i].misses == 0));
         laps.lap(&mut self.times, Stage::Track);
-        self.classify_due(image, &visible, params, &mut laps)?;
-        let report = self.report(image.width as u32, image.height as u32, &visible, params.min_emotion_face_size);
+        let classified = self.classify_due(image, &visible, params, &mut laps);
+        let report = classified.map(|()| self.report(image.width as u32, image.height as u32, &visible, params.min_emotion_face_size));
+        self.scratch.visible = visible;
+        let report = report?;
         laps.lap(&mut self.times, Stage::Report);
         if params.draw {
             self.draw(image, &report, params);
@@ -295,14 +315,24 @@ impl Analyser {
     ) -> Result<()> {
         let tracks = self.tracker.tracks();
         let min_size = params.min_emotion_face_size;
-        let due: Vec<usize> = visible
-            .iter()
-            .copied()
-            .filter(|&i| tracks[i].needs_classification(params.reclassify_interval) && !too_small_for_emotion(&tracks[i].face, min_size))
-            .collect();
+        let mut due = std::mem::take(&mut self.scratch.due);
+        due.clear();
+        due.extend(
+            visible.iter().copied().filter(|&i| {
+                tracks[i].needs_classification(params.reclassify_interval) && !too_small_for_emotion(&tracks[i].face, min_size)
+            }),
+        );
+        let classified = self.classify(image, &due, params, laps);
+        self.scratch.due = due;
+        classified
+    }
+
+    /// Classifies the tracks `due` and records their probabilities.
+    fn classify<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, due: &[usize], params: &FrameParams, laps: &mut Laps) -> Result<()> {
         if due.is_empty() {
             return Ok(());
         }
+        let tracks = self.tracker.tracks();
         let models = &self.detector.models;
         let per = models.spec.target().len();
         let mut input = std::mem::take(&mut self.tensor);
@@ -313,13 +343,16 @@ impl Analyser {
             inference::face_tensor(&models.spec, image, &crop, out);
         }
         laps.lap(&mut self.times, Stage::Crop);
-        let served = models.classifier.run(self.owner, input, due.len(), params.batch_size as usize);
+        let results = std::mem::take(&mut self.scratch.results);
+        let served = models.classifier.run_into(self.owner, input, results, due.len(), params.batch_size as usize);
         laps.lap(&mut self.times, Stage::ClassifierRun);
         self.tensor = served.tensor;
-        let smoothing = params.emotion_smoothing as f32;
-        for (&i, scores) in due.iter().zip(served.results?) {
+        let results = served.results?;
+        let (smoothing, n_labels) = (params.emotion_smoothing as f32, results.len() / due.len());
+        for (&i, scores) in due.iter().zip(results.chunks(n_labels.max(1))) {
             self.tracker.tracks_mut()[i].set_scores(scores, smoothing);
         }
+        self.scratch.results = results;
         Ok(())
     }
 
@@ -328,6 +361,7 @@ impl Analyser {
     fn report(&self, width: u32, height: u32, visible: &[usize], min_emotion_size: u32) -> FrameReport {
         let resolution = Resolution { width, height };
         let mut report = FrameReport::new(width, height);
+        report.objects.reserve_exact(visible.len());
         for &i in visible {
             let t = &self.tracker.tracks()[i];
             let Some(emotion) = self.emotion(t, min_emotion_size) else { continue };
@@ -372,33 +406,42 @@ impl Analyser {
 
     /// Draws each reported face in place: its box and a "#id label 0.91" tag in the emotion's
     /// colour, as `params.draw_mode` says.
-    fn draw<P: AsRef<[u8]> + AsMut<[u8]> + Sync>(&mut self, image: &mut Image<P>, report: &FrameReport, params: &FrameParams) {
-        let marks = self.marks(report, params);
-        self.overlay.draw(image, &marks);
+    fn draw<P: AsMut<[u8]> + AsRef<[u8]> + Sync>(&mut self, image: &mut Image<P>, report: &FrameReport, params: &FrameParams) {
+        self.lay_out(report, params);
+        self.overlay.draw(image, &self.scratch.marks);
     }
 
     /// What [`Self::analyse`] draws in place, as opaque BGRA sprites to blend over the frame
     /// instead (formats GStreamer's overlay composition draws on); `image` is the analysed
     /// picture, which the `blur` mode averages.
     pub fn sprites<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, report: &FrameReport, params: &FrameParams) -> Vec<Sprite> {
-        let marks = self.marks(report, params);
-        self.overlay.sprites(image, &marks)
+        self.lay_out(report, params);
+        self.overlay.sprites(image, &self.scratch.marks)
     }
 
-    fn marks(&mut self, report: &FrameReport, params: &FrameParams) -> Vec<Mark> {
-        let faces: Vec<FaceMark> = report
-            .objects
-            .iter()
-            .map(|f| {
-                let e = &f.emotion;
-                let rect = (f.x as i64, f.y as i64, (f.x + f.w) as i64, (f.y + f.h) as i64);
-                // No tag on a face without an emotion: it would be larger than the face, and say nothing.
-                let text = (!e.is_unknown()).then(|| format!("#{} {} {:.2}", f.id, e.label, e.confidence));
-                FaceMark { rect, text, rgb: overlay::label_colour(&e.label) }
-            })
-            .collect();
+    /// Lays out the marks of `report`'s faces into `scratch.marks`, rewriting the tag texts of
+    /// the last frame in place.
+    fn lay_out(&mut self, report: &FrameReport, params: &FrameParams) {
+        let faces = &mut self.scratch.faces;
+        faces.truncate(report.objects.len());
+        for (i, f) in report.objects.iter().enumerate() {
+            if i == faces.len() {
+                faces.push(FaceMark { rect: (0, 0, 0, 0), text: None, rgb: [0; 3] });
+            }
+            let (e, mark) = (&f.emotion, &mut faces[i]);
+            mark.rect = (f.x as i64, f.y as i64, (f.x + f.w) as i64, (f.y + f.h) as i64);
+            mark.rgb = overlay::label_colour(&e.label);
+            // No tag on a face without an emotion: it would be larger than the face, and say nothing.
+            if e.is_unknown() {
+                mark.text = None;
+            } else {
+                let text = mark.text.get_or_insert_with(String::new);
+                text.clear();
+                let _ = write!(text, "#{} {} {:.2}", f.id, e.label, e.confidence);
+            }
+        }
         let (w, h) = (report.resolution.width as usize, report.resolution.height as usize);
-        self.overlay.layout(&faces, w, h, params.draw_mode, params.label_size)
+        self.overlay.layout_into(faces, w, h, params.draw_mode, params.label_size, &mut self.scratch.marks);
     }
 }
 

@@ -9,13 +9,16 @@
 //! `openvino/libs`). Its libraries find each other and their device plugins through their
 //! `$ORIGIN` RPATH, so no `LD_LIBRARY_PATH` is needed.
 
+use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use once_cell::sync::OnceCell;
 use openvino::{CompiledModel, Core, DeviceType, ElementType, InferRequest, Model, Node, PartialShape, RwPropertyKey, Shape, Tensor};
-use ort::session::{Session, SessionOutputs};
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::memory::MemoryInfo;
+use ort::session::Session;
+use ort::value::{DynValue, TensorElementType, TensorRefMut, ValueType};
+use ort::AsPointer;
 
 use crate::error::{Error, ModelProblem, ModelRole, Result};
 use crate::inference::{Device, SessionConfig};
@@ -70,7 +73,7 @@ pub struct Outlet {
 
 /// A loaded model in one engine, with its inputs and outputs read once.
 pub enum ModelSession {
-    Ort { session: Session, inputs: Vec<Outlet>, outputs: Vec<Outlet> },
+    Ort { session: Session, inputs: Vec<Outlet>, outputs: Vec<Outlet>, kept: Box<KeptRuns> },
     OpenVino(Box<OvSession>),
 }
 
@@ -93,9 +96,14 @@ pub struct OvSession {
     input: Option<(Vec<i64>, Tensor)>,
 }
 
-/// The outputs of one run, by name (ONNX Runtime's borrow the session until dropped).
+/// The outputs of one run, by name (ONNX Runtime's are the session's kept values, borrowed
+/// until the next run).
 pub enum Outputs<'s> {
-    Ort(SessionOutputs<'s>),
+    /// The session's outputs and their values, in the same order.
+    Ort {
+        names: &'s [Outlet],
+        values: &'s [DynValue],
+    },
     OpenVino(Vec<(String, Tensor)>),
 }
 
@@ -104,7 +112,11 @@ impl Outputs<'_> {
     /// the engine's message when it is not float32.
     pub fn get(&self, name: &str) -> Option<std::result::Result<&[f32], String>> {
         match self {
-            Outputs::Ort(o) => o.get(name).map(|v| v.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| e.to_string())),
+            Outputs::Ort { names, values } => names
+                .iter()
+                .position(|o| o.name == name)
+                .and_then(|i| values.get(i))
+                .map(|v| v.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| e.to_string())),
             Outputs::OpenVino(list) => list.iter().find(|(n, _)| n == name).map(|(_, t)| t.get_data::<f32>().map_err(|e| e.to_string())),
         }
     }
@@ -141,7 +153,8 @@ impl ModelSession {
             list.iter().map(|o| Outlet { name: o.name().to_string(), shape: ort_float_shape(o.dtype()) }).collect()
         };
         let (inputs, outputs) = (outlets(session.inputs()), outlets(session.outputs()));
-        ModelSession::Ort { session, inputs, outputs }
+        let kept = Box::new(KeptRuns::new(&inputs, &outputs));
+        ModelSession::Ort { session, inputs, outputs, kept }
     }
 
     /// Reads `path` with OpenVINO's ONNX front end and compiles it for `config.device` (`cpu`
@@ -188,17 +201,17 @@ impl ModelSession {
     }
 
     /// Runs the model on one float input `input_name` of `shape` (`tensor`: exactly its
-    /// elements, row-major). ONNX Runtime reads `tensor` in place; OpenVINO gets a copy in its
-    /// own tensor (kept while the shape stays).
+    /// elements, row-major). ONNX Runtime reads `tensor` in place and, from the second run on the
+    /// same tensor and shape, writes into the outputs it kept ([`KeptRuns`]); OpenVINO gets a
+    /// copy in its own tensor (kept while the shape stays).
     ///
     /// Errors: [`RunError::Shape`] when `tensor` does not fill `shape`, else the engine's failure.
     pub fn run(&mut self, input_name: &str, shape: [usize; 4], tensor: &[f32]) -> std::result::Result<Outputs<'_>, RunError> {
-        let view =
-            ndarray::ArrayView4::from_shape(shape, tensor).map_err(|source| RunError::Shape { shape, floats: tensor.len(), source })?;
+        ndarray::ArrayView4::from_shape(shape, tensor).map_err(|source| RunError::Shape { shape, floats: tensor.len(), source })?;
         match self {
-            ModelSession::Ort { session, .. } => {
-                let input = TensorRef::from_array_view(view).map_err(RunError::Ort)?;
-                session.run(ort::inputs![input_name => input]).map(Outputs::Ort).map_err(RunError::Ort)
+            ModelSession::Ort { session, outputs, kept, .. } => {
+                let i = kept.run(session, input_name, shape, tensor).map_err(RunError::Ort)?;
+                Ok(Outputs::Ort { names: outputs, values: &kept.runs[i].outputs })
             }
             ModelSession::OpenVino(s) => s.run(input_name, shape, tensor).map(Outputs::OpenVino).map_err(RunError::OpenVino),
         }
@@ -262,6 +275,111 @@ pub fn run_error(role: ModelRole, path: &Path, e: RunError) -> Error {
         RunError::OpenVino(message) => Error::OpenVinoInference { role, path: path.to_path_buf(), message },
         RunError::Shape { shape, floats, source } => Error::InputShape { role, path: path.to_path_buf(), shape, floats, source },
     }
+}
+
+/// ONNX Runtime runs kept for reuse, so that a steady stream calls the C API with no
+/// allocation on our side of it: the input value over the caller's tensor and the output values
+/// of the first run on that tensor and shape, which later runs overwrite in place
+/// (`OrtApi::Run` with preallocated outputs). ONNX Runtime's own allocations (its CPU arena)
+/// are its business.
+pub struct KeptRuns {
+    /// The inputs' names as C strings, with their Rust names.
+    input_names: Vec<(String, CString)>,
+    /// The outputs' names as C strings, in session order.
+    output_names: Vec<CString>,
+    /// The most recently used last; at most [`KEPT_RUNS`].
+    runs: Vec<KeptRun>,
+}
+
+struct KeptRun {
+    /// The tensor's address and the input shape.
+    key: (usize, [usize; 4]),
+    /// Points at the tensor: valid while a caller lends that tensor to [`KeptRuns::run`].
+    input: TensorRefMut<'static, f32>,
+    /// In session output order.
+    outputs: Vec<DynValue>,
+}
+
+/// Runs kept per session: a classifier runs batches of 1..=32 faces (4 bytes x 7 labels each);
+/// a detector usually one input size.
+const KEPT_RUNS: usize = 40;
+
+/// The most outputs a kept run passes on the stack (YuNet has 12); a model with more runs
+/// through `Session::run` every time.
+const MAX_KEPT_OUTPUTS: usize = 16;
+
+impl KeptRuns {
+    fn new(inputs: &[Outlet], outputs: &[Outlet]) -> KeptRuns {
+        let c = |name: &str| CString::new(name).ok();
+        let input_names = inputs.iter().filter_map(|o| Some((o.name.clone(), c(&o.name)?))).collect();
+        let output_names: Vec<CString> = outputs.iter().filter_map(|o| c(&o.name)).collect();
+        let output_names = if output_names.len() == outputs.len() { output_names } else { Vec::new() };
+        KeptRuns { input_names, output_names, runs: Vec::with_capacity(KEPT_RUNS) }
+    }
+
+    /// Runs `session` on `tensor` (`shape`, already checked to fill it) as input `input_name`.
+    /// Returns the index in `runs` of the outputs.
+    fn run(&mut self, session: &mut Session, input_name: &str, shape: [usize; 4], tensor: &[f32]) -> ort::Result<usize> {
+        let key = (tensor.as_ptr() as usize, shape);
+        if let Some(i) = self.runs.iter().position(|r| r.key == key) {
+            self.runs[i..].rotate_left(1);
+            let last = self.runs.len() - 1;
+            if self.run_kept(session, input_name, last).is_ok() {
+                return Ok(last);
+            }
+            // Outputs of another shape than last time (a model whose output size depends on the
+            // data): run it afresh below.
+            self.runs.pop();
+        }
+        // SAFETY: ONNX Runtime only reads an input; the value is used only by runs that borrow
+        // `tensor` at this address and length (the key), and dropped with the entry.
+        let input = unsafe { TensorRefMut::from_raw(MemoryInfo::default(), tensor.as_ptr() as *mut _, ort::value::Shape::from(shape)) }?;
+        let outputs: Vec<DynValue> = session.run(ort::inputs![input_name => &*input])?.into_iter().map(|(_, v)| v).collect();
+        if self.runs.len() == KEPT_RUNS {
+            self.runs.remove(0);
+        }
+        self.runs.push(KeptRun { key, input, outputs });
+        Ok(self.runs.len() - 1)
+    }
+
+    /// Runs run `i` again through the C API, writing into its kept outputs.
+    fn run_kept(&mut self, session: &mut Session, input_name: &str, i: usize) -> ort::Result<()> {
+        let n = self.output_names.len();
+        let run = &mut self.runs[i];
+        let Some((_, name)) = self.input_names.iter().find(|(n, _)| n == input_name) else {
+            return Err(ort::Error::new(format!("no input named {input_name}")));
+        };
+        if n == 0 || n > MAX_KEPT_OUTPUTS || run.outputs.len() != n {
+            return Err(ort::Error::new("outputs not kept"));
+        }
+        let mut names = [std::ptr::null(); MAX_KEPT_OUTPUTS];
+        let mut values = [std::ptr::null_mut(); MAX_KEPT_OUTPUTS];
+        for (k, (c, v)) in self.output_names.iter().zip(run.outputs.iter_mut()).enumerate() {
+            names[k] = c.as_ptr();
+            values[k] = v.ptr_mut();
+        }
+        let input = [run.input.ptr()];
+        // SAFETY: every pointer is live for the call; the outputs are the values this session
+        // returned for this input shape, which ONNX Runtime fills in place.
+        let status = unsafe {
+            (ort::api().Run)(session.ptr_mut(), std::ptr::null(), &name.as_ptr(), input.as_ptr(), 1, names.as_ptr(), n, values.as_mut_ptr())
+        };
+        status_result(status)
+    }
+}
+
+/// `Ok` for a null status, else the error with its message (the status is released).
+fn status_result(status: ort::sys::OrtStatusPtr) -> ort::Result<()> {
+    if status.0.is_null() {
+        return Ok(());
+    }
+    // SAFETY: a non-null status from the C API, released once here.
+    let message = unsafe {
+        let text = std::ffi::CStr::from_ptr((ort::api().GetErrorMessage)(status.0)).to_string_lossy().into_owned();
+        (ort::api().ReleaseStatus)(status.0);
+        text
+    };
+    Err(ort::Error::new(message))
 }
 
 /// Shape of a float32 ONNX Runtime outlet (-1 for dynamic dimensions), or `None` for other types.

@@ -334,19 +334,34 @@ fn alignment(a: &Field<AlignmentSection>) -> std::result::Result<Alignment, Spec
 /// (happy / happiness, angry / anger, fearful, surprised, ...) can be matched. `None` for a label
 /// that is not one of the eight FER+/AffectNet emotions.
 pub fn canonical_emotion(label: &str) -> Option<&'static str> {
-    let l = label.trim().to_ascii_lowercase();
-    Some(match l.as_str() {
-        "angry" | "anger" | "mad" => "angry",
-        "disgust" | "disgusted" | "disgusting" => "disgust",
-        "fear" | "fearful" | "afraid" | "scared" => "fear",
-        "happy" | "happiness" | "joy" => "happy",
-        "sad" | "sadness" => "sad",
-        "surprise" | "surprised" => "surprise",
-        "neutral" | "calm" => "neutral",
-        "contempt" => "contempt",
-        _ => return None,
-    })
+    // Compared without lowering a copy: this runs for every face drawn.
+    let l = label.trim();
+    EMOTION_ALIASES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(l)).map(|&(_, name)| name)
 }
+
+/// Label spellings of the models we read, and their common names.
+const EMOTION_ALIASES: [(&str, &str); 20] = [
+    ("angry", "angry"),
+    ("anger", "angry"),
+    ("mad", "angry"),
+    ("disgust", "disgust"),
+    ("disgusted", "disgust"),
+    ("disgusting", "disgust"),
+    ("fear", "fear"),
+    ("fearful", "fear"),
+    ("afraid", "fear"),
+    ("scared", "fear"),
+    ("happy", "happy"),
+    ("happiness", "happy"),
+    ("joy", "happy"),
+    ("sad", "sad"),
+    ("sadness", "sad"),
+    ("surprise", "surprise"),
+    ("surprised", "surprise"),
+    ("neutral", "neutral"),
+    ("calm", "neutral"),
+    ("contempt", "contempt"),
+];
 
 /// In-place softmax over one row of logits (numerically stable: the max is subtracted first).
 pub fn softmax(row: &mut [f32]) {

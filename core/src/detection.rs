@@ -52,6 +52,12 @@ impl Face {
 
     /// Scales every coordinate by (`sx`, `sy`).
     pub fn scaled(mut self, sx: f32, sy: f32) -> Face {
+        self.scale(sx, sy);
+        self
+    }
+
+    /// Scales every coordinate by (`sx`, `sy`) in place.
+    pub fn scale(&mut self, sx: f32, sy: f32) {
         self.x0 *= sx;
         self.x1 *= sx;
         self.y0 *= sy;
@@ -62,29 +68,43 @@ impl Face {
                 p[1] *= sy;
             }
         }
-        self
     }
 }
 
 /// Greedy non-maximum suppression as OpenCV's `cv::dnn::NMSBoxes`: keeps at most `top_k`
 /// candidates by descending score (0 = all), then drops any box whose IoU with an already kept
 /// box exceeds `iou_threshold`. Returns the kept faces, best first.
-pub fn nms(mut faces: Vec<Face>, iou_threshold: f32, top_k: usize) -> Vec<Face> {
-    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
+pub fn nms(faces: Vec<Face>, iou_threshold: f32, top_k: usize) -> Vec<Face> {
+    let mut kept = Vec::new();
+    nms_into(&faces, iou_threshold, top_k, &mut Vec::new(), &mut kept);
+    kept
+}
+
+/// [`nms`] of `faces` into `kept` (cleared first), with `order` as scratch: both are reused
+/// from frame to frame, so a steady stream allocates nothing here. Equal scores keep their
+/// input order (a stable sort, as OpenCV's).
+pub fn nms_into(faces: &[Face], iou_threshold: f32, top_k: usize, order: &mut Vec<(f32, u32)>, kept: &mut Vec<Face>) {
+    order.clear();
+    order.extend(faces.iter().enumerate().map(|(i, f)| (f.score, i as u32)));
+    order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     if top_k > 0 {
-        faces.truncate(top_k);
+        order.truncate(top_k);
     }
-    let mut kept: Vec<Face> = Vec::with_capacity(faces.len().min(256));
-    for f in faces {
-        if kept.iter().all(|k| k.iou(&f) <= iou_threshold) {
-            kept.push(f);
+    kept.clear();
+    for &(_, i) in order.iter() {
+        let f = &faces[i as usize];
+        if kept.iter().all(|k| k.iou(f) <= iou_threshold) {
+            kept.push(f.clone());
         }
     }
-    kept
 }
 
 /// YuNet strides, in the order of its outputs.
 pub const YUNET_STRIDES: [usize; 3] = [8, 16, 32];
+
+/// YuNet's output names per stride of [`YUNET_STRIDES`]: class score, objectness, box, landmarks.
+pub const YUNET_OUTPUTS: [[&str; 4]; 3] =
+    [["cls_8", "obj_8", "bbox_8", "kps_8"], ["cls_16", "obj_16", "bbox_16", "kps_16"], ["cls_32", "obj_32", "bbox_32", "kps_32"]];
 
 /// The outputs of YuNet for one stride, for a padded input of `input_w` pixels wide: one row per
 /// grid cell, row-major with `input_w / stride` columns. `cls` and `obj` are `[N]`, `bbox` is
@@ -103,6 +123,12 @@ pub struct YunetLevel<'a> {
 /// Returns faces above `score_threshold` in detector-input pixels, before NMS.
 pub fn decode_yunet(levels: &[YunetLevel<'_>], input_w: usize, score_threshold: f32) -> Vec<Face> {
     let mut faces = Vec::new();
+    decode_yunet_into(levels, input_w, score_threshold, &mut faces);
+    faces
+}
+
+/// [`decode_yunet`], appending to `faces` (reused from frame to frame).
+pub fn decode_yunet_into(levels: &[YunetLevel<'_>], input_w: usize, score_threshold: f32, faces: &mut Vec<Face>) {
     for level in levels {
         let s = level.stride as f32;
         let cols = (input_w / level.stride).max(1);
@@ -128,7 +154,6 @@ pub fn decode_yunet(levels: &[YunetLevel<'_>], input_w: usize, score_threshold: 
             }
         }
     }
-    faces
 }
 
 /// Decodes UltraFace (Ultra-Light-Fast-Generic-Face-Detector-1MB) as its reference script
@@ -136,15 +161,22 @@ pub fn decode_yunet(levels: &[YunetLevel<'_>], input_w: usize, score_threshold: 
 /// (x0, y0, x1, y1 normalised 0..1, already decoded from the priors). Returns faces above
 /// `score_threshold` with boxes normalised 0..1, before NMS.
 pub fn decode_ultraface(scores: &[f32], boxes: &[f32], score_threshold: f32) -> Vec<Face> {
+    let mut faces = Vec::new();
+    decode_ultraface_into(scores, boxes, score_threshold, &mut faces);
+    faces
+}
+
+/// [`decode_ultraface`], appending to `faces` (reused from frame to frame).
+pub fn decode_ultraface_into(scores: &[f32], boxes: &[f32], score_threshold: f32, faces: &mut Vec<Face>) {
     let n = (scores.len() / 2).min(boxes.len() / 4);
-    (0..n)
+    let found = (0..n)
         .filter(|&i| scores[2 * i + 1] > score_threshold && scores[2 * i + 1] <= 1.0)
         .map(|i| {
             let b = &boxes[4 * i..4 * i + 4];
             Face { x0: b[0], y0: b[1], x1: b[2], y1: b[3], score: scores[2 * i + 1], landmarks: None }
         })
-        .filter(Face::is_finite)
-        .collect()
+        .filter(Face::is_finite);
+    faces.extend(found);
 }
 
 /// Clips faces to a `width` x `height` frame and keeps those whose shorter side is at least

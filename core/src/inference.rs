@@ -15,8 +15,8 @@ use ort::session::Session;
 
 use crate::backend::{run_error, EngineKind, ModelSession, Outlet, Outputs};
 
-use crate::classification::{probabilities, Alignment, ClassifierSpec};
-use crate::detection::{self, Face, YunetLevel, YUNET_STRIDES};
+use crate::classification::{softmax, Alignment, ClassifierSpec, OutputKind};
+use crate::detection::{self, Face, YunetLevel, YUNET_OUTPUTS, YUNET_STRIDES};
 use crate::error::{Error, Interface, ModelProblem, ModelRole, Result};
 use crate::preprocess::{similarity_transform, ColourOrder, Image, Normalisation, TensorLayout, TensorTarget};
 
@@ -218,6 +218,10 @@ pub struct FaceDetector {
     pub device: Device,
     /// How long the last ONNX Runtime call took.
     last_run: Duration,
+    /// Decoded faces before NMS, NMS's order and its survivors: reused from frame to frame.
+    candidates: Vec<Face>,
+    order: Vec<(f32, u32)>,
+    kept: Vec<Face>,
 }
 
 impl FaceDetector {
@@ -232,7 +236,17 @@ impl FaceDetector {
             Error::model(ModelRole::Face, path, ModelProblem::Interface { expected, inputs, outputs })
         })?;
         let input_name = session.inputs()[0].name.clone();
-        Ok(FaceDetector { session, input_name, family, path: path.to_path_buf(), device, last_run: Duration::ZERO })
+        Ok(FaceDetector {
+            session,
+            input_name,
+            family,
+            path: path.to_path_buf(),
+            device,
+            last_run: Duration::ZERO,
+            candidates: Vec::new(),
+            order: Vec::new(),
+            kept: Vec::new(),
+        })
     }
 
     /// Builds the input of a `family` detector from `image` into `tensor` (reused storage), apart
@@ -261,16 +275,23 @@ impl FaceDetector {
     }
 
     /// Runs the detector on an input from [`Self::prepare`] (for this detector's family).
-    /// Returns the faces in frame pixels, after NMS, best first.
+    /// Returns the faces in frame pixels, after NMS, best first: the one allocation of a
+    /// steady stream here (the decoding and NMS buffers are reused).
     ///
     /// Errors: ONNX Runtime failed on this frame, or returned outputs of an unexpected size.
     pub fn detect_prepared(&mut self, input: &DetectorInput) -> Result<Vec<Face>> {
-        let faces = match self.family {
-            DetectorFamily::Yunet => self.run_yunet(&input.tensor, &input.target, input.threshold)?,
-            DetectorFamily::UltraFace { .. } => self.run_ultraface(&input.tensor, &input.target, input.threshold)?,
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        let decoded = match self.family {
+            DetectorFamily::Yunet => self.run_yunet(&input.tensor, &input.target, input.threshold, &mut candidates),
+            DetectorFamily::UltraFace { .. } => self.run_ultraface(&input.tensor, &input.target, input.threshold, &mut candidates),
         };
         let (sx, sy) = input.scale;
-        Ok(detection::nms(faces.into_iter().map(|f| f.scaled(sx, sy)).collect(), input.nms_threshold, 5000))
+        candidates.iter_mut().for_each(|f| f.scale(sx, sy));
+        detection::nms_into(&candidates, input.nms_threshold, 5000, &mut self.order, &mut self.kept);
+        self.candidates = candidates;
+        decoded?;
+        Ok(self.kept.clone())
     }
 
     /// The wall-clock time of the last ONNX Runtime call ([`Self::detect_prepared`] less the
@@ -279,41 +300,40 @@ impl FaceDetector {
         self.last_run
     }
 
-    fn run_yunet(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32) -> Result<Vec<Face>> {
+    fn run_yunet(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32, faces: &mut Vec<Face>) -> Result<()> {
         let path = &self.path;
         let start = Instant::now();
         let outputs = run_batch(&mut self.session, ModelRole::Face, path, &self.input_name, [1, 3, target.height, target.width], tensor)?;
         self.last_run = start.elapsed();
-        let get = |name: String| output(&outputs, ModelRole::Face, path, &name);
-        let mut levels = Vec::with_capacity(3);
-        for s in YUNET_STRIDES {
-            let level = YunetLevel {
-                stride: s,
-                cls: get(format!("cls_{s}"))?,
-                obj: get(format!("obj_{s}"))?,
-                bbox: get(format!("bbox_{s}"))?,
-                kps: get(format!("kps_{s}"))?,
-            };
+        let level = |k: usize| -> Result<YunetLevel<'_>> {
+            let (s, names) = (YUNET_STRIDES[k], &YUNET_OUTPUTS[k]);
+            let get = |name: &str| output(&outputs, ModelRole::Face, path, name);
+            let level = YunetLevel { stride: s, cls: get(names[0])?, obj: get(names[1])?, bbox: get(names[2])?, kps: get(names[3])? };
             let cells = (target.width / s) * (target.height / s);
             if level.cls.len() != cells {
                 return Err(Error::OutputSize {
                     role: ModelRole::Face,
                     path: path.clone(),
-                    output: format!("cls_{s}"),
+                    output: names[0].to_string(),
                     found: level.cls.len(),
                     expected: cells,
                     meaning: format!("one per cell of stride {s} on a {}x{} input", target.width, target.height),
                 });
             }
-            for (name, values) in [("cls", level.cls), ("obj", level.obj), ("bbox", level.bbox), ("kps", level.kps)] {
-                check_finite(values, ModelRole::Face, path, &format!("output {name}_{s}"))?;
+            for (name, values) in names.iter().zip([level.cls, level.obj, level.bbox, level.kps]) {
+                // The name is formatted only for the error: a good frame allocates nothing here.
+                if values.iter().any(|v| !v.is_finite()) {
+                    check_finite(values, ModelRole::Face, path, &format!("output {name}"))?;
+                }
             }
-            levels.push(level);
-        }
-        Ok(detection::decode_yunet(&levels, target.width, threshold))
+            Ok(level)
+        };
+        let levels = [level(0)?, level(1)?, level(2)?];
+        detection::decode_yunet_into(&levels, target.width, threshold, faces);
+        Ok(())
     }
 
-    fn run_ultraface(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32) -> Result<Vec<Face>> {
+    fn run_ultraface(&mut self, tensor: &[f32], target: &TensorTarget, threshold: f32, faces: &mut Vec<Face>) -> Result<()> {
         let path = &self.path;
         let start = Instant::now();
         let outputs = run_batch(&mut self.session, ModelRole::Face, path, &self.input_name, [1, 3, target.height, target.width], tensor)?;
@@ -322,7 +342,8 @@ impl FaceDetector {
         let (scores, boxes) = (get("scores")?, get("boxes")?);
         check_finite(scores, ModelRole::Face, path, "output scores")?;
         check_finite(boxes, ModelRole::Face, path, "output boxes")?;
-        Ok(detection::decode_ultraface(scores, boxes, threshold))
+        detection::decode_ultraface_into(scores, boxes, threshold, faces);
+        Ok(())
     }
 }
 
@@ -458,10 +479,11 @@ impl EmotionClassifier {
 
     /// Runs the model on `n` faces already in `tensor` (`n` x `spec.target().len()` floats in
     /// the spec's layout, filled by [`face_tensor`]) and appends one row of probabilities per
-    /// face to `results` (in `spec.labels` order, summing to 1: softmax applied to logits).
+    /// face to `results`: `n` x `spec.labels.len()` floats, row-major, in `spec.labels` order,
+    /// each row summing to 1 (softmax applied to logits). On an error `results` is unchanged.
     ///
-    /// Errors: ONNX Runtime failed, or the output had an unexpected size.
-    pub fn classify_tensor(&mut self, tensor: &[f32], n: usize, results: &mut Vec<Vec<f32>>) -> Result<()> {
+    /// Errors: ONNX Runtime failed, or the output had an unexpected size or non-finite values.
+    pub fn classify_tensor(&mut self, tensor: &[f32], n: usize, results: &mut Vec<f32>) -> Result<()> {
         let (spec, path, role) = (&self.spec, &self.path, ModelRole::Emotion);
         let outputs = run_batch(&mut self.session, role, path, &self.input_name, spec.input_shape(n), tensor)?;
         let scores = output(&outputs, role, path, &self.output_name)?;
@@ -476,13 +498,19 @@ impl EmotionClassifier {
                 meaning: format!("{n} faces x {n_labels} labels"),
             });
         }
-        check_finite(scores, role, path, &format!("output {}", self.output_name))?;
-        let rows: Vec<Vec<f32>> = scores.chunks(n_labels).map(|row| probabilities(row.to_vec(), spec.output)).collect();
-        // Softmax of +-Inf logits is NaN: as bad as NaN outputs.
-        for row in &rows {
-            check_finite(row, role, path, "softmax of its logits")?;
+        if scores.iter().any(|v| !v.is_finite()) {
+            check_finite(scores, role, path, &format!("output {}", self.output_name))?;
         }
-        results.extend(rows);
+        let start = results.len();
+        results.extend_from_slice(scores);
+        if spec.output == OutputKind::Logits {
+            results[start..].chunks_mut(n_labels).for_each(softmax);
+        }
+        // Softmax of +-Inf logits is NaN: as bad as NaN outputs.
+        if let Err(e) = check_finite(&results[start..], role, path, "softmax of its logits") {
+            results.truncate(start);
+            return Err(e);
+        }
         Ok(())
     }
 }

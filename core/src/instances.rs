@@ -26,32 +26,35 @@ use crate::inference::{DetectorFamily, Device, EmotionClassifier, FaceDetector, 
 // ------------------------------------------------------------------------------------------
 // The combiner
 
-/// A model that runs batches of equally sized float items.
+/// A model that runs batches of equally sized float items, each giving equally many floats.
 pub trait BatchModel: Send {
-    type Output: Send;
-    /// Floats per item.
+    /// Floats per item in.
     fn item_len(&self) -> usize;
+    /// Floats per item out.
+    fn output_len(&self) -> usize;
     /// Largest batch the model takes.
     fn max_batch(&self) -> usize;
-    /// Runs the `n` items of `tensor` and appends `n` outputs to `out`.
+    /// Runs the `n` items of `tensor` and appends `n` x [`Self::output_len`] floats to `out`.
     ///
     /// Errors: the model failed on this batch.
-    fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<Self::Output>) -> Result<()>;
+    fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<f32>) -> Result<()>;
 }
 
 impl BatchModel for EmotionClassifier {
-    /// Probabilities in label order.
-    type Output = Vec<f32>;
-
     fn item_len(&self) -> usize {
         self.spec.target().len()
+    }
+
+    /// Probabilities in label order.
+    fn output_len(&self) -> usize {
+        self.spec.labels.len()
     }
 
     fn max_batch(&self) -> usize {
         self.max_batch
     }
 
-    fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<Vec<f32>>) -> Result<()> {
+    fn run(&mut self, tensor: &[f32], n: usize, out: &mut Vec<f32>) -> Result<()> {
         self.classify_tensor(tensor, n, out)
     }
 }
@@ -103,9 +106,10 @@ impl BatchCounters {
     }
 }
 
-/// What a request gets back: its results (one per item, in order) and its tensor, for reuse.
-pub struct Served<O> {
-    pub results: Result<Vec<O>>,
+/// What a request gets back: its results (`n` x [`BatchModel::output_len`] floats, in item
+/// order) and its tensor, both for reuse.
+pub struct Served {
+    pub results: Result<Vec<f32>>,
     pub tensor: Vec<f32>,
 }
 
@@ -115,20 +119,35 @@ struct Request {
     tensor: Vec<f32>,
     n: usize,
     batch_size: usize,
+    /// The caller's buffer, filled by the round that serves it (or its error).
+    results: Result<Vec<f32>>,
 }
 
-struct Queue<O> {
+struct Queue {
     next_ticket: u64,
     waiting: Vec<Request>,
-    done: HashMap<u64, Served<O>>,
+    /// The last round's emptied list, swapped with `waiting` by the next: no allocation a round.
+    spare: Vec<Request>,
+    done: HashMap<u64, Served>,
     /// Someone is running a round; only changed under this lock, so no wake-up is lost.
     busy: bool,
 }
 
+/// The model with the buffers of its rounds, reused from round to round.
+struct Runner<M> {
+    model: M,
+    /// The items of a call that spans several requests, copied together.
+    scratch: Vec<f32>,
+    out: Vec<f32>,
+    sizes: Vec<usize>,
+    segments: Vec<Segment>,
+    owners: Vec<u64>,
+}
+
 /// Runs the requests of several callers as shared batches (flat combining, see the module).
 pub struct Combiner<M: BatchModel> {
-    model: Mutex<M>,
-    queue: Mutex<Queue<M::Output>>,
+    model: Mutex<Runner<M>>,
+    queue: Mutex<Queue>,
     served: Condvar,
     counters: Arc<BatchCounters>,
 }
@@ -141,26 +160,33 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl<M: BatchModel> Combiner<M> {
     /// A combiner over `model`, counting its calls in `counters`.
     pub fn new(model: M, counters: Arc<BatchCounters>) -> Self {
-        let queue = Queue { next_ticket: 0, waiting: Vec::new(), done: HashMap::new(), busy: false };
-        Combiner { model: Mutex::new(model), queue: Mutex::new(queue), served: Condvar::new(), counters }
+        let queue = Queue { next_ticket: 0, waiting: Vec::new(), spare: Vec::new(), done: HashMap::new(), busy: false };
+        let runner = Runner { model, scratch: Vec::new(), out: Vec::new(), sizes: Vec::new(), segments: Vec::new(), owners: Vec::new() };
+        Combiner { model: Mutex::new(runner), queue: Mutex::new(queue), served: Condvar::new(), counters }
     }
 
     /// Floats per item ([`BatchModel::item_len`]).
     pub fn item_len(&self) -> usize {
-        lock(&self.model).item_len()
+        lock(&self.model).model.item_len()
     }
 
-    /// Classifies the `n` items of `tensor` (`n` x [`Self::item_len`] floats) for stream `owner`,
+    /// [`Self::run_into`] with a new results buffer.
+    pub fn run(&self, owner: u64, tensor: Vec<f32>, n: usize, batch_size: usize) -> Served {
+        self.run_into(owner, tensor, Vec::new(), n, batch_size)
+    }
+
+    /// Runs the `n` items of `tensor` (`n` x [`Self::item_len`] floats) for stream `owner`,
     /// in model calls of at most `batch_size` items (the smallest `batch_size` of the requests
-    /// served together, and at most the model's maximum). Blocks until served: by this caller,
-    /// or by another that ran this request with its own.
+    /// served together, and at most the model's maximum), into `results` (cleared first). Blocks
+    /// until served: by this caller, or by another that ran this request with its own. A steady
+    /// stream that passes back the buffers it was served allocates nothing here.
     ///
     /// Errors (in `results`): the model failed on a batch holding some of these items.
-    pub fn run(&self, owner: u64, tensor: Vec<f32>, n: usize, batch_size: usize) -> Served<M::Output> {
+    pub fn run_into(&self, owner: u64, tensor: Vec<f32>, results: Vec<f32>, n: usize, batch_size: usize) -> Served {
         let mut q = lock(&self.queue);
         let ticket = q.next_ticket;
         q.next_ticket += 1;
-        q.waiting.push(Request { ticket, owner, tensor, n, batch_size });
+        q.waiting.push(Request { ticket, owner, tensor, n, batch_size, results: Ok(results) });
         loop {
             if let Some(served) = q.done.remove(&ticket) {
                 return served;
@@ -170,55 +196,71 @@ impl<M: BatchModel> Combiner<M> {
                 continue;
             }
             q.busy = true;
-            let round = std::mem::take(&mut q.waiting);
+            let mut round = std::mem::take(&mut q.spare);
+            std::mem::swap(&mut round, &mut q.waiting);
             drop(q);
-            let served = self.round(round);
+            self.round(&mut round);
             q = lock(&self.queue);
-            q.done.extend(served);
+            for r in round.drain(..) {
+                q.done.insert(r.ticket, Served { results: r.results, tensor: r.tensor });
+            }
+            q.spare = round;
             q.busy = false;
             self.served.notify_all();
         }
     }
 
-    /// Runs every request of one drain; never panics, so `busy` is always reset.
-    fn round(&self, requests: Vec<Request>) -> Vec<(u64, Served<M::Output>)> {
+    /// Runs every request of one drain, filling each one's results; never panics, so `busy` is
+    /// always reset.
+    fn round(&self, requests: &mut [Request]) {
         self.counters.max_requests_per_round.fetch_max(requests.len(), Ordering::Relaxed);
-        let mut model = lock(&self.model);
-        let mut results: Vec<Result<Vec<M::Output>>> = requests.iter().map(|r| Ok(Vec::with_capacity(r.n))).collect();
+        let mut runner = lock(&self.model);
+        let Runner { model, scratch, out, sizes, segments, owners } = &mut *runner;
         let batch = requests.iter().map(|r| r.batch_size).min().unwrap_or(1).clamp(1, model.max_batch().max(1));
-        let per = model.item_len();
-        let mut scratch = Vec::new();
-        for segments in batches(&requests, batch) {
+        let (per, out_len) = (model.item_len(), model.output_len());
+        sizes.clear();
+        sizes.extend(requests.iter().map(|r| r.n));
+        for r in requests.iter_mut() {
+            if let Ok(v) = r.results.as_mut() {
+                v.clear();
+            }
+        }
+        let mut cursor = (0, 0);
+        while next_call(sizes, &mut cursor, batch, segments) {
             let total: usize = segments.iter().map(|s| s.count).sum();
             let tensor = match segments.as_slice() {
                 // One request's items lie contiguous in its tensor: no copy.
                 [s] => &requests[s.request].tensor[s.start * per..(s.start + s.count) * per],
                 _ => {
                     scratch.clear();
-                    for s in &segments {
+                    for s in segments.iter() {
                         scratch.extend_from_slice(&requests[s.request].tensor[s.start * per..(s.start + s.count) * per]);
                     }
                     &scratch[..]
                 }
             };
-            let mut out = Vec::with_capacity(total);
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| model.run(tensor, total, &mut out)))
+            out.clear();
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| model.run(tensor, total, out)))
                 .unwrap_or_else(|payload| Err(Error::Panicked { what: "the classifier".into(), message: panic_message(payload.as_ref()) }))
-                .and_then(|()| if out.len() == total { Ok(()) } else { Err(Error::BatchResults { faces: total, results: out.len() }) });
-            let mut owners: Vec<u64> = segments.iter().map(|s| requests[s.request].owner).collect();
+                .and_then(|()| match out.len() == total * out_len {
+                    true => Ok(()),
+                    false => Err(Error::BatchResults { faces: total, results: out.len() / out_len.max(1) }),
+                });
+            owners.clear();
+            owners.extend(segments.iter().map(|s| requests[s.request].owner));
             owners.sort_unstable();
             owners.dedup();
             self.counters.count_batch(total, owners.len());
-            let mut out = out.into_iter();
-            for s in &segments {
-                match (&outcome, &mut results[s.request]) {
-                    (Ok(()), Ok(r)) => r.extend(out.by_ref().take(s.count)),
+            let mut offset = 0;
+            for s in segments.iter() {
+                match (&outcome, &mut requests[s.request].results) {
+                    (Ok(()), Ok(r)) => r.extend_from_slice(&out[offset * out_len..(offset + s.count) * out_len]),
                     (Err(e), r) => *r = Err(e.clone()),
-                    (Ok(()), Err(_)) => out.by_ref().take(s.count).for_each(drop),
+                    (Ok(()), Err(_)) => {}
                 }
+                offset += s.count;
             }
         }
-        requests.into_iter().zip(results).map(|(r, results)| (r.ticket, Served { results, tensor: r.tensor })).collect()
     }
 }
 
@@ -230,32 +272,26 @@ struct Segment {
     count: usize,
 }
 
-/// Splits the requests' items, in order, into model calls of at most `batch` items.
-fn batches(requests: &[Request], batch: usize) -> Vec<Vec<Segment>> {
-    split(&requests.iter().map(|r| r.n).collect::<Vec<_>>(), batch)
-}
-
-fn split(sizes: &[usize], batch: usize) -> Vec<Vec<Segment>> {
-    let mut calls = Vec::new();
-    let mut current: Vec<Segment> = Vec::new();
+/// The next model call of at most `batch` items over requests of `sizes` items, taken in order
+/// from `cursor` (request, first item not yet called), into `segments`; `false` when no item
+/// is left.
+fn next_call(sizes: &[usize], cursor: &mut (usize, usize), batch: usize, segments: &mut Vec<Segment>) -> bool {
+    segments.clear();
     let mut room = batch;
-    for (request, &n) in sizes.iter().enumerate() {
-        let mut start = 0;
-        while start < n {
-            let count = room.min(n - start);
-            current.push(Segment { request, start, count });
-            start += count;
-            room -= count;
-            if room == 0 {
-                calls.push(std::mem::take(&mut current));
-                room = batch;
-            }
+    let (request, start) = cursor;
+    while *request < sizes.len() && room > 0 {
+        let n = sizes[*request];
+        if *start >= n {
+            *request += 1;
+            *start = 0;
+            continue;
         }
+        let count = room.min(n - *start);
+        segments.push(Segment { request: *request, start: *start, count });
+        *start += count;
+        room -= count;
     }
-    if !current.is_empty() {
-        calls.push(current);
-    }
-    calls
+    !segments.is_empty()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -404,9 +440,11 @@ mod tests {
     }
 
     impl BatchModel for Summer {
-        type Output = f32;
         fn item_len(&self) -> usize {
             self.per
+        }
+        fn output_len(&self) -> usize {
+            1
         }
         fn max_batch(&self) -> usize {
             self.max
@@ -431,6 +469,15 @@ mod tests {
         let sums: Vec<f32> = (0..n).map(|i| (owner * 100_000 + r as u64 * 100 + i as u64) as f32).collect();
         let tensor = sums.iter().flat_map(|&s| [s, 0.0, 0.0]).collect();
         (tensor, sums)
+    }
+
+    /// Every call of [`next_call`] over `sizes`.
+    fn split(sizes: &[usize], batch: usize) -> Vec<Vec<Segment>> {
+        let (mut calls, mut cursor, mut segments) = (Vec::new(), (0, 0), Vec::new());
+        while next_call(sizes, &mut cursor, batch, &mut segments) {
+            calls.push(segments.clone());
+        }
+        calls
     }
 
     #[test]
@@ -529,16 +576,18 @@ mod tests {
     fn a_panicking_model_fails_the_batch_and_does_not_block_others() {
         struct Panicker;
         impl BatchModel for Panicker {
-            type Output = ();
             fn item_len(&self) -> usize {
+                1
+            }
+            fn output_len(&self) -> usize {
                 1
             }
             fn max_batch(&self) -> usize {
                 usize::MAX
             }
-            fn run(&mut self, tensor: &[f32], _: usize, out: &mut Vec<()>) -> Result<()> {
+            fn run(&mut self, tensor: &[f32], _: usize, out: &mut Vec<f32>) -> Result<()> {
                 assert!(tensor[0] >= 0.0, "negative");
-                out.resize(tensor.len(), ());
+                out.resize(tensor.len(), 0.0);
                 Ok(())
             }
         }
@@ -546,7 +595,7 @@ mod tests {
         let e = c.run(1, vec![-1.0], 1, 4).results.unwrap_err();
         assert!(matches!(&e, Error::Panicked { what, message } if what == "the classifier" && message == "negative"), "{e:?}");
         assert_eq!(e.to_string(), "the classifier panicked: negative");
-        assert_eq!(c.run(1, vec![1.0, 2.0], 2, 4).results.unwrap(), vec![(), ()]);
+        assert_eq!(c.run(1, vec![1.0, 2.0], 2, 4).results.unwrap(), vec![0.0, 0.0]);
     }
 
     #[test]

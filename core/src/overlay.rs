@@ -194,6 +194,10 @@ struct Glyph {
 pub struct Overlay {
     font: FontRef<'static>,
     glyphs: HashMap<(char, u32), Glyph>,
+    /// The tags placed so far by [`Overlay::layout_into`], and the texts of the last layout's
+    /// tags for the next one's: reused from frame to frame.
+    tags: Vec<Rect>,
+    texts: Vec<String>,
 }
 
 impl Default for Overlay {
@@ -206,7 +210,7 @@ impl Overlay {
     pub fn new() -> Overlay {
         // The font is compiled in, so parsing it cannot fail at run time.
         let font = FontRef::try_from_slice(dejavu::sans::bold()).expect("embedded DejaVu Sans Bold parses");
-        Overlay { font, glyphs: HashMap::new() }
+        Overlay { font, glyphs: HashMap::new(), tags: Vec::new(), texts: Vec::new() }
     }
 
     /// Text height in pixels for a frame `height` pixels high: 1/28 of it, 10 to 48 px.
@@ -254,9 +258,21 @@ impl Overlay {
     /// `label_size` is the text height in pixels, 0 for one scaled to each face (see
     /// [`Overlay::auto_text_size`]).
     pub fn layout(&mut self, faces: &[FaceMark], width: usize, height: usize, mode: DrawMode, label_size: u32) -> Vec<Mark> {
-        let thickness = Self::line_width(height);
         let mut marks = Vec::with_capacity(faces.len() * 2);
-        let mut tags: Vec<Rect> = Vec::new();
+        self.layout_into(faces, width, height, mode, label_size, &mut marks);
+        marks
+    }
+
+    /// [`Overlay::layout`] into `marks` (replaced), reusing its buffers and those of the last
+    /// call: a steady stream allocates nothing here.
+    pub fn layout_into(&mut self, faces: &[FaceMark], width: usize, height: usize, mode: DrawMode, label_size: u32, marks: &mut Vec<Mark>) {
+        let thickness = Self::line_width(height);
+        for m in marks.drain(..) {
+            if let Mark::Tag { text, .. } = m {
+                self.texts.push(text);
+            }
+        }
+        self.tags.clear();
         for f in faces {
             match mode {
                 DrawMode::Blur => marks.push(Mark::Pixelate { rect: f.rect, block: pixel_block(f.rect) }),
@@ -266,13 +282,15 @@ impl Overlay {
             let size = if label_size > 0 { label_size.min(MAX_LABEL_SIZE) } else { Self::auto_text_size(f.rect, height) };
             let pad = (size as i64 / 5).max(1);
             let (w, h) = (self.text_width(text, size) + 2 * pad, size as i64 + 2 * pad);
-            let Some(rect) = place_tag(f.rect, (w, h), (width as i64, height as i64), faces, &tags) else { continue };
-            tags.push(rect);
+            let Some(rect) = place_tag(f.rect, (w, h), (width as i64, height as i64), faces, &self.tags) else { continue };
+            self.tags.push(rect);
             let luma = 0.299 * f.rgb[0] as f32 + 0.587 * f.rgb[1] as f32 + 0.114 * f.rgb[2] as f32;
             let ink = if luma > 140.0 { [0, 0, 0] } else { [255, 255, 255] };
-            marks.push(Mark::Tag { rect, text: text.to_string(), size, pad, rgb: f.rgb, ink });
+            let mut owned = self.texts.pop().unwrap_or_default();
+            owned.clear();
+            owned.push_str(text);
+            marks.push(Mark::Tag { rect, text: owned, size, pad, rgb: f.rgb, ink });
         }
-        marks
     }
 
     /// Text height for a face's tag: a third of the face's height, at least 10 px and at most

@@ -53,14 +53,17 @@ impl Track {
         self.since_classified.is_none_or(|n| n >= interval.max(1))
     }
 
-    /// Records a fresh classifier output and folds it into the smoothed probabilities.
-    pub fn set_scores(&mut self, scores: Vec<f32>, smoothing: f32) {
+    /// Records a fresh classifier output and folds it into the smoothed probabilities, in the
+    /// track's own buffers (allocated at its first classification).
+    pub fn set_scores(&mut self, scores: &[f32], smoothing: f32) {
         let a = smoothing.clamp(0.0, 0.99);
-        self.smoothed = Some(match self.smoothed.take() {
-            Some(prev) if prev.len() == scores.len() && a > 0.0 => prev.iter().zip(&scores).map(|(p, s)| a * p + (1.0 - a) * s).collect(),
-            _ => scores.clone(),
-        });
-        self.raw_scores = Some(scores);
+        match self.smoothed.as_mut() {
+            Some(prev) if prev.len() == scores.len() && a > 0.0 => {
+                prev.iter_mut().zip(scores).for_each(|(p, s)| *p = a * *p + (1.0 - a) * s)
+            }
+            _ => copy_into(&mut self.smoothed, scores),
+        }
+        copy_into(&mut self.raw_scores, scores);
         self.since_classified = Some(0);
     }
 
@@ -81,6 +84,13 @@ impl Track {
     }
 }
 
+/// Sets `slot` to `values`, reusing its buffer.
+fn copy_into(slot: &mut Option<Vec<f32>>, values: &[f32]) {
+    let v = slot.get_or_insert_with(Vec::new);
+    v.clear();
+    v.extend_from_slice(values);
+}
+
 fn centre(f: &Face) -> (f32, f32) {
     ((f.x0 + f.x1) / 2.0, (f.y0 + f.y1) / 2.0)
 }
@@ -90,11 +100,24 @@ fn centre(f: &Face) -> (f32, f32) {
 pub struct Tracker {
     tracks: Vec<Track>,
     next_id: u64,
+    /// Buffers of [`Tracker::update`], reused from frame to frame.
+    scratch: Scratch,
+}
+
+#[derive(Debug, Default)]
+struct Scratch {
+    predicted: Vec<Face>,
+    /// (IoU, track, detection) of the pairs that may match.
+    pairs: Vec<(f32, usize, usize)>,
+    track_of: Vec<Option<usize>>,
+    track_used: Vec<bool>,
+    new_index: Vec<usize>,
+    indices: Vec<usize>,
 }
 
 impl Tracker {
     pub fn new() -> Tracker {
-        Tracker { tracks: Vec::new(), next_id: 1 }
+        Tracker { tracks: Vec::new(), next_id: 1, scratch: Scratch::default() }
     }
 
     /// The live tracks.
@@ -109,9 +132,11 @@ impl Tracker {
     /// Updates the tracks with the detections of a new frame. Returns, for each detection in
     /// order, the index of its track in [`Tracker::tracks`]. Tracks without a detection keep
     /// their predicted box and end after `max_misses` frames.
-    pub fn update(&mut self, detections: Vec<Face>, params: &TrackerParams) -> Vec<usize> {
-        let predicted: Vec<Face> = self.tracks.iter().map(Track::predicted).collect();
-        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+    pub fn update(&mut self, detections: Vec<Face>, params: &TrackerParams) -> &[usize] {
+        let Scratch { predicted, pairs, track_of, track_used, .. } = &mut self.scratch;
+        predicted.clear();
+        predicted.extend(self.tracks.iter().map(Track::predicted));
+        pairs.clear();
         for (t, p) in predicted.iter().enumerate() {
             for (d, det) in detections.iter().enumerate() {
                 let iou = p.iou(det);
@@ -120,10 +145,13 @@ impl Tracker {
                 }
             }
         }
-        pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut track_of: Vec<Option<usize>> = vec![None; detections.len()];
-        let mut track_used = vec![false; self.tracks.len()];
-        for (_, t, d) in pairs {
+        // Highest IoU first; ties in (track, detection) order, as a stable sort would leave them.
+        pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        track_of.clear();
+        track_of.resize(detections.len(), None);
+        track_used.clear();
+        track_used.resize(self.tracks.len(), false);
+        for &(_, t, d) in pairs.iter() {
             if !track_used[t] && track_of[d].is_none() {
                 track_used[t] = true;
                 track_of[d] = Some(t);
@@ -160,8 +188,7 @@ impl Tracker {
                 }
             }
         }
-        let indices: Vec<usize> = track_of.into_iter().map(|t| t.unwrap_or(0)).collect();
-        self.prune(params.max_misses, indices)
+        self.prune(params.max_misses)
     }
 
     /// Carries every track one frame forward without detections (the detector did not run):
@@ -173,17 +200,18 @@ impl Tracker {
     }
 
     /// Ends tracks missed too long and remaps the detection-to-track indices.
-    fn prune(&mut self, max_misses: u32, indices: Vec<usize>) -> Vec<usize> {
-        let mut new_index = vec![usize::MAX; self.tracks.len()];
+    fn prune(&mut self, max_misses: u32) -> &[usize] {
+        let Scratch { track_of, new_index, indices, .. } = &mut self.scratch;
+        new_index.clear();
         let mut kept = 0;
-        for (i, t) in self.tracks.iter().enumerate() {
-            if t.misses <= max_misses {
-                new_index[i] = kept;
-                kept += 1;
-            }
+        for t in &self.tracks {
+            new_index.push(if t.misses <= max_misses { kept } else { usize::MAX });
+            kept += usize::from(t.misses <= max_misses);
         }
         self.tracks.retain(|t| t.misses <= max_misses);
-        indices.into_iter().map(|i| new_index[i]).collect()
+        indices.clear();
+        indices.extend(track_of.iter().map(|t| new_index[t.unwrap_or(0)]));
+        indices
     }
 
     /// Ends every track (a new stream geometry: old boxes mean nothing in it); ids go on from
@@ -220,7 +248,7 @@ mod tests {
         let p = TrackerParams::default();
         let mut seen = Vec::new();
         for k in 0..30 {
-            let idx = tr.update(vec![face(10.0 + 4.0 * k as f32, 50.0, 40.0)], &p);
+            let idx = tr.update(vec![face(10.0 + 4.0 * k as f32, 50.0, 40.0)], &p).to_vec();
             seen.extend(ids(&tr, &idx));
         }
         assert!(seen.iter().all(|&id| id == 1), "{seen:?}");
@@ -235,7 +263,7 @@ mod tests {
         for k in 0..40 {
             let a = face(0.0 + 6.0 * k as f32, 100.0, 40.0); // moving right
             let b = face(240.0 - 6.0 * k as f32, 104.0, 40.0); // moving left
-            let idx = tr.update(vec![a, b], &p);
+            let idx = tr.update(vec![a, b], &p).to_vec();
             left_ids.push(ids(&tr, &idx)[0]);
         }
         assert!(left_ids.iter().all(|&id| id == left_ids[0]), "{left_ids:?}");
@@ -249,13 +277,13 @@ mod tests {
         for _ in 0..4 {
             tr.update(vec![], &p);
         }
-        let idx = tr.update(vec![face(102.0, 100.0, 50.0)], &p);
+        let idx = tr.update(vec![face(102.0, 100.0, 50.0)], &p).to_vec();
         assert_eq!(ids(&tr, &idx), vec![1], "reappears with the same id");
         for _ in 0..6 {
             tr.update(vec![], &p);
         }
         assert!(tr.tracks().is_empty(), "ended after more than 5 misses");
-        let idx = tr.update(vec![face(100.0, 100.0, 50.0)], &p);
+        let idx = tr.update(vec![face(100.0, 100.0, 50.0)], &p).to_vec();
         assert_eq!(ids(&tr, &idx), vec![2], "a new track, ids are not reused");
     }
 
@@ -264,7 +292,7 @@ mod tests {
         let mut tr = Tracker::new();
         let p = TrackerParams::default();
         tr.update(vec![face(10.0, 10.0, 40.0)], &p);
-        let idx = tr.update(vec![face(300.0, 10.0, 40.0), face(12.0, 10.0, 40.0)], &p);
+        let idx = tr.update(vec![face(300.0, 10.0, 40.0), face(12.0, 10.0, 40.0)], &p).to_vec();
         assert_eq!(ids(&tr, &idx), vec![2, 1]);
     }
 
@@ -287,11 +315,11 @@ mod tests {
         tr.update(vec![face(0.0, 0.0, 10.0)], &TrackerParams::default());
         let t = &mut tr.tracks_mut()[0];
         assert!(t.needs_classification(5), "new tracks are classified at once");
-        t.set_scores(vec![1.0, 0.0], 0.75);
-        t.set_scores(vec![0.0, 1.0], 0.75);
+        t.set_scores(&[1.0, 0.0], 0.75);
+        t.set_scores(&[0.0, 1.0], 0.75);
         assert_eq!(t.smoothed.as_deref(), Some(&[0.75, 0.25][..]));
         assert_eq!(t.raw_scores.as_deref(), Some(&[0.0, 1.0][..]));
-        t.set_scores(vec![0.2, 0.8], 0.0);
+        t.set_scores(&[0.2, 0.8], 0.0);
         assert_eq!(t.smoothed.as_deref(), Some(&[0.2, 0.8][..]));
     }
 
@@ -299,14 +327,14 @@ mod tests {
     fn reclassification_waits_for_the_interval() {
         let mut tr = Tracker::new();
         tr.update(vec![face(0.0, 0.0, 10.0)], &TrackerParams::default());
-        tr.tracks_mut()[0].set_scores(vec![1.0], 0.0);
+        tr.tracks_mut()[0].set_scores(&[1.0], 0.0);
         let mut due = Vec::new();
         for _ in 0..6 {
             tr.age_classifications();
             let t = &mut tr.tracks_mut()[0];
             due.push(t.needs_classification(3));
             if t.needs_classification(3) {
-                t.set_scores(vec![1.0], 0.0);
+                t.set_scores(&[1.0], 0.0);
             }
         }
         assert_eq!(due, vec![false, false, true, false, false, true]);

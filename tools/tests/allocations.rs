@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 //! Heap allocations per frame in steady state, counted by a global allocator around the core's
-//! per-frame calls, on a real group photo (122 faces) with the real models.
+//! per-frame calls, on a real group photo (122 faces) with the real models and ONNX Runtime.
 //!
-//! Building the detector's input allocates nothing once its buffers and scaling plan exist
+//! Once a stream is warm, nothing in the frame's work allocates: building the detector input
 //! (it made about 1,000 allocations a frame with `fast_image_resize`, which computes its filter
-//! weights on every call). Detection and classification still allocate a little (ONNX Runtime's
-//! output values, one report entry a face): bounded here so that a regression shows.
+//! weights on every call), the model calls (ONNX Runtime writes into the outputs it returned
+//! for the same input the first time), decoding and NMS, tracking, face crops, the shared
+//! classifier's batching, and drawing. What remains is the frame's result, which outlives
+//! the call: the detections handed to the tracker (one block) and the [`FrameReport`]
+//! (its face list, and each face's label and score rows). Counted on our side of ONNX
+//! Runtime's C API only: its own allocations (its CPU arena) are not Rust's.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -16,6 +20,7 @@ use std::sync::Arc;
 
 use common::*;
 use emotiondetect_core::analyser::FrameParams;
+use emotiondetect_core::frame_report::{EmotionReport, FrameReport};
 use emotiondetect_core::inference::{DetectParams, DetectorFamily, FaceDetector};
 use emotiondetect_core::preprocess::{Image, PixelLayout, YuvSpec};
 use emotiondetect_core::{Engine, ModelSettings};
@@ -71,8 +76,17 @@ fn i420(rgb: &[u8], w: usize, h: usize) -> [Vec<u8>; 3] {
     [y_plane, u, v]
 }
 
+/// The heap blocks a report holds: its list of faces, and each face's label and two rows of
+/// scores (none for an empty one).
+fn report_blocks(report: &FrameReport) -> u64 {
+    let face = |e: &EmotionReport| {
+        [e.label.capacity(), e.scores.capacity(), e.smoothed_scores.capacity()].iter().filter(|&&c| c > 0).count() as u64
+    };
+    u64::from(report.objects.capacity() > 0) + report.objects.iter().map(|f| face(&f.emotion)).sum::<u64>()
+}
+
 #[test]
-fn steady_state_frames_allocate_nothing_to_prepare_and_little_to_analyse() {
+fn steady_state_frames_allocate_only_their_results() {
     require_installed();
     let photo = image::open(group_photo("17.jpg")).expect("group photo 17 decodes").to_rgb8();
     let (w, h) = (photo.width() as usize, photo.height() as usize);
@@ -109,7 +123,7 @@ fn steady_state_frames_allocate_nothing_to_prepare_and_little_to_analyse() {
     let mut analyser = engine.analyser();
     let frame = FrameParams::default();
     let mut bytes = rgb.clone();
-    for round in 0..4 {
+    for round in 0..5 {
         bytes.copy_from_slice(&rgb);
         let mut image = Image {
             layout: PixelLayout::Packed { bpp: 3, r: 0, g: 1, b: 2 },
@@ -121,13 +135,16 @@ fn steady_state_frames_allocate_nothing_to_prepare_and_little_to_analyse() {
         let (faces, n_detect) = counted(|| analyser.detect(&image, &frame).expect("detection runs"));
         let found = faces.len();
         let (report, n_analyse) = counted(|| analyser.analyse(&mut image, Some(faces), &frame).expect("classification runs"));
-        println!("frame {round}: {found} faces, allocations: detect {n_detect}, analyse {n_analyse}");
+        let own = report_blocks(&report);
+        println!("frame {round}: {found} faces, allocations: detect {n_detect}, analyse {n_analyse}, the report's own {own}");
         assert!(found >= 100, "the group photo's faces: {found}");
         assert_eq!(report.objects.len(), found, "one report entry a face");
-        if round > 0 {
-            // At 2026-12-07: 65 and 974 (8 a face).
-            assert!(n_detect <= 100, "detection allocated {n_detect} times");
-            assert!(n_analyse <= 10 * found as u64 + 50, "classification allocated {n_analyse} times for {found} faces");
+        let classified = report.objects.iter().filter(|f| !f.emotion.is_unknown()).count();
+        assert!(classified >= 60, "the faces of 25 px or more were classified: {classified}");
+        // The first frames fill the buffers (at 2026-12-07: 48 and 2590, then 1 and 341).
+        if round >= 2 {
+            assert_eq!(n_detect, 1, "detection allocated more than the list of faces it returns");
+            assert_eq!(n_analyse, own, "analysis (tracking, crops, classification, drawing) allocated more than its report");
         }
     }
 }

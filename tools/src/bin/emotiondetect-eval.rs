@@ -280,11 +280,12 @@ fn evaluate(
             classifier.classify_tensor(&tensor[..per * rows.len()], rows.len(), &mut results)?;
             inference += t.elapsed();
         }
-        for ((class, e), path) in rows.iter().zip(&results).zip(&paths) {
+        let n_labels = classifier.spec.labels.len().max(1);
+        for ((class, e), path) in rows.iter().zip(results.chunks(n_labels)).zip(&paths) {
             let label = top1(e).map_or(0, |(label, _)| label);
             confusion.add(*class, label);
             if let Some(p) = predictions.as_deref_mut() {
-                p.push(Prediction { path: (*path).clone(), class: *class, label: Some(label), probabilities: e.clone() });
+                p.push(Prediction { path: (*path).clone(), class: *class, label: Some(label), probabilities: e.to_vec() });
             }
         }
         classified += rows.len();
