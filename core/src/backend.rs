@@ -298,11 +298,17 @@ struct KeptRun {
     input: TensorRefMut<'static, f32>,
     /// In session output order.
     outputs: Vec<DynValue>,
+    /// The outputs' size.
+    bytes: usize,
 }
 
 /// Runs kept per session: a classifier runs batches of 1..=32 faces (4 bytes x 7 labels each);
-/// a detector usually one input size.
+/// a detector usually one input size per stream.
 const KEPT_RUNS: usize = 40;
+
+/// The most output bytes kept per session (YuNet's outputs for a 640x480 input are 403 KB; for
+/// a 1920x1088 frame at `detector-size=0`, 2.7 MB).
+const KEPT_BYTES: usize = 64 << 20;
 
 /// The most outputs a kept run passes on the stack (YuNet has 12); a model with more runs
 /// through `Session::run` every time.
@@ -335,10 +341,13 @@ impl KeptRuns {
         // `tensor` at this address and length (the key), and dropped with the entry.
         let input = unsafe { TensorRefMut::from_raw(MemoryInfo::default(), tensor.as_ptr() as *mut _, ort::value::Shape::from(shape)) }?;
         let outputs: Vec<DynValue> = session.run(ort::inputs![input_name => &*input])?.into_iter().map(|(_, v)| v).collect();
-        if self.runs.len() == KEPT_RUNS {
+        let bytes = outputs.iter().map(|v| v.try_extract_tensor::<f32>().map_or(0, |(_, d)| 4 * d.len())).sum();
+        while !self.runs.is_empty()
+            && (self.runs.len() == KEPT_RUNS || self.runs.iter().map(|r| r.bytes).sum::<usize>() + bytes > KEPT_BYTES)
+        {
             self.runs.remove(0);
         }
-        self.runs.push(KeptRun { key, input, outputs });
+        self.runs.push(KeptRun { key, input, outputs, bytes });
         Ok(self.runs.len() - 1)
     }
 
