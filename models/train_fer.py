@@ -475,6 +475,8 @@ def main():
     resume = load_checkpoint(Path(args.resume)) if args.resume else None
     if resume is not None:
         args = resumed_args(resume["args"], args, vars(ap.parse_args([])))
+    if args.consistent and not args.teacher:
+        ap.error("--consistent needs at least one --teacher (the nets whose probabilities the student learns)")
 
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)

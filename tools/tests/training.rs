@@ -276,6 +276,15 @@ fn consistent_distillation_runs_the_teacher_on_each_augmented_batch() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success() && stderr.contains("expected one output 'probabilities'"), "{stderr}");
+    // `--consistent` without a teacher is a usage error, not a silent run without distillation.
+    let run = Command::new(repo_dir().join(".venv-train/bin/python"))
+        .arg(repo_dir().join("models/train_fer.py"))
+        .args(common)
+        .args(["--consistent", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.code() == Some(2) && stderr.contains("--consistent needs at least one --teacher"), "{stderr}");
     std::fs::remove_dir_all(base).unwrap();
 }
 
