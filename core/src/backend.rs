@@ -283,9 +283,10 @@ pub fn run_error(role: ModelRole, path: &Path, e: RunError) -> Error {
 /// (`OrtApi::Run` with preallocated outputs). ONNX Runtime's own allocations (its CPU arena)
 /// are its business.
 pub struct KeptRuns {
-    /// The inputs' names as C strings, with their Rust names.
-    input_names: Vec<(String, CString)>,
-    /// The outputs' names as C strings, in session order.
+    /// The inputs' names as C strings.
+    input_names: Vec<CString>,
+    /// The outputs' names as C strings, in session order; empty when they cannot be kept (more
+    /// than [`MAX_KEPT_OUTPUTS`], or a name with a NUL byte).
     output_names: Vec<CString>,
     /// The most recently used last; at most [`KEPT_RUNS`].
     runs: Vec<KeptRun>,
@@ -317,9 +318,10 @@ const MAX_KEPT_OUTPUTS: usize = 16;
 impl KeptRuns {
     fn new(inputs: &[Outlet], outputs: &[Outlet]) -> KeptRuns {
         let c = |name: &str| CString::new(name).ok();
-        let input_names = inputs.iter().filter_map(|o| Some((o.name.clone(), c(&o.name)?))).collect();
+        let input_names = inputs.iter().filter_map(|o| c(&o.name)).collect();
         let output_names: Vec<CString> = outputs.iter().filter_map(|o| c(&o.name)).collect();
-        let output_names = if output_names.len() == outputs.len() { output_names } else { Vec::new() };
+        let keep = output_names.len() == outputs.len() && outputs.len() <= MAX_KEPT_OUTPUTS;
+        let output_names = if keep { output_names } else { Vec::new() };
         KeptRuns { input_names, output_names, runs: Vec::with_capacity(KEPT_RUNS) }
     }
 
@@ -355,10 +357,10 @@ impl KeptRuns {
     fn run_kept(&mut self, session: &mut Session, input_name: &str, i: usize) -> ort::Result<()> {
         let n = self.output_names.len();
         let run = &mut self.runs[i];
-        let Some((_, name)) = self.input_names.iter().find(|(n, _)| n == input_name) else {
+        let Some(name) = self.input_names.iter().find(|c| c.as_bytes() == input_name.as_bytes()) else {
             return Err(ort::Error::new(format!("no input named {input_name}")));
         };
-        if n == 0 || n > MAX_KEPT_OUTPUTS || run.outputs.len() != n {
+        if n == 0 || run.outputs.len() != n {
             return Err(ort::Error::new("outputs not kept"));
         }
         let mut names = [std::ptr::null(); MAX_KEPT_OUTPUTS];

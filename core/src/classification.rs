@@ -387,10 +387,15 @@ pub fn top1(row: &[f32]) -> Option<(usize, f32)> {
 /// One classifier output row as probabilities in label order: softmax applied for logits,
 /// kept as it is for probabilities.
 pub fn probabilities(mut row: Vec<f32>, kind: OutputKind) -> Vec<f32> {
-    if kind == OutputKind::Logits {
-        softmax(&mut row);
-    }
+    to_probabilities(&mut row, kind);
     row
+}
+
+/// [`probabilities`] in place.
+pub fn to_probabilities(row: &mut [f32], kind: OutputKind) {
+    if kind == OutputKind::Logits {
+        softmax(row);
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use ort::session::Session;
 
 use crate::backend::{run_error, EngineKind, ModelSession, Outlet, Outputs};
 
-use crate::classification::{softmax, Alignment, ClassifierSpec, OutputKind};
+use crate::classification::{to_probabilities, Alignment, ClassifierSpec};
 use crate::detection::{self, Face, YunetLevel, YUNET_OUTPUTS, YUNET_STRIDES};
 use crate::error::{Error, Interface, ModelProblem, ModelRole, Result};
 use crate::preprocess::{similarity_transform, ColourOrder, Image, Normalisation, TensorLayout, TensorTarget};
@@ -321,10 +321,7 @@ impl FaceDetector {
                 });
             }
             for (name, values) in names.iter().zip([level.cls, level.obj, level.bbox, level.kps]) {
-                // The name is formatted only for the error: a good frame allocates nothing here.
-                if values.iter().any(|v| !v.is_finite()) {
-                    check_finite(values, ModelRole::Face, path, &format!("output {name}"))?;
-                }
+                check_finite(values, ModelRole::Face, path, format_args!("output {name}"))?;
             }
             Ok(level)
         };
@@ -498,14 +495,10 @@ impl EmotionClassifier {
                 meaning: format!("{n} faces x {n_labels} labels"),
             });
         }
-        if scores.iter().any(|v| !v.is_finite()) {
-            check_finite(scores, role, path, &format!("output {}", self.output_name))?;
-        }
+        check_finite(scores, role, path, format_args!("output {}", self.output_name))?;
         let start = results.len();
         results.extend_from_slice(scores);
-        if spec.output == OutputKind::Logits {
-            results[start..].chunks_mut(n_labels).for_each(softmax);
-        }
+        results[start..].chunks_mut(n_labels).for_each(|row| to_probabilities(row, spec.output));
         // Softmax of +-Inf logits is NaN: as bad as NaN outputs.
         if let Err(e) = check_finite(&results[start..], role, path, "softmax of its logits") {
             results.truncate(start);
@@ -546,9 +539,12 @@ fn output<'o>(outputs: &'o Outputs<'_>, role: ModelRole, path: &Path, name: &str
 /// Refuses a frame whose model output holds NaN or infinite values, which must never reach the
 /// metadata (a NaN score passes every `<=` threshold test, and JSON writes it as `null`).
 ///
+/// `what` is written out only for the error (pass `format_args!`): a good frame allocates
+/// nothing here.
+///
 /// Errors: [`Error::NonFinite`] naming the model (`role`, `path`), `what` (the output) and the
 /// first bad value.
-pub fn check_finite(values: &[f32], role: ModelRole, path: &Path, what: &str) -> Result<()> {
+pub fn check_finite(values: &[f32], role: ModelRole, path: &Path, what: impl std::fmt::Display) -> Result<()> {
     match values.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
         Some(index) => Err(Error::NonFinite {
