@@ -3,8 +3,9 @@
 //! classification, drawing, and the [`FrameReport`] every output is built from.
 //!
 //! The element (`emotiondetect/imp.rs`) maps a buffer once, writable, as an [`Image`] and calls
-//! [`Analyser::process`] (or, pipelined, [`FrameDetector::detect`] on a worker thread and
-//! [`Analyser::analyse`] on the streaming thread); the tests and benches call the same.
+//! [`Analyser::process`] (or, pipelined, [`Analyser::prepare_detection`] and [`Analyser::analyse`]
+//! on the streaming thread and [`FrameDetector::detect_prepared`] on a worker thread); the tests
+//! and benches call the same.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +15,7 @@ use crate::classification::top1;
 use crate::detection::{self, Face};
 use crate::error::Result;
 use crate::frame_report::{self, DetectionReport, EmotionReport, FaceReport, FrameReport, ModelRef, Resolution};
-use crate::inference::{self, DetectParams, FaceCrop, FaceDetector};
+use crate::inference::{self, DetectParams, DetectorInput, FaceCrop, FaceDetector};
 use crate::instances::Models;
 use crate::overlay::{self, DrawMode, FaceMark, Mark, Overlay, Sprite};
 use crate::preprocess::Image;
@@ -107,47 +108,88 @@ impl Default for FrameParams {
 /// count limits, best first.
 pub type Detections = Vec<Face>;
 
-/// The face detector's half of the analysis, with its reusable input tensor. It can run on
+/// The face detector's half of the analysis, with its reusable input tensors. It can run on
 /// another thread than the [`Analyser`] it came from ([`Analyser::detector`]); the model is
-/// locked only while it runs, not while its input is built.
+/// locked only while it runs, not while its input is built. Pipelined, one thread builds a
+/// frame's input ([`Self::prepare`]) while another runs the frame before it
+/// ([`Self::detect_prepared`]).
 pub struct FrameDetector {
     models: Arc<Models>,
-    tensor: Vec<f32>,
+    /// Input tensors to reuse, given back by [`Self::recycle`]: one, or two in turn when
+    /// pipelined.
+    tensors: Vec<Vec<f32>>,
     /// Time in each stage since the last [`Self::take_times`].
     times: StageTimes,
 }
 
+/// One frame's detector input ([`FrameDetector::prepare`]): the tensor (YuNet: 1 x 3 x H x W,
+/// BGR 0..255, H and W padded to multiples of 32) and how faces map back to the frame.
+pub struct PreparedFrame {
+    input: DetectorInput,
+    /// The frame's size, pixels.
+    size: (f32, f32),
+}
+
+/// At most this many input tensors are kept for reuse (two frames in flight when pipelined).
+const KEPT_TENSORS: usize = 2;
+
 impl FrameDetector {
     /// A detector over `models` (private, or shared under a `model-instance-id`).
     pub fn new(models: Arc<Models>) -> FrameDetector {
-        FrameDetector { models, tensor: Vec::new(), times: StageTimes::default() }
+        FrameDetector { models, tensors: Vec::new(), times: StageTimes::default() }
     }
 
-    /// Runs the face detector on `image` with `params`' thresholds and limits.
+    /// Runs the face detector on `image` with `params`' thresholds and limits: [`Self::prepare`]
+    /// then [`Self::detect_prepared`].
     ///
     /// Errors: [`Error::Inference`](crate::error::Error::Inference) when ONNX Runtime fails on this frame.
     pub fn detect<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, params: &FrameParams) -> Result<Detections> {
+        let frame = self.prepare(image, params);
+        let faces = self.detect_prepared(&frame, params);
+        self.recycle(frame);
+        faces
+    }
+
+    /// Builds `image`'s detector input (the prepare stage) in a reused tensor, with `params`'
+    /// thresholds and detector size.
+    pub fn prepare<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, params: &FrameParams) -> PreparedFrame {
         let detect = DetectParams {
             threshold: params.threshold as f32,
             nms_threshold: params.nms_threshold as f32,
             detector_size: params.detector_size as usize,
         };
         let mut laps = Laps::start();
-        let input = FaceDetector::prepare(self.models.family, image, &detect, std::mem::take(&mut self.tensor));
+        let tensor = self.tensors.pop().unwrap_or_default();
+        let input = FaceDetector::prepare(self.models.family, image, &detect, tensor);
         laps.lap(&mut self.times, Stage::Prepare);
+        PreparedFrame { input, size: (image.width as f32, image.height as f32) }
+    }
+
+    /// Runs the face detector on `frame` (prepared by this or another detector over the same
+    /// models) and applies `params`' size and count limits; faces in frame pixels, best first.
+    ///
+    /// Errors: [`Error::Inference`](crate::error::Error::Inference) when ONNX Runtime fails on this frame.
+    pub fn detect_prepared(&mut self, frame: &PreparedFrame, params: &FrameParams) -> Result<Detections> {
+        let mut laps = Laps::start();
         let mut detector = self.models.detector.lock().unwrap_or_else(PoisonError::into_inner);
         laps.lap(&mut self.times, Stage::DetectorRun);
-        let faces = detector.detect_prepared(&input);
+        let faces = detector.detect_prepared(&frame.input);
         let run = detector.last_run();
         drop(detector);
-        self.tensor = input.tensor;
-        let (w, h) = (image.width as f32, image.height as f32);
+        let (w, h) = frame.size;
         let faces = faces.map(|f| detection::filter_faces(f, w, h, params.min_face_size as f32, params.max_faces as usize));
         // The model call is timed inside; the rest of detect_prepared decodes its outputs.
         let rest = laps.split().saturating_sub(run);
         self.times.add(Stage::DetectorRun, run);
         self.times.add(Stage::Decode, rest);
         faces
+    }
+
+    /// Keeps `frame`'s tensor for a later [`Self::prepare`].
+    pub fn recycle(&mut self, frame: PreparedFrame) {
+        if self.tensors.len() < KEPT_TENSORS {
+            self.tensors.push(frame.input.tensor);
+        }
     }
 
     /// The time this detector spent in each stage since the last call (prepare, detector run,
@@ -242,6 +284,17 @@ impl Analyser {
         let run = self.frames.is_multiple_of(params.inference_interval.max(1) as u64);
         self.frames += 1;
         run
+    }
+
+    /// Builds `image`'s detector input on this thread, for a [`FrameDetector`] on another
+    /// ([`FrameDetector::prepare`]); its time counts in [`Self::take_times`].
+    pub fn prepare_detection<P: AsRef<[u8]> + Sync>(&mut self, image: &Image<P>, params: &FrameParams) -> PreparedFrame {
+        self.detector.prepare(image, params)
+    }
+
+    /// Keeps a finished frame's detector input for reuse ([`FrameDetector::recycle`]).
+    pub fn recycle(&mut self, frame: PreparedFrame) {
+        self.detector.recycle(frame);
     }
 
     /// Detects faces in `image` ([`FrameDetector::detect`]).

@@ -27,7 +27,7 @@ use super::pipelining::{self, Overlap};
 use crate::errors::error_message;
 use crate::ratelimit::RateLimiter;
 use crate::report_meta::ReportMeta;
-use emotiondetect_core::analyser::{Analyser, Detections, FrameDetector, FrameParams};
+use emotiondetect_core::analyser::{Analyser, Detections, FrameDetector, FrameParams, PreparedFrame};
 use emotiondetect_core::backend::EngineKind;
 use emotiondetect_core::classification::DEFAULT_EMOTION_MODEL_FILE;
 use emotiondetect_core::error::{Error, Result};
@@ -110,14 +110,15 @@ struct State {
 /// What the detector gave for one frame: `None` when it did not run (inference-interval).
 type Detection = Result<Option<Detections>>;
 
-/// A frame to detect faces in on the worker thread.
+/// A frame to detect faces in on the worker thread, its detector input already built.
 struct DetectJob {
     buffer: gst::Buffer,
     analysed: Analysed,
-    info: VideoInfo,
+    /// `Ok(None)`: the detector skips this frame (`inference-interval`); `Err`: it could not be read.
+    input: Result<Option<PreparedFrame>>,
     params: FrameParams,
-    /// Whether the detector runs on this frame (`inference-interval`).
-    run: bool,
+    /// The frame's stage times so far (prepare).
+    times: StageTimes,
 }
 
 /// A frame whose detection is done, waiting for the rest of its analysis.
@@ -125,7 +126,9 @@ struct Detected {
     buffer: gst::Buffer,
     analysed: Analysed,
     detection: Detection,
-    /// The detection's stage times, taken on the worker.
+    /// The detector input, for reuse.
+    input: Option<PreparedFrame>,
+    /// The frame's stage times up to here, the detector's taken on the worker.
     times: StageTimes,
 }
 
@@ -135,12 +138,14 @@ type Pipeline = Overlap<DetectJob, Detected>;
 fn start_pipeline(analyser: &Analyser) -> Result<Pipeline> {
     let mut detector: FrameDetector = analyser.detector();
     Overlap::spawn("emotiondetect-detect", move |job: DetectJob| {
-        let detection = if job.run {
-            job.analysed.read(&job.buffer, &job.info, |image| detector.detect(image, &job.params)).map(Some)
-        } else {
-            Ok(None)
+        let DetectJob { buffer, analysed, input, params, mut times } = job;
+        let (detection, input) = match input {
+            Ok(Some(frame)) => (detector.detect_prepared(&frame, &params).map(Some), Some(frame)),
+            Ok(None) => (Ok(None), None),
+            Err(e) => (Err(e), None),
         };
-        Detected { buffer: job.buffer, analysed: job.analysed, detection, times: detector.take_times() }
+        times.merge(&detector.take_times());
+        Detected { buffer, analysed, detection, input, times }
     })
     .map_err(|e| Error::ThreadStart { purpose: "pipelining".into(), thread: "emotiondetect-detect".into(), source: Arc::new(e) })
 }
@@ -751,8 +756,12 @@ impl EmotionDetect {
             let pipe = pipeline.as_mut().ok_or(gst::FlowError::Flushing)?;
             let run = analyser.next_runs_detector(&params);
             let analysed = Analysed::new(&inbuf, info, conversion.as_ref());
-            let job = DetectJob { buffer: inbuf, analysed, info: info.clone(), params, run };
-            // The previous frame's analysis overlaps this frame's detection.
+            // Built here, not on the worker: the worker's model call is the longer half.
+            let input =
+                if run { analysed.read(&inbuf, info, |image| Ok(Some(analyser.prepare_detection(image, &params)))) } else { Ok(None) };
+            let job = DetectJob { buffer: inbuf, analysed, input, params, times: analyser.take_times() };
+            // This frame's detection overlaps the previous frame's analysis, its push downstream
+            // and the decoding of the next frame upstream.
             pipe.push(job, |d| finish(analyser, d, info, &params))
         };
         if let Some((mut buffer, report, mut times)) = finished {
@@ -798,8 +807,13 @@ impl EmotionDetect {
         let (params, post) = self.frame_settings();
         let Ok(mut guard) = self.state() else { return };
         let Some(State { analyser, info: Some(info), pipeline: Some(pipe), .. }) = guard.as_mut() else { return };
-        let Some((mut buffer, report, _)) = pipe.drain(|d| finish(analyser, d, info, &params)) else { return };
+        let drained = pipe.drain(|d| finish(analyser, d, info, &params));
         drop(guard);
+        let (mut buffer, report, _) = match drained {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return,
+            Err(e) => return self.post_error_message(error_message(&e)),
+        };
         if self.attach(buffer.make_mut(), report, post).is_err() {
             return;
         }
@@ -829,7 +843,10 @@ fn finish(
     info: &VideoInfo,
     params: &FrameParams,
 ) -> (gst::Buffer, Result<FrameReport>, StageTimes) {
-    let Detected { mut buffer, analysed, detection, mut times } = detected;
+    let Detected { mut buffer, analysed, detection, input, mut times } = detected;
+    if let Some(frame) = input {
+        analyser.recycle(frame);
+    }
     let report = detection.and_then(|d| {
         analysed.analyse(analyser, buffer.make_mut(), info, params, |analyser, image, params| analyser.analyse(image, d, params))
     });

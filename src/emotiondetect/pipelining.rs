@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! `pipelining=true`: faces are detected in frame N+1 on a worker thread while the streaming
-//! thread classifies and draws frame N, so each frame leaves one frame later.
+//! thread finishes frame N, pushes it downstream and receives frame N+2 from upstream, so each
+//! frame leaves one frame later.
 //!
 //! The states, GStreamer-free and unit-tested: [`Overlap::push`] hands a frame to the worker and
 //! finishes the one before (frame in, frame out one call later); [`Overlap::drain`] finishes the
@@ -12,10 +13,10 @@ use emotiondetect_core::error::Result;
 
 use crate::worker::Worker;
 
-/// One frame in flight on the worker and the frame done by it, waiting for its second half.
+/// The worker and whether a frame is on it, its result not yet collected (at most one).
 pub(super) struct Overlap<I, O> {
     worker: Worker<I, O>,
-    pending: Option<O>,
+    in_flight: bool,
 }
 
 impl<I: Send + 'static, O: Send + 'static> Overlap<I, O> {
@@ -23,34 +24,43 @@ impl<I: Send + 'static, O: Send + 'static> Overlap<I, O> {
     ///
     /// Errors: the OS cannot start a thread.
     pub(super) fn spawn(name: &str, first_half: impl FnMut(I) -> O + Send + 'static) -> std::io::Result<Self> {
-        Ok(Overlap { worker: Worker::spawn(name, first_half)?, pending: None })
+        Ok(Overlap { worker: Worker::spawn(name, first_half)?, in_flight: false })
     }
 
-    /// Hands `frame` to the worker; while it runs, `second_half` finishes the previous frame,
-    /// whose result is returned (`None` for the first frame after a drain).
+    /// Hands `frame` to the worker and returns at once with the previous frame, finished by
+    /// `second_half` once its first half is done (`None` for the first frame after a drain).
+    /// `frame`'s first half goes on while the caller pushes the result and waits for the next
+    /// frame: that is the overlap, so this call never waits for `frame` itself.
     ///
-    /// Errors: the worker panicked on `frame` or stopped; the previous frame is still returned
-    /// through `second_half` first, so nothing already analysed is lost.
+    /// Errors: the previous frame's first half panicked or the worker stopped; that frame is
+    /// lost, `frame` is on the worker.
     pub(super) fn push<R>(&mut self, frame: I, second_half: impl FnOnce(O) -> R) -> (Option<R>, Result<()>) {
+        // Submitted first, so the worker starts on it as soon as the previous one is done.
         self.worker.submit(frame);
-        let finished = self.pending.take().map(second_half);
-        match self.worker.result() {
-            Ok(done) => {
-                self.pending = Some(done);
-                (finished, Ok(()))
-            }
-            Err(e) => (finished, Err(e)),
+        let previous = std::mem::replace(&mut self.in_flight, true).then(|| self.worker.result());
+        match previous {
+            None => (None, Ok(())),
+            Some(Ok(done)) => (Some(second_half(done)), Ok(())),
+            Some(Err(e)) => (None, Err(e)),
         }
     }
 
-    /// Finishes the frame left, if any.
-    pub(super) fn drain<R>(&mut self, second_half: impl FnOnce(O) -> R) -> Option<R> {
-        self.pending.take().map(second_half)
+    /// Waits for the frame on the worker, if any, and finishes it.
+    ///
+    /// Errors: its first half panicked or the worker stopped; the frame is lost.
+    pub(super) fn drain<R>(&mut self, second_half: impl FnOnce(O) -> R) -> Result<Option<R>> {
+        if !std::mem::take(&mut self.in_flight) {
+            return Ok(None);
+        }
+        self.worker.result().map(|done| Some(second_half(done)))
     }
 
-    /// Drops the frame left (flushing).
+    /// Drops the frame on the worker (flushing), once its first half is done, so the next
+    /// result is the next frame's.
     pub(super) fn discard(&mut self) {
-        self.pending = None;
+        if std::mem::take(&mut self.in_flight) {
+            let _ = self.worker.result();
+        }
     }
 }
 
@@ -86,25 +96,52 @@ mod tests {
         }
         assert_eq!(out.iter().map(|o| o.0).collect::<Vec<_>>(), [11, 21], "frame in, the frame before out");
         assert_ne!(out[0].1, std::thread::current().id(), "the first half runs on the worker");
-        assert_eq!(o.drain(|(v, _)| v + 1), Some(31), "EOS or caps: the last frame is finished");
-        assert_eq!(o.drain(|(v, _)| v), None, "once");
+        assert_eq!(o.drain(|(v, _)| v + 1).unwrap(), Some(31), "EOS or caps: the last frame is finished");
+        assert_eq!(o.drain(|(v, _)| v).unwrap(), None, "once");
         let (finished, ok) = o.push(4, |(v, _)| v);
         assert!(finished.is_none() && ok.is_ok(), "after a drain the next frame starts over");
     }
 
     #[test]
-    fn a_flush_discards_the_frame_left_and_a_failure_keeps_the_one_before() {
+    fn push_returns_while_the_new_frame_is_still_on_the_worker() {
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = std::sync::Mutex::new(gate);
+        let mut o = Overlap::spawn("test-overlap-gate", move |n: u32| {
+            if n == 2 {
+                // Bounded, so that a push that waits for this frame fails the test, not hangs it.
+                let _ = gate.lock().unwrap().recv_timeout(std::time::Duration::from_secs(5));
+            }
+            n
+        })
+        .unwrap();
+        o.push(1, |v| v).1.unwrap();
+        // Frame 2 blocks on the worker until released; push must still return frame 1.
+        let start = std::time::Instant::now();
+        let (finished, ok) = o.push(2, |v| v);
+        assert!(start.elapsed() < std::time::Duration::from_secs(2), "push waited for the new frame");
+        assert_eq!(finished, Some(1));
+        ok.unwrap();
+        release.send(()).unwrap();
+        assert_eq!(o.drain(|v| v).unwrap(), Some(2));
+    }
+
+    #[test]
+    fn a_flush_discards_the_frame_left_and_a_failure_loses_only_its_frame() {
         let mut o = overlap();
         o.push(1, |_| ()).1.unwrap();
         o.discard();
-        assert_eq!(o.drain(|(v, _)| v), None, "flushed");
+        assert_eq!(o.drain(|(v, _)| v).unwrap(), None, "flushed");
         o.push(2, |_| 0).1.unwrap();
-        let (finished, result) = o.push(13, |(v, _)| v);
+        let (finished, ok) = o.push(13, |(v, _)| v);
         assert_eq!(finished, Some(20), "the frame before the failure is finished");
+        ok.unwrap();
+        let (finished, result) = o.push(5, |(v, _)| v);
+        assert!(finished.is_none(), "frame 13 is lost");
         assert!(result.unwrap_err().to_string().contains("panicked"));
-        assert_eq!(o.drain(|(v, _)| v), None);
-        o.push(5, |_| 0).1.unwrap();
-        assert_eq!(o.drain(|(v, _)| v), Some(50), "the worker survives");
+        assert_eq!(o.drain(|(v, _)| v).unwrap(), Some(50), "the worker survives");
+        o.push(6, |_| 0).1.unwrap();
+        o.push(13, |_| 0).1.unwrap();
+        assert!(o.drain(|(v, _)| v).unwrap_err().to_string().contains("panicked"), "a drain reports it too");
     }
 
     #[test]
