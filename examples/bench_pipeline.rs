@@ -9,6 +9,7 @@
 //! `frames=N seconds=S fps=F peak_rss_mb=M faces=K`, and for each `model-instance-id` in the
 //! pipeline `instance=ID sessions=S classifier_calls=C multi_stream_calls=M max_streams_per_call=X`.
 
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -40,16 +41,22 @@ fn main() -> Result<(), String> {
     let seconds = start.elapsed().as_secs_f64();
     pipeline.set_state(gst::State::Null).map_err(|e| format!("{e:?}"))?;
     let n = frames.load(Ordering::Relaxed) - prerolled;
-    println!("frames={n} seconds={seconds:.3} fps={:.1} peak_rss_mb={:.1} faces={faces}", n as f64 / seconds, peak_rss_mb());
+    // writeln!, not println!: a closed stdout (`| head -1`) is an error to report, not a panic.
+    let mut out = std::io::stdout().lock();
+    let written = |e: std::io::Error| format!("writing the result: {e}");
+    writeln!(out, "frames={n} seconds={seconds:.3} fps={:.1} peak_rss_mb={:.1} faces={faces}", n as f64 / seconds, peak_rss_mb())
+        .map_err(written)?;
     for id in instance_ids(&pipeline) {
         let s = emotiondetect_core::instances::batch_stats(&id);
-        println!(
+        writeln!(
+            out,
             "instance={id} sessions={} classifier_calls={} multi_stream_calls={} max_streams_per_call={}",
             emotiondetect_core::instances::sessions_loaded(&id),
             s.batches,
             s.multi_stream_batches,
             s.max_streams_per_batch
-        );
+        )
+        .map_err(written)?;
     }
     Ok(())
 }

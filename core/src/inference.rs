@@ -101,10 +101,12 @@ pub struct SessionConfig {
     pub engine: EngineKind,
     pub device: Device,
     /// Intra-op threads (OpenVINO: inference threads on CPU); 0 = the engine's default (one
-    /// per physical core).
+    /// per physical core; ONNX Runtime: the process's shared pool, unless `spinning`).
     pub threads: usize,
-    /// Whether idle intra-op threads spin-wait for work (lower latency, burns CPU that other
-    /// pipeline threads could use); ONNX Runtime only.
+    /// ONNX Runtime only. `false`: intra-op threads spin between the operators of a call and
+    /// sleep as soon as it returns (`session.force_spinning_stop`), leaving the cores to
+    /// decoding and pre-processing between calls. `true`: they keep spinning after a call
+    /// (ONNX Runtime's default; the session gets its own pool so others are not kept awake).
     pub spinning: bool,
 }
 
@@ -158,8 +160,16 @@ fn build(env: &Environment, path: &Path, cuda: Option<i32>, config: &SessionConf
         .map_err(session)?
         .with_log_level(ort::logging::LogLevel::Warning)
         .map_err(|e| session(e.into()))?
-        .with_intra_op_spinning(config.spinning)
+        .with_intra_op_spinning(true)
         .map_err(|e| session(e.into()))?;
+    if !config.spinning {
+        builder = builder.with_config_entry("session.force_spinning_stop", "1").map_err(|e| session(e.into()))?;
+    }
+    // Measured on 2 cores (docs/performance.md, "Spinning within a call"): one stream 1.26x, four
+    // private-model streams on the shared pool within the noise of their own pools.
+    if config.threads > 0 || config.spinning {
+        builder = builder.with_independent_thread_pool().map_err(|e| session(e.into()))?;
+    }
     if config.threads > 0 {
         builder = builder.with_intra_threads(config.threads).map_err(|e| session(e.into()))?;
     }

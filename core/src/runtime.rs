@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use once_cell::sync::OnceCell;
-use ort::environment::Environment;
+use ort::environment::{Environment, GlobalThreadPoolOptions};
 /// The severity of an ONNX Runtime log message ([`Logger`]).
 pub use ort::logging::LogLevel;
 
@@ -185,8 +185,15 @@ fn load(path: &Path, log: Logger) -> Result<Environment, RuntimeFailure> {
         );
     }
     let builder = ort::init_from(path).map_err(|e| RuntimeFailure::Load(Arc::new(e)))?;
+    // One intra-op pool for the process's default sessions (see `inference::build`): streams
+    // and models take turns on the cores instead of each bringing its own threads.
+    let pool = GlobalThreadPoolOptions::default()
+        .with_intra_threads(0)
+        .and_then(|p| p.with_spin_control(true))
+        .map_err(|e| RuntimeFailure::Init(Arc::new(e)))?;
     builder
         .with_name("emotiondetect")
+        .with_global_thread_pool(pool)
         .with_telemetry(false)
         .with_logger(Arc::new(move |level, _category, _id, _location, message| log(level, message)))
         .build()

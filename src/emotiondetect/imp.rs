@@ -318,20 +318,20 @@ impl ObjectImpl for EmotionDetect {
                     .build(),
                 glib::ParamSpecUInt::builder("inference-threads")
                     .nick("Inference threads")
-                    .blurb("Inference threads per model (ONNX Runtime's intra-op threads, OpenVINO's CPU threads); 0 = one per physical core (default: 0)")
+                    .blurb("Inference threads per model (ONNX Runtime's intra-op threads, OpenVINO's CPU threads); 0 = one per physical core, with ONNX Runtime in one pool shared by the whole process (default: 0)")
                     .maximum(256)
                     .default_value(DEFAULT_INFERENCE_THREADS)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecBoolean::builder("inference-spinning")
                     .nick("Inference spinning")
-                    .blurb("Let idle ONNX Runtime threads spin-wait for work: lower latency per call, but it takes CPU the rest of the pipeline needs (default: false)")
+                    .blurb("Keep ONNX Runtime's threads spinning after a model call (its own default; the model gets its own pool); false: they spin only while a call runs and sleep when it returns, leaving the cores to decoding (default: false)")
                     .default_value(DEFAULT_INFERENCE_SPINNING)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecBoolean::builder("pipelining")
                     .nick("Pipelining")
-                    .blurb("Detect faces in frame N+1 while frame N is classified and drawn, on two threads; adds one frame of latency (default: false)")
+                    .blurb("Detect faces in frame N+1 on a second thread while frame N is classified, drawn and pushed; adds one frame of latency, and a frame leaves only when the next one or EOS arrives (default: false)")
                     .default_value(DEFAULT_PIPELINING)
                     .mutable_ready()
                     .build(),

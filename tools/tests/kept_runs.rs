@@ -5,37 +5,19 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+mod fer;
 
 use std::sync::Arc;
 
 use common::*;
 use emotiondetect_core::inference::{face_tensor, EmotionClassifier, FaceCrop, SessionConfig};
-use emotiondetect_core::preprocess::{Image, PixelLayout};
+use emotiondetect_core::preprocess::Image;
 use emotiondetect_core::runtime;
+use fer::fer_val_face;
 
 /// The first image of each of `classes` in FER2013 val, as packed RGB.
 fn faces(classes: &[&str]) -> Vec<Image<Vec<u8>>> {
-    let val = shared_dir().join("datasets/fer2013/val");
-    classes
-        .iter()
-        .map(|class| {
-            let dir = val.join(class);
-            let mut files: Vec<_> = std::fs::read_dir(&dir)
-                .unwrap_or_else(|e| panic!("FER2013 val not found at {}: {e}; it lives in ../shared/datasets", dir.display()))
-                .map(|e| e.expect("a directory entry").path())
-                .collect();
-            files.sort();
-            let rgb = image::open(&files[0]).expect("a FER2013 image decodes").to_rgb8();
-            let (width, height) = (rgb.width() as usize, rgb.height() as usize);
-            Image {
-                layout: PixelLayout::Packed { bpp: 3, r: 0, g: 1, b: 2 },
-                width,
-                height,
-                planes: [rgb.into_raw(), Vec::new(), Vec::new()],
-                strides: [width * 3, 0, 0],
-            }
-        })
-        .collect()
+    classes.iter().map(|class| fer_val_face(class)).collect()
 }
 
 #[test]
