@@ -86,25 +86,25 @@ pub struct OvSession {
     /// classifier, whose batch changes from frame to frame.
     reshape: Option<(Model, String)>,
     /// The input shape `request` runs (`None`: the model's own, dynamic).
-    compiled_for: Option<Vec<i64>>,
+    compiled_for: Option<[i64; 4]>,
     /// Other shapes' compiled models and requests, the most recent last (streams of several
     /// sizes sharing one detector switch between them without compiling again).
-    other_shapes: Vec<(Vec<i64>, CompiledModel, InferRequest)>,
+    other_shapes: Vec<([i64; 4], CompiledModel, InferRequest)>,
     inputs: Vec<Outlet>,
     outputs: Vec<Outlet>,
     /// The last input tensor and its shape, reused while the shape stays.
-    input: Option<(Vec<i64>, Tensor)>,
+    input: Option<([i64; 4], Tensor)>,
+    /// The last run's output tensors, in the order of `outputs` (the vector is reused).
+    results: Vec<Tensor>,
 }
 
 /// The outputs of one run, by name (ONNX Runtime's are the session's kept values, borrowed
 /// until the next run).
 pub enum Outputs<'s> {
     /// The session's outputs and their values, in the same order.
-    Ort {
-        names: &'s [Outlet],
-        values: &'s [DynValue],
-    },
-    OpenVino(Vec<(String, Tensor)>),
+    Ort { names: &'s [Outlet], values: &'s [DynValue] },
+    /// The session's outputs and the last run's tensors, in the same order.
+    OpenVino { names: &'s [Outlet], tensors: &'s [Tensor] },
 }
 
 impl Outputs<'_> {
@@ -117,7 +117,11 @@ impl Outputs<'_> {
                 .position(|o| o.name == name)
                 .and_then(|i| values.get(i))
                 .map(|v| v.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| e.to_string())),
-            Outputs::OpenVino(list) => list.iter().find(|(n, _)| n == name).map(|(_, t)| t.get_data::<f32>().map_err(|e| e.to_string())),
+            Outputs::OpenVino { names, tensors } => names
+                .iter()
+                .position(|o| o.name == name)
+                .and_then(|i| tensors.get(i))
+                .map(|t| t.get_data::<f32>().map_err(|e| e.to_string())),
         }
     }
 }
@@ -213,16 +217,21 @@ impl ModelSession {
                 let i = kept.run(session, input_name, shape, tensor).map_err(RunError::Ort)?;
                 Ok(Outputs::Ort { names: outputs, values: &kept.runs[i].outputs })
             }
-            ModelSession::OpenVino(s) => s.run(input_name, shape, tensor).map(Outputs::OpenVino).map_err(RunError::OpenVino),
+            ModelSession::OpenVino(s) => {
+                s.run(input_name, shape, tensor).map_err(RunError::OpenVino)?;
+                Ok(Outputs::OpenVino { names: &s.outputs, tensors: &s.results })
+            }
         }
     }
 }
 
 impl OvSession {
-    fn run(&mut self, input_name: &str, shape: [usize; 4], tensor: &[f32]) -> std::result::Result<Vec<(String, Tensor)>, String> {
-        let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-        if self.reshape.is_some() && self.compiled_for.as_ref() != Some(&dims) {
-            self.compile_for(&dims)?;
+    /// Runs the request on `tensor`; the outputs are then in `self.results`. Tensors are set and
+    /// read by index, as the crate's by-name calls copy each name into a C string.
+    fn run(&mut self, input_name: &str, shape: [usize; 4], tensor: &[f32]) -> std::result::Result<(), String> {
+        let dims = shape.map(|d| d as i64);
+        if self.reshape.is_some() && self.compiled_for != Some(dims) {
+            self.compile_for(dims)?;
         }
         if self.input.as_ref().is_none_or(|(d, _)| *d != dims) {
             let shape = Shape::new(&dims).map_err(|e| e.to_string())?;
@@ -231,22 +240,29 @@ impl OvSession {
         let (_, input) = self.input.as_mut().expect("set above");
         // Same length: ModelSession::run checked that `tensor` fills `shape`.
         input.get_data_mut::<f32>().map_err(|e| e.to_string())?.copy_from_slice(tensor);
-        self.request.set_tensor(input_name, input).map_err(|e| e.to_string())?;
+        let index = (self.inputs.iter().position(|i| i.name == input_name))
+            .or((self.inputs.len() == 1).then_some(0))
+            .ok_or_else(|| format!("the model has no input {input_name}"))?;
+        self.request.set_input_tensor_by_index(index, input).map_err(|e| e.to_string())?;
         self.request.infer().map_err(|e| e.to_string())?;
-        self.outputs.iter().map(|o| self.request.get_tensor(&o.name).map(|t| (o.name.clone(), t)).map_err(|e| e.to_string())).collect()
+        self.results.clear();
+        for i in 0..self.outputs.len() {
+            self.results.push(self.request.get_output_tensor_by_index(i).map_err(|e| e.to_string())?);
+        }
+        Ok(())
     }
 
     /// Switches to the model compiled for inputs of `dims`, compiling it when it is not among
     /// the last [`OTHER_SHAPES`] (the core is locked meanwhile: a few hundred ms, once per size).
-    fn compile_for(&mut self, dims: &[i64]) -> std::result::Result<(), String> {
-        let (compiled, request) = match self.other_shapes.iter().position(|(d, _, _)| d == dims) {
+    fn compile_for(&mut self, dims: [i64; 4]) -> std::result::Result<(), String> {
+        let (compiled, request) = match self.other_shapes.iter().position(|(d, _, _)| *d == dims) {
             Some(i) => {
                 let (_, compiled, request) = self.other_shapes.remove(i);
                 (compiled, request)
             }
             None => {
                 let Some((model, device)) = self.reshape.as_mut() else { return Ok(()) };
-                let shape = PartialShape::new_static(dims.len() as i64, dims).map_err(|e| e.to_string())?;
+                let shape = PartialShape::new_static(dims.len() as i64, &dims).map_err(|e| e.to_string())?;
                 model.reshape_single_input(&shape).map_err(|e| format!("reshaping it to {dims:?}: {e}"))?;
                 let mut core = openvino_core().map_err(|e| e.to_string())?.lock().unwrap_or_else(|p| p.into_inner());
                 let target = DeviceType::from(device.as_str());
@@ -257,13 +273,14 @@ impl OvSession {
         };
         let old_request = std::mem::replace(&mut self.request, request);
         let old_compiled = std::mem::replace(&mut self._compiled, compiled);
-        if let Some(old) = self.compiled_for.replace(dims.to_vec()) {
+        if let Some(old) = self.compiled_for.replace(dims) {
             self.other_shapes.push((old, old_compiled, old_request));
             if self.other_shapes.len() > OTHER_SHAPES {
                 self.other_shapes.remove(0);
             }
         }
         self.input = None;
+        self.results.clear();
         Ok(())
     }
 }
@@ -477,7 +494,17 @@ fn compile(core: &mut Core, path: &Path, device: &str, threads: usize, fixed_inp
     let outputs = outlets(n_out, &|i| compiled.get_output_by_index(i))?;
     let request = compiled.create_infer_request().map_err(|e| problem("creating its request", &e))?;
     let reshape = fixed_input.then(|| (model, device.to_string()));
-    Ok(OvSession { request, _compiled: compiled, reshape, compiled_for: None, other_shapes: Vec::new(), inputs, outputs, input: None })
+    Ok(OvSession {
+        request,
+        _compiled: compiled,
+        reshape,
+        compiled_for: None,
+        other_shapes: Vec::new(),
+        inputs,
+        outputs,
+        input: None,
+        results: Vec::new(),
+    })
 }
 
 fn ov_outlet(node: &Node) -> std::result::Result<Outlet, openvino::InferenceError> {

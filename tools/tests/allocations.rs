@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! Heap allocations per frame in steady state, counted by a global allocator around the core's
-//! per-frame calls, on a real group photo (122 faces) with the real models and ONNX Runtime.
+//! per-frame calls, on a real group photo (122 faces) with the real models, on ONNX Runtime and
+//! on OpenVINO.
 //!
 //! Once a stream is warm, nothing in the frame's work allocates: building the detector input
 //! (it made about 1,000 allocations a frame with `fast_image_resize`, which computes its filter
@@ -8,8 +9,8 @@
 //! for the same input the first time), decoding and NMS, tracking, face crops, the shared
 //! classifier's batching, and drawing. What remains is the frame's result, which outlives
 //! the call: the detections handed to the tracker (one block) and the [`FrameReport`]
-//! (its face list, and each face's label and score rows). Counted on our side of ONNX
-//! Runtime's C API only: its own allocations (its CPU arena) are not Rust's.
+//! (its face list, and each face's label and score rows). Counted on our side of the engines'
+//! C APIs only: their own allocations (ONNX Runtime's CPU arena) are not Rust's.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -119,12 +120,21 @@ fn steady_state_frames_allocate_only_their_results() {
         assert!(counts[1..].iter().all(|&n| n == 0), "{:?}: the detector input allocated {counts:?} after the first frame", image.layout);
     }
 
-    let engine = Engine::load(&ModelSettings::default(), Arc::new(|_, _| {})).expect("models load");
-    let mut analyser = engine.analyser();
+    for engine in ["onnxruntime", "openvino"] {
+        analyse_steadily(engine, &rgb, w, h);
+    }
+}
+
+/// Five frames of `rgb` (`w` x `h`) through detection and analysis with `engine`; from the third
+/// on, detection allocates its list of faces and analysis its report, nothing else.
+fn analyse_steadily(engine: &str, rgb: &[u8], w: usize, h: usize) {
+    let settings = ModelSettings { engine: engine.into(), ..ModelSettings::default() };
+    let engine_ = Engine::load(&settings, Arc::new(|_, _| {})).unwrap_or_else(|e| panic!("engine={engine}: the models load: {e}"));
+    let mut analyser = engine_.analyser();
     let frame = FrameParams::default();
-    let mut bytes = rgb.clone();
+    let mut bytes = rgb.to_vec();
     for round in 0..5 {
-        bytes.copy_from_slice(&rgb);
+        bytes.copy_from_slice(rgb);
         let mut image = Image {
             layout: PixelLayout::Packed { bpp: 3, r: 0, g: 1, b: 2 },
             width: w,
@@ -136,15 +146,15 @@ fn steady_state_frames_allocate_only_their_results() {
         let found = faces.len();
         let (report, n_analyse) = counted(|| analyser.analyse(&mut image, Some(faces), &frame).expect("classification runs"));
         let own = report_blocks(&report);
-        println!("frame {round}: {found} faces, allocations: detect {n_detect}, analyse {n_analyse}, the report's own {own}");
+        println!("{engine}, frame {round}: {found} faces, allocations: detect {n_detect}, analyse {n_analyse}, the report's own {own}");
         assert!(found >= 100, "the group photo's faces: {found}");
         assert_eq!(report.objects.len(), found, "one report entry a face");
         let classified = report.objects.iter().filter(|f| !f.emotion.is_unknown()).count();
         assert!(classified >= 60, "the faces of 25 px or more were classified: {classified}");
         // The first frames fill the buffers (at 2026-12-07: 48 and 2590, then 1 and 341).
         if round >= 2 {
-            assert_eq!(n_detect, 1, "detection allocated more than the list of faces it returns");
-            assert_eq!(n_analyse, own, "analysis (tracking, crops, classification, drawing) allocated more than its report");
+            assert_eq!(n_detect, 1, "{engine}: detection allocated more than the list of faces it returns");
+            assert_eq!(n_analyse, own, "{engine}: analysis (tracking, crops, classification, drawing) allocated more than its report");
         }
     }
 }
