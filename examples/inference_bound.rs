@@ -8,6 +8,10 @@
 //! WIDTH x HEIGHT is the padded YuNet input (multiples of 32); FACES the mean faces per frame
 //! (may be fractional: the classifier batch is timed at the two whole sizes around it and
 //! interpolated). Prints `bound_ms_per_frame=… detector_ms=… classifier_ms=…`.
+//!
+//! Threading: `EMOTIONDETECT_SPINNING=0` gives the element's default (the process's shared pool,
+//! threads spinning only within a call), unset or 1 ONNX Runtime's default (a pool per model,
+//! spinning after calls); `EMOTIONDETECT_THREADS=N` a pool of N per model.
 
 use std::time::Instant;
 
