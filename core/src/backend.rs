@@ -280,7 +280,6 @@ impl OvSession {
             }
         }
         self.input = None;
-        self.results.clear();
         Ok(())
     }
 }

@@ -165,7 +165,7 @@ fn build(env: &Environment, path: &Path, cuda: Option<i32>, config: &SessionConf
     if !config.spinning {
         builder = builder.with_config_entry("session.force_spinning_stop", "1").map_err(|e| session(e.into()))?;
     }
-    // Measured on 2 cores (docs/performance.md, "Spinning within a call"): one stream 1.26x, four
+    // Measured on 2 cores (docs/performance.md, "Spinning within a call"): one stream 1.24x, four
     // private-model streams on the shared pool within the noise of their own pools.
     if config.threads > 0 || config.spinning {
         builder = builder.with_independent_thread_pool().map_err(|e| session(e.into()))?;

@@ -749,7 +749,7 @@ impl EmotionDetect {
     /// which `generate_output` then pushes.
     fn submit_pipelined(&self, inbuf: gst::Buffer) -> std::result::Result<gst::FlowSuccess, gst::FlowError> {
         let (params, post) = self.frame_settings();
-        let (finished, detected) = {
+        let pushed = {
             let mut guard = self.state()?;
             let State { analyser, info, pipeline, conversion, .. } = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
             let info = info.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
@@ -764,6 +764,11 @@ impl EmotionDetect {
             // and the decoding of the next frame upstream.
             pipe.push(job, |d| finish(analyser, d, info, &params))
         };
+        let finished = pushed.map_err(|e| {
+            // The error names the detection thread (emotiondetect-detect).
+            self.post_error_message(error_message(&e));
+            gst::FlowError::Error
+        })?;
         if let Some((mut buffer, report, mut times)) = finished {
             let mut laps = Laps::start();
             self.attach(buffer.make_mut(), report, post)?;
@@ -772,11 +777,6 @@ impl EmotionDetect {
             if let Some(s) = self.state()?.as_mut() {
                 s.output = Some(buffer);
             }
-        }
-        if let Err(e) = detected {
-            // The error names the detection thread (emotiondetect-detect).
-            self.post_error_message(error_message(&e));
-            return Err(gst::FlowError::Error);
         }
         Ok(gst::FlowSuccess::Ok)
     }

@@ -34,15 +34,13 @@ impl<I: Send + 'static, O: Send + 'static> Overlap<I, O> {
     ///
     /// Errors: the previous frame's first half panicked or the worker stopped; that frame is
     /// lost, `frame` is on the worker.
-    pub(super) fn push<R>(&mut self, frame: I, second_half: impl FnOnce(O) -> R) -> (Option<R>, Result<()>) {
+    pub(super) fn push<R>(&mut self, frame: I, second_half: impl FnOnce(O) -> R) -> Result<Option<R>> {
         // Submitted first, so the worker starts on it as soon as the previous one is done.
         self.worker.submit(frame);
-        let previous = std::mem::replace(&mut self.in_flight, true).then(|| self.worker.result());
-        match previous {
-            None => (None, Ok(())),
-            Some(Ok(done)) => (Some(second_half(done)), Ok(())),
-            Some(Err(e)) => (None, Err(e)),
+        if !std::mem::replace(&mut self.in_flight, true) {
+            return Ok(None);
         }
+        self.worker.result().map(|done| Some(second_half(done)))
     }
 
     /// Waits for the frame on the worker, if any, and finishes it.
@@ -90,16 +88,13 @@ mod tests {
         let mut o = overlap();
         let mut out = Vec::new();
         for n in 1..=3 {
-            let (finished, ok) = o.push(n, |(v, t)| (v + 1, t));
-            ok.unwrap();
-            out.extend(finished);
+            out.extend(o.push(n, |(v, t)| (v + 1, t)).unwrap());
         }
         assert_eq!(out.iter().map(|o| o.0).collect::<Vec<_>>(), [11, 21], "frame in, the frame before out");
         assert_ne!(out[0].1, std::thread::current().id(), "the first half runs on the worker");
         assert_eq!(o.drain(|(v, _)| v + 1).unwrap(), Some(31), "EOS or caps: the last frame is finished");
         assert_eq!(o.drain(|(v, _)| v).unwrap(), None, "once");
-        let (finished, ok) = o.push(4, |(v, _)| v);
-        assert!(finished.is_none() && ok.is_ok(), "after a drain the next frame starts over");
+        assert_eq!(o.push(4, |(v, _)| v).unwrap(), None, "after a drain the next frame starts over");
     }
 
     #[test]
@@ -114,13 +109,12 @@ mod tests {
             n
         })
         .unwrap();
-        o.push(1, |v| v).1.unwrap();
+        o.push(1, |v| v).unwrap();
         // Frame 2 blocks on the worker until released; push must still return frame 1.
         let start = std::time::Instant::now();
-        let (finished, ok) = o.push(2, |v| v);
+        let finished = o.push(2, |v| v).unwrap();
         assert!(start.elapsed() < std::time::Duration::from_secs(2), "push waited for the new frame");
         assert_eq!(finished, Some(1));
-        ok.unwrap();
         release.send(()).unwrap();
         assert_eq!(o.drain(|v| v).unwrap(), Some(2));
     }
@@ -128,19 +122,16 @@ mod tests {
     #[test]
     fn a_flush_discards_the_frame_left_and_a_failure_loses_only_its_frame() {
         let mut o = overlap();
-        o.push(1, |_| ()).1.unwrap();
+        o.push(1, |_| ()).unwrap();
         o.discard();
         assert_eq!(o.drain(|(v, _)| v).unwrap(), None, "flushed");
-        o.push(2, |_| 0).1.unwrap();
-        let (finished, ok) = o.push(13, |(v, _)| v);
-        assert_eq!(finished, Some(20), "the frame before the failure is finished");
-        ok.unwrap();
-        let (finished, result) = o.push(5, |(v, _)| v);
-        assert!(finished.is_none(), "frame 13 is lost");
-        assert!(result.unwrap_err().to_string().contains("panicked"));
+        o.push(2, |_| 0).unwrap();
+        assert_eq!(o.push(13, |(v, _)| v).unwrap(), Some(20), "the frame before the failure is finished");
+        // Frame 13 is lost: the error comes instead of it.
+        assert!(o.push(5, |(v, _)| v).unwrap_err().to_string().contains("panicked"));
         assert_eq!(o.drain(|(v, _)| v).unwrap(), Some(50), "the worker survives");
-        o.push(6, |_| 0).1.unwrap();
-        o.push(13, |_| 0).1.unwrap();
+        o.push(6, |_| 0).unwrap();
+        o.push(13, |_| 0).unwrap();
         assert!(o.drain(|(v, _)| v).unwrap_err().to_string().contains("panicked"), "a drain reports it too");
     }
 

@@ -129,8 +129,8 @@ fn steady_state_frames_allocate_only_their_results() {
 /// on, detection allocates its list of faces and analysis its report, nothing else.
 fn analyse_steadily(engine: &str, rgb: &[u8], w: usize, h: usize) {
     let settings = ModelSettings { engine: engine.into(), ..ModelSettings::default() };
-    let engine_ = Engine::load(&settings, Arc::new(|_, _| {})).unwrap_or_else(|e| panic!("engine={engine}: the models load: {e}"));
-    let mut analyser = engine_.analyser();
+    let loaded = Engine::load(&settings, Arc::new(|_, _| {})).unwrap_or_else(|e| panic!("engine={engine}: the models load: {e}"));
+    let mut analyser = loaded.analyser();
     let frame = FrameParams::default();
     let mut bytes = rgb.to_vec();
     for round in 0..5 {
