@@ -79,8 +79,10 @@ pipeline=(rtspsrc location="$url" latency="${LATENCY:-200}" drop-on-latency=true
 # landing in one would end it with status 130 and set -e would end the script with it.
 # now_us sets $now (µs); seconds and fps_text set $text.
 now_us() { local t=${EPOCHREALTIME/[.,]/}; now=$((10#$t)); }
-# gst-launch-1.0's stderr and this script's messages, in order, with the URL masked
-exec 5> >(while IFS= read -r l; do printf '%s\n' "${l//"$url"/"$shown"}"; done >&2)
+# gst-launch-1.0's stderr and this script's messages, in order, with the URL masked. The
+# reader ignores SIGINT: a Ctrl-C reaches the whole process group, and what gst-launch-1.0
+# prints while draining after it (an error during the EOS) must still be shown.
+exec 5> >(trap '' INT; while IFS= read -r l; do printf '%s\n' "${l//"$url"/"$shown"}"; done >&2)
 errors=$!
 say() { echo "rtsp-in.sh: camera $shown: $*" >&5; }
 finish() { exec 5>&-; wait "$errors" 2>/dev/null || true; exit "$1"; }

@@ -42,12 +42,21 @@ impl Output<'_> {
 }
 
 /// `rtsp-in.sh URL draw=false` headless, with `JSONL=jsonl`, else `MESSAGES=1`, in its own
-/// process group (so that a Ctrl-C can be sent to it as a terminal sends it); its stderr, and
-/// with MESSAGES=1 its stdout, collected.
-fn start_script<'a>(gst: &ChildGst, url: &str, jsonl: Option<&'a Path>) -> (Child, Lines, Output<'a>) {
+/// process group (so that a Ctrl-C can be sent to it as a terminal sends it); its stderr and
+/// its stdout (gst-launch-1.0's own lines, and with MESSAGES=1 the frames) collected.
+fn start_script<'a>(gst: &ChildGst, url: &str, jsonl: Option<&'a Path>) -> (Child, Lines, Lines, Output<'a>) {
     let mut cmd = Command::new("bash");
     cmd.arg(repo_dir().join("pipelines/rtsp-in.sh")).arg(url).arg("draw=false");
     cmd.env("SINK", "fakesink").stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    // A test run from a background job inherits SIGINT ignored, and bash cannot trap a signal
+    // ignored on entry: the script gets SIGINT's default action, as from a terminal.
+    // SAFETY: signal() is async-signal-safe, and nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
     match jsonl {
         Some(path) => cmd.env("JSONL", path),
         None => cmd.env("MESSAGES", "1"),
@@ -55,8 +64,8 @@ fn start_script<'a>(gst: &ChildGst, url: &str, jsonl: Option<&'a Path>) -> (Chil
     let mut child = gst.apply(&mut cmd, 0).spawn().expect("bash pipelines/rtsp-in.sh");
     let log = Lines::collect(child.stderr.take().expect("stderr"), "rtsp-in.sh");
     let stdout = Lines::collect(child.stdout.take().expect("stdout"), "");
-    let output = jsonl.map_or(Output::Messages(stdout), Output::Jsonl);
-    (child, log, output)
+    let output = jsonl.map_or(Output::Messages(stdout.clone()), Output::Jsonl);
+    (child, log, stdout, output)
 }
 
 /// Waits up to `timeout` for the child to exit.
@@ -87,7 +96,7 @@ fn rtsp_in_comes_back_after_the_server_is_killed_and_restarted() {
     let (gst, dir) = (ChildGst::new(), TempDir::new("rtsp-reconnect"));
     let jsonl = dir.path().join("frames.jsonl");
     let mut cam = Camera::start(free_port(), &megamind());
-    let (script, log, out) = start_script(&gst, &cam.url(), Some(&jsonl));
+    let (script, log, stdout, out) = start_script(&gst, &cam.url(), Some(&jsonl));
     let mut script = KillOnDrop(script);
     assert!(out.beyond(48, Duration::from_secs(40)).is_some(), "fewer than 48 frames in 40 s:\n{}", log.text());
     std::thread::sleep(Duration::from_secs(1));
@@ -131,8 +140,9 @@ fn rtsp_in_comes_back_after_the_server_is_killed_and_restarted() {
     let _ = Command::new("kill").args(["-INT", "--", &format!("-{}", script.0.id())]).status();
     let status = exited(&mut script.0, Duration::from_secs(10)).expect("rtsp-in.sh still running 10 s after Ctrl-C");
     eprintln!("Ctrl-C: stopped in {:.2} s, {status}", t.elapsed().as_secs_f64());
-    assert_eq!(status.code(), Some(0), "gst-launch-1.0 -e ends with EOS on Ctrl-C:\n{}", log.text());
-    let after_stop: Vec<String> = log.text().lines().skip(lines_at_stop).map(String::from).collect();
+    let (stderr, stdout) = (log.all_text(), stdout.all_text());
+    assert_eq!(status.code(), Some(0), "gst-launch-1.0 -e ends with EOS on Ctrl-C:\n{stderr}\nstdout:\n{stdout}");
+    let after_stop: Vec<String> = stderr.lines().skip(lines_at_stop).map(String::from).collect();
     assert!(after_stop.iter().all(|l| !l.contains("reconnecting")), "reconnected after Ctrl-C: {after_stop:?}");
 }
 
@@ -145,7 +155,7 @@ fn rtsp_in_gives_up_on_a_hung_server_within_seconds() {
     init();
     let gst = ChildGst::new();
     let mut cam = Camera::start(free_port(), &megamind());
-    let (script, log, out) = start_script(&gst, &cam.url(), None);
+    let (script, log, _, out) = start_script(&gst, &cam.url(), None);
     let _script = KillOnDrop(script);
     assert!(out.beyond(24, Duration::from_secs(40)).is_some(), "fewer than 24 frames in 40 s:\n{}", log.text());
 
@@ -175,7 +185,7 @@ fn rtsp_in_retries_a_missing_camera_with_backoff_until_sigterm() {
     let (gst, dir) = (ChildGst::new(), TempDir::new("rtsp-missing"));
     let url = format!("rtsp://127.0.0.1:{}/emotions", free_port());
     let jsonl = dir.path().join("frames.jsonl");
-    let (script, log, _) = start_script(&gst, &url, Some(&jsonl));
+    let (script, log, _, _) = start_script(&gst, &url, Some(&jsonl));
     let mut script = KillOnDrop(script);
     let (third, _) = log.wait_for("reconnecting in 4 s", Duration::from_secs(30)).unwrap_or_else(|| {
         panic!("no third attempt within 30 s (status {:?}):\n{}", script.0.try_wait(), log.text());

@@ -9,6 +9,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -121,7 +122,11 @@ impl Drop for Watchdog {
 /// The lines a child writes to a pipe, each with when it came; echoed to the test's stderr
 /// unless their tag is empty.
 #[derive(Clone, Default)]
-pub struct Lines(Arc<Mutex<Vec<(Instant, String)>>>);
+pub struct Lines {
+    lines: Arc<Mutex<Vec<(Instant, String)>>>,
+    /// Set when the pipe has closed: every line the child wrote is in `lines`.
+    closed: Arc<AtomicBool>,
+}
 
 impl Lines {
     pub fn collect(pipe: impl std::io::Read + Send + 'static, tag: &'static str) -> Lines {
@@ -132,15 +137,23 @@ impl Lines {
                 if !tag.is_empty() {
                     eprintln!("[{tag}] {line}");
                 }
-                l.0.lock().unwrap().push((Instant::now(), line));
+                l.lines.lock().unwrap().push((Instant::now(), line));
             }
+            l.closed.store(true, Ordering::SeqCst);
         });
         lines
     }
 
+    /// All the lines, once the pipe has closed (waiting up to 2 s for that): for a failure
+    /// message written when the child has exited, which must not miss its last lines.
+    pub fn all_text(&self) -> String {
+        wait_until(Duration::from_secs(2), || self.closed.load(Ordering::SeqCst).then_some(()));
+        self.text()
+    }
+
     /// The first line containing `text`, and when it came.
     pub fn find(&self, text: &str) -> Option<(Instant, String)> {
-        self.0.lock().unwrap().iter().find(|(_, l)| l.contains(text)).cloned()
+        self.lines.lock().unwrap().iter().find(|(_, l)| l.contains(text)).cloned()
     }
 
     /// Waits up to `timeout` for a line containing `text`.
@@ -150,11 +163,11 @@ impl Lines {
 
     /// How many lines contain `text`.
     pub fn count(&self, text: &str) -> usize {
-        self.0.lock().unwrap().iter().filter(|(_, l)| l.contains(text)).count()
+        self.lines.lock().unwrap().iter().filter(|(_, l)| l.contains(text)).count()
     }
 
     pub fn text(&self) -> String {
-        self.0.lock().unwrap().iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n")
+        self.lines.lock().unwrap().iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n")
     }
 }
 
