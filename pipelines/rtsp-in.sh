@@ -17,10 +17,13 @@
 # back, stderr says how long the camera was away and about how many frames were lost (the gap
 # times the frame rate: 1 s over the frames' duration, which the decoder takes from the caps).
 # Ctrl-C or SIGTERM stops it (the pipeline gets EOS, as gst-launch-1.0 -e does, so a recording
-# is closed properly), never restarts it. A pipeline that cannot start at all (a bad
-# PROP=VALUE, a missing model) is not retried. Why a frame watchdog: a server that stops
-# answering without closing the connection is noticed by rtspsrc only by its RTCP timeout,
-# about 25 s later, whatever its timeout settings (tcp-timeout=5 s bounds a connection attempt).
+# is closed properly), never restarts it. After Ctrl-C the exit status is 0 once the EOS has
+# gone through: errors while the pipeline stops after it (rtspsrc failing to PAUSE or TEARDOWN
+# a camera that has closed the connection, for which gst-launch-1.0 exits 1) are shown, not
+# counted. A pipeline that cannot start at all (a bad PROP=VALUE, a missing model) is not
+# retried. Why a frame watchdog: a server that stops answering without closing the connection
+# is noticed by rtspsrc only by its RTCP timeout, about 25 s later, whatever its timeout
+# settings (tcp-timeout=5 s bounds a connection attempt).
 #
 # Environment:
 #   LATENCY=200         rtspsrc jitter buffer in ms (network jitter it absorbs; added to the delay)
@@ -69,6 +72,8 @@ queue=(queue leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=
 # which this script reads. (Not -v's caps for the frame rate: gst-launch-1.0 prints them from
 # its bus, seconds late or not at all when the CPU is busy.)
 flags=(-e); publish=(emotionpublish location=- !)
+# gst-launch-1.0's own lines untranslated: "EOS received" is read from them.
+gst_env=(env LANGUAGE= LC_ALL=C.UTF-8)
 [ "$messages" = 1 ] && flags+=(-m) && publish=()
 # $sink unquoted on purpose: SINK may carry properties, e.g. SINK="xvimagesink sync=false"
 # shellcheck disable=SC2206
@@ -101,7 +106,7 @@ trap 'on_signal 143' TERM
 # The frame rate (num/den) from a frame's duration, which the decoder sets from the caps'
 # framerate; frames seen; kept across runs.
 fps_num=0 fps_den=1 away_since=0
-ran_frames=0 first_frame=0 last_frame=0 started=0 stalled=0 saw_output=0
+ran_frames=0 first_frame=0 last_frame=0 started=0 stalled=0 saw_output=0 eos_done=0
 
 fps_text() { local c=$(((fps_num * 100 + fps_den / 2) / fps_den)); printf -v text '%d.%02d fps' $((c / 100)) $((c % 100)); }
 
@@ -136,6 +141,8 @@ on_line() {
       if [ "$jsonl" = - ]; then printf '%s\n' "$line"; elif [ -n "$jsonl" ]; then printf '%s\n' "$line" >&4; fi ;;
     *'(element): emotiondetect, '*)
       now_us; on_frame "$now" "$line"; printf '%s\n' "${line//"$url"/"$shown"}" ;;
+    'EOS received - stopping pipeline'*)
+      eos_done=1; [ "$jsonl" = - ] || printf '%s\n' "$line" ;;
     *) [ "$jsonl" = - ] || printf '%s\n' "${line//"$url"/"$shown"}" ;;
   esac
 }
@@ -159,10 +166,10 @@ watchdog() {
 
 # One gst-launch-1.0 run; its stdout is read here, its stderr goes through fd 5. Sets rc.
 run_once() {
-  now_us; ran_frames=0 stalled=0 saw_output=0 started=$now
+  now_us; ran_frames=0 stalled=0 saw_output=0 eos_done=0 started=$now
   # setsid: Ctrl-C reaches gst-launch-1.0 once, from on_signal (a second SIGINT would kill it
   # before its EOS has closed a recording)
-  exec 3< <(exec "${setsid[@]}" gst-launch-1.0 "${flags[@]}" "${pipeline[@]}" 4>&- 2>&5 5>&-)
+  exec 3< <(exec "${setsid[@]}" "${gst_env[@]}" gst-launch-1.0 "${flags[@]}" "${pipeline[@]}" 4>&- 2>&5 5>&-)
   child=$!
   local line partial=""
   while :; do
@@ -178,13 +185,26 @@ run_once() {
   done
   exec 3<&-
   rc=0; wait "$child" || rc=$?
+  # A trap (Ctrl-C) interrupts wait with 130: wait again for gst-launch-1.0's own status.
+  while [ "$rc" -gt 128 ] && kill -0 "$child" 2>/dev/null; do rc=0; wait "$child" || rc=$?; done
   child=
+}
+
+# Ends the script after Ctrl-C/SIGTERM: with gst-launch-1.0's status, or 0 after Ctrl-C when the
+# EOS went through and only stopping the pipeline failed.
+stopped() {
+  [ "$stop" = 130 ] || finish "$stop"
+  if [ "$rc" != 0 ] && [ "$eos_done" = 1 ]; then
+    say "stopped: the EOS went through; errors while the pipeline stopped after it (gst-launch-1.0 exit status $rc, above)"
+    rc=0
+  fi
+  finish "$rc"
 }
 
 delay=1
 while :; do
   run_once
-  [ "$stop" -ne 0 ] && { [ "$stop" = 130 ] && finish "$rc"; finish "$stop"; }
+  [ "$stop" -ne 0 ] && stopped
   [ "$reconnect" = 1 ] || finish "$rc"
   # Nothing on stdout: gst-launch-1.0 refused the description; 255: an element did not start.
   if [ "$saw_output" = 0 ] || [ "$rc" = 255 ]; then

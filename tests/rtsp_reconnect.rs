@@ -10,7 +10,7 @@ mod camera;
 mod common;
 
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,35 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Megamind served in a loop by a camera on a free port, and `rtsp-in.sh` on it writing its
+/// JSON lines to a file; started once more than `frames` frames have come.
+struct Streaming {
+    // first: the script is killed before its directory goes
+    script: KillOnDrop,
+    log: Lines,
+    stdout: Lines,
+    cam: Camera,
+    jsonl: PathBuf,
+    _dir: TempDir,
+    _gst: ChildGst,
+}
+
+impl Streaming {
+    fn start(tag: &str, frames: usize) -> Streaming {
+        let (gst, dir) = (ChildGst::new(), TempDir::new(tag));
+        let jsonl = dir.path().join("frames.jsonl");
+        let cam = Camera::start(free_port(), &megamind());
+        let (script, log, stdout, out) = start_script(&gst, &cam.url(), Some(&jsonl));
+        let script = KillOnDrop(script);
+        assert!(out.beyond(frames, Duration::from_secs(40)).is_some(), "fewer than {frames} frames in 40 s:\n{}", log.text());
+        Streaming { script, log, stdout, cam, jsonl, _dir: dir, _gst: gst }
+    }
+
+    fn out(&self) -> Output<'_> {
+        Output::Jsonl(&self.jsonl)
+    }
+}
+
 /// The server is killed mid-stream and started again 5 s later on the same port: frames come
 /// back within 10 s of the restart, the warning gives the gap (>= 5 s) and the frames lost at
 /// Megamind's 23.976 fps, RSS stays within 50 MB, the JSON lines of both connections are in the
@@ -93,57 +122,83 @@ impl Drop for KillOnDrop {
 fn rtsp_in_comes_back_after_the_server_is_killed_and_restarted() {
     let _watchdog = Watchdog::new("rtsp_in_comes_back_after_the_server_is_killed_and_restarted", Duration::from_secs(120));
     init();
-    let (gst, dir) = (ChildGst::new(), TempDir::new("rtsp-reconnect"));
-    let jsonl = dir.path().join("frames.jsonl");
-    let mut cam = Camera::start(free_port(), &megamind());
-    let (script, log, stdout, out) = start_script(&gst, &cam.url(), Some(&jsonl));
-    let mut script = KillOnDrop(script);
-    assert!(out.beyond(48, Duration::from_secs(40)).is_some(), "fewer than 48 frames in 40 s:\n{}", log.text());
+    let mut s = Streaming::start("rtsp-reconnect", 48);
     std::thread::sleep(Duration::from_secs(1));
-    let rss_before = rss_tree_mb(script.0.id());
-    let first_line = std::fs::read_to_string(&jsonl).unwrap().lines().next().unwrap().to_string();
+    let rss_before = rss_tree_mb(s.script.0.id());
+    let first_line = std::fs::read_to_string(&s.jsonl).unwrap().lines().next().unwrap().to_string();
 
-    cam.kill();
+    s.cam.kill();
     let killed = Instant::now();
-    let before = out.frames();
+    let before = s.out().frames();
     std::thread::sleep(DOWN);
-    assert!(script.0.try_wait().unwrap().is_none(), "rtsp-in.sh ended when the camera went away:\n{}", log.text());
+    assert!(s.script.0.try_wait().unwrap().is_none(), "rtsp-in.sh ended when the camera went away:\n{}", s.log.text());
     let restarted = Instant::now();
-    let _cam = Camera::start(cam.port, &megamind());
-    let back = out.beyond(before + 1, Duration::from_secs(10));
-    let back = back.unwrap_or_else(|| panic!("no frame within 10 s of the restart:\n{}", log.text()));
+    let _cam = Camera::start(s.cam.port, &megamind());
+    let back = s.out().beyond(before + 1, Duration::from_secs(10));
+    let back = back.unwrap_or_else(|| panic!("no frame within 10 s of the restart:\n{}", s.log.text()));
     eprintln!(
         "frames back {:.1} s after the restart, {:.1} s after the kill",
         (back - restarted).as_secs_f64(),
         (back - killed).as_secs_f64()
     );
 
-    let (_, warning) = log.wait_for("came back after", Duration::from_secs(5)).expect("an outage warning on stderr");
+    let (_, warning) = s.log.wait_for("came back after", Duration::from_secs(5)).expect("an outage warning on stderr");
     let w = parse_outage(&warning).unwrap_or_else(|| panic!("cannot read the warning {warning:?}"));
     eprintln!("warning: {warning}");
     check_outage(&w, DOWN, back - killed);
-    assert!(log.find("reconnecting in 1 s").is_some() && log.find("reconnecting in 2 s").is_some(), "backoff 1 s, 2 s:\n{}", log.text());
+    assert!(
+        s.log.find("reconnecting in 1 s").is_some() && s.log.find("reconnecting in 2 s").is_some(),
+        "backoff 1 s, 2 s:\n{}",
+        s.log.text()
+    );
 
-    assert!(out.beyond(before + 48, Duration::from_secs(20)).is_some(), "frames stopped again");
-    let rss_after = rss_tree_mb(script.0.id());
+    assert!(s.out().beyond(before + 48, Duration::from_secs(20)).is_some(), "frames stopped again");
+    let rss_after = rss_tree_mb(s.script.0.id());
     eprintln!("RSS of rtsp-in.sh and its children: {rss_before:.1} MB before the outage, {rss_after:.1} MB after");
     assert!(rss_after < rss_before + 50.0, "RSS grew from {rss_before:.1} to {rss_after:.1} MB");
-    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let text = std::fs::read_to_string(&s.jsonl).unwrap();
     assert_eq!(text.lines().next(), Some(first_line.as_str()), "the JSON-lines file was started again at the reconnection");
     for line in text.lines() {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     }
 
     // Ctrl-C: the terminal sends SIGINT to the foreground process group
-    let lines_at_stop = log.text().lines().count();
+    let lines_at_stop = s.log.text().lines().count();
     let t = Instant::now();
-    let _ = Command::new("kill").args(["-INT", "--", &format!("-{}", script.0.id())]).status();
-    let status = exited(&mut script.0, Duration::from_secs(10)).expect("rtsp-in.sh still running 10 s after Ctrl-C");
+    let _ = Command::new("kill").args(["-INT", "--", &format!("-{}", s.script.0.id())]).status();
+    let status = exited(&mut s.script.0, Duration::from_secs(10)).expect("rtsp-in.sh still running 10 s after Ctrl-C");
     eprintln!("Ctrl-C: stopped in {:.2} s, {status}", t.elapsed().as_secs_f64());
-    let (stderr, stdout) = (log.all_text(), stdout.all_text());
+    let (stderr, stdout) = (s.log.all_text(), s.stdout.all_text());
     assert_eq!(status.code(), Some(0), "gst-launch-1.0 -e ends with EOS on Ctrl-C:\n{stderr}\nstdout:\n{stdout}");
     let after_stop: Vec<String> = stderr.lines().skip(lines_at_stop).map(String::from).collect();
     assert!(after_stop.iter().all(|l| !l.contains("reconnecting")), "reconnected after Ctrl-C: {after_stop:?}");
+}
+
+/// The camera dies just before Ctrl-C: whichever rtspsrc notices first, the exit status is 0
+/// exactly when gst-launch-1.0's EOS went through ("EOS received" on its stdout). When rtspsrc
+/// then fails to PAUSE the dead camera (gst-launch-1.0 exits 1), the script says so and exits 0.
+#[test]
+fn ctrl_c_just_after_the_camera_dies_exits_0_when_the_eos_went_through() {
+    let _watchdog = Watchdog::new("ctrl_c_just_after_the_camera_dies_exits_0_when_the_eos_went_through", Duration::from_secs(90));
+    init();
+    let mut s = Streaming::start("rtsp-ctrl-c", 96);
+
+    // Ctrl-C, and the camera killed a moment later: mostly while the EOS drains or the pipeline
+    // stops, sometimes before gst-launch-1.0 has its SIGINT.
+    // SAFETY: kill() with a process group id and a signal number has no memory effects.
+    unsafe { libc::kill(-(s.script.0.id() as i32), libc::SIGINT) };
+    s.cam.kill();
+    let status = exited(&mut s.script.0, Duration::from_secs(10)).expect("rtsp-in.sh still running 10 s after Ctrl-C");
+    let (stderr, stdout) = (s.log.all_text(), s.stdout.all_text());
+    let eos = stdout.contains("EOS received");
+    let teardown_failed = eos && stdout.contains("An error happened");
+    eprintln!("{status}; EOS went through: {eos}; errors after it: {teardown_failed}");
+    let what = format!("stderr:\n{stderr}\nstdout:\n{stdout}");
+    assert_eq!(status.code() == Some(0), eos, "exit status 0 exactly when the EOS went through ({status}):\n{what}");
+    if teardown_failed {
+        assert!(stderr.contains("stopped: the EOS went through"), "the errors after the EOS not explained:\n{what}");
+    }
+    assert!(!stderr.contains("reconnecting"), "reconnected after Ctrl-C:\n{what}");
 }
 
 /// A server that hangs (SIGSTOP: its connections stay open, nothing is sent) is given up after
