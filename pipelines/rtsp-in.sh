@@ -142,7 +142,7 @@ on_line() {
     *'(element): emotiondetect, '*)
       now_us; on_frame "$now" "$line"; printf '%s\n' "${line//"$url"/"$shown"}" ;;
     'EOS received - stopping pipeline'*)
-      eos_done=1; [ "$jsonl" = - ] || printf '%s\n' "$line" ;;
+      eos_done=1 ;& # and shown as any other line
     *) [ "$jsonl" = - ] || printf '%s\n' "${line//"$url"/"$shown"}" ;;
   esac
 }
