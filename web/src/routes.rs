@@ -357,8 +357,10 @@ async fn upload_video(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
     (StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id, "status": format!("/api/video/{id}") }))).into_response()
 }
 
+/// `bytes` in MB as the limits are given: `0.05`, `20` (not `0.0` or `20.0`).
 fn mb(bytes: u64) -> String {
-    format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
+    let text = format!("{:.3}", bytes as f64 / (1024.0 * 1024.0));
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 enum Upload {

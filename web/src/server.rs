@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: MIT
 //! The HTTP server loop, with the limits `axum::serve` does not have: at most
 //! `--max-connections` connections (past it, new ones wait in the listen backlog), and hyper's
-//! header read timeout, which also closes idle keep-alive connections; and [`paced_body`], the
-//! minimum upload rate of every request body (Apache's mod_reqtimeout `body=` rule).
+//! header read timeout, which also closes idle keep-alive connections; a lingering close (see
+//! [`Lingering`]); and [`paced_body`], the minimum upload rate of every request body (Apache's
+//! mod_reqtimeout `body=` rule).
 
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -15,9 +20,10 @@ use axum::Router;
 use futures_util::{Stream, StreamExt};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// The connection limits of [`serve`].
 #[derive(Clone, Copy, Debug)]
@@ -59,8 +65,90 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits) {
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
             // Errors are the client's (reset, timeout): nothing to do.
-            let _ = http.serve_connection(TokioIo::new(stream), service).with_upgrades().await;
+            let _ = http.serve_connection(TokioIo::new(Lingering::new(stream)), service).with_upgrades().await;
         });
+    }
+}
+
+/// How long a closing connection goes on discarding what its client sends (see [`Lingering`]).
+pub const LINGER_TIME: Duration = Duration::from_secs(5);
+/// How many bytes a closing connection discards at most (see [`Lingering`]).
+pub const LINGER_BYTES: u64 = 64 << 20;
+
+/// A connection that closes the way Apache's and nginx's do (a "lingering close"): its shutdown
+/// sends the FIN after the response, then reads and discards what the client still sends until
+/// the client closes, [`LINGER_TIME`] passes or [`LINGER_BYTES`] arrive.
+///
+/// Why: a response sent before the request body was read (413 from `Content-Length`, 503 busy,
+/// 404 on a POST) ends the connection with the rest of the body unread, and a socket closed with
+/// unread data sends a reset. A client still uploading (curl, a browser's `fetch`) then fails on
+/// "broken pipe" or "connection reset" before it reads the JSON error.
+pub struct Lingering<S> {
+    io: S,
+    linger: Option<Linger>,
+}
+
+struct Linger {
+    deadline: Pin<Box<Sleep>>,
+    discarded: u64,
+}
+
+impl<S> Lingering<S> {
+    /// Wraps `io`, which behaves as itself until it is shut down.
+    pub fn new(io: S) -> Lingering<S> {
+        Lingering { io, linger: None }
+    }
+}
+
+impl<S: AsyncRead + Unpin> Lingering<S> {
+    /// Discards what arrives until the peer's EOF, an error, the deadline or the byte limit.
+    fn poll_discard(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(linger) = self.linger.as_mut() else { return Poll::Ready(()) };
+        let mut scratch = [0u8; 8192];
+        while linger.discarded < LINGER_BYTES && !linger.deadline.is_elapsed() {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => linger.discarded += buf.filled().len() as u64,
+                Poll::Ready(_) => return Poll::Ready(()),
+                Poll::Pending => return linger.deadline.as_mut().poll(cx),
+            }
+        }
+        Poll::Ready(())
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Lingering<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Lingering<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Shuts the writing half (the FIN follows the response), then lingers; the client's
+    /// leftovers are not an error of the shutdown.
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.linger.is_none() {
+            ready!(Pin::new(&mut self.io).poll_shutdown(cx))?;
+            self.linger = Some(Linger { deadline: Box::pin(tokio::time::sleep(LINGER_TIME)), discarded: 0 });
+        }
+        ready!(self.poll_discard(cx));
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -152,5 +240,31 @@ mod tests {
         });
         let got: Vec<_> = paced(Box::pin(steady), pace).collect().await;
         assert!(got.len() == 60 && got.iter().all(|c| c.is_ok()));
+    }
+
+    /// The bytes a [`Lingering`] discarded while closing, and how long its close took.
+    async fn linger(conn: &mut Lingering<tokio::io::DuplexStream>) -> (u64, Duration) {
+        use tokio::io::AsyncWriteExt;
+        let start = Instant::now();
+        conn.shutdown().await.expect("the shutdown");
+        (conn.linger.as_ref().expect("lingered").discarded, start.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_close_lingers_until_the_client_closes_the_deadline_or_the_byte_limit() {
+        use tokio::io::AsyncWriteExt;
+        // A client that sent the rest of its body and closed: discarded, no wait.
+        let (server, mut client) = tokio::io::duplex(64 << 10);
+        client.write_all(b"the rest of a refused body").await.unwrap();
+        drop(client);
+        assert_eq!(linger(&mut Lingering::new(server)).await, (26, Duration::ZERO));
+        // A client that stays silent and open: given up after LINGER_TIME.
+        let (server, _client) = tokio::io::duplex(64 << 10);
+        assert_eq!(linger(&mut Lingering::new(server)).await, (0, LINGER_TIME));
+        // A client that never stops sending: given up after LINGER_BYTES.
+        let (server, mut client) = tokio::io::duplex(64 << 10);
+        tokio::spawn(async move { while client.write_all(&[0u8; 65536]).await.is_ok() {} });
+        let (discarded, took) = linger(&mut Lingering::new(server)).await;
+        assert!((LINGER_BYTES..LINGER_BYTES + 8192).contains(&discarded) && took < LINGER_TIME, "{discarded} bytes in {took:?}");
     }
 }

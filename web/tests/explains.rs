@@ -8,7 +8,10 @@
 mod common;
 mod web;
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::process::Command;
+use std::time::Duration;
 
 use emotiondetect_core::frame_report::FrameReport;
 use web::Server;
@@ -60,6 +63,36 @@ fn every_error_is_json_with_its_status() {
         assert_eq!(got, status, "{what}: {text}");
         assert!(!text.is_empty(), "{what}: an empty message");
     }
+}
+
+/// A client still uploading when the server answers early (413 from the `Content-Length`) can
+/// finish its upload and read the answer: the server discards the rest of the body instead of
+/// resetting the connection, which made curl fail on "Send failure: Broken pipe" in CI.
+#[test]
+fn an_early_413_reaches_a_client_still_uploading() {
+    let server = Server::start(&["--max-image-mb", "0.05"]);
+    let addr = server.base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).expect("connecting");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let size = 4 << 20;
+    write!(s, "POST /api/analyse HTTP/1.1\r\nHost: {addr}\r\nContent-Type: image/jpeg\r\nContent-Length: {size}\r\n\r\n").unwrap();
+    // The whole answer first, so the server has reached its close before the body goes out.
+    let mut head = Vec::new();
+    while !head.ends_with(b"}") {
+        let mut byte = [0u8];
+        s.read_exact(&mut byte).unwrap_or_else(|e| panic!("reading the answer after {:?}: {e}", String::from_utf8_lossy(&head)));
+        head.push(byte[0]);
+    }
+    let answer = String::from_utf8_lossy(&head);
+    assert!(answer.starts_with("HTTP/1.1 413") && answer.contains("limit of 0.05 MB (--max-image-mb)"), "{answer}");
+    let chunk = vec![0u8; 64 << 10];
+    for sent in (0..size).step_by(chunk.len()) {
+        s.write_all(&chunk).unwrap_or_else(|e| panic!("the rest of the body, after {sent} of {size} bytes: {e}"));
+    }
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap_or_else(|e| panic!("the close after the body: {e}"));
+    assert!(rest.is_empty(), "nothing after the answer: {:?}", String::from_utf8_lossy(&rest));
 }
 
 #[test]

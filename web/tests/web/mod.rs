@@ -91,8 +91,8 @@ pub fn post(url: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>, Durati
 }
 
 /// POSTs `body` over a plain TCP connection, with a Content-Length or chunked, and returns the
-/// status; writing stops at the first error (a server that answers 413 early closes the
-/// connection while the client is still sending: that is the point).
+/// status. Every write must succeed even when the server answers early (413): it discards the
+/// rest of the body before it closes (a lingering close), so the client never sees a reset.
 pub fn post_raw(url: &str, body: &[u8], content_length: bool) -> u16 {
     use std::io::{Read, Write};
     let rest = url.trim_start_matches("http://");
@@ -100,19 +100,17 @@ pub fn post_raw(url: &str, body: &[u8], content_length: bool) -> u16 {
     let mut s = std::net::TcpStream::connect(addr).expect("connecting");
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let framing = if content_length { format!("Content-Length: {}", body.len()) } else { "Transfer-Encoding: chunked".into() };
-    let _ = write!(s, "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{framing}\r\n\r\n");
+    write!(s, "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{framing}\r\n\r\n").expect("writing the headers");
     for chunk in body.chunks(16 * 1024) {
         let sent = if content_length {
             s.write_all(chunk)
         } else {
             write!(s, "{:x}\r\n", chunk.len()).and_then(|_| s.write_all(chunk)).and_then(|_| s.write_all(b"\r\n"))
         };
-        if sent.is_err() {
-            break;
-        }
+        sent.unwrap_or_else(|e| panic!("POST {url}: writing the body: {e}"));
     }
     if !content_length {
-        let _ = s.write_all(b"0\r\n\r\n");
+        s.write_all(b"0\r\n\r\n").unwrap_or_else(|e| panic!("POST {url}: the last chunk: {e}"));
     }
     let mut head = [0u8; 12];
     s.read_exact(&mut head).expect("a status line");
