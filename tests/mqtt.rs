@@ -5,6 +5,7 @@
 //! exactly what the element counts as dropped; four processes publish to one broker; a bad URI
 //! fails NULL->READY and an unreachable broker is only a warning.
 
+mod camera;
 mod common;
 
 use std::net::TcpStream;
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use camera::{as_from_a_terminal, exited, signal_pid, wait_until, Camera, KillOnDrop, Lines, Watchdog};
 use common::*;
 use emotiondetect_core::frame_report::FrameReport;
 use gst::prelude::*;
@@ -605,6 +607,96 @@ fn mqtt_cameras_sh_says_when_messages_were_not_delivered() {
     assert_eq!(status, Some(0), "{stderr}");
     assert!(stderr.contains("every message delivered"), "{stderr}");
     assert_eq!(reports(&sub.wait_for(MEGAMIND_FRAMES, Duration::from_secs(30))).len(), MEGAMIND_FRAMES);
+}
+
+/// `cameras.sh` on a live camera (the `rtsp-server` example looping Megamind.avi), publishing
+/// to its own mosquitto as host `box1`, started as from a terminal; its stderr collected. Fields
+/// drop in order: the script first, the broker and its directory last.
+struct LiveCameras {
+    script: KillOnDrop,
+    log: Lines,
+    cam: Camera,
+    _gst: ChildGst,
+    sub: Subscriber,
+    broker: Broker,
+    _dir: TempDir,
+    _watchdog: Watchdog,
+}
+
+impl LiveCameras {
+    /// Starts it all and waits (up to 60 s) until 24 of its messages have arrived.
+    fn start(test: &'static str) -> LiveCameras {
+        let watchdog = Watchdog::new(test, Duration::from_secs(150));
+        let dir = TempDir::new(test);
+        let broker = Broker::start(free_port(), dir.path());
+        let sub = Subscriber::start(broker.port, "cams/box1/door");
+        let (cam, gst) = (Camera::start(free_port(), &megamind()), ChildGst::new());
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_dir().join("pipelines/cameras.sh"));
+        cmd.arg(format!("mqtt://127.0.0.1:{}/cams", broker.port)).arg(format!("door={}", cam.url()));
+        cmd.env("HOST", "box1").stdout(Stdio::null()).stderr(Stdio::piped());
+        as_from_a_terminal(&mut cmd);
+        let mut child = gst.apply(&mut cmd, 0).spawn().expect("bash pipelines/cameras.sh");
+        let log = Lines::collect(child.stderr.take().expect("stderr"), "cameras.sh");
+        let live = LiveCameras { script: KillOnDrop(child), log, cam, _gst: gst, sub, broker, _dir: dir, _watchdog: watchdog };
+        let publishing = wait_until(Duration::from_secs(60), || (live.sub.received.lock().unwrap().len() >= 24).then_some(()));
+        assert!(publishing.is_some(), "no 24 messages from the camera within 60 s:\n{}", live.log.text());
+        live
+    }
+
+    /// Ctrl-C as a terminal sends it: SIGINT to the script's whole process group.
+    fn ctrl_c(&self) {
+        // SAFETY: kill() on a process group this test started.
+        unsafe { libc::kill(-(self.script.0.id() as i32), libc::SIGINT) };
+    }
+
+    /// The exit status (within 20 s) and everything the script wrote on stderr.
+    fn exit(&mut self) -> (Option<i32>, String) {
+        let status = exited(&mut self.script.0, Duration::from_secs(20));
+        let log = self.log.all_text();
+        (status.unwrap_or_else(|| panic!("cameras.sh still running 20 s after Ctrl-C:\n{log}")).code(), log)
+    }
+}
+
+/// Ctrl-C reaches every process of the script's pipeline, and its `tee` and `grep` must outlive
+/// it: what the EOS could not deliver to a hung broker is shown and counted, and the exit status
+/// says so (before, they died with the Ctrl-C and the script said "every message delivered").
+#[test]
+fn ctrl_c_on_cameras_sh_with_a_hung_broker_counts_what_was_not_delivered() {
+    let mut live = LiveCameras::start("cameras-hung-broker");
+    let broker_pid = live.broker.child.as_ref().expect("running").id();
+    signal_pid(broker_pid, "STOP");
+    std::thread::sleep(Duration::from_secs(1));
+    live.ctrl_c();
+    let (status, log) = live.exit();
+    signal_pid(broker_pid, "CONT");
+    let target = format!("mqtt://127.0.0.1:{}/cams", live.broker.port);
+    // "WARNING: from element …emotionpublish0: N messages not delivered to …"
+    let warned = log.lines().filter(|l| l.starts_with("WARNING")).find_map(|l| l.split_once(" messages not delivered to "));
+    let lost: u64 =
+        warned.and_then(|(head, _)| head.rsplit(' ').next()?.parse().ok()).unwrap_or_else(|| panic!("the EOS's warning shown:\n{log}"));
+    assert!(lost > 0, "{log}");
+    assert!(log.contains(&format!("cameras.sh: {lost} messages not delivered to {target}")), "the warning's count at the end:\n{log}");
+    assert_eq!(status, Some(3), "{log}");
+}
+
+/// Ctrl-C with the rtsp:// camera killed a moment later: rtspsrc may then fail its PAUSE and
+/// TEARDOWN while the pipeline stops after a complete EOS, and gst-launch-1.0 exits 1. The script
+/// exits 0 exactly when the EOS went through, and says why when errors followed it.
+#[test]
+fn ctrl_c_on_cameras_sh_as_the_camera_dies_exits_0_when_the_eos_went_through() {
+    let mut live = LiveCameras::start("cameras-camera-dies");
+    live.ctrl_c();
+    live.cam.kill();
+    let (status, log) = live.exit();
+    let eos = log.contains("EOS received");
+    assert_eq!(status == Some(0), eos, "status {status:?}: 0 exactly when the EOS went through:\n{log}");
+    if eos {
+        assert!(log.contains("every message delivered"), "{log}");
+        if log.contains("ERROR: from element") {
+            assert!(log.contains("cameras.sh: stopped: the EOS went through; errors while the pipeline stopped"), "{log}");
+        }
+    }
 }
 
 /// `mode=events` on Megamind.avi, beside `location=` JSON lines of every frame: per person (a

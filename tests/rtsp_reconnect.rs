@@ -9,7 +9,6 @@
 mod camera;
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,16 +46,8 @@ impl Output<'_> {
 fn start_script<'a>(gst: &ChildGst, url: &str, jsonl: Option<&'a Path>) -> (Child, Lines, Lines, Output<'a>) {
     let mut cmd = Command::new("bash");
     cmd.arg(repo_dir().join("pipelines/rtsp-in.sh")).arg(url).arg("draw=false");
-    cmd.env("SINK", "fakesink").stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-    // A test run from a background job inherits SIGINT ignored, and bash cannot trap a signal
-    // ignored on entry: the script gets SIGINT's default action, as from a terminal.
-    // SAFETY: signal() is async-signal-safe, and nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            Ok(())
-        });
-    }
+    cmd.env("SINK", "fakesink").stdout(Stdio::piped()).stderr(Stdio::piped());
+    as_from_a_terminal(&mut cmd);
     match jsonl {
         Some(path) => cmd.env("JSONL", path),
         None => cmd.env("MESSAGES", "1"),
@@ -66,23 +57,6 @@ fn start_script<'a>(gst: &ChildGst, url: &str, jsonl: Option<&'a Path>) -> (Chil
     let stdout = Lines::collect(child.stdout.take().expect("stdout"), "");
     let output = jsonl.map_or(Output::Messages(stdout.clone()), Output::Jsonl);
     (child, log, stdout, output)
-}
-
-/// Waits up to `timeout` for the child to exit.
-fn exited(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    wait_until(timeout, || child.try_wait().ok().flatten())
-}
-
-/// Ends a script left running by a failed assertion (its process group: gst-launch too).
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0.id())]).status();
-            let _ = self.0.wait();
-        }
-    }
 }
 
 /// Megamind served in a loop by a camera on a free port, and `rtsp-in.sh` on it writing its

@@ -95,6 +95,40 @@ pub fn signal_pid(pid: u32, signal: &str) {
     let _ = Command::new("kill").args([&format!("-{signal}"), "--", &pid.to_string()]).status();
 }
 
+/// Starts `cmd` as a shell starts a command from a terminal: in its own process group (so that
+/// a Ctrl-C can be sent to all of it: `libc::kill(-pid, SIGINT)`) and with SIGINT at its default
+/// action. A test run from a background job inherits SIGINT ignored, and bash cannot trap a
+/// signal ignored on entry.
+pub fn as_from_a_terminal(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
+    // SAFETY: signal() is async-signal-safe, and nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+}
+
+/// Waits up to `timeout` for the child to exit.
+pub fn exited(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    wait_until(timeout, || child.try_wait().ok().flatten())
+}
+
+/// Ends a script started by [`as_from_a_terminal`] and left running by a failed assertion (its
+/// process group: gst-launch-1.0 too).
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0.id())]).status();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Ends the test process if the test is still running after `limit` (disarmed on drop).
 pub struct Watchdog(Option<mpsc::Sender<()>>);
 
