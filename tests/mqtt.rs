@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use camera::{as_from_a_terminal, exited, signal_pid, wait_until, Camera, KillOnDrop, Lines, Watchdog};
+use camera::{as_from_a_terminal, ctrl_c, exited, signal_pid, wait_until, Camera, KillOnDrop, Lines, Watchdog};
 use common::*;
 use emotiondetect_core::frame_report::FrameReport;
 use gst::prelude::*;
@@ -644,12 +644,6 @@ impl LiveCameras {
         live
     }
 
-    /// Ctrl-C as a terminal sends it: SIGINT to the script's whole process group.
-    fn ctrl_c(&self) {
-        // SAFETY: kill() on a process group this test started.
-        unsafe { libc::kill(-(self.script.0.id() as i32), libc::SIGINT) };
-    }
-
     /// The exit status (within 20 s) and everything the script wrote on stderr.
     fn exit(&mut self) -> (Option<i32>, String) {
         let status = exited(&mut self.script.0, Duration::from_secs(20));
@@ -667,7 +661,7 @@ fn ctrl_c_on_cameras_sh_with_a_hung_broker_counts_what_was_not_delivered() {
     let broker_pid = live.broker.child.as_ref().expect("running").id();
     signal_pid(broker_pid, "STOP");
     std::thread::sleep(Duration::from_secs(1));
-    live.ctrl_c();
+    ctrl_c(&live.script.0);
     let (status, log) = live.exit();
     signal_pid(broker_pid, "CONT");
     let target = format!("mqtt://127.0.0.1:{}/cams", live.broker.port);
@@ -686,7 +680,7 @@ fn ctrl_c_on_cameras_sh_with_a_hung_broker_counts_what_was_not_delivered() {
 #[test]
 fn ctrl_c_on_cameras_sh_as_the_camera_dies_exits_0_when_the_eos_went_through() {
     let mut live = LiveCameras::start("cameras-camera-dies");
-    live.ctrl_c();
+    ctrl_c(&live.script.0);
     live.cam.kill();
     let (status, log) = live.exit();
     let eos = log.contains("EOS received");

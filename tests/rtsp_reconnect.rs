@@ -139,7 +139,7 @@ fn rtsp_in_comes_back_after_the_server_is_killed_and_restarted() {
     // Ctrl-C: the terminal sends SIGINT to the foreground process group
     let lines_at_stop = s.log.text().lines().count();
     let t = Instant::now();
-    let _ = Command::new("kill").args(["-INT", "--", &format!("-{}", s.script.0.id())]).status();
+    ctrl_c(&s.script.0);
     let status = exited(&mut s.script.0, Duration::from_secs(10)).expect("rtsp-in.sh still running 10 s after Ctrl-C");
     eprintln!("Ctrl-C: stopped in {:.2} s, {status}", t.elapsed().as_secs_f64());
     let (stderr, stdout) = (s.log.all_text(), s.stdout.all_text());
@@ -159,8 +159,7 @@ fn ctrl_c_just_after_the_camera_dies_exits_0_when_the_eos_went_through() {
 
     // Ctrl-C, and the camera killed a moment later: mostly while the EOS drains or the pipeline
     // stops, sometimes before gst-launch-1.0 has its SIGINT.
-    // SAFETY: kill() with a process group id and a signal number has no memory effects.
-    unsafe { libc::kill(-(s.script.0.id() as i32), libc::SIGINT) };
+    ctrl_c(&s.script.0);
     s.cam.kill();
     let status = exited(&mut s.script.0, Duration::from_secs(10)).expect("rtsp-in.sh still running 10 s after Ctrl-C");
     let (stderr, stdout) = (s.log.all_text(), s.stdout.all_text());

@@ -111,6 +111,13 @@ pub fn as_from_a_terminal(cmd: &mut Command) {
     }
 }
 
+/// Ctrl-C as a terminal sends it: SIGINT to the whole process group of `child`, started by
+/// [`as_from_a_terminal`].
+pub fn ctrl_c(child: &Child) {
+    // SAFETY: kill() with a process group id and a signal number has no memory effects.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+}
+
 /// Waits up to `timeout` for the child to exit.
 pub fn exited(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
     wait_until(timeout, || child.try_wait().ok().flatten())

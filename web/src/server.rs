@@ -100,17 +100,17 @@ impl<S> Lingering<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> Lingering<S> {
-    /// Discards what arrives until the peer's EOF, an error, the deadline or the byte limit.
-    fn poll_discard(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(linger) = self.linger.as_mut() else { return Poll::Ready(()) };
+impl Linger {
+    /// Discards what arrives on `io` until the peer's EOF, an error, the deadline or the byte
+    /// limit.
+    fn poll_discard<S: AsyncRead + Unpin>(&mut self, io: &mut S, cx: &mut Context<'_>) -> Poll<()> {
         let mut scratch = [0u8; 8192];
-        while linger.discarded < LINGER_BYTES && !linger.deadline.is_elapsed() {
+        while self.discarded < LINGER_BYTES && !self.deadline.is_elapsed() {
             let mut buf = ReadBuf::new(&mut scratch);
-            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) if !buf.filled().is_empty() => linger.discarded += buf.filled().len() as u64,
+            match Pin::new(&mut *io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => self.discarded += buf.filled().len() as u64,
                 Poll::Ready(_) => return Poll::Ready(()),
-                Poll::Pending => return linger.deadline.as_mut().poll(cx),
+                Poll::Pending => return self.deadline.as_mut().poll(cx),
             }
         }
         Poll::Ready(())
@@ -143,11 +143,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Lingering<S> {
     /// Shuts the writing half (the FIN follows the response), then lingers; the client's
     /// leftovers are not an error of the shutdown.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.linger.is_none() {
-            ready!(Pin::new(&mut self.io).poll_shutdown(cx))?;
-            self.linger = Some(Linger { deadline: Box::pin(tokio::time::sleep(LINGER_TIME)), discarded: 0 });
-        }
-        ready!(self.poll_discard(cx));
+        let this = &mut *self;
+        let linger = match &mut this.linger {
+            Some(linger) => linger,
+            None => {
+                ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;
+                this.linger.insert(Linger { deadline: Box::pin(tokio::time::sleep(LINGER_TIME)), discarded: 0 })
+            }
+        };
+        ready!(linger.poll_discard(&mut this.io, cx));
         Poll::Ready(Ok(()))
     }
 }
